@@ -1,0 +1,78 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The C libraries are reached only through CRabbitMQ/CRabbitMQShims (by AMQP)
+// and CLibPQ (by Postgres). Every other module talks to those two wrappers.
+let package = Package(
+    name: "OrderProcessing",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "orderctl", targets: ["orderctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+    ],
+    targets: [
+        // MARK: C libraries
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .target(name: "CRabbitMQShims", dependencies: ["CRabbitMQ"]),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+
+        // MARK: Wrappers (the only modules that import a C module)
+        .target(
+            name: "AMQP",
+            dependencies: [
+                "CRabbitMQ", "CRabbitMQShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Postgres",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+
+        // MARK: Shared infrastructure
+        .target(name: "Topology", dependencies: ["AMQP"]),
+        .target(
+            name: "OrderStore",
+            dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Admin",
+            dependencies: ["AMQP", "Postgres", "Topology", "OrderStore",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+
+        // MARK: Executables (thin: configuration in, services out)
+        .executableTarget(
+            name: "orderctl",
+            dependencies: ["Admin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // MARK: Tests
+        .target(name: "TestSupport", dependencies: ["AMQP", "Postgres"], path: "Tests/TestSupport"),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"]),
+        .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "TestSupport"]),
+        .testTarget(
+            name: "DeploymentTests",
+            dependencies: ["Topology", "TestSupport", .product(name: "Yams", package: "Yams")]
+        ),
+    ]
+)
