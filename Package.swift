@@ -5,7 +5,7 @@ import PackageDescription
 // and CLibPQ (by Postgres). Every other module talks to those two wrappers.
 let package = Package(
     name: "OrderProcessing",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "orderctl", targets: ["orderctl"]),
     ],
