@@ -1,0 +1,31 @@
+import AMQP
+
+/// A failure an operator reads: one line, and the exit code scripts check.
+public struct AdminError: Error, CustomStringConvertible {
+    public let message: String
+    public let exitCode: Int32
+
+    public init(_ message: String, exitCode: Int32 = ExitStatus.failure) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    public var description: String { message }
+}
+
+/// orderctl's exit codes (also in its --help).
+public enum ExitStatus {
+    public static let success: Int32 = 0
+    /// The command ran and found a problem (a mismatch, a refused purge, …).
+    public static let failure: Int32 = 1
+    /// The broker cannot be reached.
+    public static let brokerUnavailable: Int32 = 3
+    /// A database cannot be reached.
+    public static let databaseUnavailable: Int32 = 4
+}
+
+extension AdminError {
+    static func broker(_ error: any Error, url: String) -> AdminError {
+        AdminError("cannot reach the broker at \(url): \(error)", exitCode: ExitStatus.brokerUnavailable)
+    }
+}

@@ -1,0 +1,129 @@
+import AMQP
+import Foundation
+import TestSupport
+import Testing
+@testable import Topology
+
+@Suite struct TopologyShapeTests {
+    @Test func sixQueuesWithTheDesignedArguments() {
+        let topology = Topology.standard
+        #expect(topology.queues.map(\.name) == [
+            "orders_queue", "orders_retry_queue", "orders_dlq", "vendor_sync", "vendor_sync_retry", "vendor_sync_dlq",
+        ])
+        for queue in topology.queues { #expect(queue.arguments["x-queue-type"] == "quorum", "\(queue.name)") }
+        let retry = topology.queues[1]
+        #expect(retry.arguments["x-message-ttl"] == .int64(5000))
+        #expect(retry.arguments["x-dead-letter-exchange"] == "")
+        #expect(retry.arguments["x-dead-letter-routing-key"] == "orders_queue")
+        #expect(retry.arguments["x-dead-letter-strategy"] == "at-least-once")
+        #expect(retry.arguments["x-overflow"] == "reject-publish")
+        let main = topology.queues[3]
+        #expect(main.arguments["x-delivery-limit"] != nil)
+        #expect(main.arguments["x-dead-letter-routing-key"] == "vendor_sync_dlq")
+        let dlq = topology.queues[5]
+        #expect(dlq.arguments == ["x-queue-type": "quorum"], "DLQs have no TTL, length or delivery limit")
+    }
+
+    @Test func mismatchNamesTheArgument() {
+        let error = AMQPError(
+            kind: .channelClosed, replyCode: .preconditionFailed,
+            message: "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/': received the value '5000' of type 'signedint' but current is the value '1000' of type 'signedint'")
+        let mismatch = Topology.mismatch(queue: "q", error: error)
+        #expect(mismatch.problem == .argumentDiffers(argument: "x-message-ttl"))
+        #expect(mismatch.description.contains("'q'"))
+    }
+
+    /// rabbitmq/definitions.json is generated from this module; regenerate with
+    /// `swift run orderctl topology export --output rabbitmq/definitions.json`.
+    @Test func committedDefinitionsFileMatchesTheCode() throws {
+        let url = TestEnvironment.repositoryRoot.appendingPathComponent("rabbitmq/definitions.json")
+        let committed = try String(contentsOf: url, encoding: .utf8)
+        #expect(committed == Topology.standard.definitionsJSON(),
+                "rabbitmq/definitions.json is stale: run `swift run orderctl topology export --output rabbitmq/definitions.json`")
+    }
+
+    @Test func definitionsCarryQueuesUserAndPermissions() throws {
+        let json = try JSONSerialization.jsonObject(with: Data(Topology.standard.definitionsJSON().utf8)) as! [String: Any]
+        let queues = json["queues"] as! [[String: Any]]
+        #expect(queues.count == 6)
+        let retry = queues.first { $0["name"] as? String == "orders_retry_queue" }!
+        let arguments = retry["arguments"] as! [String: Any]
+        #expect(arguments["x-message-ttl"] as? Int == 5000)
+        #expect((json["users"] as! [[String: Any]]).first?["name"] as? String == "orders")
+    }
+}
+
+@Suite struct TopologyBrokerTests {
+    private func withTopology(_ body: (Topology, AMQPConnection) async throws -> Void) async throws {
+        let topology = Topology(prefix: TestEnvironment.uniqueName("topo") + ".")
+        let connection = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "topology-tests")
+        do {
+            try await body(topology, connection)
+        } catch {
+            await Self.deleteAll(topology, connection)
+            throw error
+        }
+        await Self.deleteAll(topology, connection)
+    }
+
+    private static func deleteAll(_ topology: Topology, _ connection: AMQPConnection) async {
+        guard let channel = try? await connection.openChannel() else { return }
+        for queue in topology.queues { _ = try? await channel.deleteQueue(queue.name) }
+        await connection.close()
+    }
+
+    @Test func declareTwiceIsNotAnErrorAndVerifiesClean() async throws {
+        try await withTopology { topology, connection in
+            try await topology.declare(on: connection)
+            try await topology.declare(on: connection)
+            #expect(try await topology.verify(on: connection) == [])
+        }
+    }
+
+    @Test func verifyNamesAQueueDeclaredByHandWithAnotherTTL() async throws {
+        try await withTopology { topology, connection in
+            try await topology.declare(on: connection)
+            let channel = try await connection.openChannel()
+            let retry = topology.orders.retry
+            try await channel.deleteQueue(retry)
+            var arguments = topology.queues.first { $0.name == retry }!.arguments
+            arguments["x-message-ttl"] = .int64(1000)
+            try await channel.declareQueue(retry, arguments: arguments)
+            try await channel.deleteQueue(topology.vendorSync.deadLetter)
+
+            let mismatches = try await topology.verify(on: connection)
+            #expect(mismatches.count == 2)
+            #expect(mismatches.contains { $0.queue == retry && $0.problem == .argumentDiffers(argument: "x-message-ttl") })
+            #expect(mismatches.contains { $0.queue == topology.vendorSync.deadLetter && $0.problem == .missing })
+            // verify creates nothing.
+            let check = try await connection.openChannel()
+            await #expect(throws: AMQPError.self) { try await check.declareQueue(topology.vendorSync.deadLetter, passive: true) }
+
+            // declare refuses to paper over the difference, and says which queue and argument.
+            let error = await #expect(throws: TopologyError.self) { try await topology.declare(on: connection) }
+            #expect(error.map { "\($0)" }?.contains("x-message-ttl") == true)
+        }
+    }
+
+    @Test func retryQueueDeadLettersBackToItsMainQueueAfterTheTTL() async throws {
+        try await withTopology { baseTopology, connection in
+            var topology = baseTopology
+            topology.retryDelayMilliseconds = 300
+            try await topology.declare(on: connection)
+            let publisher = try await connection.openConfirmChannel()
+            try await publisher.publish(Array("retry me".utf8), routingKey: topology.orders.retry, mandatory: true,
+                                        properties: AMQPProperties(headers: ["x-retry-count": 1], deliveryMode: .persistent, messageID: "r1"))
+            let channel = try await connection.openChannel()
+            var delivered: AMQPDelivery?
+            for _ in 0..<50 where delivered == nil {
+                try await Task.sleep(for: .milliseconds(100))
+                delivered = try await channel.get(queue: topology.orders.main)
+            }
+            let message = try #require(delivered)
+            #expect(message.body == Array("retry me".utf8))
+            #expect(message.properties.headers["x-retry-count"] == .int64(1))
+            #expect(message.properties.headers["x-death"] != nil)
+            try await channel.ack(message.deliveryTag)
+        }
+    }
+}
