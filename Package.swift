@@ -46,6 +46,9 @@ let package = Package(
             ]
         ),
 
+        // MARK: Domain (no I/O)
+        .target(name: "OrderCore"),
+
         // MARK: Shared infrastructure
         .target(name: "Topology", dependencies: ["AMQP"]),
         .target(
@@ -68,6 +71,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["AMQP", "Postgres"], path: "Tests/TestSupport"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "OrderCoreTests", dependencies: ["OrderCore"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "TestSupport"]),
         .testTarget(
