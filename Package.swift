@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // MARK: C libraries
@@ -51,6 +53,18 @@ let package = Package(
 
         // MARK: Shared infrastructure
         .target(name: "Topology", dependencies: ["AMQP"]),
+        .target(
+            name: "ServiceSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Messaging",
+            dependencies: [
+                "AMQP", "OrderCore", "Topology",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "OrderStore",
             dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]
