@@ -1,0 +1,107 @@
+import Foundation
+import Postgres
+
+/// An order as `GET /orders/{id}` shows it.
+public struct OrderDetails: Sendable, Hashable, Codable {
+    public struct Line: Sendable, Hashable, Codable {
+        public let lineNo: Int
+        public let productId: String
+        public let quantity: Int
+    }
+
+    public struct Allocation: Sendable, Hashable, Codable {
+        public let allocationId: UUID
+        public let lineNo: Int
+        public let vendorId: String
+        public let productId: String
+        public let quantity: Int
+        public let status: String
+        public let appliedAt: Date?
+    }
+
+    public let orderId: UUID
+    public let status: OrderStatus
+    public let reason: String?
+    public let reviewRequired: Bool
+    public let reviewReason: String?
+    public let idempotencyKey: String?
+    public let queuedAt: Date?
+    public let createdAt: Date
+    public let updatedAt: Date
+    public let lines: [Line]
+    public let allocations: [Allocation]
+}
+
+/// A product's stock: available is the sum over its vendors.
+public struct ProductStock: Sendable, Hashable, Codable {
+    public struct VendorFigure: Sendable, Hashable, Codable {
+        public let vendorId: String
+        public let stock: Int
+        public let syncedAt: Date?
+    }
+
+    public let productId: String
+    public let name: String?
+    public let available: Int
+    public let vendors: [VendorFigure]
+}
+
+/// The reads behind the HTTP API and `orderctl orders show`.
+public enum OrderQueries {
+    public static func order(_ id: UUID, on connection: PostgresConnection) throws -> OrderDetails? {
+        guard let row = try connection.query(
+            """
+            SELECT id, status, reason, review_required, review_reason, idempotency_key, queued_at, created_at, updated_at
+            FROM orders WHERE id = $1
+            """, [id]
+        ).first else { return nil }
+        let lines = try connection.query(
+            "SELECT line_no, product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY line_no", [id]
+        ).rows.map { try OrderDetails.Line(lineNo: $0.decode(0), productId: $0.decode(1), quantity: $0.decode(2)) }
+        let allocations = try connection.query(
+            """
+            SELECT id, line_no, vendor_id, product_id, quantity, status, applied_at
+            FROM allocations WHERE order_id = $1 ORDER BY line_no, vendor_id
+            """, [id]
+        ).rows.map {
+            try OrderDetails.Allocation(
+                allocationId: $0.decode(0), lineNo: $0.decode(1), vendorId: $0.decode(2), productId: $0.decode(3),
+                quantity: $0.decode(4), status: $0.decode(5), appliedAt: $0.decode(6, as: Date?.self))
+        }
+        return try OrderDetails(
+            orderId: row.decode(0), status: OrderStatus(rawValue: row.decode(1)) ?? .failed, reason: row.decode(2, as: String?.self),
+            reviewRequired: row.decode(3), reviewReason: row.decode(4, as: String?.self), idempotencyKey: row.decode(5, as: String?.self),
+            queuedAt: row.decode(6, as: Date?.self), createdAt: row.decode(7), updatedAt: row.decode(8), lines: lines,
+            allocations: allocations)
+    }
+
+    /// Every product, or the one asked for.
+    public static func products(_ id: String? = nil, on connection: PostgresConnection) throws -> [ProductStock] {
+        let rows = try connection.query(
+            """
+            SELECT p.id, p.name, s.vendor_id, s.stock, s.synced_at
+            FROM products p LEFT JOIN vendor_stock s ON s.product_id = p.id
+            WHERE $1::text IS NULL OR p.id = $1
+            ORDER BY p.id, s.vendor_id
+            """, [id]
+        ).rows
+        var products: [ProductStock] = []
+        var current: (id: String, name: String?, vendors: [ProductStock.VendorFigure])?
+        func flush() {
+            guard let current else { return }
+            products.append(ProductStock(productId: current.id, name: current.name, available: current.vendors.reduce(0) { $0 + $1.stock }, vendors: current.vendors))
+        }
+        for row in rows {
+            let productId: String = try row.decode(0)
+            if current?.id != productId {
+                flush()
+                current = (productId, try row.decode(1, as: String?.self), [])
+            }
+            if let vendor = try row.decode(2, as: String?.self) {
+                current?.vendors.append(.init(vendorId: vendor, stock: try row.decode(3), syncedAt: try row.decode(4, as: Date?.self)))
+            }
+        }
+        flush()
+        return products
+    }
+}

@@ -1,0 +1,18 @@
+import Postgres
+
+/// A one-dimensional array parameter in PostgreSQL's text form (`{"a","b"}`),
+/// so a statement can take many rows at once through `unnest($1::text[])`
+/// instead of one round trip per row.
+struct PostgresArray: PostgresEncodable {
+    let postgresText: String?
+
+    init(_ strings: [String]) {
+        postgresText = "{" + strings.map { element in
+            "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }.joined(separator: ",") + "}"
+    }
+
+    init(_ integers: [Int]) {
+        postgresText = "{" + integers.map(String.init).joined(separator: ",") + "}"
+    }
+}
