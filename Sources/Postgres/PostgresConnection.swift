@@ -120,7 +120,10 @@ public final class PostgresConnection {
     /// (simple query protocol, as `PQexec` does). For trusted files only, such
     /// as migrations shipped with the program: never pass text built from
     /// input. Statements run in order and stop at the first error, which is
-    /// thrown; outside a transaction block each statement commits on its own.
+    /// thrown. Outside a transaction block the whole script is one implicit
+    /// transaction (PostgreSQL's rule for a multi-statement query string):
+    /// an error rolls back every statement of the script, unless the script
+    /// has its own `BEGIN`/`COMMIT`.
     public func executeScript(_ sql: String) throws(PostgresError) {
         let handle = try liveHandle()
         guard !sql.utf8.contains(0) else { throw .protocolViolation("the SQL script contains a NUL byte") }

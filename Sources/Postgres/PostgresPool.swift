@@ -57,6 +57,7 @@ public final class PostgresPool: Sendable {
     }
 
     /// Lends a connection to `body` on one of the pool's threads.
+    @discardableResult
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
@@ -74,6 +75,7 @@ public final class PostgresPool: Sendable {
 
     /// `withConnection` + ``PostgresConnection/withTransaction(isolation:_:)``:
     /// commits when `body` returns, rolls back when it throws.
+    @discardableResult
     public func withTransaction<T: Sendable>(
         isolation: IsolationLevel = .readCommitted,
         _ body: @escaping @Sendable (PostgresConnection) throws -> T

@@ -13,6 +13,7 @@ extension PostgresConnection {
     /// transaction cannot commit: it is rolled back and a `25P02` error is
     /// thrown. Transactions do not nest: calling this inside a transaction
     /// is a `.protocolViolation`.
+    @discardableResult
     public func withTransaction<T>(
         isolation: IsolationLevel = .readCommitted,
         _ body: (PostgresConnection) throws -> T
