@@ -25,13 +25,26 @@ extension TestEnvironment {
     public static func withThrowawayDatabase<T>(
         _ prefix: String, _ body: (PostgresConfiguration) throws -> T
     ) throws -> T {
+        let configuration = try createThrowawayDatabase(prefix)
+        defer { dropThrowawayDatabase(configuration.database) }
+        return try body(configuration)
+    }
+
+    /// Creates an empty database with a fresh name; drop it with `dropThrowawayDatabase`.
+    public static func createThrowawayDatabase(_ prefix: String) throws -> PostgresConfiguration {
         let name = uniqueIdentifier(prefix)
         let admin = try connectPostgres()
         defer { admin.close() }
-        // Identifiers cannot be parameters; `name` is generated above from [a-z0-9_].
+        // Identifiers cannot be parameters; `name` is generated from [a-z0-9_].
         try admin.executeScript("CREATE DATABASE \"\(name)\"")
-        defer { try? admin.executeScript("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)") }
-        return try body(postgresConfiguration(database: name))
+        return try postgresConfiguration(database: name)
+    }
+
+    public static func dropThrowawayDatabase(_ name: String) {
+        precondition(name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" })
+        guard let admin = try? connectPostgres() else { return }
+        defer { admin.close() }
+        try? admin.executeScript("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
     }
 }
 
