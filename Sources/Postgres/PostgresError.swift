@@ -4,8 +4,9 @@
 /// text or parameter values. The server's DETAIL line (which carries row
 /// values, e.g. `Key (id)=(42) already exists`) is only available through
 /// ``unsafeDetail``, and for data exceptions (SQLSTATE class 22, whose
-/// primary message quotes the offending input) quoted text is masked in
-/// `description`; ``message`` keeps the server's text unchanged.
+/// primary message quotes the offending input) and syntax errors (which
+/// quote the SQL text) quoted text is masked in `description`; ``message``
+/// keeps the server's text unchanged.
 public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// A SQLSTATE code. Open-ended: any five-character code can be represented.
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
@@ -116,10 +117,16 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         var text = "PostgreSQL \(kindLabel)"
         if let code { text += " \(code.rawValue)" }
-        text += ": " + (code?.errorClass == "22" ? Self.maskingQuotedText(message) : message)
+        text += ": " + (quotesMayHoldInput ? Self.maskingQuotedText(message) : message)
         if let constraintName { text += " (constraint \(constraintName))" }
         else if let tableName { text += " (table \(tableName))" }
         return text
+    }
+
+    /// Data exceptions quote the offending input value; syntax errors quote
+    /// a fragment of the SQL text ("at or near …").
+    private var quotesMayHoldInput: Bool {
+        code?.errorClass == "22" || code == .syntaxError
     }
 
     private var kindLabel: String {

@@ -103,6 +103,8 @@ struct ConnectionTests {
         #expect(missing?.code == .undefinedTable)
         let syntax = #expect(throws: PostgresError.self) { try connection.query("SELEKT 1") }
         #expect(syntax?.code == .syntaxError)
+        #expect(syntax?.description.contains("SELEKT") == false, "no SQL text in the description")
+        #expect(syntax?.message.contains("SELEKT") == true)
         let badInput = #expect(throws: PostgresError.self) { try connection.query("SELECT $1::int", "card-4242") }
         #expect(badInput?.code == .invalidTextRepresentation)
         #expect(badInput?.description.contains("card-4242") == false)
