@@ -1,0 +1,163 @@
+import Logging
+import NIOPosix
+import Synchronization
+
+/// A small connection pool for async callers.
+///
+/// libpq calls block, so they never run on Swift's cooperative pool: the
+/// pool owns a `NIOThreadPool` with one thread per connection, and each job
+/// checks a connection out, runs the body and checks it back in on that
+/// thread. At most `size` jobs run at once (the rest queue), so a job always
+/// finds a connection.
+///
+/// Connections open lazily on first use. A connection that is broken after a
+/// job (lost, or in an unknown state) is closed and replaced by a new one on
+/// a later checkout; one returned inside a transaction (the body began one
+/// and did not finish it) is rolled back first, so no transaction leaks to
+/// the next user. A connection killed while idle is only noticed by the next
+/// query, which fails with a `.connection` error (`isTransient`): retry the
+/// unit of work.
+///
+/// Call ``shutdown()`` before dropping the pool.
+public final class PostgresPool: Sendable {
+    public let configuration: PostgresConfiguration
+    public let size: Int
+    private let logger: Logger
+    private let threadPool: NIOThreadPool
+    private let state = Mutex(State())
+
+    private struct State {
+        var idle: [ConnectionBox] = []
+        var isShutdown = false
+    }
+
+    /// A connection is only ever touched by the one job that checked it out,
+    /// or by nobody while it sits in `idle` (guarded by the mutex).
+    private struct ConnectionBox: @unchecked Sendable {
+        let connection: PostgresConnection
+    }
+
+    public init(configuration: PostgresConfiguration, size: Int, logger: Logger) {
+        precondition(size > 0, "a pool needs at least one connection")
+        self.configuration = configuration
+        self.size = size
+        self.logger = logger
+        self.threadPool = NIOThreadPool(numberOfThreads: size)
+        self.threadPool.start()
+    }
+
+    deinit {
+        let idle = state.withLock { state in
+            state.isShutdown = true
+            defer { state.idle = [] }
+            return state.idle
+        }
+        idle.forEach { $0.connection.close() }
+        threadPool.shutdownGracefully { _ in }  // a no-op after shutdown()
+    }
+
+    /// Lends a connection to `body` on one of the pool's threads.
+    @discardableResult
+    public func withConnection<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        guard !isShutdown else { throw Self.poolShutDown }
+        do {
+            return try await threadPool.runIfActive { [self] in
+                let box = try self.checkOut()
+                defer { self.checkIn(box) }
+                return try body(box.connection)
+            }
+        } catch is CancellationError where isShutdown {
+            throw Self.poolShutDown  // queued when the pool shut down
+        }
+    }
+
+    /// `withConnection` + ``PostgresConnection/withTransaction(isolation:_:)``:
+    /// commits when `body` returns, rolls back when it throws.
+    @discardableResult
+    public func withTransaction<T: Sendable>(
+        isolation: IsolationLevel = .readCommitted,
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        try await withConnection { connection in
+            try connection.withTransaction(isolation: isolation, body)
+        }
+    }
+
+    /// Stops accepting work, lets running jobs finish (queued ones fail with
+    /// `CancellationError`) and closes every connection.
+    public func shutdown() async {
+        let idle = state.withLock { state in
+            state.isShutdown = true
+            defer { state.idle = [] }
+            return state.idle
+        }
+        idle.forEach { $0.connection.close() }
+        do {
+            try await threadPool.shutdownGracefully()
+        } catch {
+            logger.warning("postgres pool: thread pool shutdown failed", metadata: ["error": "\(error)"])
+        }
+        // Jobs that were running at shutdown closed their connections on check-in.
+        let late = state.withLock { state in
+            defer { state.idle = [] }
+            return state.idle
+        }
+        late.forEach { $0.connection.close() }
+    }
+
+    /// Connections waiting in the pool (opened and healthy when returned).
+    public var idleConnectionCount: Int {
+        state.withLock { $0.idle.count }
+    }
+
+    private var isShutdown: Bool {
+        state.withLock { $0.isShutdown }
+    }
+
+    private static let poolShutDown = PostgresError(kind: .connection, message: "the connection pool is shut down")
+
+    // MARK: - Check-out / check-in (on a pool thread)
+
+    private func checkOut() throws -> ConnectionBox {
+        let reusable = state.withLock { state -> ConnectionBox? in
+            state.isShutdown ? nil : state.idle.popLast()
+        }
+        if let reusable {
+            if reusable.connection.isHealthy && reusable.connection.transactionStatus == .idle {
+                return reusable
+            }
+            reusable.connection.close()
+        }
+        guard !isShutdown else { throw Self.poolShutDown }
+        let connection = try PostgresConnection(configuration: configuration)
+        logger.debug("postgres pool: opened a connection", metadata: [
+            "postgres.backend_pid": "\(connection.backendPID)",
+            "postgres.url": "\(configuration.redactedURL)",
+        ])
+        return ConnectionBox(connection: connection)
+    }
+
+    private func checkIn(_ box: ConnectionBox) {
+        let connection = box.connection
+        let status = connection.transactionStatus
+        if status == .inTransaction || status == .inError {
+            logger.warning("postgres pool: a connection came back inside a transaction; rolling it back")
+            connection.rollbackIfInTransaction()
+        }
+        guard connection.isHealthy, connection.transactionStatus == .idle else {
+            logger.warning("postgres pool: discarding a broken connection", metadata: [
+                "postgres.backend_pid": "\(connection.backendPID)",
+            ])
+            connection.close()
+            return
+        }
+        let keep = state.withLock { state -> Bool in
+            guard !state.isShutdown else { return false }
+            state.idle.append(box)
+            return true
+        }
+        if !keep { connection.close() }
+    }
+}

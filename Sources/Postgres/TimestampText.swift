@@ -1,0 +1,164 @@
+import Foundation
+
+/// Formats and parses PostgreSQL's ISO timestamp text (`DateStyle=ISO`),
+/// with microsecond precision, without Foundation's formatters (which are
+/// slower and not needed for one fixed format).
+enum TimestampText {
+    /// `2026-11-21 00:42:09.123456+00` (UTC); years before 1 get PostgreSQL's ` BC` suffix.
+    static func format(_ date: Date) -> String {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let (seconds, micro) = floorDivide(micros, 1_000_000)
+        let (days, secondOfDay) = floorDivide(seconds, 86_400)
+        let (year, month, day) = civil(fromDays: days)
+        var text = pad(year <= 0 ? 1 - year : year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+        text += " " + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
+        text += "." + pad(micro, 6) + "+00"
+        if year <= 0 { text += " BC" }
+        return text
+    }
+
+    /// Parses `timestamptz`, `timestamp` (read as UTC) and `date` output:
+    /// `2026-11-21 00:42:09.123456+00`, `2026-11-21T00:42:09Z`,
+    /// `2026-11-21 05:42:09+05:30`, `2026-11-21`, `0044-03-15 BC`,
+    /// `infinity` / `-infinity` (as `Date.distantFuture` / `.distantPast`).
+    static func parse(_ text: String) -> Date? {
+        switch text {
+        case "infinity": return .distantFuture
+        case "-infinity": return .distantPast
+        default: break
+        }
+        var scanner = Scanner(Array(text.utf8))
+        var isBC = false
+        if scanner.bytes.count >= 3, scanner.bytes.suffix(3) == Array(" BC".utf8) {
+            isBC = true
+            scanner.bytes.removeLast(3)
+        }
+        guard var year = scanner.number(minDigits: 4, maxDigits: 7), scanner.take("-"),
+              let month = scanner.number(minDigits: 2, maxDigits: 2), scanner.take("-"),
+              let day = scanner.number(minDigits: 2, maxDigits: 2),
+              (1...12).contains(month), (1...31).contains(day) else { return nil }
+        if isBC { year = 1 - year }
+
+        var secondOfDay: Int64 = 0
+        var micro: Int64 = 0
+        var offset: Int64 = 0
+        if !scanner.isAtEnd {
+            guard scanner.take(" ") || scanner.take("T"),
+                  let hour = scanner.number(minDigits: 2, maxDigits: 2), scanner.take(":"),
+                  let minute = scanner.number(minDigits: 2, maxDigits: 2) else { return nil }
+            var second: Int64 = 0
+            if scanner.take(":") {
+                guard let value = scanner.number(minDigits: 2, maxDigits: 2) else { return nil }
+                second = value
+                if scanner.take(".") {
+                    guard let fraction = scanner.digits(max: 9) else { return nil }
+                    var scaled = fraction.value
+                    var digits = fraction.count
+                    while digits < 6 { scaled *= 10; digits += 1 }
+                    while digits > 6 { scaled /= 10; digits -= 1 }
+                    micro = scaled
+                }
+            }
+            guard hour <= 24, minute <= 59, second <= 60 else { return nil }
+            secondOfDay = hour * 3600 + minute * 60 + second
+
+            if scanner.take("Z") {
+                offset = 0
+            } else if let sign = scanner.takeSign() {
+                guard let hours = scanner.number(minDigits: 2, maxDigits: 2) else { return nil }
+                var minutes: Int64 = 0
+                var seconds: Int64 = 0
+                if scanner.take(":") {
+                    guard let value = scanner.number(minDigits: 2, maxDigits: 2) else { return nil }
+                    minutes = value
+                    if scanner.take(":") {
+                        guard let value = scanner.number(minDigits: 2, maxDigits: 2) else { return nil }
+                        seconds = value
+                    }
+                } else if let value = scanner.number(minDigits: 2, maxDigits: 2) {
+                    minutes = value
+                }
+                offset = sign * (hours * 3600 + minutes * 60 + seconds)
+            }
+            guard scanner.isAtEnd else { return nil }
+        }
+
+        let seconds = days(fromCivil: year, month, day) * 86_400 + secondOfDay - offset
+        return Date(timeIntervalSince1970: Double(seconds) + Double(micro) / 1_000_000)
+    }
+
+    // MARK: - Calendar arithmetic (proleptic Gregorian, days since 1970-01-01)
+
+    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    private static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
+        var quotient = value / divisor
+        var remainder = value % divisor
+        if remainder < 0 {
+            quotient -= 1
+            remainder += divisor
+        }
+        return (quotient, remainder)
+    }
+
+    private static func pad(_ value: Int64, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+
+    private struct Scanner {
+        var bytes: [UInt8]
+        var index = 0
+
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        var isAtEnd: Bool { index == bytes.count }
+
+        mutating func take(_ character: Unicode.Scalar) -> Bool {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: character) else { return false }
+            index += 1
+            return true
+        }
+
+        mutating func takeSign() -> Int64? {
+            if take("+") { return 1 }
+            if take("-") { return -1 }
+            return nil
+        }
+
+        mutating func digits(max: Int) -> (value: Int64, count: Int)? {
+            var value: Int64 = 0
+            var count = 0
+            while index < bytes.count, count < max, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                value = value * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+                count += 1
+            }
+            return count == 0 ? nil : (value, count)
+        }
+
+        mutating func number(minDigits: Int, maxDigits: Int) -> Int64? {
+            guard let parsed = digits(max: maxDigits), parsed.count >= minDigits else { return nil }
+            return parsed.value
+        }
+    }
+}
