@@ -67,18 +67,18 @@ let package = Package(
         ),
         .target(
             name: "OrderStore",
-            dependencies: ["Postgres", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Postgres", "OrderCore", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Admin",
-            dependencies: ["AMQP", "Postgres", "Topology", "OrderStore",
+            dependencies: ["AMQP", "Postgres", "Topology", "OrderStore", "OrderCore", "ServiceSupport",
                            .product(name: "Logging", package: "swift-log")]
         ),
 
         // MARK: Executables (thin: configuration in, services out)
         .executableTarget(
             name: "orderctl",
-            dependencies: ["Admin", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Admin", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: Tests

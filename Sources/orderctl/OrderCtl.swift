@@ -1,6 +1,7 @@
 import Admin
 import ArgumentParser
 import Foundation
+import ServiceSupport
 
 @main
 struct OrderCtl: AsyncParsableCommand {
@@ -14,14 +15,20 @@ struct OrderCtl: AsyncParsableCommand {
             Exit codes: 0 success, 1 the command found a problem or refused, 2 bad usage,
             3 the broker cannot be reached, 4 a database cannot be reached.
             """,
-        subcommands: [TopologyCommand.self]
+        subcommands: [TopologyCommand.self, DatabaseCommand.self]
     )
 }
 
 /// Options every command shares.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .customLong("amqp-url"), help: "Broker URL (default: $AMQP_URL or amqp://guest:guest@127.0.0.1:5672/%2F).")
-    var amqpURL: String = Environment.string("AMQP_URL", default: "amqp://guest:guest@127.0.0.1:5672/%2F")
+    @Option(name: .customLong("amqp-url"), help: "Broker URL (default: $AMQP_URL or \(Defaults.amqpURL)).")
+    var amqpURL: String = Environment.string("AMQP_URL", default: Defaults.amqpURL)
+
+    @Option(name: .customLong("database-url"), help: "ordersdb URL (default: $DATABASE_URL or \(Defaults.databaseURL)).")
+    var databaseURL: String = Environment.string("DATABASE_URL", default: Defaults.databaseURL)
+
+    @Option(name: .customLong("vendor-database-urls"), help: "vendor=url,… (default: $VENDOR_DATABASE_URLS or the local vendoradb and vendorbdb).")
+    var vendorDatabaseURLs: String = Environment.string("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
 
     @Option(name: .customLong("output"), help: "table or json.")
     var output: OutputFormat = .table
@@ -48,5 +55,16 @@ func runReporting(_ body: () async throws -> Void) async throws {
     } catch {
         FileHandle.standardError.write(Data("orderctl: \(error)\n".utf8))
         throw ExitCode(ExitStatus.failure)
+    }
+}
+
+extension GlobalOptions {
+    func vendorURLs() throws -> [(name: String, url: String)] {
+        do {
+            return try EnvironmentConfiguration(["VENDOR_DATABASE_URLS": vendorDatabaseURLs])
+                .namedURLs("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
+        } catch {
+            throw AdminError("\(error)")
+        }
     }
 }
