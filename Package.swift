@@ -8,6 +8,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "orderctl", targets: ["orderctl"]),
+        .executable(name: "order-api", targets: ["order-api"]),
+        .executable(name: "order-worker", targets: ["order-worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -16,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -69,6 +72,26 @@ let package = Package(
             name: "OrderStore",
             dependencies: ["Postgres", "OrderCore", .product(name: "Logging", package: "swift-log")]
         ),
+        // MARK: Each process's logic, as a library tests drive in-process
+        .target(
+            name: "OrderWorker",
+            dependencies: [
+                "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "OrderAPI",
+            dependencies: [
+                "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "Admin",
             dependencies: ["AMQP", "Postgres", "Topology", "OrderStore", "OrderCore", "ServiceSupport",
@@ -79,6 +102,15 @@ let package = Package(
         .executableTarget(
             name: "orderctl",
             dependencies: ["Admin", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .executableTarget(
+            name: "order-api",
+            dependencies: ["OrderAPI", "ServiceSupport", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
+        .executableTarget(
+            name: "order-worker",
+            dependencies: ["OrderWorker", "ServiceSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
 
         // MARK: Tests

@@ -1,0 +1,74 @@
+import AMQP
+import Logging
+
+/// A confirm channel that reconnects on demand, for request/response callers
+/// (the HTTP API). Publishes from many tasks share the channel, so many
+/// confirms are in flight at once. When the broker is unreachable a publish
+/// fails fast instead of hanging: the caller answers 503 and the client retries.
+public actor ReconnectingPublisher {
+    private let configuration: AMQPConfiguration
+    private let logger: Logger
+    private var channel: AMQPChannel?
+    private var connecting: Task<AMQPChannel, any Error>?
+
+    public init(configuration: AMQPConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The open channel, connecting first when there is none (one attempt shared by all callers).
+    public func currentChannel() async throws -> AMQPChannel {
+        if let channel, channel.connection.isOpen { return channel }
+        channel = nil
+        if let connecting { return try await connecting.value }
+        let configuration = configuration
+        let logger = logger
+        let attempt = Task {
+            let connection = try await AMQPConnection.connect(configuration, logger: logger)
+            return try await connection.openConfirmChannel()
+        }
+        connecting = attempt
+        defer { connecting = nil }
+        do {
+            let opened = try await attempt.value
+            channel = opened
+            logger.info("publisher connected", metadata: ["amqp_url": "\(configuration.redactedURL)"])
+            return opened
+        } catch {
+            logger.warning("publisher cannot connect", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// Forgets a channel that died, so the next publish reconnects.
+    public func discard(_ dead: AMQPChannel) async {
+        guard let channel, channel === dead else { return }
+        self.channel = nil
+        await dead.connection.close()
+    }
+
+    /// Publishes (mandatory) and waits for the confirm, at most `timeout`.
+    public nonisolated func publish(
+        _ body: [UInt8], routingKey: String, properties: AMQPProperties, timeout: Duration
+    ) async throws {
+        try await withDeadline(timeout) {
+            let channel = try await self.currentChannel()
+            do {
+                try await channel.publish(body, routingKey: routingKey, mandatory: true, properties: properties)
+            } catch let error as AMQPError where error.isChannelDead {
+                await self.discard(channel)
+                throw error
+            }
+        }
+    }
+
+    /// Whether the broker answers now (for readiness).
+    public func isReady() async -> Bool {
+        (try? await currentChannel()) != nil
+    }
+
+    public func close() async {
+        if let channel { await channel.connection.close() }
+        channel = nil
+    }
+}

@@ -1,0 +1,106 @@
+import AMQP
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Messaging
+import OrderCore
+import OrderStore
+import Postgres
+
+/// `POST /order`, `POST /orders`, `GET /orders/{id}`.
+struct OrdersController<Context: RequestContext>: Sendable {
+    let publisher: ReconnectingPublisher
+    let database: PostgresPool
+    let queue: String
+    let maxBodyBytes: Int
+    let publishTimeout: Duration
+
+    static var idempotencyKey: HTTPField.Name { HTTPField.Name("Idempotency-Key")! }
+
+    func addRoutes(to router: Router<Context>) {
+        router.post("/order", use: create)
+        router.post("/orders", use: create)
+        router.get("/orders/{id}", use: show)
+    }
+
+    @Sendable func create(_ request: Request, context: Context) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
+            throw Problem(status: .contentTooLarge, code: "body-too-large", title: "The request body is too large", detail: "at most \(maxBodyBytes) bytes")
+        }
+        if let type = request.headers[.contentType], !Self.isJSON(type) {
+            throw Problem(status: .unsupportedMediaType, code: "unsupported-media-type", title: "Send application/json", detail: "got \(type)")
+        }
+        let key = try Self.validIdempotencyKey(request.headers[Self.idempotencyKey])
+        let body = try await request.body.collect(upTo: maxBodyBytes)
+        let lines: [OrderLine]
+        switch OrderRequest.parse(body.readableBytesView) {
+        case .success(let valid): lines = valid
+        case .failure(let failure): throw Problem.invalidBody(failure)
+        }
+
+        let order = OrderPlaced(orderId: OrderID.make(idempotencyKey: key), lines: lines, idempotencyKey: key, acceptedAt: Date())
+        let properties = AMQPProperties(
+            contentType: "application/json", deliveryMode: .persistent, correlationID: order.orderId.uuidString,
+            messageID: order.orderId.uuidString, timestamp: order.acceptedAt, type: OrderPlaced.messageType, appID: "order-api")
+        do {
+            try await publisher.publish(order.encoded(), routingKey: queue, properties: properties, timeout: publishTimeout)
+        } catch {
+            context.logger.warning("order not accepted: broker unavailable", metadata: ["order_id": "\(order.orderId)", "error": "\(error)"])
+            throw Problem(
+                status: .serviceUnavailable, code: "broker-unavailable", title: "Orders cannot be accepted right now",
+                detail: "the order was not accepted; retry later", retryAfterSeconds: 2)
+        }
+        context.logger.info("order accepted", metadata: ["order_id": "\(order.orderId)", "lines": "\(lines.count)"])
+        let json = #"{"orderId":"\#(order.orderId.uuidString)","status":"QUEUED"}"#
+        return Response(
+            status: .accepted,
+            headers: [.contentType: "application/json", .location: "/orders/\(order.orderId.uuidString)"],
+            body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        let raw = context.parameters.get("id") ?? ""
+        guard let id = UUID(uuidString: raw) else {
+            throw Problem(status: .badRequest, code: "invalid-order-id", title: "The order id is not a UUID", errors: [FieldError(field: "id", message: "must be a UUID")])
+        }
+        let details = try await DatabaseCall.run { try await database.withConnection { try OrderQueries.order(id, on: $0) } }
+        guard let details else {
+            throw Problem(status: .notFound, code: "order-not-found", title: "Unknown order", detail: "no order \(id) has been processed (yet)")
+        }
+        return try JSONResponse.make(details)
+    }
+
+    static func isJSON(_ contentType: String) -> Bool {
+        let media = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        return media == "application/json" || media.hasSuffix("+json")
+    }
+
+    /// 1 to 255 visible ASCII characters.
+    static func validIdempotencyKey(_ value: String?) throws -> String? {
+        guard let value else { return nil }
+        guard (1...255).contains(value.utf8.count), value.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
+            throw Problem(
+                status: .badRequest, code: "invalid-request", title: "The request is invalid",
+                errors: [FieldError(field: "Idempotency-Key", message: "must be 1 to 255 visible ASCII characters")])
+        }
+        return value
+    }
+}
+
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try MessageCoding.encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Database failures on the read paths answer 503, with no SQL or parameters in the body.
+enum DatabaseCall {
+    static func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PostgresError {
+            throw Problem(status: .serviceUnavailable, code: "database-unavailable", title: "The order database is unavailable", detail: error.kind == .connection ? "cannot connect" : nil, retryAfterSeconds: 2)
+        }
+    }
+}

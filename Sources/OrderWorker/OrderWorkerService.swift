@@ -1,0 +1,67 @@
+import AMQP
+import Logging
+import Messaging
+import OrderCore
+import Postgres
+import ServiceLifecycle
+import ServiceSupport
+import Topology
+
+/// order-worker's configuration, from the environment.
+public struct OrderWorkerConfiguration: Sendable {
+    public var amqpURL: String
+    public var databaseURL: String
+    public var prefetch: Int
+    public var loops: Int
+    public var maxRetries: Int
+    public var topology: Topology
+
+    /// Reads `AMQP_URL`, `DATABASE_URL`, `WORKER_PREFETCH` (64), `WORKER_CONCURRENCY` (4 loops),
+    /// `MAX_RETRIES` (3), `RETRY_DELAY_MS` (5000), `QUEUE_PREFIX` ("").
+    public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
+        amqpURL = environment.string("AMQP_URL", default: Defaults.amqpURL)
+        databaseURL = environment.string("DATABASE_URL", default: Defaults.databaseURL)
+        prefetch = try environment.int("WORKER_PREFETCH", default: 64, in: 1...65535)
+        loops = try environment.int("WORKER_CONCURRENCY", default: 4, in: 1...256)
+        maxRetries = try environment.int("MAX_RETRIES", default: 3, in: 0...100)
+        topology = Topology(
+            prefix: environment.string("QUEUE_PREFIX", default: ""),
+            retryDelayMilliseconds: try environment.int("RETRY_DELAY_MS", default: 5000, in: 1...86_400_000))
+    }
+
+    public var logMetadata: Logger.Metadata {
+        [
+            "amqp_url": "\(EnvironmentConfiguration.redact(amqpURL))", "database_url": "\(EnvironmentConfiguration.redact(databaseURL))",
+            "prefetch": "\(prefetch)", "concurrency": "\(loops)", "max_retries": "\(maxRetries)", "queue": "\(topology.orders.main)",
+        ]
+    }
+}
+
+/// Everything order-worker runs, built from its configuration: tests run the same thing in-process.
+public struct OrderWorkerApp {
+    public let services: [any Service]
+    public let database: PostgresPool
+
+    public init(configuration: OrderWorkerConfiguration, logger: Logger) throws {
+        database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.loops, logger: logger)
+        let worker = QueueWorker(
+            configuration: QueueWorkerConfiguration(
+                amqp: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker"),
+                queues: configuration.topology.orders, prefetch: UInt16(configuration.prefetch), loops: configuration.loops,
+                retryPolicy: RetryPolicy(maxRetries: configuration.maxRetries), workerName: "order-worker"),
+            handler: OrderMessageHandler(database: database, topology: configuration.topology),
+            logger: logger)
+        // ServiceGroup stops services in reverse order: the worker finishes before the pool closes.
+        services = [PoolShutdown(pool: database), worker]
+    }
+}
+
+/// Closes the pool's connections when the process shuts down.
+struct PoolShutdown: Service {
+    let pool: PostgresPool
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await pool.shutdown()
+    }
+}
