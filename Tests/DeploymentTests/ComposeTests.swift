@@ -286,7 +286,8 @@ extension ComposeTests {
     static func strings(in value: Any?, recursive: Bool = false) -> [String] {
         switch value {
         case let string as String: return [string]
-        case let list as [Any]: return list.flatMap { recursive || $0 is String ? strings(in: $0, recursive: recursive) : [] }
+        case let list as [Any]:
+            return recursive ? list.flatMap { strings(in: $0, recursive: true) } : list.compactMap { $0 as? String }
         case let map as [AnyHashable: Any] where recursive: return map.values.flatMap { strings(in: $0, recursive: true) }
         default: return []
         }
