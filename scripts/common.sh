@@ -1,0 +1,69 @@
+# Sourced by scripts/run and scripts/test (not run on its own): the repository
+# root, the configuration defaults every process reads, step banners with
+# timings, and how to ask orderctl whether it has a subcommand yet.
+# The sourcing script sets PROG (its name, for messages) and `set -euo pipefail`.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Configuration defaults (README, "Configuration"); a value already set wins.
+export AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2F}"
+export DATABASE_URL="${DATABASE_URL:-postgres://orders:orders@127.0.0.1:5432/ordersdb}"
+export VENDOR_DATABASE_URLS="${VENDOR_DATABASE_URLS:-vendorA=postgres://orders:orders@127.0.0.1:5432/vendoradb,vendorB=postgres://orders:orders@127.0.0.1:5432/vendorbdb}"
+export MIGRATIONS_DIR="${MIGRATIONS_DIR:-migrations}"
+export LOG_LEVEL="${LOG_LEVEL:-info}"
+
+say() { printf '%s\n' "$*"; }
+die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
+banner() { printf '\n==> %s\n' "$*"; }
+
+show_configuration() {
+    local name
+    for name in AMQP_URL DATABASE_URL VENDOR_DATABASE_URLS MIGRATIONS_DIR LOG_LEVEL; do
+        printf '    %s=%s\n' "$name" "${!name}"
+    done | sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#g'  # passwords masked
+}
+
+require_swift() {
+    command -v swift >/dev/null \
+        || die "swift is not on PATH: install a Swift 6 toolchain (https://www.swift.org/install/linux/) and run again"
+}
+
+# run_step TITLE COMMAND [ARGS...]: a banner, the command, its duration; stops the
+# script with a clear message when the command fails. (A shell function given as
+# COMMAND runs without `set -e`, so it must check its own failures.)
+run_step() {
+    local title=$1 started=$SECONDS rc=0
+    shift
+    banner "$title"
+    "$@" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        printf '%s: FAILED after %ds (exit %d): %s\n' "$PROG" $((SECONDS - started)) "$rc" "$title" >&2
+        exit "$rc"
+    fi
+    printf -- '--- ok (%ds): %s\n' $((SECONDS - started)) "$title"
+}
+
+# orderctl_has ORDERCTL WORD...: does this orderctl build have the subcommand
+# `WORD...` (e.g. `db seed`) yet? The exit status of `--help` alone cannot tell:
+# ArgumentParser answers `orderctl db seed --help` with the help of `db` (exit 0)
+# when `seed` does not exist, and the skeleton's orderctl ignores its arguments.
+# So the help must also be that very command's: `USAGE: orderctl db seed ...`.
+orderctl_has() {
+    local orderctl=$1 help
+    shift
+    help=$("$orderctl" "$@" --help 2>&1) || return 1
+    grep -qE "^USAGE: [^ ]+ $*( |\$)" <<<"$help"
+}
+
+# orderctl_step ORDERCTL WORD...: runs `orderctl WORD...` as a step (stopping the
+# script if it fails) when orderctl has that command; says it skipped otherwise.
+orderctl_step() {
+    local orderctl=$1
+    shift
+    if orderctl_has "$orderctl" "$@"; then
+        run_step "orderctl $*" "$orderctl" "$@"
+    else
+        banner "orderctl $*"
+        say "skipped: orderctl has no '$*' yet"
+    fi
+}
