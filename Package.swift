@@ -121,6 +121,14 @@ let package = Package(
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "TestSupport"]),
         .testTarget(
+            name: "OrderFlowTests",
+            dependencies: [
+                "OrderAPI", "OrderWorker", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
             name: "DeploymentTests",
             dependencies: ["Topology", "TestSupport", .product(name: "Yams", package: "Yams")]
         ),

@@ -63,12 +63,12 @@ public struct QueueWorkerConfiguration: Sendable {
 /// not acked are redelivered by the broker, so nothing is lost. On graceful
 /// shutdown (SIGTERM) the loops stop taking messages, finish the one in
 /// hand, and close: unacked prefetched messages go back to the queue.
-public struct QueueWorker<Handler: DeliveryHandler>: Service {
+public struct QueueWorker: Service {
     public let configuration: QueueWorkerConfiguration
-    public let handler: Handler
+    public let handler: any DeliveryHandler
     public let logger: Logger
 
-    public init(configuration: QueueWorkerConfiguration, handler: Handler, logger: Logger) {
+    public init(configuration: QueueWorkerConfiguration, handler: any DeliveryHandler, logger: Logger) {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger

@@ -94,13 +94,14 @@ enum JSONResponse {
     }
 }
 
-/// Database failures on the read paths answer 503, with no SQL or parameters in the body.
+/// Database failures on the read paths: 503 when the database cannot be
+/// reached (retry later), 500 otherwise; never SQL or parameters in the body.
 enum DatabaseCall {
     static func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as PostgresError {
-            throw Problem(status: .serviceUnavailable, code: "database-unavailable", title: "The order database is unavailable", detail: error.kind == .connection ? "cannot connect" : nil, retryAfterSeconds: 2)
+        } catch let error as PostgresError where error.kind == .connection || error.isTransient {
+            throw Problem(status: .serviceUnavailable, code: "database-unavailable", title: "The order database is unavailable", retryAfterSeconds: 2)
         }
     }
 }

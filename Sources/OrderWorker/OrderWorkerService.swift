@@ -42,14 +42,18 @@ public struct OrderWorkerApp {
     public let services: [any Service]
     public let database: PostgresPool
 
-    public init(configuration: OrderWorkerConfiguration, logger: Logger) throws {
+    /// `wrap` lets a test observe the handler; production passes nothing.
+    public init(
+        configuration: OrderWorkerConfiguration, logger: Logger, wrap: (@Sendable (OrderMessageHandler) -> any DeliveryHandler)? = nil
+    ) throws {
         database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.loops, logger: logger)
+        let handler = OrderMessageHandler(database: database, topology: configuration.topology)
         let worker = QueueWorker(
             configuration: QueueWorkerConfiguration(
                 amqp: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker"),
                 queues: configuration.topology.orders, prefetch: UInt16(configuration.prefetch), loops: configuration.loops,
                 retryPolicy: RetryPolicy(maxRetries: configuration.maxRetries), workerName: "order-worker"),
-            handler: OrderMessageHandler(database: database, topology: configuration.topology),
+            handler: wrap.map { $0(handler) } ?? handler,
             logger: logger)
         // ServiceGroup stops services in reverse order: the worker finishes before the pool closes.
         services = [PoolShutdown(pool: database), worker]

@@ -1,0 +1,163 @@
+import AMQP
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Messaging
+import OrderAPI
+import OrderCore
+import TestSupport
+import Testing
+
+private let quietLogger: Logger = {
+    var logger = Logger(label: "test-order-api")
+    logger.logLevel = .error
+    return logger
+}()
+
+@Suite(.timeLimit(.minutes(3))) struct OrderIntakeTests {
+    @Test func twoHundredConcurrentOrdersForFiftyUnitsNeverOversell() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("hot", stock: ["vendorA": 30, "vendorB": 20])
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            let ids: [UUID] = try await app.test(.router) { client in
+                try await withThrowingTaskGroup(of: UUID.self) { group in
+                    for _ in 0..<200 {
+                        group.addTask {
+                            let response = try await client.postOrder(#"{"productId":"\#(product)","quantity":1}"#)
+                            #expect(response.status == 202)
+                            #expect(response.headers[.location]?.hasPrefix("/orders/") == true)
+                            return try #require(UUID(uuidString: response.json["orderId"] as? String ?? ""))
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            #expect(Set(ids).count == 200)
+            let statuses = try await system.withWorker { try await system.waitForOrders(ids) }
+            #expect(statuses.count == 200)
+            #expect(statuses.values.filter { $0 == "CONFIRMED" }.count == 50)
+            #expect(statuses.values.filter { $0 == "REJECTED" }.count == 150)
+            #expect(try system.stock(of: product) == ["vendorA": 0, "vendorB": 0])
+        }
+    }
+
+    @Test func multiLineOrderWithOneShortLineIsRejectedWholesale() async throws {
+        try await OrderSystemFixture.with { system in
+            let plenty = try system.product("plenty", stock: ["vendorA": 100])
+            let scarce = try system.product("scarce", stock: ["vendorB": 1])
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            let id = try await app.test(.router) { client in
+                let response = try await client.postOrder(
+                    #"{"items":[{"productId":"\#(plenty)","quantity":5},{"productId":"\#(scarce)","quantity":2}]}"#)
+                #expect(response.status == 202)
+                return try #require(UUID(uuidString: response.json["orderId"] as? String ?? ""))
+            }
+            let statuses = try await system.withWorker { try await system.waitForOrders([id]) }
+            #expect(statuses[id] == "REJECTED")
+            #expect(try system.stock(of: plenty) == ["vendorA": 100])
+            #expect(try system.stock(of: scarce) == ["vendorB": 1])
+
+            // An application's services (pool, publisher) end with its test run: read with a new one.
+            let reader = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            try await reader.test(.router) { client in
+                let details = try await client.call(.get, "/orders/\(id)")
+                #expect(details.status == 200)
+                #expect(details.json["status"] as? String == "REJECTED")
+                #expect((details.json["reason"] as? String)?.contains(scarce) == true)
+                #expect((details.json["lines"] as? [Any])?.count == 2)
+                #expect((details.json["allocations"] as? [Any])?.isEmpty == true)
+            }
+        }
+    }
+
+    @Test func sameIdempotencyKeyTwiceAtOnceGivesOneOrderAndOneDecrement() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("idem", stock: ["vendorA": 10])
+            let key = "checkout-\(UUID().uuidString)"
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            let ids: [String] = try await app.test(.router) { client in
+                async let first = client.postOrder(#"{"productId":"\#(product)","quantity":2}"#, key: key)
+                async let second = client.postOrder(#"{"productId":"\#(product)","quantity":2}"#, key: key)
+                let responses = try await [first, second]
+                #expect(responses.map(\.status) == [202, 202])
+                return responses.map { $0.json["orderId"] as? String ?? "" }
+            }
+            #expect(ids[0] == ids[1])
+            #expect(try await system.depth(system.topology.orders.main) == 2, "both requests were published")
+            let id = try #require(UUID(uuidString: ids[0]))
+            let statuses = try await system.withWorker {
+                let statuses = try await system.waitForOrders([id])
+                try await Task.sleep(for: .seconds(1))  // let the duplicate be processed too
+                return statuses
+            }
+            #expect(statuses[id] == "CONFIRMED")
+            #expect(try await system.depth(system.topology.orders.main) == 0)
+            #expect(try system.stock(of: product) == ["vendorA": 8])
+            #expect(try await system.depth(system.topology.orders.deadLetter) == 0)
+        }
+    }
+
+    @Test func badInputIsAProblemAndPublishesNothing() async throws {
+        try await OrderSystemFixture.with { system in
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            let items = (0...100).map { _ in #"{"productId":"p1","quantity":1}"# }.joined(separator: ",")
+            let cases: [(String, [UInt8], HTTPFields, Int, String?)] = [
+                ("wrong type", Array(#"{"productId":"p1","quantity":"2"}"#.utf8), [.contentType: "application/json"], 400, "quantity"),
+                ("zero", Array(#"{"productId":"p1","quantity":0}"#.utf8), [.contentType: "application/json"], 400, "quantity"),
+                ("negative", Array(#"{"productId":"p1","quantity":-1}"#.utf8), [.contentType: "application/json"], 400, "quantity"),
+                ("huge", Array(#"{"productId":"p1","quantity":1e300}"#.utf8), [.contentType: "application/json"], 400, "quantity"),
+                ("101 lines", Array(#"{"items":[\#(items)]}"#.utf8), [.contentType: "application/json"], 400, "items"),
+                ("unknown field", Array(#"{"productId":"p1","quantity":1,"coupon":"x"}"#.utf8), [.contentType: "application/json"], 400, "coupon"),
+                ("empty body", [], [.contentType: "application/json"], 400, "body"),
+                ("invalid UTF-8", [0x7B, 0x22, 0xC3, 0x28, 0x22, 0x7D], [.contentType: "application/json"], 400, "body"),
+                ("not JSON", Array("productId=p1".utf8), [.contentType: "application/x-www-form-urlencoded"], 415, nil),
+                ("1 MiB body", [UInt8](repeating: 0x20, count: 1 << 20), [.contentType: "application/json"], 413, nil),
+                ("bad idempotency key", Array(#"{"productId":"p1","quantity":1}"#.utf8),
+                 [.contentType: "application/json", HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 300)], 400, "Idempotency-Key"),
+            ]
+            try await app.test(.router) { client in
+                for (name, body, headers, status, field) in cases {
+                    let response = try await client.call(.post, "/order", headers: headers, body: body)
+                    #expect(response.status == status, "\(name): \(response.text.prefix(300))")
+                    #expect(response.contentType == "application/problem+json", "\(name)")
+                    #expect(response.json["code"] != nil, "\(name)")
+                    if let field {
+                        let fields = (response.json["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String }
+                        #expect(fields.contains(field), "\(name): \(fields)")
+                    }
+                }
+                let notUUID = try await client.call(.get, "/orders/not-a-uuid")
+                #expect(notUUID.status == 400)
+                let unknown = try await client.call(.get, "/orders/\(UUID())")
+                #expect(unknown.status == 404)
+                #expect(unknown.contentType == "application/problem+json")
+                let noRoute = try await client.call(.get, "/nowhere")
+                #expect(noRoute.status == 404)
+                #expect(noRoute.contentType == "application/problem+json")
+            }
+            #expect(try await system.depth(system.topology.orders.main) == 0, "nothing may be published for rejected input")
+        }
+    }
+
+    @Test func productsShowTheSumOverVendors() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("sum", stock: ["vendorA": 15, "vendorB": 5])
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            try await app.test(.router) { client in
+                let one = try await client.call(.get, "/products/\(product)")
+                #expect(one.status == 200)
+                #expect(one.json["available"] as? Int == 20)
+                #expect((one.json["vendors"] as? [[String: Any]])?.count == 2)
+                let all = try await client.call(.get, "/products")
+                let products = all.json["products"] as? [[String: Any]] ?? []
+                #expect(products.contains { $0["productId"] as? String == product })
+                #expect(try await client.call(.get, "/products/nope-\(UUID())").status == 404)
+                #expect(try await client.call(.get, "/health/live").status == 200)
+                let ready = try await client.call(.get, "/health/ready")
+                #expect(ready.status == 200, "\(ready.text)")
+            }
+        }
+    }
+}

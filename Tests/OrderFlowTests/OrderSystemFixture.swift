@@ -1,0 +1,184 @@
+import AMQP
+import Foundation
+import Logging
+import OrderAPI
+import OrderCore
+import OrderStore
+import OrderWorker
+import Postgres
+import ServiceLifecycle
+import ServiceSupport
+import TestSupport
+import Testing
+import Topology
+
+/// An isolated slice of the live system for one test: queues with a unique
+/// prefix, products with unique ids (stocked at vendorA/vendorB), and the
+/// real order-worker and order-api wired to them in-process.
+final class OrderSystemFixture: Sendable {
+    let prefix: String
+    let topology: Topology
+    let broker: AMQPConnection
+
+    init(retryDelayMilliseconds: Int = 5000) async throws {
+        prefix = TestEnvironment.uniqueName("flow") + "."
+        topology = Topology(prefix: prefix, retryDelayMilliseconds: retryDelayMilliseconds)
+        broker = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "order-flow-tests")
+        try await topology.declare(on: broker)
+        try Self.database { connection in
+            for vendor in ["vendorA", "vendorB"] {
+                try connection.query("INSERT INTO vendors (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [vendor])
+            }
+        }
+    }
+
+    func tearDown() async {
+        if let channel = try? await broker.openChannel() {
+            for queue in topology.queues { _ = try? await channel.deleteQueue(queue.name) }
+        }
+        await broker.close()
+    }
+
+    /// Runs `body` with the fixture and always tears it down.
+    static func with(retryDelayMilliseconds: Int = 5000, _ body: (OrderSystemFixture) async throws -> Void) async throws {
+        let fixture = try await OrderSystemFixture(retryDelayMilliseconds: retryDelayMilliseconds)
+        do {
+            try await body(fixture)
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
+    // MARK: Data
+
+    static func database<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        let connection = try TestEnvironment.connectPostgres()
+        defer { connection.close() }
+        return try body(connection)
+    }
+
+    /// Creates a product (unique id) with stock per vendor; returns its id.
+    func product(_ name: String, stock: [String: Int]) throws -> String {
+        let id = "\(prefix)\(name)".replacingOccurrences(of: "flow-", with: "t")
+        try Self.database { connection in
+            try connection.query("INSERT INTO products (id, name) VALUES ($1, $1)", [id])
+            for (vendor, units) in stock {
+                try connection.query("INSERT INTO vendor_stock (product_id, vendor_id, stock) VALUES ($1, $2, $3)", [id, vendor, units])
+            }
+        }
+        return id
+    }
+
+    func stock(of product: String) throws -> [String: Int] {
+        try Self.database { connection in
+            Dictionary(uniqueKeysWithValues: try connection.query(
+                "SELECT vendor_id, stock FROM vendor_stock WHERE product_id = $1", [product]
+            ).rows.map { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self)) })
+        }
+    }
+
+    /// Status per order id, for the orders that have a row.
+    func statuses(_ ids: [UUID]) throws -> [UUID: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try Self.database { connection in
+            let list = "{" + ids.map(\.uuidString).joined(separator: ",") + "}"
+            return Dictionary(uniqueKeysWithValues: try connection.query(
+                "SELECT id, status FROM orders WHERE id = ANY($1::uuid[])", [list]
+            ).rows.map { (try $0.decode(0, as: UUID.self), try $0.decode(1, as: String.self)) })
+        }
+    }
+
+    /// Waits until every id has an order row (or the timeout passes); returns the statuses.
+    func waitForOrders(_ ids: [UUID], timeout: Duration = .seconds(60)) async throws -> [UUID: String] {
+        let deadline = ContinuousClock.now + timeout
+        var result = try statuses(ids)
+        while result.count < Set(ids).count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            result = try statuses(ids)
+        }
+        return result
+    }
+
+    // MARK: Broker
+
+    func depth(_ queue: String) async throws -> UInt32 {
+        let channel = try await broker.openChannel()
+        defer { Task { await channel.close() } }
+        return try await channel.declareQueue(queue, passive: true).messageCount
+    }
+
+    /// Waits until the queue holds `count` messages; returns the last depth seen.
+    func waitForDepth(_ queue: String, atLeast count: UInt32, timeout: Duration = .seconds(30)) async throws -> UInt32 {
+        let deadline = ContinuousClock.now + timeout
+        var current = try await depth(queue)
+        while current < count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            current = try await depth(queue)
+        }
+        return current
+    }
+
+    /// Takes every message out of a queue (acked), for inspection.
+    func drain(_ queue: String) async throws -> [AMQPDelivery] {
+        let channel = try await broker.openChannel()
+        var messages: [AMQPDelivery] = []
+        while let delivery = try await channel.get(queue: queue) {
+            messages.append(delivery)
+            try await channel.ack(delivery.deliveryTag)
+        }
+        await channel.close()
+        return messages
+    }
+
+    /// Publishes raw bytes to the orders queue, as a misbehaving producer would.
+    func publishRaw(_ body: [UInt8], messageID: String, type: String? = OrderPlaced.messageType) async throws {
+        let channel = try await broker.openConfirmChannel()
+        try await channel.publish(body, routingKey: topology.orders.main, mandatory: true,
+                                  properties: AMQPProperties(contentType: "application/json", deliveryMode: .persistent, messageID: messageID, type: type))
+        await channel.close()
+    }
+
+    func publish(_ order: OrderPlaced) async throws {
+        try await publishRaw(order.encoded(), messageID: order.orderId.uuidString)
+    }
+
+    // MARK: Processes in-process
+
+    var environment: [String: String] {
+        [
+            "AMQP_URL": TestEnvironment.amqpURL, "DATABASE_URL": TestEnvironment.databaseURL, "QUEUE_PREFIX": prefix,
+            "RETRY_DELAY_MS": "\(topology.retryDelayMilliseconds)",
+        ]
+    }
+
+    /// Runs the real order-worker services until `body` returns, then shuts them down gracefully.
+    func withWorker<T>(
+        _ overrides: [String: String] = [:], wrap: (@Sendable (OrderMessageHandler) -> any Messaging.DeliveryHandler)? = nil,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        let configuration = try OrderWorkerConfiguration(environment: EnvironmentConfiguration(environment.merging(overrides) { $1 }))
+        var logger = Logger(label: "test-order-worker")
+        logger.logLevel = .warning
+        let app = try OrderWorkerApp(configuration: configuration, logger: logger, wrap: wrap)
+        let group = ServiceGroup(configuration: .init(services: app.services.map { .init(service: $0) }, logger: logger))
+        let running = Task { try await group.run() }
+        do {
+            let result = try await body()
+            await group.triggerGracefulShutdown()
+            try await running.value
+            return result
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+    }
+
+    func apiConfiguration() throws -> OrderAPIConfiguration {
+        try OrderAPIConfiguration(environment: EnvironmentConfiguration(environment))
+    }
+}
+
+import Messaging

@@ -1,0 +1,137 @@
+import AMQP
+import Foundation
+import Logging
+import Messaging
+import OrderCore
+import OrderWorker
+import Synchronization
+import TestSupport
+import Testing
+
+/// Records what the worker saw (x-retry-count and when) before delegating to the real handler.
+final class RecordingHandler: DeliveryHandler {
+    let inner: OrderMessageHandler
+    let seen = Mutex<[(messageID: String, retryCount: Int, at: ContinuousClock.Instant)]>([])
+
+    init(_ inner: OrderMessageHandler) { self.inner = inner }
+
+    func handle(_ delivery: AMQPDelivery, publisher: AMQPChannel, logger: Logger) async throws -> DeliveryOutcome {
+        seen.withLock { $0.append((delivery.properties.messageID ?? "?", FailureCopy.retryCount(of: delivery.properties), .now)) }
+        return try await inner.handle(delivery, publisher: publisher, logger: logger)
+    }
+
+    func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {
+        await inner.retriesExhausted(delivery, reason: reason, logger: logger)
+    }
+
+    func attempts(of id: String) -> [(retryCount: Int, at: ContinuousClock.Instant)] {
+        seen.withLock { $0.filter { $0.messageID == id }.map { ($0.retryCount, $0.at) } }
+    }
+}
+
+@Suite(.timeLimit(.minutes(3))) struct OrderWorkerTests {
+    @Test func poisonMessagesGoStraightToTheDLQWithTheirReason() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("after-poison", stock: ["vendorA": 5])
+            let poison: [(String, [UInt8])] = [
+                ("not-json", Array("this is not json".utf8)),
+                ("binary", [0, 0xFF, 0xFE, 0x00, 0x01]),
+                ("missing-fields", Array(#"{"orderId":"6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b"}"#.utf8)),
+                ("wrong-types", Array(#"{"orderId":42,"lines":"p1","acceptedAt":true}"#.utf8)),
+                ("bad-quantity", Array(#"{"orderId":"\#(UUID())","lines":[{"productId":"p1","quantity":-4}],"acceptedAt":"2026-01-01T00:00:00Z"}"#.utf8)),
+                ("empty", []),
+            ]
+            for (id, body) in poison { try await system.publishRaw(body, messageID: id) }
+            let good = OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 2)], idempotencyKey: nil, acceptedAt: Date())
+            try await system.publish(good)
+
+            let dead = try await system.withWorker {
+                #expect(try await system.waitForDepth(system.topology.orders.deadLetter, atLeast: UInt32(poison.count), timeout: .seconds(20)) == UInt32(poison.count))
+                #expect(try await system.waitForOrders([good.orderId])[good.orderId] == "CONFIRMED")
+                return try await system.drain(system.topology.orders.deadLetter)
+            }
+            #expect(Set(dead.map { $0.properties.messageID ?? "" }) == Set(poison.map(\.0)))
+            for message in dead {
+                let headers = message.properties.headers
+                let reason = headers["x-error-reason"]?.stringValue
+                #expect(reason == "undecodable-message" || reason == "invalid-message", "\(message.properties.messageID ?? "")")
+                #expect(headers["x-retry-count"] == .int64(0), "never retried")
+                #expect(headers["x-original-queue"]?.stringValue == system.topology.orders.main)
+                #expect(headers["x-error-message"]?.stringValue?.isEmpty == false)
+                #expect(headers["x-failed-at"] != nil)
+                let original = poison.first { $0.0 == message.properties.messageID }!.1
+                #expect(message.body == original, "the body is kept byte for byte")
+            }
+            #expect(try await system.depth(system.topology.orders.retry) == 0)
+            #expect(try system.stock(of: product) == ["vendorA": 3])
+        }
+    }
+
+    @Test func unreachableDatabaseRetriesThreeTimesFiveSecondsApartThenDeadLetters() async throws {
+        try await OrderSystemFixture.with(retryDelayMilliseconds: 5000) { system in
+            let product = try system.product("db-down", stock: ["vendorA": 5])
+            let orders = (0..<3).map { _ in
+                OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())
+            }
+            for order in orders { try await system.publish(order) }
+            let recorder = Mutex<RecordingHandler?>(nil)
+            // Nothing listens on port 1: every connection attempt fails at once.
+            try await system.withWorker(["DATABASE_URL": "postgres://orders:orders@127.0.0.1:1/ordersdb?connect_timeout=1"], wrap: { handler in
+                let recording = RecordingHandler(handler)
+                recorder.withLock { $0 = recording }
+                return recording
+            }) { () async throws in
+                #expect(try await system.waitForDepth(system.topology.orders.deadLetter, atLeast: 3, timeout: .seconds(40)) == 3)
+            }
+            let recording = try #require(recorder.withLock { $0 })
+            for order in orders {
+                let attempts = recording.attempts(of: order.orderId.uuidString)
+                #expect(attempts.map(\.retryCount) == [0, 1, 2, 3], "\(attempts.map(\.retryCount))")
+                for (earlier, later) in zip(attempts, attempts.dropFirst()) {
+                    let gap = later.at - earlier.at
+                    #expect(gap >= .milliseconds(4900) && gap < .seconds(9), "retries are about 5 s apart, got \(gap)")
+                }
+            }
+            let dead = try await system.drain(system.topology.orders.deadLetter)
+            #expect(Set(dead.compactMap(\.properties.messageID)) == Set(orders.map(\.orderId.uuidString)))
+            for message in dead {
+                #expect(message.properties.headers["x-retry-count"] == .int64(3))
+                #expect(message.properties.headers["x-error-reason"]?.stringValue == "database-unavailable")
+                #expect(message.properties.headers["x-death"] == nil, "broker dead-letter headers are stripped")
+            }
+            #expect(try system.stock(of: product) == ["vendorA": 5])
+        }
+    }
+
+    @Test func lockTimeoutsRetryThenDeadLetterAndTheOrderSaysFailed() async throws {
+        try await OrderSystemFixture.with(retryDelayMilliseconds: 1000) { system in
+            let product = try system.product("locked", stock: ["vendorA": 5])
+            let order = OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())
+            // Another session holds the product's stock row for the whole test: the worker's lock wait times out (55P03).
+            let blocker = try TestEnvironment.connectPostgres()
+            defer { blocker.close() }
+            try blocker.query("BEGIN")
+            try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
+            try await system.publish(order)
+            try await system.withWorker(["DATABASE_URL": TestEnvironment.databaseURL + "?options=-c%20lock_timeout%3D300"]) { () async throws in
+                #expect(try await system.waitForDepth(system.topology.orders.deadLetter, atLeast: 1, timeout: .seconds(30)) == 1)
+                #expect(try await system.waitForOrders([order.orderId], timeout: .seconds(10))[order.orderId] == "FAILED")
+            }
+            try blocker.query("ROLLBACK")
+            let dead = try await system.drain(system.topology.orders.deadLetter)
+            #expect(dead.first?.properties.headers["x-error-reason"]?.stringValue == "lock-timeout")
+            #expect(try system.stock(of: product) == ["vendorA": 5])
+
+            // Replayed once the lock is gone, the FAILED order is applied, once.
+            try await system.publishRaw(dead[0].body, messageID: order.orderId.uuidString)
+            try await system.withWorker { () async throws in
+                let deadline = ContinuousClock.now + .seconds(20)
+                while try system.statuses([order.orderId])[order.orderId] != "CONFIRMED", ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            #expect(try system.statuses([order.orderId])[order.orderId] == "CONFIRMED")
+            #expect(try system.stock(of: product) == ["vendorA": 4])
+        }
+    }
+}
