@@ -90,7 +90,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            resources: [.copy("openapi.yaml")]
         ),
         .target(
             name: "Admin",
@@ -125,6 +126,7 @@ let package = Package(
             dependencies: [
                 "OrderAPI", "OrderWorker", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -1,4 +1,5 @@
 import AMQP
+import Foundation
 import Hummingbird
 import Logging
 import Messaging
@@ -45,8 +46,16 @@ public enum OrderAPIRoutes {
     public static let all: [(method: String, path: String)] = [
         ("POST", "/order"), ("POST", "/orders"), ("GET", "/orders/{id}"),
         ("GET", "/products"), ("GET", "/products/{id}"),
-        ("GET", "/health/live"), ("GET", "/health/ready"),
+        ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/openapi.yaml"),
     ]
+
+    /// The OpenAPI 3.1 document describing them (Sources/OrderAPI/openapi.yaml).
+    public static var openAPIDocument: String {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else { return "" }
+        return text
+    }
 }
 
 /// Builds order-api from its configuration (the executable and the tests use the same).
@@ -63,6 +72,10 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     ).addRoutes(to: router)
     ProductsController(database: database).addRoutes(to: router)
     HealthController(publisher: publisher, database: database).addRoutes(to: router)
+    let document = OrderAPIRoutes.openAPIDocument
+    router.get("/openapi.yaml") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: document)))
+    }
 
     return Application(
         router: router,

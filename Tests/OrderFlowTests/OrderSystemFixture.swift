@@ -8,6 +8,7 @@ import OrderWorker
 import Postgres
 import ServiceLifecycle
 import ServiceSupport
+import Synchronization
 import TestSupport
 import Testing
 import Topology
@@ -18,18 +19,26 @@ import Topology
 final class OrderSystemFixture: Sendable {
     let prefix: String
     let topology: Topology
-    let broker: AMQPConnection
+    private let connection: Mutex<AMQPConnection>
+    var broker: AMQPConnection { connection.withLock { $0 } }
 
     init(retryDelayMilliseconds: Int = 5000) async throws {
         prefix = TestEnvironment.uniqueName("flow") + "."
         topology = Topology(prefix: prefix, retryDelayMilliseconds: retryDelayMilliseconds)
-        broker = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "order-flow-tests")
+        let broker = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "order-flow-tests")
+        connection = Mutex(broker)
         try await topology.declare(on: broker)
         try Self.database { connection in
             for vendor in ["vendorA", "vendorB"] {
                 try connection.query("INSERT INTO vendors (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [vendor])
             }
         }
+    }
+
+    /// A new connection after the broker restarted.
+    func reconnectBroker() async throws {
+        let fresh = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "order-flow-tests")
+        connection.withLock { $0 = fresh }
     }
 
     func tearDown() async {
