@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "orderctl", targets: ["orderctl"]),
         .executable(name: "order-api", targets: ["order-api"]),
         .executable(name: "order-worker", targets: ["order-worker"]),
+        .executable(name: "vendor-sync-worker", targets: ["vendor-sync-worker"]),
+        .executable(name: "stock-sync", targets: ["stock-sync"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -58,7 +60,10 @@ let package = Package(
         .target(name: "Topology", dependencies: ["AMQP"]),
         .target(
             name: "ServiceSupport",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "Messaging",
@@ -82,9 +87,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "HTTPSupport",
+            dependencies: [
+                "OrderCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "OrderAPI",
             dependencies: [
-                "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport",
+                "HTTPSupport", "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -92,6 +106,24 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("openapi.yaml")]
+        ),
+        .target(
+            name: "VendorSync",
+            dependencies: [
+                "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "StockSync",
+            dependencies: [
+                "HTTPSupport", "Postgres", "OrderCore", "OrderStore", "ServiceSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "Admin",
@@ -110,6 +142,14 @@ let package = Package(
             dependencies: ["OrderAPI", "ServiceSupport", .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .executableTarget(
+            name: "vendor-sync-worker",
+            dependencies: ["VendorSync", "ServiceSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
+        .executableTarget(
+            name: "stock-sync",
+            dependencies: ["StockSync", "ServiceSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
+        .executableTarget(
             name: "order-worker",
             dependencies: ["OrderWorker", "ServiceSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
@@ -124,7 +164,7 @@ let package = Package(
         .testTarget(
             name: "OrderFlowTests",
             dependencies: [
-                "OrderAPI", "OrderWorker", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
+                "OrderAPI", "OrderWorker", "VendorSync", "StockSync", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

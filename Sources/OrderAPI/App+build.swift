@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import HTTPSupport
 import Hummingbird
 import Logging
 import Messaging
@@ -64,6 +65,8 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         configuration: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-api"), logger: logger)
     let database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.databasePoolSize, logger: logger)
 
+    Task { _ = await publisher.isReady() }  // connect now, so the first request does not wait for it
+
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     OrdersController(
@@ -80,19 +83,8 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "order-api"),
-        services: [Resources(publisher: publisher, database: database)],
+        services: [
+            OnShutdown { await publisher.close(); await database.shutdown() },
+        ],
         logger: logger)
-}
-
-/// Connects the publisher at start (so the first request is fast) and closes the broker and database connections on shutdown.
-struct Resources: Service {
-    let publisher: ReconnectingPublisher
-    let database: PostgresPool
-
-    func run() async throws {
-        _ = await publisher.isReady()
-        try? await gracefulShutdown()
-        await publisher.close()
-        await database.shutdown()
-    }
 }

@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import HTTPTypes
+import HTTPSupport
 import Hummingbird
 import Messaging
 import OrderCore
@@ -84,13 +85,6 @@ struct OrdersController<Context: RequestContext>: Sendable {
                 errors: [FieldError(field: "Idempotency-Key", message: "must be 1 to 255 visible ASCII characters")])
         }
         return value
-    }
-}
-
-enum JSONResponse {
-    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try MessageCoding.encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 

@@ -56,16 +56,7 @@ public struct OrderWorkerApp {
             handler: wrap.map { $0(handler) } ?? handler,
             logger: logger)
         // ServiceGroup stops services in reverse order: the worker finishes before the pool closes.
-        services = [PoolShutdown(pool: database), worker]
-    }
-}
-
-/// Closes the pool's connections when the process shuts down.
-struct PoolShutdown: Service {
-    let pool: PostgresPool
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        await pool.shutdown()
+        let database = database
+        services = [OnShutdown { await database.shutdown() }, worker]
     }
 }

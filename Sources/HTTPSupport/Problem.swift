@@ -34,22 +34,24 @@ public struct Problem: Error, Sendable, Encodable {
         try container.encodeIfPresent(errors, forKey: .errors)
     }
 
-    func response() -> Response {
+    public func response() -> Response {
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if let retryAfterSeconds { headers[.retryAfter] = "\(retryAfterSeconds)" }
         let body = (try? MessageCoding.encoder.encode(self)) ?? Data()
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    static func invalidBody(_ failure: ValidationFailure) -> Problem {
+    public static func invalidBody(_ failure: ValidationFailure) -> Problem {
         Problem(status: .badRequest, code: "invalid-request", title: "The request is invalid", detail: failure.description, errors: failure.errors)
     }
 }
 
 /// Turns every error into a problem document, so no client ever sees an empty
 /// or HTML error, and no internal detail (SQL, stack) leaks in a 500.
-struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let problem as Problem {
@@ -69,5 +71,13 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("unhandled error", metadata: ["error": "\(error)"])
             return Problem(status: .internalServerError, code: "internal-error", title: "Internal error").response()
         }
+    }
+}
+
+/// JSON bodies with the project's encoder (ISO 8601 dates, sorted keys).
+public enum JSONResponse {
+    public static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try MessageCoding.encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

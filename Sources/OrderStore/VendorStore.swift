@@ -1,0 +1,128 @@
+import Foundation
+import OrderCore
+import Postgres
+
+/// What happened when an allocation reached its vendor.
+public enum VendorApplyResult: Sendable, Hashable {
+    case applied
+    /// Applied before (a redelivery or a replay): nothing changed.
+    case alreadyApplied
+    /// The vendor cannot cover it any more (sold elsewhere, or no such product there).
+    case conflicted(reason: String)
+}
+
+/// A vendor's stock as read in one snapshot, with which of the asked
+/// allocation ids the vendor had applied in that same snapshot.
+public struct VendorSnapshot: Sendable, Hashable {
+    public let stock: [String: Int]
+    public let applied: Set<UUID>
+}
+
+/// SQL against a vendor's own database (migrations/vendor).
+public enum VendorStore {
+    /// Decrements the vendor's stock and records the allocation id in one
+    /// transaction: the primary key on `applied_allocations` makes a second
+    /// application of the same allocation a no-op.
+    public static func apply(_ allocation: VendorAllocation, on connection: PostgresConnection) throws -> VendorApplyResult {
+        do {
+            return try applyInTransaction(allocation, on: connection)
+        } catch let conflict as VendorConflict {
+            return .conflicted(reason: conflict.reason)
+        }
+    }
+
+    private static func applyInTransaction(_ allocation: VendorAllocation, on connection: PostgresConnection) throws -> VendorApplyResult {
+        try connection.withTransaction { connection in
+            let inserted: Int
+            do {
+                inserted = try connection.query(
+                    """
+                    INSERT INTO applied_allocations (allocation_id, order_id, product_id, quantity) VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (allocation_id) DO NOTHING
+                    """, [allocation.allocationId, allocation.orderId, allocation.productId, allocation.quantity]
+                ).affectedRows
+            } catch let error as PostgresError where error.code == .foreignKeyViolation {
+                return .conflicted(reason: "vendor \(allocation.vendorId) has no product \(allocation.productId)")
+            }
+            guard inserted == 1 else { return .alreadyApplied }
+            let updated = try connection.query(
+                "UPDATE products SET stock = stock - $2, updated_at = now() WHERE id = $1 AND stock >= $2",
+                [allocation.productId, allocation.quantity]
+            ).affectedRows
+            guard updated == 1 else {
+                // Thrown so the transaction also undoes the record: the allocation was not applied.
+                throw VendorConflict(reason: "vendor \(allocation.vendorId) cannot cover \(allocation.quantity) of \(allocation.productId)")
+            }
+            return .applied
+        }
+    }
+
+    private struct VendorConflict: Error { let reason: String }
+
+    /// The vendor's stock and which of `allocations` it has applied, in one REPEATABLE READ snapshot.
+    public static func snapshot(checking allocations: [UUID], on connection: PostgresConnection) throws -> VendorSnapshot {
+        try connection.withTransaction(isolation: .repeatableRead) { connection in
+            let stock = Dictionary(uniqueKeysWithValues: try connection.query("SELECT id, stock FROM products").rows.map {
+                (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self))
+            })
+            var applied = Set<UUID>()
+            if !allocations.isEmpty {
+                applied = Set(try connection.query(
+                    "SELECT allocation_id FROM applied_allocations WHERE allocation_id = ANY($1::uuid[])",
+                    [PostgresArray(allocations.map(\.uuidString))]
+                ).rows.map { try $0.decode(0, as: UUID.self) })
+            }
+            return VendorSnapshot(stock: stock, applied: applied)
+        }
+    }
+
+    /// Adds stock (creating the product at this vendor if needed); returns the new figure.
+    public static func restock(_ productId: String, by quantity: Int, on connection: PostgresConnection) throws -> Int {
+        try connection.query(
+            """
+            INSERT INTO products (id, name, stock) VALUES ($1, $1, $2)
+            ON CONFLICT (id) DO UPDATE SET stock = products.stock + EXCLUDED.stock, updated_at = now()
+            RETURNING stock
+            """, [productId, quantity]
+        ).singleRow().decode(0)
+    }
+
+    /// Sets the stock to an absolute figure (an inventory count); returns it.
+    public static func adjust(_ productId: String, to stock: Int, on connection: PostgresConnection) throws -> Int {
+        try connection.query(
+            """
+            INSERT INTO products (id, name, stock) VALUES ($1, $1, $2)
+            ON CONFLICT (id) DO UPDATE SET stock = EXCLUDED.stock, updated_at = now()
+            RETURNING stock
+            """, [productId, stock]
+        ).singleRow().decode(0)
+    }
+
+    public static func stock(_ productId: String? = nil, on connection: PostgresConnection) throws -> [(productId: String, stock: Int, updatedAt: Date)] {
+        try connection.query(
+            "SELECT id, stock, updated_at FROM products WHERE $1::text IS NULL OR id = $1 ORDER BY id", [productId]
+        ).rows.map { (try $0.decode(0), try $0.decode(1), try $0.decode(2)) }
+    }
+}
+
+/// ordersdb's side of vendor sync.
+public enum AllocationStore {
+    /// Marks an allocation APPLIED (idempotent).
+    public static func markApplied(_ allocationId: UUID, on connection: PostgresConnection) throws {
+        try connection.query(
+            "UPDATE allocations SET status = 'APPLIED', applied_at = now() WHERE id = $1 AND status = 'PENDING'", [allocationId])
+    }
+
+    /// Marks an allocation CONFLICTED and flags its order for review.
+    public static func markConflicted(_ allocation: VendorAllocation, reason: String, on connection: PostgresConnection) throws {
+        try connection.withTransaction { connection in
+            try connection.query("UPDATE allocations SET status = 'CONFLICTED' WHERE id = $1 AND status = 'PENDING'", [allocation.allocationId])
+            try connection.query(
+                """
+                UPDATE orders SET review_required = true, updated_at = now(),
+                    review_reason = coalesce(review_reason || '; ', '') || $2
+                WHERE id = $1
+                """, [allocation.orderId, reason])
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import HTTPSupport
+import HTTPTypes
+import Hummingbird
+import OrderCore
+import OrderStore
+import Postgres
+
+/// The seed's "Stock Service": read a vendor's stock, restock or adjust it,
+/// and trigger a sync. Writes need `Authorization: Bearer <STOCK_API_TOKEN>`;
+/// without a configured token they are refused.
+struct StockServiceController<Context: RequestContext>: Sendable {
+    let vendors: [String: PostgresPool]
+    let runner: StockSyncRunner
+    let token: String?
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("/vendors") { _, _ in try JSONResponse.make(["vendors": vendors.keys.sorted()]) }
+        router.get("/vendors/{vendor}/stock", use: list)
+        router.get("/vendors/{vendor}/stock/{productId}", use: show)
+        router.post("/vendors/{vendor}/stock/{productId}/restock", use: restock)
+        router.put("/vendors/{vendor}/stock/{productId}", use: adjust)
+        router.post("/sync", use: sync)
+        router.get("/health/live") { _, _ in try JSONResponse.make(["status": "ok"]) }
+    }
+
+    private struct StockFigure: Encodable {
+        let vendorId: String
+        let productId: String
+        let stock: Int
+        let updatedAt: Date?
+    }
+
+    @Sendable func list(_ request: Request, context: Context) async throws -> Response {
+        let (name, pool) = try vendor(context)
+        let rows = try await call { try await pool.withConnection { try VendorStore.stock(on: $0) } }
+        return try JSONResponse.make(["stock": rows.map { StockFigure(vendorId: name, productId: $0.productId, stock: $0.stock, updatedAt: $0.updatedAt) }])
+    }
+
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        let (name, pool) = try vendor(context)
+        let productId = try product(context)
+        guard let row = try await call({ try await pool.withConnection { try VendorStore.stock(productId, on: $0) } }).first else {
+            throw Problem(status: .notFound, code: "product-not-found", title: "Unknown product at this vendor", detail: "\(name) has no \(productId)")
+        }
+        return try JSONResponse.make(StockFigure(vendorId: name, productId: row.productId, stock: row.stock, updatedAt: row.updatedAt))
+    }
+
+    @Sendable func restock(_ request: Request, context: Context) async throws -> Response {
+        try authorize(request)
+        let (name, pool) = try vendor(context)
+        let productId = try product(context)
+        let quantity = try await integerField("quantity", in: request, range: 1...1_000_000)
+        let stock = try await call { try await pool.withConnection { try VendorStore.restock(productId, by: quantity, on: $0) } }
+        context.logger.info("vendor restocked", metadata: ["vendor": "\(name)", "product": "\(productId)", "quantity": "\(quantity)"])
+        return try JSONResponse.make(StockFigure(vendorId: name, productId: productId, stock: stock, updatedAt: Date()))
+    }
+
+    @Sendable func adjust(_ request: Request, context: Context) async throws -> Response {
+        try authorize(request)
+        let (name, pool) = try vendor(context)
+        let productId = try product(context)
+        let figure = try await integerField("stock", in: request, range: 0...1_000_000_000)
+        let stock = try await call { try await pool.withConnection { try VendorStore.adjust(productId, to: figure, on: $0) } }
+        context.logger.info("vendor stock adjusted", metadata: ["vendor": "\(name)", "product": "\(productId)", "stock": "\(stock)"])
+        return try JSONResponse.make(StockFigure(vendorId: name, productId: productId, stock: stock, updatedAt: Date()))
+    }
+
+    @Sendable func sync(_ request: Request, context: Context) async throws -> Response {
+        try authorize(request)
+        guard let report = try await call({ try await runner.runOnce(wait: true) }) else {
+            throw Problem(status: .conflict, code: "sync-running", title: "Another sync is running")
+        }
+        return try JSONResponse.make(report)
+    }
+
+    // MARK: Helpers
+
+    private func authorize(_ request: Request) throws {
+        guard let token else {
+            throw Problem(status: .forbidden, code: "writes-disabled", title: "Stock writes are disabled", detail: "set STOCK_API_TOKEN to enable them")
+        }
+        guard let header = request.headers[.authorization] else {
+            throw Problem(status: .unauthorized, code: "unauthorized", title: "Send Authorization: Bearer <token>")
+        }
+        guard header == "Bearer \(token)" else {
+            throw Problem(status: .forbidden, code: "forbidden", title: "The token is not valid")
+        }
+    }
+
+    private func vendor(_ context: Context) throws -> (String, PostgresPool) {
+        let name = context.parameters.get("vendor") ?? ""
+        guard let pool = vendors[name] else {
+            throw Problem(status: .notFound, code: "vendor-not-found", title: "Unknown vendor", detail: "configured vendors: \(vendors.keys.sorted().joined(separator: ", "))")
+        }
+        return (name, pool)
+    }
+
+    private func product(_ context: Context) throws -> String {
+        let id = context.parameters.get("productId") ?? ""
+        guard OrderLimits.isValidProductId(id) else {
+            throw Problem(status: .badRequest, code: "invalid-product-id", title: "The product id is invalid",
+                          errors: [FieldError(field: "productId", message: "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'")])
+        }
+        return id
+    }
+
+    private func integerField(_ name: String, in request: Request, range: ClosedRange<Int>) async throws -> Int {
+        let body = try await request.body.collect(upTo: 4096)
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)), case .object(let object) = value else {
+            throw Problem(status: .badRequest, code: "invalid-request", title: "Send a JSON object", errors: [FieldError(field: "body", message: "is not a JSON object")])
+        }
+        guard case .integer(let number)? = object[name], range.contains(Int(clamping: number)) else {
+            throw Problem(status: .badRequest, code: "invalid-request", title: "The request is invalid",
+                          errors: [FieldError(field: name, message: "must be an integer from \(range.lowerBound) to \(range.upperBound)")])
+        }
+        return Int(number)
+    }
+
+    private func call<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PostgresError {
+            throw Problem(status: .serviceUnavailable, code: "vendor-database-unavailable", title: "The database is unavailable", detail: error.description, retryAfterSeconds: 5)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import OrderStore
+import Postgres
+
+/// The result of one run over every vendor.
+public struct StockSyncReport: Sendable, Encodable {
+    public struct Failure: Sendable, Encodable {
+        public let vendor: String
+        public let error: String
+    }
+
+    public struct Success: Sendable, Encodable {
+        public let vendor: String
+        public let products: Int
+        public let unappliedUnits: Int
+    }
+
+    public let synced: [Success]
+    public let failed: [Failure]
+}
+
+/// One stock-sync run: every vendor in turn, under the advisory lock so two
+/// stock-sync processes never run at the same time. A vendor that fails is
+/// reported and the others still sync.
+public final class StockSyncRunner: Sendable {
+    let local: PostgresPool
+    let vendors: [(name: String, configuration: PostgresConfiguration)]
+    let logger: Logger
+
+    public init(local: PostgresPool, vendors: [(name: String, configuration: PostgresConfiguration)], logger: Logger) {
+        self.local = local
+        self.vendors = vendors
+        self.logger = logger
+    }
+
+    /// Runs once. With `wait: false` returns nil at once when another run holds the lock;
+    /// with `wait: true` waits for it (one-shot runs and tests).
+    public func runOnce(wait: Bool) async throws -> StockSyncReport? {
+        let vendors = vendors
+        let logger = logger
+        return try await local.withConnection { connection -> StockSyncReport? in
+            guard try StockSynchronizer.lock(on: connection, wait: wait) else {
+                logger.info("stock sync skipped: another run holds the lock")
+                return nil
+            }
+            defer { try? StockSynchronizer.unlock(on: connection) }
+            var synced: [StockSyncReport.Success] = []
+            var failed: [StockSyncReport.Failure] = []
+            for vendor in vendors {
+                do {
+                    let vendorDatabase = try PostgresConnection(configuration: vendor.configuration)
+                    defer { vendorDatabase.close() }
+                    let outcome = try StockSynchronizer.sync(vendor: vendor.name, local: connection, vendorDatabase: vendorDatabase)
+                    synced.append(.init(vendor: vendor.name, products: outcome.products, unappliedUnits: outcome.unappliedUnits))
+                } catch {
+                    logger.warning("stock sync failed for a vendor", metadata: ["vendor": "\(vendor.name)", "error": "\(error)"])
+                    failed.append(.init(vendor: vendor.name, error: "\(error)"))
+                }
+            }
+            logger.info("stock sync done", metadata: ["synced": "\(synced.map(\.vendor))", "failed": "\(failed.map(\.vendor))"])
+            return StockSyncReport(synced: synced, failed: failed)
+        }
+    }
+}
