@@ -173,7 +173,11 @@ final class ConnectionLoop: @unchecked Sendable {
             return inbox.commands
         }
         for command in commands { command(self) }
-        if let state { amqp_maybe_release_buffers(state) }
+        if let state {
+            // A command that completed talked to the broker (RPC replies count as life).
+            if !commands.isEmpty { lastReceive = .now }
+            amqp_maybe_release_buffers(state)
+        }
     }
 
     /// Reads every frame that is already there, without blocking.
@@ -209,7 +213,8 @@ final class ConnectionLoop: @unchecked Sendable {
         }
         if fds[0].revents != 0 { lastReceive = .now }
         // librabbitmq only notices a silent broker inside a blocking wait; we never block in it.
-        if heartbeat > 0, ContinuousClock.now - lastReceive > .seconds(Int(heartbeat) * 2 + 1) {
+        // RabbitMQ may leave up to two intervals between its heartbeats, so allow three.
+        if heartbeat > 0, ContinuousClock.now - lastReceive > .seconds(Int(heartbeat) * 3 + 1) {
             teardown(AMQPError(kind: .connectionFailed, message: "missed heartbeats from the broker", libraryStatus: AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue))
         }
     }

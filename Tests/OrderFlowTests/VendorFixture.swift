@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import OrderCore
+import Postgres
+import ServiceLifecycle
+import ServiceSupport
+import StockSync
+import TestSupport
+import VendorSync
+
+/// Vendor databases, vendor-sync-worker and stock-sync around an OrderSystemFixture.
+extension OrderSystemFixture {
+    static func vendorDatabase<T>(_ vendor: String, _ body: (PostgresConnection) throws -> T) throws -> T {
+        let url = try require_(TestEnvironment.vendorDatabaseURLs.first { $0.vendor == vendor }?.url, "no URL for \(vendor)")
+        let connection = try PostgresConnection(configuration: try PostgresConfiguration(url: url))
+        defer { connection.close() }
+        return try body(connection)
+    }
+
+    /// A product stocked the same at its vendors and locally (as after a sync).
+    func vendorProduct(_ name: String, stock: [String: Int]) throws -> String {
+        let id = try product(name, stock: stock)
+        for (vendor, units) in stock {
+            try Self.vendorDatabase(vendor) { try $0.query("INSERT INTO products (id, name, stock) VALUES ($1, $1, $2)", [id, units]) }
+        }
+        return id
+    }
+
+    func vendorStock(_ vendor: String, _ product: String) throws -> Int? {
+        try Self.vendorDatabase(vendor) { try $0.query("SELECT stock FROM products WHERE id = $1", [product]).first?.decode(0, as: Int.self) }
+    }
+
+    func appliedAllocations(_ vendor: String, _ product: String) throws -> (count: Int, units: Int) {
+        try Self.vendorDatabase(vendor) { connection in
+            let row = try connection.query(
+                "SELECT count(*)::int, coalesce(sum(quantity), 0)::int FROM applied_allocations WHERE product_id = $1", [product]
+            ).singleRow()
+            return (try row.decode(0), try row.decode(1))
+        }
+    }
+
+    var vendorEnvironment: [String: String] {
+        environment.merging([
+            "VENDOR_DATABASE_URLS": TestEnvironment.vendorDatabaseURLs.map { "\($0.vendor)=\($0.url)" }.joined(separator: ","),
+        ]) { $1 }
+    }
+
+    /// Runs the real vendor-sync-worker services until `body` returns.
+    func withVendorSync<T>(_ overrides: [String: String] = [:], _ body: () async throws -> T) async throws -> T {
+        let configuration = try VendorSyncConfiguration(environment: EnvironmentConfiguration(vendorEnvironment.merging(overrides) { $1 }))
+        var logger = Logger(label: "test-vendor-sync")
+        logger.logLevel = .warning
+        let app = try VendorSyncApp(configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: app.services.map { .init(service: $0) }, logger: logger))
+        let running = Task { try await group.run() }
+        do {
+            let result = try await body()
+            await group.triggerGracefulShutdown()
+            try await running.value
+            return result
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+    }
+
+    /// One stock-sync run over every vendor (waiting for the lock if another test's run holds it).
+    func stockSyncOnce(_ overrides: [String: String] = [:]) async throws -> StockSyncReport {
+        let configuration = try StockSyncConfiguration(environment: EnvironmentConfiguration(vendorEnvironment.merging(overrides) { $1 }))
+        var logger = Logger(label: "test-stock-sync")
+        logger.logLevel = .error
+        let app = try StockSyncApp(configuration: configuration, logger: logger, periodic: false)
+        do {
+            let report = try await app.runner.runOnce(wait: true)
+            await app.shutdown()
+            return try require_(report, "a waiting run always runs")
+        } catch {
+            await app.shutdown()
+            throw error
+        }
+    }
+
+    /// Waits until every allocation of the given orders left PENDING.
+    func waitForAllocationsSettled(_ ids: [UUID], timeout: Duration = .seconds(60)) async throws -> [String: Int] {
+        let list = "{" + ids.map(\.uuidString).joined(separator: ",") + "}"
+        let deadline = ContinuousClock.now + timeout
+        var counts: [String: Int] = [:]
+        repeat {
+            counts = try Self.database { connection in
+                Dictionary(uniqueKeysWithValues: try connection.query(
+                    "SELECT status, count(*)::int FROM allocations WHERE order_id = ANY($1::uuid[]) GROUP BY status", [list]
+                ).rows.map { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self)) })
+            }
+            if counts["PENDING", default: 0] == 0 { return counts }
+            try await Task.sleep(for: .milliseconds(200))
+        } while ContinuousClock.now < deadline
+        return counts
+    }
+}
+
+struct MissingValue: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// `#require` for helpers outside a test body.
+func require_<T>(_ value: T?, _ message: String) throws -> T {
+    guard let value else { throw MissingValue(description: message) }
+    return value
+}
