@@ -45,6 +45,14 @@ extension OrderSystemFixture {
         ]) { $1 }
     }
 
+    /// Starts the real vendor-sync-worker services; stop them with `RunningServices.stop`.
+    func startVendorSync(_ overrides: [String: String] = [:]) throws -> RunningServices {
+        let configuration = try VendorSyncConfiguration(environment: EnvironmentConfiguration(vendorEnvironment.merging(overrides) { $1 }))
+        var logger = Logger(label: "test-vendor-sync")
+        logger.logLevel = .critical
+        return RunningServices(try VendorSyncApp(configuration: configuration, logger: logger).services, logger: logger)
+    }
+
     /// Runs the real vendor-sync-worker services until `body` returns.
     func withVendorSync<T>(_ overrides: [String: String] = [:], _ body: () async throws -> T) async throws -> T {
         let configuration = try VendorSyncConfiguration(environment: EnvironmentConfiguration(vendorEnvironment.merging(overrides) { $1 }))
@@ -107,4 +115,21 @@ struct MissingValue: Error, CustomStringConvertible {
 func require_<T>(_ value: T?, _ message: String) throws -> T {
     guard let value else { throw MissingValue(description: message) }
     return value
+}
+
+/// Services running in the background of a test, stopped gracefully or abruptly (a crash: nothing in flight is acked).
+final class RunningServices: Sendable {
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    init(_ services: [any Service], logger: Logger) {
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+        self.group = group
+        task = Task { try await group.run() }
+    }
+
+    func stop(abruptly: Bool = false) async {
+        if abruptly { task.cancel() } else { await group.triggerGracefulShutdown() }
+        _ = try? await task.value
+    }
 }
