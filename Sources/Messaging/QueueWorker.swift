@@ -23,12 +23,26 @@ public protocol DeliveryHandler: Sendable {
     /// Throwing an `AMQPError` ends the session: the message is redelivered.
     func handle(_ delivery: AMQPDelivery, publisher: AMQPChannel, logger: Logger) async throws -> DeliveryOutcome
 
+    /// Processes a window of deliveries (in delivery order) and returns one
+    /// outcome each, in the same order. The default handles them one by one.
+    func handleBatch(_ deliveries: [AMQPDelivery], publisher: AMQPChannel, logger: Logger) async throws -> [DeliveryOutcome]
+
     /// Called after a message went to the DLQ because its retries were spent.
     func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async
 }
 
 extension DeliveryHandler {
     public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {}
+
+    public func handleBatch(_ deliveries: [AMQPDelivery], publisher: AMQPChannel, logger: Logger) async throws -> [DeliveryOutcome] {
+        var outcomes: [DeliveryOutcome] = []
+        for delivery in deliveries {
+            outcomes.append(try await QueueWorker.outcome(of: delivery, publisher: publisher, logger: logger) { delivery, logger in
+                try await handle(delivery, publisher: publisher, logger: logger)
+            })
+        }
+        return outcomes
+    }
 }
 
 public struct QueueWorkerConfiguration: Sendable {
@@ -36,6 +50,8 @@ public struct QueueWorkerConfiguration: Sendable {
     public var queues: QueueSet
     /// Unacknowledged deliveries per loop.
     public var prefetch: UInt16
+    /// Most deliveries handled together (one `handleBatch` call, one multiple ack).
+    public var batchSize: Int
     /// Independent consume loops, each with its own connection.
     public var loops: Int
     public var retryPolicy: RetryPolicy
@@ -44,12 +60,13 @@ public struct QueueWorkerConfiguration: Sendable {
     public var reconnectDelay: ClosedRange<Duration>
 
     public init(
-        amqp: AMQPConfiguration, queues: QueueSet, prefetch: UInt16 = 64, loops: Int = 2, retryPolicy: RetryPolicy = RetryPolicy(),
+        amqp: AMQPConfiguration, queues: QueueSet, prefetch: UInt16 = 64, batchSize: Int = 1, loops: Int = 2, retryPolicy: RetryPolicy = RetryPolicy(),
         workerName: String, reconnectDelay: ClosedRange<Duration> = .milliseconds(200)...(.seconds(5))
     ) {
         self.amqp = amqp
         self.queues = queues
         self.prefetch = prefetch
+        self.batchSize = max(1, batchSize)
         self.loops = loops
         self.retryPolicy = retryPolicy
         self.workerName = workerName
@@ -109,13 +126,18 @@ public struct QueueWorker: Service {
             let consumer = try await channel.consume(queue: configuration.queues.main)
             logger.info("consuming", metadata: ["queue": "\(configuration.queues.main)", "prefetch": "\(configuration.prefetch)"])
             let stopping = Mutex(false)
+            let batcher = DeliveryBatcher()
+            let feeding = Task { await batcher.feed(from: consumer) }
+            defer { feeding.cancel() }
             try await withGracefulShutdownHandler {
-                for try await delivery in consumer {
-                    if stopping.withLock({ $0 }) { break }
-                    try await process(delivery, channel: channel, publisher: publisher, logger: logger)
+                while !stopping.withLock({ $0 }) {
+                    let batch = try await batcher.nextBatch(limit: configuration.batchSize)
+                    if batch.isEmpty || stopping.withLock({ $0 }) { break }
+                    try await process(batch, channel: channel, publisher: publisher, logger: logger)
                 }
             } onGracefulShutdown: {
                 stopping.withLock { $0 = true }
+                // Ends the consumer, which wakes a loop waiting for messages.
                 Task { try? await channel.cancel(consumerTag: consumer.tag) }
             }
         } catch {
@@ -125,17 +147,46 @@ public struct QueueWorker: Service {
         await connection.close()
     }
 
-    private func process(_ delivery: AMQPDelivery, channel: AMQPChannel, publisher: AMQPChannel, logger: Logger) async throws {
+    /// Runs a handler on one delivery with the order id in the log metadata; an error
+    /// other than the broker's becomes a retry. AMQP errors end the session.
+    static func outcome(
+        of delivery: AMQPDelivery, publisher: AMQPChannel, logger: Logger,
+        _ body: (AMQPDelivery, Logger) async throws -> DeliveryOutcome
+    ) async throws -> DeliveryOutcome {
         var logger = logger
         if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: "order_id"] = "\(id)" }
-        let outcome: DeliveryOutcome
         do {
-            outcome = try await handler.handle(delivery, publisher: publisher, logger: logger)
+            return try await body(delivery, logger)
         } catch let error as AMQPError {
             throw error
         } catch {
-            outcome = .retry(reason: "unexpected-error", message: "\(error)")
+            return .retry(reason: "unexpected-error", message: "\(error)")
         }
+    }
+
+    /// Handles a batch, routes its failures, and acks it with one multiple ack after
+    /// every copy sent to a retry queue or DLQ was confirmed.
+    private func process(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel, logger: Logger) async throws {
+        let outcomes: [DeliveryOutcome]
+        do {
+            outcomes = try await handler.handleBatch(batch, publisher: publisher, logger: logger)
+        } catch let error as AMQPError {
+            throw error
+        } catch {
+            outcomes = Array(repeating: .retry(reason: "unexpected-error", message: "\(error)"), count: batch.count)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (delivery, outcome) in zip(batch, outcomes) where outcome != .done {
+                group.addTask { try await route(delivery, outcome, publisher: publisher, logger: logger) }
+            }
+            try await group.waitForAll()
+        }
+        if let last = batch.last { try await channel.ack(last.deliveryTag, multiple: batch.count > 1) }
+    }
+
+    private func route(_ delivery: AMQPDelivery, _ outcome: DeliveryOutcome, publisher: AMQPChannel, logger: Logger) async throws {
+        var logger = logger
+        if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: "order_id"] = "\(id)" }
         switch outcome {
         case .done:
             break
@@ -156,7 +207,6 @@ public struct QueueWorker: Service {
                 delivery, to: configuration.queues.deadLetter, retryCount: FailureCopy.retryCount(of: delivery.properties),
                 reason: reason, message: message, publisher: publisher)
         }
-        try await channel.ack(delivery.deliveryTag)
     }
 
     private func republish(

@@ -7,8 +7,14 @@ struct PostgresArray: PostgresEncodable {
     let postgresText: String?
 
     init(_ strings: [String]) {
+        self.init(optional: strings)
+    }
+
+    /// Text elements, nil as SQL NULL.
+    init(optional strings: [String?]) {
         postgresText = "{" + strings.map { element in
-            "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            guard let element else { return "NULL" }
+            return "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }.joined(separator: ",") + "}"
     }
 

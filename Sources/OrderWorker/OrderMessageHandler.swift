@@ -21,35 +21,58 @@ public struct OrderMessageHandler: DeliveryHandler {
     }
 
     public func handle(_ delivery: AMQPDelivery, publisher: AMQPChannel, logger: Logger) async throws -> DeliveryOutcome {
-        let order: OrderPlaced
-        do {
-            order = try OrderPlaced.decode(delivery.body)
-        } catch {
-            return .deadLetter(reason: error.reason.rawValue, message: error.detail)
+        try await handleBatch([delivery], publisher: publisher, logger: logger)[0]
+    }
+
+    /// A window of orders in one transaction (`OrderBatchApplier`); if that
+    /// fails for any reason, one transaction per order (`OrderApplier`), so a
+    /// bad or conflicting order only affects itself. Then every vendor_sync
+    /// message of the window, confirmed, before the caller acks.
+    public func handleBatch(_ deliveries: [AMQPDelivery], publisher: AMQPChannel, logger: Logger) async throws -> [DeliveryOutcome] {
+        var outcomes = [DeliveryOutcome](repeating: .done, count: deliveries.count)
+        var valid: [(index: Int, order: OrderPlaced)] = []
+        for (index, delivery) in deliveries.enumerated() {
+            do {
+                valid.append((index, try OrderPlaced.decode(delivery.body)))
+            } catch {
+                outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
+            }
         }
-        let result: OrderApplication
-        do {
-            result = try await database.withConnection { connection in try OrderApplier.apply(order, on: connection) }
-        } catch let error as PostgresError {
-            return .retry(reason: Self.reason(for: error), message: error.description)
+        guard !valid.isEmpty else { return outcomes }
+
+        var applied: [(index: Int, result: OrderApplication)] = []
+        let orders = valid.map(\.order)
+        if let results = try? await database.withConnection({ connection in try OrderBatchApplier.apply(orders, on: connection) }) {
+            applied = zip(valid.map(\.index), results).map { ($0, $1) }
+        } else {
+            for (index, order) in valid {
+                do {
+                    applied.append((index, try await database.withConnection { connection in try OrderApplier.apply(order, on: connection) }))
+                } catch let error as PostgresError {
+                    outcomes[index] = .retry(reason: Self.reason(for: error), message: error.description)
+                }
+            }
         }
-        try await publishAllocations(result, publisher: publisher)
-        logger.info(
-            "order applied",
-            metadata: [
-                "order_id": "\(order.orderId)", "status": "\(result.status.rawValue)", "duplicate": "\(result.duplicate)",
-                "allocations": "\(result.allocations.count)", "reason": "\(result.reason ?? "")",
-            ])
-        return .done
+        try await publishAllocations(applied.map(\.result), publisher: publisher)
+        for (_, result) in applied {
+            logger.info(
+                "order applied",
+                metadata: [
+                    "order_id": "\(result.orderId)", "status": "\(result.status.rawValue)", "duplicate": "\(result.duplicate)",
+                    "allocations": "\(result.allocations.count)", "reason": "\(result.reason ?? "")", "batch": "\(deliveries.count)",
+                ])
+        }
+        return outcomes
     }
 
     /// One message per allocation, all in flight together, each confirmed.
     /// A duplicate re-publishes the same allocation ids: vendor-sync applies each once.
-    private func publishAllocations(_ result: OrderApplication, publisher: AMQPChannel) async throws {
-        guard result.status == .confirmed, !result.allocations.isEmpty else { return }
+    private func publishAllocations(_ results: [OrderApplication], publisher: AMQPChannel) async throws {
+        let allocations = results.filter { $0.status == .confirmed }.flatMap(\.allocations)
+        guard !allocations.isEmpty else { return }
         let queue = topology.vendorSync.main
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for allocation in result.allocations {
+            for allocation in allocations {
                 group.addTask {
                     try await publisher.publish(
                         allocation.encoded(), routingKey: queue, mandatory: true,

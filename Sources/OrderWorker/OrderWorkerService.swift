@@ -12,16 +12,19 @@ public struct OrderWorkerConfiguration: Sendable {
     public var amqpURL: String
     public var databaseURL: String
     public var prefetch: Int
+    public var batchSize: Int
     public var loops: Int
     public var maxRetries: Int
     public var topology: Topology
 
-    /// Reads `AMQP_URL`, `DATABASE_URL`, `WORKER_PREFETCH` (64), `WORKER_CONCURRENCY` (4 loops),
+    /// Reads `AMQP_URL`, `DATABASE_URL`, `WORKER_PREFETCH` (256), `WORKER_BATCH_SIZE` (64: orders per
+    /// transaction, 1 turns batching off), `WORKER_CONCURRENCY` (4 loops),
     /// `MAX_RETRIES` (3), `RETRY_DELAY_MS` (5000), `QUEUE_PREFIX` ("").
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         amqpURL = environment.string("AMQP_URL", default: Defaults.amqpURL)
         databaseURL = environment.string("DATABASE_URL", default: Defaults.databaseURL)
-        prefetch = try environment.int("WORKER_PREFETCH", default: 64, in: 1...65535)
+        prefetch = try environment.int("WORKER_PREFETCH", default: 256, in: 1...65535)
+        batchSize = try environment.int("WORKER_BATCH_SIZE", default: 64, in: 1...1000)
         loops = try environment.int("WORKER_CONCURRENCY", default: 4, in: 1...256)
         maxRetries = try environment.int("MAX_RETRIES", default: 3, in: 0...100)
         topology = Topology(
@@ -32,7 +35,7 @@ public struct OrderWorkerConfiguration: Sendable {
     public var logMetadata: Logger.Metadata {
         [
             "amqp_url": "\(EnvironmentConfiguration.redact(amqpURL))", "database_url": "\(EnvironmentConfiguration.redact(databaseURL))",
-            "prefetch": "\(prefetch)", "concurrency": "\(loops)", "max_retries": "\(maxRetries)", "queue": "\(topology.orders.main)",
+            "prefetch": "\(prefetch)", "batch_size": "\(batchSize)", "concurrency": "\(loops)", "max_retries": "\(maxRetries)", "queue": "\(topology.orders.main)",
         ]
     }
 }
@@ -51,7 +54,7 @@ public struct OrderWorkerApp {
         let worker = QueueWorker(
             configuration: QueueWorkerConfiguration(
                 amqp: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker"),
-                queues: configuration.topology.orders, prefetch: UInt16(configuration.prefetch), loops: configuration.loops,
+                queues: configuration.topology.orders, prefetch: UInt16(configuration.prefetch), batchSize: configuration.batchSize, loops: configuration.loops,
                 retryPolicy: RetryPolicy(maxRetries: configuration.maxRetries), workerName: "order-worker"),
             handler: wrap.map { $0(handler) } ?? handler,
             logger: logger)

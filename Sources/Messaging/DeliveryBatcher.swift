@@ -1,0 +1,77 @@
+import AMQP
+import Synchronization
+
+/// Buffers a consumer's deliveries so a worker can take every message that
+/// has already arrived (up to a limit) in one go, instead of one at a time.
+/// The prefetch window bounds how many can be buffered.
+final class DeliveryBatcher: Sendable {
+    private struct State {
+        var buffer: [AMQPDelivery] = []
+        var waiter: CheckedContinuation<Void, Never>?
+        var finished = false
+        var failure: (any Error)?
+    }
+
+    private let state = Mutex(State())
+
+    /// Feeds the batcher from a consumer until it ends; call from a task of its own.
+    func feed(from consumer: AMQPConsumer) async {
+        do {
+            for try await delivery in consumer { push(delivery) }
+            finish(nil)
+        } catch {
+            finish(error)
+        }
+    }
+
+    private func push(_ delivery: AMQPDelivery) {
+        let waiter = state.withLock { state in
+            state.buffer.append(delivery)
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    func finish(_ error: (any Error)?) {
+        let waiter = state.withLock { state in
+            state.finished = true
+            state.failure = state.failure ?? error
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Waits for at least one delivery and returns up to `limit` of them, in order.
+    /// Returns an empty batch once the consumer ended normally; throws if it failed.
+    func nextBatch(limit: Int) async throws -> [AMQPDelivery] {
+        while true {
+            enum Step { case batch([AMQPDelivery]), failed(any Error), ended, wait }
+            let step: Step = state.withLock { state in
+                if !state.buffer.isEmpty {
+                    let count = min(limit, state.buffer.count)
+                    let batch = Array(state.buffer.prefix(count))
+                    state.buffer.removeFirst(count)
+                    return .batch(batch)
+                }
+                if state.finished { return state.failure.map(Step.failed) ?? .ended }
+                return .wait
+            }
+            switch step {
+            case .batch(let batch): return batch
+            case .failed(let error): throw error
+            case .ended: return []
+            case .wait:
+                await withCheckedContinuation { continuation in
+                    let ready = state.withLock { state in
+                        if !state.buffer.isEmpty || state.finished { return true }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if ready { continuation.resume() }
+                }
+            }
+        }
+    }
+}
