@@ -134,4 +134,33 @@ final class RecordingHandler: DeliveryHandler {
             #expect(try system.stock(of: product) == ["vendorA": 4])
         }
     }
+
+    /// Orders queued before the worker starts arrive in windows: each order's
+    /// outcome must still be exactly what it would be alone, in queue order.
+    @Test func aBatchedWindowDecidesEachOrderExactly() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("window", stock: ["vendorA": 15, "vendorB": 10])
+            let orders = (0..<30).map { _ in
+                OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 2)], idempotencyKey: nil, acceptedAt: Date())
+            }
+            for (index, order) in orders.enumerated() {
+                try await system.publish(order)
+                if index == 3 { try await system.publish(order) }  // a duplicate inside the window
+                if index == 5 { try await system.publishRaw(Array("poison".utf8), messageID: "poison-in-window") }
+            }
+            let statuses = try await system.withWorker(["WORKER_BATCH_SIZE": "64", "WORKER_CONCURRENCY": "1"]) {
+                let statuses = try await system.waitForOrders(orders.map(\.orderId))
+                #expect(try await system.waitForDepth(system.topology.orders.deadLetter, atLeast: 1) == 1)
+                return statuses
+            }
+            // 25 units, 2 each: the first 12 orders in queue order get stock, the rest are REJECTED.
+            #expect(orders.prefix(12).allSatisfy { statuses[$0.orderId] == "CONFIRMED" })
+            #expect(orders.dropFirst(12).allSatisfy { statuses[$0.orderId] == "REJECTED" })
+            #expect(try system.stock(of: product).values.reduce(0, +) == 1)
+            #expect(try await system.depth(system.topology.orders.main) == 0, "all acked")
+            let vendorSync = try await system.drain(system.topology.vendorSync.main)
+            let units = try vendorSync.reduce(0) { $0 + (try VendorAllocation.decode($1.body)).quantity }
+            #expect(units == 24 + 2, "one set of allocations per order, re-published once for the duplicate")
+        }
+    }
 }
