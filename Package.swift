@@ -139,11 +139,11 @@ let package = Package(
 
         .executableTarget(
             name: "order-api",
-            dependencies: ["OrderAPI", "ServiceSupport", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["OrderAPI", "ServiceSupport"]
         ),
         .executableTarget(
             name: "vendor-sync-worker",
-            dependencies: ["VendorSync", "ServiceSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+            dependencies: ["VendorSync", "ServiceSupport"]
         ),
         .executableTarget(
             name: "stock-sync",
@@ -151,7 +151,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "order-worker",
-            dependencies: ["OrderWorker", "ServiceSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+            dependencies: ["OrderWorker", "ServiceSupport"]
         ),
 
         // MARK: Tests

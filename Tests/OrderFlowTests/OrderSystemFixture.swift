@@ -170,17 +170,18 @@ final class OrderSystemFixture: Sendable {
         let configuration = try OrderWorkerConfiguration(environment: EnvironmentConfiguration(environment.merging(overrides) { $1 }))
         var logger = Logger(label: "test-order-worker")
         logger.logLevel = .warning
-        let app = try OrderWorkerApp(configuration: configuration, logger: logger, wrap: wrap)
-        let group = ServiceGroup(configuration: .init(services: app.services.map { .init(service: $0) }, logger: logger))
-        let running = Task { try await group.run() }
+        return try await withServices(try OrderWorkerApp(configuration: configuration, logger: logger, wrap: wrap).services, logger: logger, body)
+    }
+
+    /// Runs services in the background until `body` returns, then stops them gracefully.
+    func withServices<T>(_ services: [any Service], logger: Logger, _ body: () async throws -> T) async throws -> T {
+        let running = RunningServices(services, logger: logger)
         do {
             let result = try await body()
-            await group.triggerGracefulShutdown()
-            try await running.value
+            await running.stop()
             return result
         } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
+            await running.stop()
             throw error
         }
     }

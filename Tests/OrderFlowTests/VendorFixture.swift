@@ -58,19 +58,7 @@ extension OrderSystemFixture {
         let configuration = try VendorSyncConfiguration(environment: EnvironmentConfiguration(vendorEnvironment.merging(overrides) { $1 }))
         var logger = Logger(label: "test-vendor-sync")
         logger.logLevel = .warning
-        let app = try VendorSyncApp(configuration: configuration, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: app.services.map { .init(service: $0) }, logger: logger))
-        let running = Task { try await group.run() }
-        do {
-            let result = try await body()
-            await group.triggerGracefulShutdown()
-            try await running.value
-            return result
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
-            throw error
-        }
+        return try await withServices(try VendorSyncApp(configuration: configuration, logger: logger).services, logger: logger, body)
     }
 
     /// One stock-sync run over every vendor (waiting for the lock if another test's run holds it).
