@@ -95,7 +95,7 @@ let package = Package(
         ),
         .target(
             name: "Admin",
-            dependencies: ["AMQP", "Postgres", "Topology", "OrderStore", "OrderCore", "ServiceSupport",
+            dependencies: ["AMQP", "Postgres", "Topology", "OrderStore", "OrderCore", "Messaging", "ServiceSupport",
                            .product(name: "Logging", package: "swift-log")]
         ),
 
