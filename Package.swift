@@ -131,6 +131,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "AdminTests",
+            dependencies: [
+                "Admin", "AMQP", "OrderWorker", "OrderCore", "OrderStore", "Messaging", "Topology", "Postgres", "ServiceSupport", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
             name: "DeploymentTests",
             dependencies: ["Topology", "TestSupport", .product(name: "Yams", package: "Yams")]
         ),
