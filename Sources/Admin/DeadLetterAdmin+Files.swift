@@ -10,9 +10,10 @@ extension DeadLetterAdmin {
     public func purge(
         queues selected: [String] = [], expectCount: Int?, confirm: (PurgePlan) throws -> Bool
     ) async throws -> PurgeResult {
-        try await withConnection("purging") { connection in
+        let sources = try queues(selected)
+        return try await withConnection("purging") { connection in
             var plan: [(queue: String, depth: Int)] = []
-            for queue in queues(selected) { plan.append((queue, try await depth(of: queue, on: connection))) }
+            for queue in sources { plan.append((queue, try await depth(of: queue, on: connection))) }
             let purgePlan = PurgePlan(queues: plan)
             if let expectCount, expectCount != purgePlan.total {
                 throw AdminError("refusing to purge: there are \(purgePlan.description), not \(expectCount) as --expect-count says; nothing was purged")
@@ -38,6 +39,7 @@ extension DeadLetterAdmin {
         queues selected: [String] = [], to url: URL, filter: DeadLetterFilter = .all, limit: Int? = nil, remove: Bool = false,
         overwrite: Bool = false, now: Date = Date()
     ) async throws -> ExportResult {
+        let selectedQueues = try queues(selected)
         let file = try DurableFile(url, overwrite: overwrite)
         var finished = false
         defer { if !finished { try? FileManager.default.removeItem(at: url) } }
@@ -47,7 +49,7 @@ extension DeadLetterAdmin {
             var sources: [(queue: String, depth: Int, scanned: Int)] = []
             var skipped = 0
             var count = 0
-            for queue in queues(selected) {
+            for queue in selectedQueues {
                 let depth = try await depth(of: queue, on: connection)
                 var reader = try await QueueReader(queue: queue, on: connection)
                 var tags: [UInt64] = []

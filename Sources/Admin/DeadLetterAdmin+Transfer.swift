@@ -40,7 +40,7 @@ extension DeadLetterAdmin {
         progress: (@Sendable (TransferProgress) -> Void)? = nil
     ) async throws -> TransferResult {
         let topology = topology
-        return try await transfer(.replay, queues: queues(selected), options: options, now: now, progress: progress) { message in
+        return try await transfer(.replay, queues: try queues(selected), options: options, now: now, progress: progress) { message in
             let target = message.originalQueue ?? topology.queueSet(containing: message.queue).map(\.main)
             guard let target else {
                 return .failure("no x-original-queue or x-death header says where it came from (use dlq move --to)")
@@ -58,7 +58,7 @@ extension DeadLetterAdmin {
         queues selected: [String] = [], to target: String, options: TransferOptions, now: Date = Date(),
         progress: (@Sendable (TransferProgress) -> Void)? = nil
     ) async throws -> TransferResult {
-        let sources = queues(selected)
+        let sources = try queues(selected)
         guard !sources.contains(target) else {
             throw AdminError("--to \(target) is also a queue being moved from", exitCode: ExitStatus.usage)
         }

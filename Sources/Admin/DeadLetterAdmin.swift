@@ -34,8 +34,15 @@ public struct DeadLetterAdmin: Sendable {
     }
 
     /// The queues a command works on: the ones named, or every DLQ of the topology.
-    public func queues(_ selected: [String]) -> [String] {
-        selected.isEmpty ? topology.deadLetterQueues : selected
+    /// A main or retry queue of the topology is refused: workers consume it, and
+    /// every read and requeue would count against its delivery limit.
+    public func queues(_ selected: [String]) throws -> [String] {
+        for queue in selected {
+            if let set = topology.queueSet(containing: queue), queue != set.deadLetter {
+                throw AdminError("\(queue) is a work queue, not a dead-letter queue (its DLQ is \(set.deadLetter))", exitCode: ExitStatus.usage)
+            }
+        }
+        return selected.isEmpty ? topology.deadLetterQueues : selected
     }
 
     // MARK: Connection and errors
@@ -122,7 +129,8 @@ public struct DeadLetterAdmin: Sendable {
 
     /// `dlq list`: for each queue its depth, the oldest message's age and the count per failure reason.
     public func list(queues selected: [String] = [], now: Date = Date()) async throws -> DeadLetterListing {
-        let reads = try await withConnection("reading the dead-letter queues") { try await read(queues(selected), limit: scanLimit, on: $0) }
+        let sources = try queues(selected)
+        let reads = try await withConnection("reading the dead-letter queues") { try await read(sources, limit: scanLimit, on: $0) }
         return DeadLetterListing(
             queues: reads.map { read in
                 var reasons: [String: Int] = [:]
@@ -135,7 +143,8 @@ public struct DeadLetterAdmin: Sendable {
 
     /// `dlq peek`: the first `count` messages of each queue, every property and header decoded.
     public func peek(queues selected: [String] = [], count: Int, now: Date = Date()) async throws -> DeadLetterPeek {
-        let reads = try await withConnection("peeking at the dead-letter queues") { try await read(queues(selected), limit: max(0, count), on: $0) }
+        let sources = try queues(selected)
+        let reads = try await withConnection("peeking at the dead-letter queues") { try await read(sources, limit: max(0, count), on: $0) }
         return DeadLetterPeek(queues: reads.map { .init(queue: $0.queue, depth: $0.depth, messages: $0.messages) }, now: now)
     }
 
@@ -145,7 +154,8 @@ public struct DeadLetterAdmin: Sendable {
 
     /// `dlq stats`: counts grouped by failure reason, age bucket or queue.
     public func stats(queues selected: [String] = [], groupBy grouping: Grouping, now: Date = Date()) async throws -> DeadLetterStats {
-        let reads = try await withConnection("reading the dead-letter queues") { try await read(queues(selected), limit: scanLimit, on: $0) }
+        let sources = try queues(selected)
+        let reads = try await withConnection("reading the dead-letter queues") { try await read(sources, limit: scanLimit, on: $0) }
         var groups: [String: (count: Int, oldest: TimeInterval?)] = [:]
         for read in reads {
             if grouping == .queue { groups[read.queue] = groups[read.queue] ?? (0, nil) }

@@ -4,6 +4,7 @@ import Foundation
 import Messaging
 import OrderCore
 import Testing
+import Topology
 
 /// The parts without I/O: durations, typed header JSON, the decoded view, the replay and move copies.
 struct DeadLetterFormatTests {
@@ -99,6 +100,15 @@ struct DeadLetterFormatTests {
         #expect(moved.headers["x-failed-at"] != nil)
         for name in FailureHeader.brokerDeadLetterHeaders { #expect(moved.headers[name] == nil) }
         #expect(FailureCopy.movedProperties(of: message).headers["x-error-reason"] == .string("deadlock"), "the worker's reason is kept")
+    }
+
+    @Test func commandsWorkOnDeadLetterQueuesOnly() throws {
+        let admin = DeadLetterAdmin(amqpURL: "amqp://127.0.0.1:1", topology: Topology(prefix: "p."))
+        #expect(try admin.queues([]) == ["p.orders_dlq", "p.vendor_sync_dlq"])
+        #expect(try admin.queues(["p.orders_dlq", "archive"]) == ["p.orders_dlq", "archive"])
+        for workQueue in ["p.orders_queue", "p.orders_retry_queue", "p.vendor_sync"] {
+            #expect(throws: AdminError.self, "\(workQueue)") { try admin.queues([workQueue]) }
+        }
     }
 
     @Test func outputValuesAreValidJSON() throws {
