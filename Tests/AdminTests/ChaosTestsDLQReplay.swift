@@ -11,6 +11,12 @@ import Testing
 @Suite(.serialized, .enabled(if: LocalServices.chaosEnabled, "stops the shared broker: run by scripts/test in its own phase"), .timeLimit(.minutes(10)))
 struct ChaosTestsDLQReplay {
     @Test func replayingAThousandMessagesLosesNoneAndAppliesNoneTwiceWhenTheBrokerDiesPartWay() async throws {
+        // scripts/services must find the broker that is running (a worktree points ORDERS_STATE_DIR at the main checkout's).
+        let state = ProcessInfo.processInfo.environment["ORDERS_STATE_DIR"].map { URL(fileURLWithPath: $0) }
+            ?? TestEnvironment.repositoryRoot.appendingPathComponent(".local")
+        try #require(
+            FileManager.default.fileExists(atPath: state.appendingPathComponent("rabbitmq/mnesia").path),
+            "no broker state under \(state.path): set ORDERS_STATE_DIR to the .local of the checkout that started the services")
         try await DLQFixture.with { system in
             let single = try system.product("chaos-single", stock: ["vendorA": 10_000])
             let split = try system.product("chaos-split", stock: ["vendorA": 2_000, "vendorB": 2_000])
@@ -27,8 +33,12 @@ struct ChaosTestsDLQReplay {
             let stillToDo = try await system.withWorker { () async throws -> Int in
                 // First replay, paced, with the broker stopped once a few hundred are back in orders_queue.
                 let replayed = Mutex(0)
+                let finished = Mutex(false)
                 let killer = Task {
-                    while replayed.withLock({ $0 }) < 300 { try await Task.sleep(for: .milliseconds(20)) }
+                    while replayed.withLock({ $0 }) < 300 {
+                        if finished.withLock({ $0 }) { return }  // it never got that far: the expectations below say so
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
                     try await Self.onThread { try LocalServices.stop(.rabbitmq) }
                     try await Task.sleep(for: .seconds(2))
                     try await Self.onThread { try LocalServices.start(.rabbitmq) }
@@ -42,10 +52,12 @@ struct ChaosTestsDLQReplay {
                 } catch let error as AdminError {
                     firstError = error
                 } catch {
-                    killer.cancel()
+                    finished.withLock { $0 = true }
+                    _ = try? await killer.value
                     try? await Self.onThread { try LocalServices.start(.rabbitmq) }
                     throw error
                 }
+                finished.withLock { $0 = true }
                 try await killer.value
                 #expect(firstError?.exitCode == ExitStatus.brokerUnavailable, "\(firstError?.message ?? "")")
                 #expect(firstError?.message.contains("run it again") == true)

@@ -158,7 +158,9 @@ import Testing
             #expect(message.deaths.first?.count == 1)
             #expect(message.failedAt != nil, "the time comes from x-death")
             #expect(peek.render(.table).contains("x-death: (decoded, most recent first)"))
+            #expect(try await system.waitForDepth(system.ordersDLQ, toBe: 1) == 1)
             #expect((try await system.admin.list()).queues.first?.reasons == ["delivery_limit": 1])
+            #expect(try await system.waitForDepth(system.ordersDLQ, toBe: 1) == 1)
 
             let result = try await system.admin.replay(options: TransferOptions())
             #expect(result.transferred == 1 && result.failed == 0)

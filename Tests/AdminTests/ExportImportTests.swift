@@ -102,7 +102,8 @@ import Testing
             #expect(try await system.waitForDepth(system.ordersDLQ, toBe: 2) == 2)
 
             // A file whose second line is damaged: nothing is published.
-            _ = try await system.admin.export(queues: [system.ordersDLQ], to: file, overwrite: true)
+            let written = try await system.admin.export(queues: [system.ordersDLQ], to: file, overwrite: true)
+            #expect(written.total == 2)
             var lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
             lines[1] = String(lines[1].dropLast(5))
             try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: file)
@@ -116,6 +117,7 @@ import Testing
             #expect(try await system.depth(target) == 0)
 
             // A target that does not exist: nothing is published.
+            #expect(try await system.waitForDepth(system.ordersDLQ, toBe: 2) == 2)
             _ = try await system.admin.export(queues: [system.ordersDLQ], to: file, overwrite: true)
             await #expect(throws: AdminError.self) { try await system.admin.importMessages(from: file, to: system.prefix + "missing") }
             let dry = try await system.admin.importMessages(from: file, to: target, dryRun: true)
