@@ -127,7 +127,7 @@ let package = Package(
         ),
         .target(
             name: "Admin",
-            dependencies: ["AMQP", "Postgres", "Topology", "OrderStore", "OrderCore", "ServiceSupport",
+            dependencies: ["AMQP", "Postgres", "Topology", "OrderStore", "OrderCore", "Messaging", "ServiceSupport",
                            .product(name: "Logging", package: "swift-log")]
         ),
 
@@ -167,6 +167,14 @@ let package = Package(
                 "OrderAPI", "OrderWorker", "VendorSync", "StockSync", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "AdminTests",
+            dependencies: [
+                "Admin", "AMQP", "OrderWorker", "OrderCore", "OrderStore", "Messaging", "Topology", "Postgres", "ServiceSupport", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

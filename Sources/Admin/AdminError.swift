@@ -18,6 +18,8 @@ public enum ExitStatus {
     public static let success: Int32 = 0
     /// The command ran and found a problem (a mismatch, a refused purge, …).
     public static let failure: Int32 = 1
+    /// Bad usage: an unknown option, a malformed value or URL.
+    public static let usage: Int32 = 2
     /// The broker cannot be reached.
     public static let brokerUnavailable: Int32 = 3
     /// A database cannot be reached.

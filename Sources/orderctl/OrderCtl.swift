@@ -15,20 +15,46 @@ struct OrderCtl: AsyncParsableCommand {
             Exit codes: 0 success, 1 the command found a problem or refused, 2 bad usage,
             3 the broker cannot be reached, 4 a database cannot be reached.
             """,
-        subcommands: [TopologyCommand.self, DatabaseCommand.self]
+        subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self]
     )
+
+    /// ArgumentParser's own entry point, except that bad usage exits with the
+    /// documented 2 instead of EX_USAGE (64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every command shares.
 struct GlobalOptions: ParsableArguments {
+    // No declared defaults: --help would print the environment's values, passwords included.
     @Option(name: .customLong("amqp-url"), help: "Broker URL (default: $AMQP_URL or \(Defaults.amqpURL)).")
-    var amqpURL: String = Environment.string("AMQP_URL", default: Defaults.amqpURL)
+    var amqpURLOption: String?
 
     @Option(name: .customLong("database-url"), help: "ordersdb URL (default: $DATABASE_URL or \(Defaults.databaseURL)).")
-    var databaseURL: String = Environment.string("DATABASE_URL", default: Defaults.databaseURL)
+    var databaseURLOption: String?
 
     @Option(name: .customLong("vendor-database-urls"), help: "vendor=url,… (default: $VENDOR_DATABASE_URLS or the local vendoradb and vendorbdb).")
-    var vendorDatabaseURLs: String = Environment.string("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
+    var vendorDatabaseURLsOption: String?
+
+    var amqpURL: String { amqpURLOption ?? Environment.string("AMQP_URL", default: Defaults.amqpURL) }
+    var databaseURL: String { databaseURLOption ?? Environment.string("DATABASE_URL", default: Defaults.databaseURL) }
+    var vendorDatabaseURLs: String {
+        vendorDatabaseURLsOption ?? Environment.string("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
+    }
 
     @Option(name: .customLong("output"), help: "table or json.")
     var output: OutputFormat = .table

@@ -1,0 +1,70 @@
+import Foundation
+import OrderStore
+import Postgres
+
+/// `orderctl orders show ID`: an order as ordersdb has it.
+public struct OrderAdmin: Sendable {
+    public let databaseURL: String
+
+    public init(databaseURL: String) {
+        self.databaseURL = databaseURL
+    }
+
+    /// The order, or exit 1 when there is none with this id.
+    public func show(_ id: UUID) throws -> OrderView {
+        let connection = try DatabaseAdmin.connect(databaseURL, name: "ordersdb")
+        defer { connection.close() }
+        let details: OrderDetails?
+        do {
+            details = try OrderQueries.order(id, on: connection)
+        } catch let error as PostgresError where error.kind == .connection {
+            throw AdminError("lost the connection to ordersdb while reading order \(id): \(error)", exitCode: ExitStatus.databaseUnavailable)
+        }
+        guard let details else { throw AdminError("no order \(id.uuidString.lowercased()) in ordersdb") }
+        return OrderView(order: details)
+    }
+}
+
+public struct OrderView: Renderable {
+    public let order: OrderDetails
+
+    public func render(_ format: OutputFormat) -> String {
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .custom { date, encoder in
+                var container = encoder.singleValueContainer()
+                try container.encode(TimeText.iso(date))
+            }
+            return String(decoding: (try? encoder.encode(order)) ?? Data("{}".utf8), as: UTF8.self)
+        case .table:
+            let o = order
+            var fields: [[String]] = [
+                ["order", o.orderId.uuidString.lowercased()], ["status", o.status.rawValue],
+            ]
+            if let reason = o.reason { fields.append(["reason", reason]) }
+            if o.reviewRequired { fields.append(["review", o.reviewReason ?? "required"]) }
+            if let key = o.idempotencyKey { fields.append(["idempotency key", key]) }
+            if let queued = o.queuedAt { fields.append(["queued at", TimeText.iso(queued)]) }
+            fields.append(["created at", TimeText.iso(o.createdAt)])
+            fields.append(["updated at", TimeText.iso(o.updatedAt)])
+            let width = fields.map { $0[0].count }.max() ?? 0
+            var out = fields.map { $0[0].padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0[1] }
+            out.append("")
+            out.append("lines:")
+            out.append(Report(columns: ["line", "product", "quantity"], rows: o.lines.map { ["\($0.lineNo)", $0.productId, "\($0.quantity)"] }).render(.table))
+            out.append("")
+            out.append("allocations:")
+            out.append(
+                Report(
+                    columns: ["line", "vendor", "product", "quantity", "status", "applied at", "allocation"],
+                    rows: o.allocations.map {
+                        ["\($0.lineNo)", $0.vendorId, $0.productId, "\($0.quantity)", $0.status, $0.appliedAt.map(TimeText.iso) ?? "-",
+                         $0.allocationId.uuidString.lowercased()]
+                    }
+                ).render(.table))
+            return out.joined(separator: "\n")
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import Admin
+import ArgumentParser
+import Foundation
+
+struct OrdersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orders",
+        abstract: "Look at orders in ordersdb.",
+        subcommands: [Show.self]
+    )
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show an order: status, reason, lines and vendor allocations (exit 1 when there is no such order).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The order id (a UUID).", transform: Show.orderID) var id: UUID
+
+        static func orderID(_ text: String) throws -> UUID {
+            guard let id = UUID(uuidString: text) else { throw ValidationError("'\(text)' is not an order id (a UUID)") }
+            return id
+        }
+
+        func run() async throws {
+            try await runReporting { print(try OrderAdmin(databaseURL: global.databaseURL).show(id).render(global.output)) }
+        }
+    }
+}

@@ -1,0 +1,302 @@
+import AMQP
+import Admin
+import Foundation
+import Logging
+import OrderCore
+import OrderStore
+import OrderWorker
+import Postgres
+import ServiceLifecycle
+import ServiceSupport
+import Synchronization
+import TestSupport
+import Testing
+import Topology
+
+/// An isolated slice of the live system for one test: queues with a unique
+/// prefix, products with unique ids, the real order-worker in-process on
+/// those queues, and `DeadLetterAdmin` pointed at them.
+final class DLQFixture: Sendable {
+    let prefix: String
+    let topology: Topology
+    private let connection: Mutex<AMQPConnection>
+    /// Extra queues a test declared, deleted with the topology's.
+    private let extraQueues = Mutex<[String]>([])
+    var broker: AMQPConnection { connection.withLock { $0 } }
+
+    init(deliveryLimit: Int = 10) async throws {
+        prefix = TestEnvironment.uniqueName("dlq") + "."
+        topology = Topology(prefix: prefix, retryDelayMilliseconds: 1000, deliveryLimit: deliveryLimit)
+        let broker = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "admin-tests")
+        connection = Mutex(broker)
+        try await topology.declare(on: broker)
+        try Self.database { connection in
+            for vendor in ["vendorA", "vendorB"] {
+                try connection.query("INSERT INTO vendors (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [vendor])
+            }
+        }
+    }
+
+    static func with(deliveryLimit: Int = 10, _ body: (DLQFixture) async throws -> Void) async throws {
+        let fixture = try await DLQFixture(deliveryLimit: deliveryLimit)
+        do {
+            try await body(fixture)
+        } catch {
+            await fixture.tearDown()
+            throw error
+        }
+        await fixture.tearDown()
+    }
+
+    func tearDown() async {
+        if !broker.isOpen, let fresh = try? await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "admin-tests") {
+            connection.withLock { $0 = fresh }
+        }
+        if let channel = try? await broker.openChannel() {
+            for queue in topology.queues.map(\.name) + extraQueues.withLock({ $0 }) { _ = try? await channel.deleteQueue(queue) }
+        }
+        await broker.close()
+    }
+
+    /// A new connection after the broker restarted.
+    func reconnectBroker() async throws {
+        let fresh = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "admin-tests")
+        connection.withLock { $0 = fresh }
+    }
+
+    var admin: DeadLetterAdmin { DeadLetterAdmin(amqpURL: TestEnvironment.amqpURL, topology: topology) }
+
+    var ordersDLQ: String { topology.orders.deadLetter }
+
+    /// Declares one more (quorum) queue, deleted at the end.
+    func extraQueue(_ name: String) async throws -> String {
+        let queue = prefix + name
+        let channel = try await broker.openChannel()
+        try await channel.declareQueue(queue, arguments: ["x-queue-type": "quorum"])
+        await channel.close()
+        extraQueues.withLock { $0.append(queue) }
+        return queue
+    }
+
+    // MARK: Data
+
+    static func database<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        let connection = try TestEnvironment.connectPostgres()
+        defer { connection.close() }
+        return try body(connection)
+    }
+
+    /// Creates a product (unique id) with stock per vendor; returns its id.
+    func product(_ name: String, stock: [String: Int]) throws -> String {
+        let id = "\(prefix)\(name)"
+        try Self.database { connection in
+            try connection.query("INSERT INTO products (id, name) VALUES ($1, $1)", [id])
+            for (vendor, units) in stock {
+                try connection.query("INSERT INTO vendor_stock (product_id, vendor_id, stock) VALUES ($1, $2, $3)", [id, vendor, units])
+            }
+        }
+        return id
+    }
+
+    func stock(of product: String) throws -> [String: Int] {
+        try Self.database { connection in
+            Dictionary(uniqueKeysWithValues: try connection.query(
+                "SELECT vendor_id, stock FROM vendor_stock WHERE product_id = $1", [product]
+            ).rows.map { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self)) })
+        }
+    }
+
+    /// Order rows per id (the count, to show none is there twice) and their statuses.
+    func orderRows(_ ids: [UUID]) throws -> (rows: Int, statuses: [UUID: String]) {
+        try Self.database { connection in
+            let list = "{" + ids.map(\.uuidString).joined(separator: ",") + "}"
+            let rows = try connection.query("SELECT id, status FROM orders WHERE id = ANY($1::uuid[])", [list]).rows
+            var statuses: [UUID: String] = [:]
+            for row in rows { statuses[try row.decode(0, as: UUID.self)] = try row.decode(1, as: String.self) }
+            return (rows.count, statuses)
+        }
+    }
+
+    /// Units allocated to these orders (a second application would add more).
+    func allocatedQuantity(_ ids: [UUID]) throws -> Int {
+        try Self.database { connection in
+            let list = "{" + ids.map(\.uuidString).joined(separator: ",") + "}"
+            return try connection.query(
+                "SELECT coalesce(sum(quantity), 0)::int FROM allocations WHERE order_id = ANY($1::uuid[])", [list]
+            ).rows[0].decode(0, as: Int.self)
+        }
+    }
+
+    /// Waits until every id has an order row (or the timeout passes).
+    func waitForOrders(_ ids: [UUID], timeout: Duration = .seconds(90)) async throws -> [UUID: String] {
+        let deadline = ContinuousClock.now + timeout
+        var result = try orderRows(ids).statuses
+        while result.count < Set(ids).count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(250))
+            result = try orderRows(ids).statuses
+        }
+        return result
+    }
+
+    // MARK: Broker
+
+    func depth(_ queue: String) async throws -> Int {
+        let channel = try await broker.openChannel()
+        let depth = try await channel.declareQueue(queue, passive: true).messageCount
+        await channel.close()
+        return Int(depth)
+    }
+
+    /// Waits until the queue holds `count` messages; returns the last depth seen.
+    func waitForDepth(_ queue: String, toBe count: Int, timeout: Duration = .seconds(30)) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        var current = try await depth(queue)
+        while current != count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            current = try await depth(queue)
+        }
+        return current
+    }
+
+    /// Takes every message out of a queue (acked), for inspection.
+    func drain(_ queue: String) async throws -> [AMQPDelivery] {
+        let channel = try await broker.openChannel()
+        var messages: [AMQPDelivery] = []
+        while let delivery = try await channel.get(queue: queue) {
+            messages.append(delivery)
+            try await channel.ack(delivery.deliveryTag)
+        }
+        await channel.close()
+        return messages
+    }
+
+    /// Publishes with confirm and mandatory, many in flight.
+    func publish(_ messages: [(body: [UInt8], properties: AMQPProperties)], to queue: String) async throws {
+        let channel = try await broker.openConfirmChannel()
+        for start in stride(from: 0, to: messages.count, by: 100) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for message in messages[start..<min(start + 100, messages.count)] {
+                    group.addTask { try await channel.publish(message.body, routingKey: queue, mandatory: true, properties: message.properties) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        await channel.close()
+    }
+
+    /// An order message as the API publishes it.
+    static func orderMessage(_ order: OrderPlaced) -> (body: [UInt8], properties: AMQPProperties) {
+        (order.encoded(), AMQPProperties(
+            contentType: "application/json", deliveryMode: .persistent, correlationID: order.orderId.uuidString,
+            messageID: order.orderId.uuidString, timestamp: Date(timeIntervalSince1970: 1_767_225_600), type: OrderPlaced.messageType))
+    }
+
+    /// The same message as the worker dead-letters it after its retries ran out.
+    func deadLettered(
+        _ message: (body: [UInt8], properties: AMQPProperties), reason: String = "database-unavailable", retries: Int = 3,
+        failedAt: Date = Date()
+    ) -> (body: [UInt8], properties: AMQPProperties) {
+        var properties = message.properties
+        properties.headers[FailureHeader.retryCount] = .int64(Int64(retries))
+        properties.headers[FailureHeader.reason] = .string(reason)
+        properties.headers[FailureHeader.message] = .string("PostgreSQL connection error: could not connect")
+        properties.headers[FailureHeader.failedAt] = .string(MessageCoding.formatDate(failedAt))
+        properties.headers[FailureHeader.originalQueue] = .string(topology.orders.main)
+        properties.headers[FailureHeader.failedBy] = .string("order-worker")
+        return (message.body, properties)
+    }
+
+    // MARK: Processes in-process
+
+    /// Runs the real order-worker services until `body` returns, then shuts them down gracefully.
+    func withWorker<T>(_ overrides: [String: String] = [:], _ body: () async throws -> T) async throws -> T {
+        let environment = [
+            "AMQP_URL": TestEnvironment.amqpURL, "DATABASE_URL": TestEnvironment.databaseURL, "QUEUE_PREFIX": prefix,
+            "RETRY_DELAY_MS": "\(topology.retryDelayMilliseconds)",
+        ].merging(overrides) { $1 }
+        let configuration = try OrderWorkerConfiguration(environment: EnvironmentConfiguration(environment))
+        var logger = Logger(label: "admin-tests-order-worker")
+        logger.logLevel = .critical
+        let app = try OrderWorkerApp(configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: app.services.map { .init(service: $0) }, logger: logger))
+        let running = Task { try await group.run() }
+        do {
+            let result = try await body()
+            await group.triggerGracefulShutdown()
+            try await running.value
+            return result
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+    }
+}
+
+/// The broker's own view of a queue, from the management API (its figures
+/// are refreshed every few seconds, so this waits for them to settle on `expected`).
+enum Management {
+    static func messages(in queue: String) throws -> Int? {
+        guard let base = URL(string: TestEnvironment.managementURL), let user = base.user, let password = base.password,
+            let host = base.host
+        else { return nil }
+        let vhost = "%2F"
+        let encoded = queue.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? queue
+        let url = "\(base.scheme ?? "http")://\(host):\(base.port ?? 15672)/api/queues/\(vhost)/\(encoded)"
+        let output = try Command.run("/usr/bin/curl", ["-s", "-f", "-u", "\(user):\(password)", url])
+        guard output.status == 0,
+            let object = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
+        else { return nil }
+        return object["messages"] as? Int
+    }
+
+    static func waitForMessages(in queue: String, toBe expected: Int, timeout: Duration = .seconds(30)) async throws -> Int? {
+        let deadline = ContinuousClock.now + timeout
+        var seen = try messages(in: queue)
+        while seen != expected, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            seen = try messages(in: queue)
+        }
+        return seen
+    }
+}
+
+/// Runs a program with standard input from /dev/null (never a terminal) and collects its output.
+enum Command {
+    struct Output {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let directory = FileManager.default.temporaryDirectory
+        let out = directory.appendingPathComponent("admin-tests-\(UUID().uuidString).out")
+        let err = directory.appendingPathComponent("admin-tests-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: out)
+            try? FileManager.default.removeItem(at: err)
+        }
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        process.waitUntilExit()
+        return Output(
+            status: process.terminationStatus, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    /// The real `orderctl` binary (`.build/debug/orderctl`), against the live services.
+    static func orderctl(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+        try run(
+            try ChildProcess.executable("orderctl").path, arguments,
+            environment: ["AMQP_URL": TestEnvironment.amqpURL, "DATABASE_URL": TestEnvironment.databaseURL].merging(environment) { $1 })
+    }
+}
