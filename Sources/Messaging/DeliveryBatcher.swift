@@ -33,6 +33,15 @@ final class DeliveryBatcher: Sendable {
         waiter?.resume()
     }
 
+    /// Resumes a waiting `nextBatch` so it sees its task's cancellation.
+    private func wake() {
+        let waiter = state.withLock { state in
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
     func finish(_ error: (any Error)?) {
         let waiter = state.withLock { state in
             state.finished = true
@@ -44,9 +53,11 @@ final class DeliveryBatcher: Sendable {
     }
 
     /// Waits for at least one delivery and returns up to `limit` of them, in order.
-    /// Returns an empty batch once the consumer ended normally; throws if it failed.
+    /// Returns an empty batch once the consumer ended normally; throws if it failed
+    /// or the task was cancelled.
     func nextBatch(limit: Int) async throws -> [AMQPDelivery] {
         while true {
+            try Task.checkCancellation()
             enum Step { case batch([AMQPDelivery]), failed(any Error), ended, wait }
             let step: Step = state.withLock { state in
                 if !state.buffer.isEmpty {
@@ -63,13 +74,17 @@ final class DeliveryBatcher: Sendable {
             case .failed(let error): throw error
             case .ended: return []
             case .wait:
-                await withCheckedContinuation { continuation in
-                    let ready = state.withLock { state in
-                        if !state.buffer.isEmpty || state.finished { return true }
-                        state.waiter = continuation
-                        return false
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { continuation in
+                        let ready = state.withLock { state in
+                            if !state.buffer.isEmpty || state.finished || Task.isCancelled { return true }
+                            state.waiter = continuation
+                            return false
+                        }
+                        if ready { continuation.resume() }
                     }
-                    if ready { continuation.resume() }
+                } onCancel: {
+                    wake()
                 }
             }
         }
