@@ -5,7 +5,10 @@ import Testing
 
 /// 100,000 messages through the wrapper must not grow resident memory: every
 /// C buffer (frames, messages, tables) is released. Not a timing test.
-@Suite(.serialized) struct MemoryStabilityTests {
+/// Resident memory is the whole process's, so this runs alone, in scripts/test's
+/// second phase with the chaos tests (suites named Solo* run there).
+@Suite(.serialized, .enabled(if: LocalServices.chaosEnabled, "measures the process's memory: run alone by scripts/test"))
+struct SoloMemoryStabilityTests {
     private func pump(_ broker: BrokerFixture, queue: String, count: Int, publisher: AMQPChannel, consumer: AMQPChannel) async throws {
         let body = [UInt8](repeating: 7, count: 512)
         let deliveries = try await consumer.consume(queue: queue)

@@ -11,6 +11,7 @@ import Testing
 @Suite(.serialized, .enabled(if: LocalServices.chaosEnabled, "stops the shared broker: run by scripts/test in its own phase"), .timeLimit(.minutes(10)))
 struct ChaosTestsDLQReplay {
     @Test func replayingAThousandMessagesLosesNoneAndAppliesNoneTwiceWhenTheBrokerDiesPartWay() async throws {
+        try await LocalServices.waitForQuorumQueues()  // an earlier chaos test may have just restarted it
         // scripts/services must find the broker that is running (a worktree points ORDERS_STATE_DIR at the main checkout's).
         let state = ProcessInfo.processInfo.environment["ORDERS_STATE_DIR"].map { URL(fileURLWithPath: $0) }
             ?? TestEnvironment.repositoryRoot.appendingPathComponent(".local")
@@ -42,6 +43,7 @@ struct ChaosTestsDLQReplay {
                     try await Self.onThread { try LocalServices.stop(.rabbitmq) }
                     try await Task.sleep(for: .seconds(2))
                     try await Self.onThread { try LocalServices.start(.rabbitmq) }
+                    try await LocalServices.waitForQuorumQueues()
                 }
                 var firstError: AdminError?
                 do {
@@ -97,6 +99,7 @@ struct ChaosTestsDLQReplay {
             #expect(try await system.depth(system.topology.orders.main) == 0)
         }
         try? await Self.onThread { try LocalServices.start(.rabbitmq) }
+        try? await LocalServices.waitForQuorumQueues()
     }
 
     /// Runs a blocking call (scripts/services) on a thread of its own, off the cooperative pool.

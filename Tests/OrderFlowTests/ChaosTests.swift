@@ -13,6 +13,7 @@ import Testing
 @Suite(.serialized, .enabled(if: LocalServices.chaosEnabled, "stops shared services: run by scripts/test in its own phase"), .timeLimit(.minutes(5)))
 struct ChaosTests {
     @Test func brokerDownMeans503WithinTwoSecondsAndAcceptingAgainAfter() async throws {
+        try await LocalServices.waitForQuorumQueues()  // an earlier chaos test may have just restarted it
         try await OrderSystemFixture.with { system in
             let product = try system.product("chaos-api", stock: ["vendorA": 10])
             var logger = Logger(label: "chaos-api")
@@ -38,6 +39,7 @@ struct ChaosTests {
                     throw error
                 }
                 try LocalServices.start(.rabbitmq)
+                try await LocalServices.waitForQuorumQueues()
                 var status = 0
                 let deadline = ContinuousClock.now + .seconds(30)
                 while status != 202, ContinuousClock.now < deadline {
@@ -53,6 +55,7 @@ struct ChaosTests {
     }
 
     @Test func workerRidesOutBrokerAndDatabaseRestartsApplyingEachOrderOnce() async throws {
+        try await LocalServices.waitForQuorumQueues()
         try await OrderSystemFixture.with(retryDelayMilliseconds: 1000) { system in
             let product = try system.product("chaos-worker", stock: ["vendorA": 10_000])
             let orders = (0..<400).map { _ in
@@ -64,6 +67,7 @@ struct ChaosTests {
                 try await Task.sleep(for: .milliseconds(300))
                 try LocalServices.stop(.rabbitmq)
                 try LocalServices.start(.rabbitmq)
+                try await LocalServices.waitForQuorumQueues()
                 try await system.reconnectBroker()
                 for order in orders.dropFirst(200) { try await system.publish(order) }
                 try await Task.sleep(for: .milliseconds(300))

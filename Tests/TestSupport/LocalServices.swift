@@ -1,3 +1,4 @@
+import AMQP
 import Foundation
 
 /// Stops and starts the local RabbitMQ and PostgreSQL through `scripts/services`,
@@ -10,6 +11,44 @@ public enum LocalServices {
 
     public static func stop(_ service: Service) throws { try run("stop-\(service.rawValue)") }
     public static func start(_ service: Service) throws { try run("start-\(service.rawValue)") }
+
+    /// After a restart RabbitMQ answers before its quorum queue machinery does (541 INTERNAL_ERROR):
+    /// waits until a quorum queue with at-least-once dead-lettering (as the topology declares them)
+    /// can be declared. RabbitMQ 3.10.8 can lose its dead-letter supervisor (rabbit_fifo_dlx_sup)
+    /// when queues are deleted while it recovers; only another restart brings it back, so after
+    /// 15 s of refusals this restarts the broker once more.
+    public static func waitForQuorumQueues(timeout: Duration = .seconds(90)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var refusingSince: ContinuousClock.Instant?
+        var restarted = false
+        var lastError: (any Error)?
+        while ContinuousClock.now < deadline {
+            do {
+                let connection = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "readiness-probe")
+                let channel = try await connection.openChannel()
+                let name = TestEnvironment.uniqueName("probe")
+                try await channel.declareQueue(name, arguments: [
+                    "x-queue-type": "quorum", "x-dead-letter-exchange": "", "x-dead-letter-routing-key": "nowhere",
+                    "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish",
+                ])
+                try await channel.deleteQueue(name)
+                await connection.close()
+                return
+            } catch {
+                lastError = error
+                if let amqp = error as? AMQPError, amqp.replyCode == .internalError {
+                    refusingSince = refusingSince ?? .now
+                    if !restarted, let since = refusingSince, ContinuousClock.now - since > .seconds(15) {
+                        restarted = true
+                        try await Task.detached { try stop(.rabbitmq); try start(.rabbitmq) }.value
+                        refusingSince = nil
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        throw ChildProcessError(message: "the broker did not accept quorum queues within \(timeout): \(lastError.map { "\($0)" } ?? "")")
+    }
 
     /// posix_spawn and waitpid directly: Foundation's Process.waitUntilExit can miss the exit of a
     /// script that leaves a daemon behind (rabbitmq-server, epmd) and wait forever.
