@@ -14,7 +14,7 @@ import Topology
 /// itself. Requeued messages are marked redelivered (quorum queues also add
 /// `x-delivery-count`). Depths always come from the broker
 /// (`queue.declare` passive), never from counting what was read.
-public struct DeadLetterAdmin: Sendable {
+public struct DeadLetterAdmin: Sendable, BrokerAdmin {
     public let amqpURL: String
     public let topology: Topology
     /// Most messages one command reads from one queue.
@@ -43,48 +43,6 @@ public struct DeadLetterAdmin: Sendable {
             }
         }
         return selected.isEmpty ? topology.deadLetterQueues : selected
-    }
-
-    // MARK: Connection and errors
-
-    func connect() async throws -> AMQPConnection {
-        let configuration: AMQPConfiguration
-        do {
-            configuration = try AMQPConfiguration(url: amqpURL, connectionName: "orderctl")
-        } catch {
-            throw AdminError("invalid --amqp-url: \(error)", exitCode: ExitStatus.usage)
-        }
-        do {
-            return try await AMQPConnection.connect(configuration)
-        } catch {
-            throw AdminError.broker(error, url: configuration.redactedURL)
-        }
-    }
-
-    var redactedURL: String { (try? AMQPConfiguration(url: amqpURL).redactedURL) ?? "the broker" }
-
-    /// Runs `body` on a fresh connection and closes it afterwards; broker
-    /// failures become one-line errors (exit 3 when the connection is lost).
-    func withConnection<T>(_ doing: String, _ body: (AMQPConnection) async throws -> T) async throws -> T {
-        let connection = try await connect()
-        do {
-            let result = try await body(connection)
-            await connection.close()
-            return result
-        } catch {
-            await connection.close()
-            throw failure(error, doing)
-        }
-    }
-
-    /// An operator's error for a broker failure while doing something.
-    func failure(_ error: any Error, _ doing: String, detail: String = "") -> any Error {
-        guard let amqp = error as? AMQPError else { return error }
-        let suffix = detail.isEmpty ? "" : "; " + detail
-        if amqp.isConnectionDead {
-            return AdminError("lost the connection to the broker at \(redactedURL) while \(doing): \(amqp)\(suffix)", exitCode: ExitStatus.brokerUnavailable)
-        }
-        return AdminError("broker refused while \(doing): \(amqp)\(suffix)")
     }
 
     /// The queue's depth from the broker (passive declare on a channel of its own, since a 404 closes the channel).

@@ -3,7 +3,7 @@ import Foundation
 import Topology
 
 /// `orderctl topology …`: declare, verify and export the broker topology.
-public struct TopologyAdmin: Sendable {
+public struct TopologyAdmin: Sendable, BrokerAdmin {
     public let amqpURL: String
     public let topology: Topology
 
@@ -12,21 +12,10 @@ public struct TopologyAdmin: Sendable {
         self.topology = topology
     }
 
-    private func connect() async throws -> AMQPConnection {
-        let config = try AMQPConfiguration(url: amqpURL, connectionName: "orderctl")
-        do {
-            return try await AMQPConnection.connect(config)
-        } catch {
-            throw AdminError.broker(error, url: config.redactedURL)
-        }
-    }
-
     /// Declares every queue; returns the report of what is now in place.
     public func declare() async throws -> Report {
-        let connection = try await connect()
-        defer { Task { await connection.close() } }
         do {
-            try await topology.declare(on: connection)
+            try await withConnection("declaring the topology") { try await topology.declare(on: $0) }
         } catch let error as TopologyError {
             throw AdminError("\(error)")
         }
@@ -37,9 +26,7 @@ public struct TopologyAdmin: Sendable {
 
     /// Lists the queues that are missing or differ; throws (exit 1) when there are any.
     public func verify() async throws -> (report: Report, mismatches: [TopologyMismatch]) {
-        let connection = try await connect()
-        defer { Task { await connection.close() } }
-        let mismatches = try await topology.verify(on: connection)
+        let mismatches = try await withConnection("verifying the topology") { try await topology.verify(on: $0) }
         let rows = topology.queues.map { queue -> [String] in
             let problems = mismatches.filter { $0.queue == queue.name }
             return [queue.name, problems.isEmpty ? "ok" : problems.map(\.description).joined(separator: "; ")]
