@@ -154,6 +154,12 @@ let package = Package(
             dependencies: ["OrderWorker", "ServiceSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
 
+        // MARK: Benchmark harnesses (run by scripts/bench; tools, not services)
+        .executableTarget(
+            name: "bench-amqp",
+            dependencies: ["AMQP", "Topology", "OrderCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["AMQP", "Postgres"], path: "Tests/TestSupport"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
