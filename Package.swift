@@ -159,6 +159,14 @@ let package = Package(
             name: "bench-amqp",
             dependencies: ["AMQP", "Topology", "OrderCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(
+            name: "bench-load",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
 
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["AMQP", "Postgres"], path: "Tests/TestSupport"),
