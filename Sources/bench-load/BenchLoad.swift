@@ -11,9 +11,10 @@ import NIOPosix
 /// out on a fixed pool of keep-alive HTTP/1.1 connections opened before t0;
 /// a due request waits in the generator's queue while every connection is
 /// busy, and its latency is measured from its intended send time, so that
-/// wait counts (no coordinated omission). Requests still unanswered when the
-/// grace period after the last due time ends count as unanswered: in the
-/// percentiles they are worse than anything measured.
+/// wait counts (no coordinated omission). The latency percentiles are those
+/// of acceptance: a request answered with another status than 202, or still
+/// unanswered when the grace period after the last due time ends, ranks after
+/// every accepted one ("inf").
 ///
 /// Prints `key=value` lines; `--ids-out` writes the accepted order ids, one per line.
 @main
@@ -64,7 +65,7 @@ struct Report: Sendable {
     var statuses: [Int: Int] = [:]
     var connectionErrors = 0
     var unanswered = 0
-    /// Nanoseconds from intended send time to the end of the response, answered requests only.
+    /// Nanoseconds from intended send time to the end of the response, accepted (202) requests only.
     var latencies: [UInt64] = []
     /// Nanoseconds from intended send time to the write: the generator's own lateness plus waiting for a free connection.
     var sendLags: [UInt64] = []
@@ -75,7 +76,7 @@ struct Report: Sendable {
     func print(rate: Int, seconds: Int, connections: Int) {
         let sorted = latencies.sorted()
         let lags = sendLags.sorted()
-        // Unanswered requests rank after every answered one.
+        // Requests not accepted (another status, or no answer) rank after every accepted one: "inf".
         func percentile(_ p: Double, _ values: [UInt64], outOf count: Int) -> String {
             guard count > 0 else { return "nan" }
             let rank = max(1, Int((p * Double(count)).rounded(.up)))
@@ -206,9 +207,9 @@ final class Generator: @unchecked Sendable {
     func answered(_ index: Int, intendedAt: NIODeadline, status: Int, body: ByteBuffer?, on channel: Channel) {
         guard finished != nil else { return }
         let now = NIODeadline.now()
-        report.latencies.append(UInt64(max(0, (now - intendedAt).nanoseconds)))
         report.statuses[status, default: 0] += 1
         if status == 202 {
+            report.latencies.append(UInt64(max(0, (now - intendedAt).nanoseconds)))
             report.accepted += 1
             if let body, let id = Self.orderID(in: body) { report.acceptedIDs.append(id) }
         }
