@@ -154,6 +154,20 @@ let package = Package(
             dependencies: ["OrderWorker", "ServiceSupport"]
         ),
 
+        // MARK: Benchmark harnesses (run by scripts/bench; tools, not services)
+        .executableTarget(
+            name: "bench-amqp",
+            dependencies: ["AMQP", "Topology", "OrderCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "bench-load",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["AMQP", "Postgres"], path: "Tests/TestSupport"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
