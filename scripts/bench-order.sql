@@ -15,8 +15,11 @@ SELECT status FROM orders WHERE id = md5(:client_id::text || '-' || :r::text)::u
 SELECT vendor_id, product_id, stock FROM vendor_stock
     WHERE product_id = ANY (ARRAY[:prefix::text || lpad(:n::text, 4, '0')])
     ORDER BY product_id, vendor_id FOR UPDATE;
+-- \gset wants exactly one row: a missing stock row fails the transaction instead of
+-- passing as an order that locked and decremented nothing.
 UPDATE vendor_stock SET stock = stock - 1
-    WHERE product_id = :prefix::text || lpad(:n::text, 4, '0') AND vendor_id = :vendor::text;
+    WHERE product_id = :prefix::text || lpad(:n::text, 4, '0') AND vendor_id = :vendor::text
+    RETURNING stock AS left_in_stock \gset
 INSERT INTO orders (id, idempotency_key, status, reason, queued_at)
     VALUES (md5(:client_id::text || '-' || :r::text)::uuid, NULL, 'CONFIRMED', NULL, now());
 INSERT INTO order_lines (order_id, line_no, product_id, quantity)

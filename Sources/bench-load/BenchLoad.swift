@@ -52,6 +52,11 @@ struct BenchLoad: ParsableCommand {
         for channel in channels { _ = channel.close(mode: .all) }
 
         report.print(rate: rate, seconds: seconds, connections: connections)
+        // The generator shares the machine with what it measures: say how much of it it took.
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        print("generator_cpu_s=\(String(format: "%.2f", cpu))")
         if let idsOut {
             try (report.acceptedIDs.joined(separator: "\n") + (report.acceptedIDs.isEmpty ? "" : "\n"))
                 .write(toFile: idsOut, atomically: true, encoding: .utf8)
