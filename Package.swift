@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "Messaging",
             dependencies: [
-                "AMQP", "OrderCore", "Topology",
+                "AMQP", "OrderCore", "Topology", "ServiceSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

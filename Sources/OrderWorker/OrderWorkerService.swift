@@ -26,10 +26,8 @@ public struct OrderWorkerConfiguration: Sendable {
         prefetch = try environment.int("WORKER_PREFETCH", default: 256, in: 1...65535)
         batchSize = try environment.int("WORKER_BATCH_SIZE", default: 64, in: 1...1000)
         loops = try environment.int("WORKER_CONCURRENCY", default: 4, in: 1...256)
-        maxRetries = try environment.int("MAX_RETRIES", default: 3, in: 0...100)
-        topology = Topology(
-            prefix: environment.string("QUEUE_PREFIX", default: ""),
-            retryDelayMilliseconds: try environment.int("RETRY_DELAY_MS", default: 5000, in: 1...86_400_000))
+        maxRetries = try environment.retryPolicy().maxRetries
+        topology = try environment.topology()
     }
 
     public var logMetadata: Logger.Metadata {

@@ -25,10 +25,8 @@ public struct VendorSyncConfiguration: Sendable {
         vendorDatabaseURLs = try environment.namedURLs("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
         prefetch = try environment.int("VENDOR_SYNC_PREFETCH", default: 32, in: 1...65535)
         loops = try environment.int("VENDOR_SYNC_CONCURRENCY", default: 2, in: 1...64)
-        maxRetries = try environment.int("MAX_RETRIES", default: 3, in: 0...100)
-        topology = Topology(
-            prefix: environment.string("QUEUE_PREFIX", default: ""),
-            retryDelayMilliseconds: try environment.int("RETRY_DELAY_MS", default: 5000, in: 1...86_400_000))
+        maxRetries = try environment.retryPolicy().maxRetries
+        topology = try environment.topology()
     }
 
     public var logMetadata: Logger.Metadata {
