@@ -173,6 +173,7 @@ let package = Package(
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "OrderCoreTests", dependencies: ["OrderCore"]),
+        .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "TestSupport"]),
         .testTarget(

@@ -10,12 +10,27 @@ struct PostgresArray: PostgresEncodable {
         self.init(optional: strings)
     }
 
-    /// Text elements, nil as SQL NULL.
+    /// Text elements, nil as SQL NULL. Built byte by byte: a window of orders
+    /// makes thousands of elements, and Foundation's string replacing was a
+    /// tenth of the worker's CPU.
     init(optional strings: [String?]) {
-        postgresText = "{" + strings.map { element in
-            guard let element else { return "NULL" }
-            return "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }.joined(separator: ",") + "}"
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(2 + strings.count * 40)
+        for (index, element) in strings.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            guard let element else {
+                bytes.append(contentsOf: "NULL".utf8)
+                continue
+            }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
+            }
+            bytes.append(UInt8(ascii: "\""))
+        }
+        bytes.append(UInt8(ascii: "}"))
+        postgresText = String(decoding: bytes, as: UTF8.self)
     }
 
     init(_ integers: [Int]) {

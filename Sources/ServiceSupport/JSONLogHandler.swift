@@ -1,9 +1,18 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import Synchronization
 
 /// One JSON object per line on stdout: `ts`, `level`, `logger`, `msg` and the
-/// metadata (the order id travels as `order_id`, the correlation id).
+/// metadata, keys sorted (the order id travels as `order_id`, the correlation id).
+///
+/// Written by hand into one byte buffer and one `write(2)`: the workers log a
+/// line per order, and Foundation's date formatting plus `JSONSerialization`
+/// (which sorts keys with locale-aware comparison) cost more CPU than applying
+/// the order.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
@@ -21,27 +30,133 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var object: [String: Any] = [
-            "ts": Date().formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)),
-            "level": event.level.rawValue,
-            "logger": label,
-            "msg": "\(event.message)",
-        ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
-            object[key] = Self.unpack(value)
+        var line = Self.line(level: event.level, label: label, message: "\(event.message)", metadata: metadata, extra: event.metadata)
+        line.append(0x0A)
+        Self.output.withLock { _ in Self.writeAll(line) }
+    }
+
+    /// The JSON object of one log line (without the newline).
+    static func line(
+        level: Logger.Level, label: String, message: String, metadata: Logger.Metadata, extra: Logger.Metadata?,
+        now: timespec = Self.now()
+    ) -> [UInt8] {
+        var fields = metadata
+        if let extra, !extra.isEmpty { fields.merge(extra) { $1 } }
+        // The fixed fields win over metadata of the same name.
+        for key in ["ts", "level", "logger", "msg"] { fields[key] = nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(192 + message.utf8.count)
+        out.append(UInt8(ascii: "{"))
+        var keys = Array(fields.keys)
+        keys.append(contentsOf: ["ts", "level", "logger", "msg"])
+        keys.sort()
+        for (index, key) in keys.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            appendString(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            switch key {
+            case "ts": appendTimestamp(now, to: &out)
+            case "level": appendString(level.rawValue, to: &out)
+            case "logger": appendString(label, to: &out)
+            case "msg": appendString(message, to: &out)
+            default: appendValue(fields[key]!, to: &out)
+            }
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        Self.output.withLock { _ in
-            FileHandle.standardOutput.write(data + Data([0x0A]))
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    private static func appendValue(_ value: Logger.MetadataValue, to out: inout [UInt8]) {
+        switch value {
+        case .string(let s): appendString(s, to: &out)
+        case .stringConvertible(let c): appendString(c.description, to: &out)
+        case .array(let values):
+            out.append(UInt8(ascii: "["))
+            for (index, element) in values.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                appendValue(element, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .dictionary(let dictionary):
+            out.append(UInt8(ascii: "{"))
+            for (index, key) in dictionary.keys.sorted().enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                appendString(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                appendValue(dictionary[key]!, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func unpack(_ value: Logger.MetadataValue) -> Any {
-        switch value {
-        case .string(let s): s
-        case .stringConvertible(let c): "\(c)"
-        case .array(let a): a.map(unpack)
-        case .dictionary(let d): d.mapValues(unpack)
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    /// A JSON string: quote, backslash and control characters escaped; the rest as UTF-8.
+    static func appendString(_ string: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                out.append(contentsOf: Array(#"\u00"#.utf8))
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    static func now() -> timespec {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return time
+    }
+
+    /// `"2026-11-21T03:04:05.123456Z"` (UTC, microseconds).
+    static func appendTimestamp(_ time: timespec, to out: inout [UInt8]) {
+        var seconds = time_t(time.tv_sec)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        digits(Int(parts.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
+        digits(Int(parts.tm_mday), 2); out.append(UInt8(ascii: "T"))
+        digits(Int(parts.tm_hour), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_min), 2); out.append(UInt8(ascii: ":"))
+        digits(Int(parts.tm_sec), 2); out.append(UInt8(ascii: "."))
+        digits(Int(time.tv_nsec) / 1000, 6)
+        out.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
+    }
+
+    /// Writes the whole buffer to stdout, across short writes and interruptions.
+    private static func writeAll(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return  // stdout is gone: a log line is not worth crashing for
+                }
+            }
         }
     }
 

@@ -1,0 +1,29 @@
+import Postgres
+import TestSupport
+import Testing
+
+@testable import OrderStore
+
+/// The array text form must survive PostgreSQL's parser exactly, whatever the elements hold.
+@Suite("PostgresArray against the live server")
+struct PostgresArrayTests {
+    @Test func textElementsRoundTripThroughUnnest() throws {
+        let connection = try PostgresConnection(configuration: PostgresConfiguration(url: TestEnvironment.databaseURL))
+        defer { connection.close() }
+        let elements: [String?] = [
+            "plain", "", "NULL", nil, "with \"quotes\"", #"back\slash\"#, "comma, {braces} and spaces ", "ünï € 日本", "\\\"", "new\nline",
+        ]
+        let rows = try connection.query(
+            "SELECT value, value IS NULL FROM unnest($1::text[]) WITH ORDINALITY AS t(value, n) ORDER BY n", [PostgresArray(optional: elements)]
+        ).rows
+        #expect(try rows.map { try $0.decode(0, as: String?.self) } == elements)
+        #expect(try rows.map { try $0.decode(1, as: Bool.self) } == elements.map { $0 == nil })
+    }
+
+    @Test func integersAndEmptyArrays() throws {
+        let connection = try PostgresConnection(configuration: PostgresConfiguration(url: TestEnvironment.databaseURL))
+        defer { connection.close() }
+        #expect(try connection.query("SELECT sum(v)::int FROM unnest($1::int[]) AS t(v)", [PostgresArray([1, -2, 1_000_000])]).rows[0].decode(0, as: Int.self) == 999_999)
+        #expect(try connection.query("SELECT cardinality($1::text[])", [PostgresArray([String]())]).rows[0].decode(0, as: Int.self) == 0)
+    }
+}
