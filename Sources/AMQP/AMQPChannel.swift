@@ -118,13 +118,48 @@ public final class AMQPChannel: Sendable {
                 }
                 try loop.check(status, "publishing to '\(routingKey)'")
                 if var confirms = channel.confirms {
-                    confirms.register(exchange: exchange, routingKey: routingKey, messageID: properties.messageID, waiter: continuation)
+                    confirms.register(exchange: exchange, routingKey: routingKey, messageID: properties.messageID, waiter: .one(continuation))
                     channel.confirms = confirms
                 } else {
                     continuation.resume()
                 }
             } catch {
                 continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Publishes several messages in one hand-over to the connection thread and
+    /// returns when every one is confirmed (on a confirm channel); throws the
+    /// first failure (nack, return, lost channel) once all are settled. Cheaper
+    /// than one `publish` task per message when a worker publishes a window at once.
+    public func publish(_ messages: [AMQPOutgoingMessage]) async throws {
+        guard !messages.isEmpty else { return }
+        let number = number
+        try await loop.performDeferred { (loop, continuation: CheckedContinuation<Void, any Error>) in
+            let batch = ConfirmBatch(continuation)
+            do {
+                let (state, channel) = try loop.liveChannel(number)
+                for message in messages {
+                    let status = CArena.with { arena in
+                        var cProperties = arena.properties(message.properties)
+                        return message.body.withUnsafeBytes { raw in
+                            amqp_basic_publish(
+                                state, number, arena.bytes(message.exchange), arena.bytes(message.routingKey), message.mandatory ? 1 : 0, 0,
+                                &cProperties, amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress)))
+                        }
+                    }
+                    try loop.check(status, "publishing to '\(message.routingKey)'")
+                    if var confirms = channel.confirms {
+                        batch.register()
+                        confirms.register(
+                            exchange: message.exchange, routingKey: message.routingKey, messageID: message.properties.messageID, waiter: .batch(batch))
+                        channel.confirms = confirms
+                    }
+                }
+                batch.seal()
+            } catch {
+                batch.seal(failure: error as? AMQPError ?? AMQPError(kind: .library, message: "\(error)"))
             }
         }
     }

@@ -87,3 +87,20 @@ public struct AMQPQueueState: Sendable, Hashable {
     public let messageCount: UInt32
     public let consumerCount: UInt32
 }
+
+/// A message to publish, for `AMQPChannel.publish(_:)` with several at once.
+public struct AMQPOutgoingMessage: Sendable {
+    public var body: [UInt8]
+    public var exchange: String
+    public var routingKey: String
+    public var mandatory: Bool
+    public var properties: AMQPProperties
+
+    public init(_ body: [UInt8], exchange: String = "", routingKey: String, mandatory: Bool = false, properties: AMQPProperties = AMQPProperties()) {
+        self.body = body
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.mandatory = mandatory
+        self.properties = properties
+    }
+}

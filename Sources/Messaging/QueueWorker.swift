@@ -15,17 +15,30 @@ public enum DeliveryOutcome: Sendable, Hashable {
     case deadLetter(reason: String, message: String)
 }
 
-/// The logic a `QueueWorker` runs for each message.
-public protocol DeliveryHandler: Sendable {
-    /// Processes one delivery. Anything it publishes goes through `publisher`
-    /// (a confirm channel) and is confirmed before this returns, so the ack
-    /// that follows comes after everything the message implied.
-    /// Throwing an `AMQPError` ends the session: the message is redelivered.
-    func handle(_ delivery: AMQPDelivery, publisher: AMQPChannel, logger: Logger) async throws -> DeliveryOutcome
+/// What a handler made of a window of deliveries: one outcome each (in
+/// delivery order) and the messages the window implies. The worker publishes
+/// those with confirms and only then acks the window.
+public struct HandledWindow: Sendable {
+    public var outcomes: [DeliveryOutcome]
+    public var messages: [AMQPOutgoingMessage]
 
-    /// Processes a window of deliveries (in delivery order) and returns one
-    /// outcome each, in the same order. The default handles them one by one.
-    func handleBatch(_ deliveries: [AMQPDelivery], publisher: AMQPChannel, logger: Logger) async throws -> [DeliveryOutcome]
+    public init(outcomes: [DeliveryOutcome], messages: [AMQPOutgoingMessage] = []) {
+        self.outcomes = outcomes
+        self.messages = messages
+    }
+}
+
+/// The logic a `QueueWorker` runs for its messages.
+///
+/// A handler does its own work (a database transaction) and returns what must
+/// be published; it does not publish. That lets the worker overlap the next
+/// window's transaction with this window's confirms, and still ack nothing
+/// before everything it implies is confirmed.
+public protocol DeliveryHandler: Sendable {
+    /// Processes a window of deliveries (in delivery order). Throwing an
+    /// `AMQPError` ends the session (the messages are redelivered); any other
+    /// error makes every message of the window a retry.
+    func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow
 
     /// Called after a message went to the DLQ because its retries were spent.
     func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async
@@ -33,15 +46,22 @@ public protocol DeliveryHandler: Sendable {
 
 extension DeliveryHandler {
     public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {}
+}
 
-    public func handleBatch(_ deliveries: [AMQPDelivery], publisher: AMQPChannel, logger: Logger) async throws -> [DeliveryOutcome] {
+/// A handler that takes one message at a time and publishes nothing.
+public protocol SingleDeliveryHandler: DeliveryHandler {
+    func handle(_ delivery: AMQPDelivery, logger: Logger) async throws -> DeliveryOutcome
+}
+
+extension SingleDeliveryHandler {
+    public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         var outcomes: [DeliveryOutcome] = []
         for delivery in deliveries {
-            outcomes.append(try await QueueWorker.outcome(of: delivery, publisher: publisher, logger: logger) { delivery, logger in
-                try await handle(delivery, publisher: publisher, logger: logger)
+            outcomes.append(try await QueueWorker.outcome(of: delivery, logger: logger) { delivery, logger in
+                try await handle(delivery, logger: logger)
             })
         }
-        return outcomes
+        return HandledWindow(outcomes: outcomes)
     }
 }
 
@@ -129,16 +149,27 @@ public struct QueueWorker: Service {
             let batcher = DeliveryBatcher()
             let feeding = Task { await batcher.feed(from: consumer) }
             defer { feeding.cancel() }
-            try await withGracefulShutdownHandler {
-                while !stopping.withLock({ $0 }) {
-                    let batch = try await batcher.nextBatch(limit: configuration.batchSize)
-                    if batch.isEmpty || stopping.withLock({ $0 }) { break }
-                    try await process(batch, channel: channel, publisher: publisher, logger: logger)
+            // One window may be finishing (confirms, failure copies, ack) while
+            // the next one is handled: its transaction overlaps those round trips.
+            var finishing: Task<Void, any Error>?
+            do {
+                try await withGracefulShutdownHandler {
+                    while !stopping.withLock({ $0 }) {
+                        let batch = try await batcher.nextBatch(limit: configuration.batchSize)
+                        if batch.isEmpty || stopping.withLock({ $0 }) { break }
+                        let handled = await handle(batch, logger: logger)
+                        try await finishing?.value
+                        finishing = Task { try await finish(batch, handled, channel: channel, publisher: publisher, logger: logger) }
+                    }
+                    try await finishing?.value
+                } onGracefulShutdown: {
+                    stopping.withLock { $0 = true }
+                    // Ends the consumer, which wakes a loop waiting for messages.
+                    Task { try? await channel.cancel(consumerTag: consumer.tag) }
                 }
-            } onGracefulShutdown: {
-                stopping.withLock { $0 = true }
-                // Ends the consumer, which wakes a loop waiting for messages.
-                Task { try? await channel.cancel(consumerTag: consumer.tag) }
+            } catch {
+                _ = try? await finishing?.value
+                throw error
             }
         } catch {
             await connection.close()
@@ -150,8 +181,7 @@ public struct QueueWorker: Service {
     /// Runs a handler on one delivery with the order id in the log metadata; an error
     /// other than the broker's becomes a retry. AMQP errors end the session.
     static func outcome(
-        of delivery: AMQPDelivery, publisher: AMQPChannel, logger: Logger,
-        _ body: (AMQPDelivery, Logger) async throws -> DeliveryOutcome
+        of delivery: AMQPDelivery, logger: Logger, _ body: (AMQPDelivery, Logger) async throws -> DeliveryOutcome
     ) async throws -> DeliveryOutcome {
         var logger = logger
         if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: "order_id"] = "\(id)" }
@@ -164,19 +194,25 @@ public struct QueueWorker: Service {
         }
     }
 
-    /// Handles a batch, routes its failures, and acks it with one multiple ack after
-    /// every copy sent to a retry queue or DLQ was confirmed.
-    private func process(_ batch: [AMQPDelivery], channel: AMQPChannel, publisher: AMQPChannel, logger: Logger) async throws {
-        let outcomes: [DeliveryOutcome]
+    /// The handler's verdict on a window; a failure of the handler itself makes every message a retry.
+    private func handle(_ batch: [AMQPDelivery], logger: Logger) async -> HandledWindow {
         do {
-            outcomes = try await handler.handleBatch(batch, publisher: publisher, logger: logger)
-        } catch let error as AMQPError {
-            throw error
+            let handled = try await handler.handleBatch(batch, logger: logger)
+            precondition(handled.outcomes.count == batch.count, "a handler must return one outcome per delivery")
+            return handled
         } catch {
-            outcomes = Array(repeating: .retry(reason: "unexpected-error", message: "\(error)"), count: batch.count)
+            return HandledWindow(outcomes: Array(repeating: .retry(reason: "unexpected-error", message: "\(error)"), count: batch.count))
         }
+    }
+
+    /// Publishes what the window implies and its failure copies, waits for every
+    /// confirm, then acks the window with one multiple ack.
+    private func finish(
+        _ batch: [AMQPDelivery], _ handled: HandledWindow, channel: AMQPChannel, publisher: AMQPChannel, logger: Logger
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (delivery, outcome) in zip(batch, outcomes) where outcome != .done {
+            group.addTask { try await publisher.publish(handled.messages) }
+            for (delivery, outcome) in zip(batch, handled.outcomes) where outcome != .done {
                 group.addTask { try await route(delivery, outcome, publisher: publisher, logger: logger) }
             }
             try await group.waitForAll()

@@ -43,14 +43,20 @@ public enum OrderBatchApplier {
         }
 
         let products = Array(Set(orders.flatMap { $0.lines.map(\.productId) })).sorted()
-        var stock = try connection.query(
+        // What is left of each product, by product: each order sees only its own
+        // products' rows, so a window costs O(orders), not O(orders × products).
+        var stock: [String: [VendorStock]] = [:]
+        for row in try connection.query(
             """
             SELECT vendor_id, product_id, stock FROM vendor_stock
             WHERE product_id = ANY($1::text[])
             ORDER BY product_id, vendor_id
             FOR UPDATE
             """, [PostgresArray(products)]
-        ).rows.map { VendorStock(vendorId: try $0.decode(0), productId: try $0.decode(1), stock: try $0.decode(2)) }
+        ).rows {
+            let entry = VendorStock(vendorId: try row.decode(0), productId: try row.decode(1), stock: try row.decode(2))
+            stock[entry.productId, default: []].append(entry)
+        }
 
         var results: [OrderApplication] = []
         var decided: [UUID: OrderApplication] = [:]
@@ -68,16 +74,18 @@ public enum OrderBatchApplier {
                 continue
             }
             let application: OrderApplication
-            switch AllocationPolicy.decide(lines: order.lines, stock: stock) {
+            let orderProducts = Set(order.lines.map(\.productId))
+            switch AllocationPolicy.decide(lines: order.lines, stock: orderProducts.flatMap { stock[$0] ?? [] }) {
             case .reject(let reason):
                 application = OrderApplication(orderId: order.orderId, status: .rejected, reason: reason, allocations: [], duplicate: false)
                 newOrders.append((order, .rejected, reason))
             case .allocate(let plan):
                 let planned = plan.map { ($0, UUID(), order.orderId) }
                 allocations += planned
-                stock = stock.map { row in
-                    let taken = plan.filter { $0.vendorId == row.vendorId && $0.productId == row.productId }.reduce(0) { $0 + $1.quantity }
-                    return taken == 0 ? row : VendorStock(vendorId: row.vendorId, productId: row.productId, stock: row.stock - taken)
+                for taken in plan {
+                    stock[taken.productId] = stock[taken.productId]?.map { row in
+                        row.vendorId == taken.vendorId ? VendorStock(vendorId: row.vendorId, productId: row.productId, stock: row.stock - taken.quantity) : row
+                    }
                 }
                 application = OrderApplication(
                     orderId: order.orderId, status: .confirmed, reason: nil,

@@ -20,15 +20,11 @@ public struct OrderMessageHandler: DeliveryHandler {
         self.topology = topology
     }
 
-    public func handle(_ delivery: AMQPDelivery, publisher: AMQPChannel, logger: Logger) async throws -> DeliveryOutcome {
-        try await handleBatch([delivery], publisher: publisher, logger: logger)[0]
-    }
-
     /// A window of orders in one transaction (`OrderBatchApplier`); if that
     /// fails for any reason, one transaction per order (`OrderApplier`), so a
-    /// bad or conflicting order only affects itself. Then every vendor_sync
-    /// message of the window, confirmed, before the caller acks.
-    public func handleBatch(_ deliveries: [AMQPDelivery], publisher: AMQPChannel, logger: Logger) async throws -> [DeliveryOutcome] {
+    /// bad or conflicting order only affects itself. Returns the window's
+    /// vendor_sync messages, which the worker confirms before it acks.
+    public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         var outcomes = [DeliveryOutcome](repeating: .done, count: deliveries.count)
         var valid: [(index: Int, order: OrderPlaced)] = []
         for (index, delivery) in deliveries.enumerated() {
@@ -38,8 +34,10 @@ public struct OrderMessageHandler: DeliveryHandler {
                 outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
             }
         }
-        guard !valid.isEmpty else { return outcomes }
+        guard !valid.isEmpty else { return HandledWindow(outcomes: outcomes) }
 
+        let clock = ContinuousClock()
+        let started = clock.now
         var applied: [(index: Int, result: OrderApplication)] = []
         let orders = valid.map(\.order)
         if let results = try? await database.withConnection({ connection in try OrderBatchApplier.apply(orders, on: connection) }) {
@@ -53,7 +51,7 @@ public struct OrderMessageHandler: DeliveryHandler {
                 }
             }
         }
-        try await publishAllocations(applied.map(\.result), publisher: publisher)
+        logger.debug("window applied", metadata: ["batch": "\(deliveries.count)", "database_ms": "\(Self.milliseconds(clock.now - started))"])
         for (_, result) in applied {
             logger.info(
                 "order applied",
@@ -62,26 +60,20 @@ public struct OrderMessageHandler: DeliveryHandler {
                     "allocations": "\(result.allocations.count)", "reason": "\(result.reason ?? "")", "batch": "\(deliveries.count)",
                 ])
         }
-        return outcomes
+        return HandledWindow(outcomes: outcomes, messages: vendorSyncMessages(applied.map(\.result)))
     }
 
-    /// One message per allocation, all in flight together, each confirmed.
-    /// A duplicate re-publishes the same allocation ids: vendor-sync applies each once.
-    private func publishAllocations(_ results: [OrderApplication], publisher: AMQPChannel) async throws {
-        let allocations = results.filter { $0.status == .confirmed }.flatMap(\.allocations)
-        guard !allocations.isEmpty else { return }
+    /// One message per allocation of the confirmed orders. A duplicate
+    /// re-publishes the same allocation ids: vendor-sync applies each once.
+    private func vendorSyncMessages(_ results: [OrderApplication]) -> [AMQPOutgoingMessage] {
         let queue = topology.vendorSync.main
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for allocation in allocations {
-                group.addTask {
-                    try await publisher.publish(
-                        allocation.encoded(), routingKey: queue, mandatory: true,
-                        properties: AMQPProperties(
-                            contentType: "application/json", deliveryMode: .persistent, correlationID: allocation.orderId.uuidString,
-                            messageID: allocation.allocationId.uuidString, timestamp: Date(), type: VendorAllocation.messageType))
-                }
-            }
-            try await group.waitForAll()
+        let now = Date()
+        return results.filter { $0.status == .confirmed }.flatMap(\.allocations).map { allocation in
+            AMQPOutgoingMessage(
+                allocation.encoded(), routingKey: queue, mandatory: true,
+                properties: AMQPProperties(
+                    contentType: "application/json", deliveryMode: .persistent, correlationID: allocation.orderId.uuidString,
+                    messageID: allocation.allocationId.uuidString, timestamp: now, type: VendorAllocation.messageType))
         }
     }
 
@@ -94,6 +86,10 @@ public struct OrderMessageHandler: DeliveryHandler {
         } catch {
             logger.warning("could not record the order as FAILED", metadata: ["error": "\(error)"])
         }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        ((Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15) * 10).rounded() / 10
     }
 
     /// A stable reason code for the DLQ headers.

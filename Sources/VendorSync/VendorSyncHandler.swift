@@ -11,7 +11,7 @@ import Postgres
 /// records the result in ordersdb. A vendor that can no longer cover the
 /// allocation makes it CONFLICTED and flags the order for review: a business
 /// answer, not retried.
-public struct VendorSyncHandler: DeliveryHandler {
+public struct VendorSyncHandler: SingleDeliveryHandler {
     public let orders: PostgresPool
     public let vendors: [String: PostgresPool]
 
@@ -20,7 +20,7 @@ public struct VendorSyncHandler: DeliveryHandler {
         self.vendors = vendors
     }
 
-    public func handle(_ delivery: AMQPDelivery, publisher: AMQPChannel, logger: Logger) async throws -> DeliveryOutcome {
+    public func handle(_ delivery: AMQPDelivery, logger: Logger) async throws -> DeliveryOutcome {
         let allocation: VendorAllocation
         do {
             allocation = try VendorAllocation.decode(delivery.body)

@@ -90,6 +90,42 @@ import Testing
         }
     }
 
+    @Test func aBatchPublishIsConfirmedAsAWholeAndKeepsOrder() async throws {
+        try await BrokerFixture.with { broker in
+            try await broker.withQueue("batch") { queue in
+                let publisher = try await broker.connection.openConfirmChannel()
+                let messages = (0..<500).map { index in
+                    AMQPOutgoingMessage(Self.sample(index).body, routingKey: queue, mandatory: true, properties: Self.sample(index).properties)
+                }
+                try await publisher.publish(messages)
+                try await publisher.publish([])  // nothing to do, returns at once
+                #expect(try await broker.waitForDepth(queue, 500) == 500)
+                var received: [[UInt8]] = []
+                while let delivery = try await broker.channel.get(queue: queue, noAck: true) { received.append(delivery.body) }
+                #expect(received == messages.map(\.body))
+            }
+        }
+    }
+
+    @Test func aBatchWithOneUnroutableMessageFailsAfterTheOthersArrive() async throws {
+        try await BrokerFixture.with { broker in
+            try await broker.withQueue("batch-return") { queue in
+                let publisher = try await broker.connection.openConfirmChannel()
+                let messages = [
+                    AMQPOutgoingMessage([1], routingKey: queue, mandatory: true, properties: AMQPProperties(messageID: "a")),
+                    AMQPOutgoingMessage([2], routingKey: "no-such-queue-\(UUID())", mandatory: true, properties: AMQPProperties(messageID: "b")),
+                    AMQPOutgoingMessage([3], routingKey: queue, mandatory: true, properties: AMQPProperties(messageID: "c")),
+                ]
+                let error = await #expect(throws: AMQPError.self) { try await publisher.publish(messages) }
+                #expect(error?.kind == .returned)
+                #expect(try await broker.waitForDepth(queue, 2) == 2)
+                // The channel stays usable, and its confirms still line up.
+                try await publisher.publish([AMQPOutgoingMessage([4], routingKey: queue, mandatory: true)])
+                #expect(try await broker.waitForDepth(queue, 3) == 3)
+            }
+        }
+    }
+
     @Test func publishingToAMissingExchangeClosesTheChannelWith404() async throws {
         try await BrokerFixture.with { broker in
             let publisher = try await broker.connection.openConfirmChannel()

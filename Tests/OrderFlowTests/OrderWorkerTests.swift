@@ -15,9 +15,11 @@ final class RecordingHandler: DeliveryHandler {
 
     init(_ inner: OrderMessageHandler) { self.inner = inner }
 
-    func handle(_ delivery: AMQPDelivery, publisher: AMQPChannel, logger: Logger) async throws -> DeliveryOutcome {
-        seen.withLock { $0.append((delivery.properties.messageID ?? "?", FailureCopy.retryCount(of: delivery.properties), .now)) }
-        return try await inner.handle(delivery, publisher: publisher, logger: logger)
+    func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
+        seen.withLock { seen in
+            for delivery in deliveries { seen.append((delivery.properties.messageID ?? "?", FailureCopy.retryCount(of: delivery.properties), .now)) }
+        }
+        return try await inner.handleBatch(deliveries, logger: logger)
     }
 
     func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {

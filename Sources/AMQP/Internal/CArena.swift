@@ -28,7 +28,7 @@ final class CArena {
         guard count > 0 else { return amqp_bytes_t(len: 0, bytes: nil) }
         let block = allocate(count)
         let buffer = UnsafeMutableRawBufferPointer(start: block, count: count)
-        _ = buffer.copyBytes(from: source)
+        buffer.copyBytes(from: source)
         return amqp_bytes_t(len: count, bytes: block)
     }
 

@@ -15,10 +15,7 @@ struct ConfirmTracker<Waiter> {
         var returned: AMQPError?
     }
 
-    enum Outcome {
-        case confirmed
-        case failed(AMQPError)
-    }
+    typealias Outcome = ConfirmOutcome
 
     private var pending: [UInt64: Pending] = [:]
     private(set) var nextTag: UInt64 = 1
@@ -84,5 +81,56 @@ struct ConfirmTracker<Waiter> {
         }
         while lowestUnsettled < nextTag, pending[lowestUnsettled] == nil { lowestUnsettled += 1 }
         return settled
+    }
+}
+
+enum ConfirmOutcome {
+    case confirmed
+    case failed(AMQPError)
+}
+
+/// Who waits for a publisher confirm: one publish, or a batch of publishes
+/// that resumes once, when the last of its messages is settled.
+enum ConfirmWaiter {
+    case one(CheckedContinuation<Void, any Error>)
+    case batch(ConfirmBatch)
+
+    func settle(_ outcome: ConfirmOutcome) {
+        switch (self, outcome) {
+        case (.one(let continuation), .confirmed): continuation.resume()
+        case (.one(let continuation), .failed(let error)): continuation.resume(throwing: error)
+        case (.batch(let batch), _): batch.settle(outcome)
+        }
+    }
+}
+
+/// The publishes of one `publish([…])` call. Touched only on the loop thread.
+final class ConfirmBatch {
+    private let continuation: CheckedContinuation<Void, any Error>
+    private var registered = 0
+    private var settled = 0
+    private var sealed = false
+    private var failure: AMQPError?
+
+    init(_ continuation: CheckedContinuation<Void, any Error>) { self.continuation = continuation }
+
+    func register() { registered += 1 }
+
+    /// No more messages will join; `error` when writing one of them failed.
+    func seal(failure error: AMQPError? = nil) {
+        failure = failure ?? error
+        sealed = true
+        finishIfDone()
+    }
+
+    func settle(_ outcome: ConfirmOutcome) {
+        settled += 1
+        if case .failed(let error) = outcome { failure = failure ?? error }
+        finishIfDone()
+    }
+
+    private func finishIfDone() {
+        guard sealed, settled == registered else { return }
+        if let failure { continuation.resume(throwing: failure) } else { continuation.resume() }
     }
 }

@@ -30,7 +30,7 @@ typealias DeliveryStream = AsyncThrowingStream<AMQPDelivery, any Error>
 /// What the loop knows about one open channel. Touched only on the loop thread.
 final class ChannelState {
     let number: UInt16
-    var confirms: ConfirmTracker<CheckedContinuation<Void, any Error>>?
+    var confirms: ConfirmTracker<ConfirmWaiter>?
     var consumers: [String: DeliveryStream.Continuation] = [:]
 
     init(number: UInt16) { self.number = number }
@@ -316,7 +316,7 @@ final class ConnectionLoop: @unchecked Sendable {
 
     private func fail(_ channel: ChannelState, _ error: AMQPError, graceful: Bool) {
         if var confirms = channel.confirms {
-            for (waiter, _) in confirms.failAll(error) { waiter.resume(throwing: error) }
+            for (waiter, outcome) in confirms.failAll(error) { waiter.settle(outcome) }
             channel.confirms = confirms
         }
         for consumer in channel.consumers.values {
@@ -516,17 +516,12 @@ final class ConnectionLoop: @unchecked Sendable {
 
     private func settleConfirms(
         _ number: UInt16,
-        _ settle: (inout ConfirmTracker<CheckedContinuation<Void, any Error>>) -> [(CheckedContinuation<Void, any Error>, ConfirmTracker<CheckedContinuation<Void, any Error>>.Outcome)]
+        _ settle: (inout ConfirmTracker<ConfirmWaiter>) -> [(ConfirmWaiter, ConfirmOutcome)]
     ) {
         guard let channel = channels[number], var confirms = channel.confirms else { return }
         let settled = settle(&confirms)
         channel.confirms = confirms
-        for (waiter, outcome) in settled {
-            switch outcome {
-            case .confirmed: waiter.resume()
-            case .failed(let error): waiter.resume(throwing: error)
-            }
-        }
+        for (waiter, outcome) in settled { waiter.settle(outcome) }
     }
 
     // MARK: Helpers
