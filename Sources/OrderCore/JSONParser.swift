@@ -141,6 +141,8 @@ private struct JSONParser {
             depth -= 1
             return .object(object)
         }
+        // Room for a typical message's fields up front: growing rehashes every key.
+        object.reserveCapacity(8)
         while true {
             skipWhitespace()
             guard index < input.count, input[index] == ASCII.quote else { throw unexpected() }

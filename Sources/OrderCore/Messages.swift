@@ -57,7 +57,7 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
         var problems: [String] = []
         var orderId: UUID?
         switch object["orderId"] {
-        case .string(let text)?: orderId = UUID(uuidString: text); if orderId == nil { problems.append("orderId: not a UUID") }
+        case .string(let text)?: orderId = UUIDText.parse(text); if orderId == nil { problems.append("orderId: not a UUID") }
         case nil: problems.append("orderId: is required")
         case let other?: problems.append("orderId: must be a string, not \(other.typeName)")
         }
@@ -170,7 +170,7 @@ public struct VendorAllocation: Sendable, Hashable, Codable {
 
     private static func uuid(_ field: String, in object: [String: JSONValue], problems: inout [String]) -> UUID? {
         guard let text = string(field, in: object, problems: &problems) else { return nil }
-        guard let id = UUID(uuidString: text) else {
+        guard let id = UUIDText.parse(text) else {
             problems.append("\(field): not a UUID")
             return nil
         }
