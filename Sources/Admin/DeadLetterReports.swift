@@ -270,7 +270,7 @@ public struct DeadLetterPeek: Renderable {
         let json: OutputValue
 
         init(_ bytes: [UInt8], contentType: String?) {
-            if !bytes.isEmpty, let value = try? MessageCoding.decoder.decode(JSONValue.self, from: Data(bytes)) {
+            if !bytes.isEmpty, let value = try? JSONValue.parse(bytes) {
                 let output = Self.output(value)
                 kind = "json"
                 text = output.json(pretty: true)

@@ -17,14 +17,37 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
         self.acceptedAt = acceptedAt
     }
 
-    public func encoded() -> [UInt8] { Array(try! MessageCoding.encoder.encode(self)) }
+    /// The same bytes as `MessageCoding.encoder` (sorted keys, no
+    /// `idempotencyKey` when nil), written directly: JSONEncoder and its
+    /// Foundation date formatting were slow on this hot path.
+    public func encoded() -> [UInt8] {
+        var writer = JSONWriter(capacity: 112 + (idempotencyKey?.utf8.count ?? 0) + lines.count * 48)
+        writer.raw(#"{"acceptedAt":"#)
+        writer.date(acceptedAt)
+        if let idempotencyKey {
+            writer.raw(#","idempotencyKey":"#)
+            writer.string(idempotencyKey)
+        }
+        writer.raw(#","lines":["#)
+        for (index, line) in lines.enumerated() {
+            writer.raw(index == 0 ? #"{"productId":"# : #",{"productId":"#)
+            writer.string(line.productId)
+            writer.raw(#","quantity":"#)
+            writer.integer(line.quantity)
+            writer.raw("}")
+        }
+        writer.raw(#"],"orderId":""#)
+        writer.uuid(orderId)
+        writer.raw(#""}"#)
+        return writer.bytes
+    }
 
     /// Decodes and validates a message body. Anything wrong is a `PoisonMessage`:
     /// it goes to the DLQ with the reason, never retried.
     public static func decode(_ body: [UInt8]) throws(PoisonMessage) -> OrderPlaced {
         let value: JSONValue
         do {
-            value = try MessageCoding.decoder.decode(JSONValue.self, from: Data(body))
+            value = try JSONValue.parse(body)
         } catch {
             throw PoisonMessage(reason: .undecodable, detail: "body is not JSON")
         }
@@ -34,7 +57,7 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
         var problems: [String] = []
         var orderId: UUID?
         switch object["orderId"] {
-        case .string(let text)?: orderId = UUID(uuidString: text); if orderId == nil { problems.append("orderId: not a UUID") }
+        case .string(let text)?: orderId = UUIDText.parse(text); if orderId == nil { problems.append("orderId: not a UUID") }
         case nil: problems.append("orderId: is required")
         case let other?: problems.append("orderId: must be a string, not \(other.typeName)")
         }
@@ -83,24 +106,75 @@ public struct VendorAllocation: Sendable, Hashable, Codable {
         self.quantity = quantity
     }
 
-    public func encoded() -> [UInt8] { Array(try! MessageCoding.encoder.encode(self)) }
+    /// The same bytes as `MessageCoding.encoder` (sorted keys), written directly.
+    public func encoded() -> [UInt8] {
+        var writer = JSONWriter(capacity: 160 + vendorId.utf8.count + productId.utf8.count)
+        writer.raw(#"{"allocationId":""#)
+        writer.uuid(allocationId)
+        writer.raw(#"","orderId":""#)
+        writer.uuid(orderId)
+        writer.raw(#"","productId":"#)
+        writer.string(productId)
+        writer.raw(#","quantity":"#)
+        writer.integer(quantity)
+        writer.raw(#","vendorId":"#)
+        writer.string(vendorId)
+        writer.raw("}")
+        return writer.bytes
+    }
 
+    /// Decodes and validates a message body; every wrong field is named in the
+    /// `PoisonMessage`'s detail. Unknown fields are ignored, as Codable did.
     public static func decode(_ body: [UInt8]) throws(PoisonMessage) -> VendorAllocation {
-        let message: VendorAllocation
+        let value: JSONValue
         do {
-            message = try MessageCoding.decoder.decode(VendorAllocation.self, from: Data(body))
-        } catch DecodingError.dataCorrupted {
-            throw PoisonMessage(reason: .undecodable, detail: "body is not JSON")
+            value = try JSONValue.parse(body)
         } catch {
-            throw PoisonMessage(reason: .invalid, detail: "\(MessageCoding.describe(error))")
+            throw PoisonMessage(reason: .undecodable, detail: "body is not JSON")
         }
-        guard OrderLimits.quantityRange.contains(message.quantity) else {
+        guard case .object(let object) = value else {
+            throw PoisonMessage(reason: .invalid, detail: "body must be a JSON object, not \(value.typeName)")
+        }
+        var problems: [String] = []
+        let allocationId = uuid("allocationId", in: object, problems: &problems)
+        let orderId = uuid("orderId", in: object, problems: &problems)
+        let vendorId = string("vendorId", in: object, problems: &problems)
+        let productId = string("productId", in: object, problems: &problems)
+        var quantity: Int?
+        switch object["quantity"] {
+        case .integer(let number)?: quantity = Int(clamping: number)
+        case .number?: problems.append("quantity: must be an integer from 1 to 1000000")
+        case nil: problems.append("quantity: is required")
+        case let other?: problems.append("quantity: must be an integer, not \(other.typeName)")
+        }
+        guard problems.isEmpty, let allocationId, let orderId, let vendorId, let productId, let quantity else {
+            throw PoisonMessage(reason: .invalid, detail: problems.joined(separator: "; "))
+        }
+        guard OrderLimits.quantityRange.contains(quantity) else {
             throw PoisonMessage(reason: .invalid, detail: "quantity: must be an integer from 1 to 1000000")
         }
-        guard OrderLimits.isValidProductId(message.productId), !message.vendorId.isEmpty else {
+        guard OrderLimits.isValidProductId(productId), !vendorId.isEmpty else {
             throw PoisonMessage(reason: .invalid, detail: "productId or vendorId is not valid")
         }
-        return message
+        return VendorAllocation(allocationId: allocationId, orderId: orderId, vendorId: vendorId, productId: productId, quantity: quantity)
+    }
+
+    private static func string(_ field: String, in object: [String: JSONValue], problems: inout [String]) -> String? {
+        switch object[field] {
+        case .string(let text)?: return text
+        case nil: problems.append("\(field): is required")
+        case let other?: problems.append("\(field): must be a string, not \(other.typeName)")
+        }
+        return nil
+    }
+
+    private static func uuid(_ field: String, in object: [String: JSONValue], problems: inout [String]) -> UUID? {
+        guard let text = string(field, in: object, problems: &problems) else { return nil }
+        guard let id = UUIDText.parse(text) else {
+            problems.append("\(field): not a UUID")
+            return nil
+        }
+        return id
     }
 }
 
@@ -147,22 +221,28 @@ public enum MessageCoding {
         return decoder
     }()
 
+    /// `2026-11-21T03:04:05.123Z`: UTC, milliseconds.
     public static func formatDate(_ date: Date) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        guard ISO8601Timestamp.append(date, to: &bytes) else { return foundationFormatDate(date) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// ISO 8601 with or without fractional seconds; the common
+    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` without Foundation.
+    public static func parseDate(_ text: String) -> Date? {
+        ISO8601Timestamp.parse(text) ?? foundationParseDate(text)
+    }
+
+    /// What `formatDate` did before the fast path (still used outside its years).
+    static func foundationFormatDate(_ date: Date) -> String {
         date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 
-    public static func parseDate(_ text: String) -> Date? {
+    /// What `parseDate` did before the fast path (still used for anything it does not take).
+    static func foundationParseDate(_ text: String) -> Date? {
         (try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)))
             ?? (try? Date(text, strategy: .iso8601))
-    }
-
-    static func describe(_ error: any Error) -> String {
-        switch error as? DecodingError {
-        case .keyNotFound(let key, _)?: "\(key.stringValue): is required"
-        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?:
-            "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
-        case .dataCorrupted(let context)?: context.debugDescription
-        default: "\(error)"
-        }
     }
 }

@@ -5,18 +5,17 @@ import Foundation
 /// Every invalid field is reported, not just the first.
 public enum OrderRequest {
     public static func parse(_ body: some Collection<UInt8>) -> Result<[OrderLine], ValidationFailure> {
-        let data = Data(body)
-        guard !data.isEmpty else {
+        guard !body.isEmpty else {
             return .failure(ValidationFailure([FieldError(field: "body", message: "is empty; send a JSON object")]))
-        }
-        guard String(validating: data, as: UTF8.self) != nil else {
-            return .failure(ValidationFailure([FieldError(field: "body", message: "is not valid UTF-8")]))
         }
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: data)
+            value = try JSONValue.parse(body)
         } catch {
-            return .failure(ValidationFailure([FieldError(field: "body", message: "is not valid JSON")]))
+            // Checked only now, as parsing validates every string: invalid
+            // UTF-8 still wins over any other fault, as it always did.
+            let message = String(validating: body, as: UTF8.self) == nil ? "is not valid UTF-8" : "is not valid JSON"
+            return .failure(ValidationFailure([FieldError(field: "body", message: message)]))
         }
         return validate(value)
     }

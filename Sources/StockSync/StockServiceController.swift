@@ -107,7 +107,7 @@ struct StockServiceController<Context: RequestContext>: Sendable {
 
     private func integerField(_ name: String, in request: Request, range: ClosedRange<Int>) async throws -> Int {
         let body = try await request.body.collect(upTo: 4096)
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)), case .object(let object) = value else {
+        guard let value = try? JSONValue.parse(body.readableBytesView), case .object(let object) = value else {
             throw Problem(status: .badRequest, code: "invalid-request", title: "Send a JSON object", errors: [FieldError(field: "body", message: "is not a JSON object")])
         }
         guard case .integer(let number)? = object[name], range.contains(Int(clamping: number)) else {

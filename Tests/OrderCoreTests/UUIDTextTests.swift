@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+@testable import OrderCore
+
+@Suite struct UUIDTextTests {
+    @Test func agreesWithFoundationOnWellFormedText() {
+        for _ in 0..<1_000 {
+            let id = UUID()
+            #expect(UUIDText.parse(id.uuidString) == id)
+            #expect(UUIDText.parse(id.uuidString.lowercased()) == id)
+        }
+        for text in ["00000000-0000-0000-0000-000000000000", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", "6f1c2B8E-3d4a-4E5F-9a7b-0C1d2e3f4a5b"] {
+            #expect(UUIDText.parse(text) == UUID(uuidString: text))
+            #expect(UUIDText.parse(text) != nil)
+        }
+    }
+
+    @Test(arguments: [
+        "", "x", "6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5", "6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b0", "6f1c2b8e3d4a4e5f9a7b0c1d2e3f4a5b",
+        "6f1c2b8e-3d4a-4e5f-9a7b_0c1d2e3f4a5b", "6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5g", "{6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b}",
+        " 6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5", "+f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b", "6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5é",
+    ])
+    func rejectsAnythingElse(text: String) {
+        #expect(UUIDText.parse(text) == nil)
+    }
+}
