@@ -155,10 +155,20 @@ public struct QueueWorker: Service {
             do {
                 try await withGracefulShutdownHandler {
                     while !stopping.withLock({ $0 }) {
+                        let clock = ContinuousClock()
+                        let waiting = clock.now
                         let batch = try await batcher.nextBatch(limit: configuration.batchSize)
                         if batch.isEmpty || stopping.withLock({ $0 }) { break }
+                        let handling = clock.now
                         let handled = await handle(batch, logger: logger)
+                        let handled_ = clock.now
                         try await finishing?.value
+                        logger.debug(
+                            "window handled",
+                            metadata: [
+                                "batch": "\(batch.count)", "wait_ms": "\((handling - waiting).milliseconds)",
+                                "handle_ms": "\((handled_ - handling).milliseconds)", "previous_ms": "\((clock.now - handled_).milliseconds)",
+                            ])
                         finishing = Task { try await finish(batch, handled, channel: channel, publisher: publisher, logger: logger) }
                     }
                     try await finishing?.value
@@ -252,5 +262,12 @@ public struct QueueWorker: Service {
             of: delivery, retryCount: retryCount, reason: reason, message: message, originalQueue: configuration.queues.main,
             failedBy: configuration.workerName)
         try await publisher.publish(delivery.body, routingKey: queue, mandatory: true, properties: properties)
+    }
+}
+
+extension Duration {
+    /// Milliseconds with one decimal, for logs.
+    public var milliseconds: Double {
+        ((Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15) * 10).rounded() / 10
     }
 }

@@ -51,7 +51,7 @@ public struct OrderMessageHandler: DeliveryHandler {
                 }
             }
         }
-        logger.debug("window applied", metadata: ["batch": "\(deliveries.count)", "database_ms": "\(Self.milliseconds(clock.now - started))"])
+        logger.debug("window applied", metadata: ["batch": "\(deliveries.count)", "database_ms": "\((clock.now - started).milliseconds)"])
         for (_, result) in applied {
             logger.info(
                 "order applied",
@@ -86,10 +86,6 @@ public struct OrderMessageHandler: DeliveryHandler {
         } catch {
             logger.warning("could not record the order as FAILED", metadata: ["error": "\(error)"])
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> Double {
-        ((Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15) * 10).rounded() / 10
     }
 
     /// A stable reason code for the DLQ headers.
