@@ -117,9 +117,9 @@ public final class AMQPChannel: Sendable {
                     }
                 }
                 try loop.check(status, "publishing to '\(routingKey)'")
-                if var confirms = channel.confirms {
-                    confirms.register(exchange: exchange, routingKey: routingKey, messageID: properties.messageID, waiter: .one(continuation))
-                    channel.confirms = confirms
+                // In place (`?.`): a copy of the tracker would copy every publish in flight.
+                if channel.confirms != nil {
+                    channel.confirms?.register(exchange: exchange, routingKey: routingKey, messageID: properties.messageID, waiter: .one(continuation))
                 } else {
                     continuation.resume()
                 }
@@ -150,11 +150,10 @@ public final class AMQPChannel: Sendable {
                         }
                     }
                     try loop.check(status, "publishing to '\(message.routingKey)'")
-                    if var confirms = channel.confirms {
+                    if channel.confirms != nil {
                         batch.register()
-                        confirms.register(
+                        channel.confirms?.register(
                             exchange: message.exchange, routingKey: message.routingKey, messageID: message.properties.messageID, waiter: .batch(batch))
-                        channel.confirms = confirms
                     }
                 }
                 batch.seal()

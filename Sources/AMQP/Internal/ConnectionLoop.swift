@@ -315,10 +315,7 @@ final class ConnectionLoop: @unchecked Sendable {
     }
 
     private func fail(_ channel: ChannelState, _ error: AMQPError, graceful: Bool) {
-        if var confirms = channel.confirms {
-            for (waiter, outcome) in confirms.failAll(error) { waiter.settle(outcome) }
-            channel.confirms = confirms
-        }
+        for (waiter, outcome) in channel.confirms?.failAll(error) ?? [] { waiter.settle(outcome) }
         for consumer in channel.consumers.values {
             if graceful { consumer.finish() } else { consumer.finish(throwing: error) }
         }
@@ -518,9 +515,9 @@ final class ConnectionLoop: @unchecked Sendable {
         _ number: UInt16,
         _ settle: (inout ConfirmTracker<ConfirmWaiter>) -> [(ConfirmWaiter, ConfirmOutcome)]
     ) {
-        guard let channel = channels[number], var confirms = channel.confirms else { return }
-        let settled = settle(&confirms)
-        channel.confirms = confirms
+        // Mutated in place: copying the tracker out would copy every publish in flight per confirm.
+        guard let channel = channels[number], channel.confirms != nil else { return }
+        let settled = settle(&channel.confirms!)
         for (waiter, outcome) in settled { waiter.settle(outcome) }
     }
 
