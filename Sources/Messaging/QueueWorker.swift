@@ -48,23 +48,6 @@ extension DeliveryHandler {
     public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {}
 }
 
-/// A handler that takes one message at a time and publishes nothing.
-public protocol SingleDeliveryHandler: DeliveryHandler {
-    func handle(_ delivery: AMQPDelivery, logger: Logger) async throws -> DeliveryOutcome
-}
-
-extension SingleDeliveryHandler {
-    public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
-        var outcomes: [DeliveryOutcome] = []
-        for delivery in deliveries {
-            outcomes.append(try await QueueWorker.outcome(of: delivery, logger: logger) { delivery, logger in
-                try await handle(delivery, logger: logger)
-            })
-        }
-        return HandledWindow(outcomes: outcomes)
-    }
-}
-
 public struct QueueWorkerConfiguration: Sendable {
     public var amqp: AMQPConfiguration
     public var queues: QueueSet
@@ -186,22 +169,6 @@ public struct QueueWorker: Service {
             throw error
         }
         await connection.close()
-    }
-
-    /// Runs a handler on one delivery with the order id in the log metadata; an error
-    /// other than the broker's becomes a retry. AMQP errors end the session.
-    static func outcome(
-        of delivery: AMQPDelivery, logger: Logger, _ body: (AMQPDelivery, Logger) async throws -> DeliveryOutcome
-    ) async throws -> DeliveryOutcome {
-        var logger = logger
-        if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: "order_id"] = "\(id)" }
-        do {
-            return try await body(delivery, logger)
-        } catch let error as AMQPError {
-            throw error
-        } catch {
-            return .retry(reason: "unexpected-error", message: "\(error)")
-        }
     }
 
     /// The handler's verdict on a window; a failure of the handler itself makes every message a retry.

@@ -59,6 +59,72 @@ public enum VendorStore {
 
     private struct VendorConflict: Error { let reason: String }
 
+    /// Applies a window of one vendor's allocations in one transaction, with
+    /// exactly the result each would have had alone, in order: the product rows
+    /// are locked (sorted), each allocation is checked against what the earlier
+    /// ones left, and the records and decrements are written with one statement
+    /// each. An allocation id seen before (in the database or earlier in the
+    /// window) is `alreadyApplied`. Any error rolls the whole window back: the
+    /// caller then applies them one by one with `apply`.
+    public static func applyBatch(_ allocations: [VendorAllocation], on connection: PostgresConnection) throws -> [VendorApplyResult] {
+        try connection.withTransaction { connection in
+            let products = Array(Set(allocations.map(\.productId))).sorted()
+            // The row locks also serialise two windows holding the same allocation
+            // (same product), so the applied check below cannot go stale.
+            var stock: [String: Int] = [:]
+            for row in try connection.query(
+                "SELECT id, stock FROM products WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", [PostgresArray(products)]
+            ).rows {
+                stock[try row.decode(0, as: String.self)] = try row.decode(1, as: Int.self)
+            }
+            var seen = Set(try connection.query(
+                "SELECT allocation_id FROM applied_allocations WHERE allocation_id = ANY($1::uuid[])",
+                [PostgresArray(allocations.map(\.allocationId.uuidString))]
+            ).rows.map { try $0.decode(0, as: UUID.self) })
+
+            var results: [VendorApplyResult] = []
+            var applied: [VendorAllocation] = []
+            for allocation in allocations {
+                if seen.contains(allocation.allocationId) {
+                    results.append(.alreadyApplied)
+                } else if let available = stock[allocation.productId] {
+                    if available >= allocation.quantity {
+                        stock[allocation.productId] = available - allocation.quantity
+                        seen.insert(allocation.allocationId)
+                        applied.append(allocation)
+                        results.append(.applied)
+                    } else {
+                        results.append(.conflicted(reason: "vendor \(allocation.vendorId) cannot cover \(allocation.quantity) of \(allocation.productId)"))
+                    }
+                } else {
+                    results.append(.conflicted(reason: "vendor \(allocation.vendorId) has no product \(allocation.productId)"))
+                }
+            }
+            guard !applied.isEmpty else { return results }
+            // No ON CONFLICT: a duplicate here would mean the check above was wrong,
+            // and the error sends the window to the one-by-one path.
+            try connection.query(
+                """
+                INSERT INTO applied_allocations (allocation_id, order_id, product_id, quantity)
+                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[])
+                """,
+                [
+                    PostgresArray(applied.map(\.allocationId.uuidString)), PostgresArray(applied.map(\.orderId.uuidString)),
+                    PostgresArray(applied.map(\.productId)), PostgresArray(applied.map(\.quantity)),
+                ])
+            var taken: [String: Int] = [:]
+            for allocation in applied { taken[allocation.productId, default: 0] += allocation.quantity }
+            let rows = taken.sorted { $0.key < $1.key }
+            try connection.query(
+                """
+                UPDATE products AS p SET stock = p.stock - d.quantity, updated_at = now()
+                FROM unnest($1::text[], $2::int[]) AS d(id, quantity)
+                WHERE p.id = d.id
+                """, [PostgresArray(rows.map(\.key)), PostgresArray(rows.map(\.value))])
+            return results
+        }
+    }
+
     /// The vendor's stock and which of `allocations` it has applied, in one REPEATABLE READ snapshot.
     public static func snapshot(checking allocations: [UUID], on connection: PostgresConnection) throws -> VendorSnapshot {
         try connection.withTransaction(isolation: .repeatableRead) { connection in
@@ -111,6 +177,14 @@ public enum AllocationStore {
     public static func markApplied(_ allocationId: UUID, on connection: PostgresConnection) throws {
         try connection.query(
             "UPDATE allocations SET status = 'APPLIED', applied_at = now() WHERE id = $1 AND status = 'PENDING'", [allocationId])
+    }
+
+    /// Marks allocations APPLIED with one statement (idempotent).
+    public static func markApplied(_ allocationIds: [UUID], on connection: PostgresConnection) throws {
+        guard !allocationIds.isEmpty else { return }
+        try connection.query(
+            "UPDATE allocations SET status = 'APPLIED', applied_at = now() WHERE id = ANY($1::uuid[]) AND status = 'PENDING'",
+            [PostgresArray(allocationIds.map(\.uuidString))])
     }
 
     /// Marks an allocation CONFLICTED and flags its order for review.

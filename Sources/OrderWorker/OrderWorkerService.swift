@@ -17,15 +17,15 @@ public struct OrderWorkerConfiguration: Sendable {
     public var maxRetries: Int
     public var topology: Topology
 
-    /// Reads `AMQP_URL`, `DATABASE_URL`, `WORKER_PREFETCH` (256), `WORKER_BATCH_SIZE` (64: orders per
-    /// transaction, 1 turns batching off), `WORKER_CONCURRENCY` (4 loops),
+    /// Reads `AMQP_URL`, `DATABASE_URL`, `WORKER_PREFETCH` (2500), `WORKER_BATCH_SIZE` (1000: most orders per
+    /// transaction, 1 turns batching off), `WORKER_CONCURRENCY` (2 loops),
     /// `MAX_RETRIES` (3), `RETRY_DELAY_MS` (5000), `QUEUE_PREFIX` ("").
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         amqpURL = environment.string("AMQP_URL", default: Defaults.amqpURL)
         databaseURL = environment.string("DATABASE_URL", default: Defaults.databaseURL)
-        prefetch = try environment.int("WORKER_PREFETCH", default: 256, in: 1...65535)
-        batchSize = try environment.int("WORKER_BATCH_SIZE", default: 64, in: 1...1000)
-        loops = try environment.int("WORKER_CONCURRENCY", default: 4, in: 1...256)
+        prefetch = try environment.int("WORKER_PREFETCH", default: 2500, in: 1...65535)
+        batchSize = try environment.int("WORKER_BATCH_SIZE", default: 1000, in: 1...1000)
+        loops = try environment.int("WORKER_CONCURRENCY", default: 2, in: 1...256)
         maxRetries = try environment.retryPolicy().maxRetries
         topology = try environment.topology()
     }

@@ -6,12 +6,17 @@ import OrderCore
 import OrderStore
 import Postgres
 
-/// Applies one allocation at its vendor, exactly once (the vendor database
+/// Applies allocations at their vendors, exactly once (the vendor database
 /// records the allocation id in the same transaction as the decrement), then
-/// records the result in ordersdb. A vendor that can no longer cover the
+/// records the results in ordersdb. A vendor that can no longer cover an
 /// allocation makes it CONFLICTED and flags the order for review: a business
 /// answer, not retried.
-public struct VendorSyncHandler: SingleDeliveryHandler {
+///
+/// A window is applied with one transaction per vendor (`VendorStore.applyBatch`)
+/// and one ordersdb statement; if a vendor's window fails, its allocations are
+/// applied one by one, so one bad message or one unreachable vendor only
+/// affects itself.
+public struct VendorSyncHandler: DeliveryHandler {
     public let orders: PostgresPool
     public let vendors: [String: PostgresPool]
 
@@ -20,40 +25,80 @@ public struct VendorSyncHandler: SingleDeliveryHandler {
         self.vendors = vendors
     }
 
-    public func handle(_ delivery: AMQPDelivery, logger: Logger) async throws -> DeliveryOutcome {
-        let allocation: VendorAllocation
-        do {
-            allocation = try VendorAllocation.decode(delivery.body)
-        } catch {
-            return .deadLetter(reason: error.reason.rawValue, message: error.detail)
-        }
-        guard let vendor = vendors[allocation.vendorId] else {
-            return .deadLetter(reason: "unknown-vendor", message: "no database configured for vendor \(allocation.vendorId) (VENDOR_DATABASE_URLS)")
-        }
-        var logger = logger
-        logger[metadataKey: "order_id"] = "\(allocation.orderId)"
-        logger[metadataKey: "allocation_id"] = "\(allocation.allocationId)"
-        logger[metadataKey: "vendor"] = "\(allocation.vendorId)"
-
-        let result: VendorApplyResult
-        do {
-            result = try await vendor.withConnection { try VendorStore.apply(allocation, on: $0) }
-        } catch let error as PostgresError {
-            return .retry(reason: error.isTransient || error.kind == .connection ? "vendor-database-unavailable" : "vendor-database-error", message: error.description)
-        }
-        do {
-            switch result {
-            case .applied, .alreadyApplied:
-                try await orders.withConnection { try AllocationStore.markApplied(allocation.allocationId, on: $0) }
-            case .conflicted(let reason):
-                try await orders.withConnection { try AllocationStore.markConflicted(allocation, reason: reason, on: $0) }
-                logger.warning("allocation conflicted at the vendor; order flagged for review", metadata: ["reason": "\(reason)"])
+    public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
+        var outcomes = [DeliveryOutcome](repeating: .done, count: deliveries.count)
+        var byVendor: [String: [(index: Int, allocation: VendorAllocation)]] = [:]
+        for (index, delivery) in deliveries.enumerated() {
+            do {
+                let allocation = try VendorAllocation.decode(delivery.body)
+                guard vendors[allocation.vendorId] != nil else {
+                    outcomes[index] = .deadLetter(
+                        reason: "unknown-vendor", message: "no database configured for vendor \(allocation.vendorId) (VENDOR_DATABASE_URLS)")
+                    continue
+                }
+                byVendor[allocation.vendorId, default: []].append((index, allocation))
+            } catch {
+                outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
             }
-        } catch let error as PostgresError {
-            // The vendor side is done and idempotent; retrying only repeats the ordersdb update.
-            return .retry(reason: "database-unavailable", message: error.description)
         }
-        logger.info("allocation synced", metadata: ["result": "\(result)", "product": "\(allocation.productId)", "quantity": "\(allocation.quantity)"])
-        return .done
+        for (vendorId, items) in byVendor.sorted(by: { $0.key < $1.key }) {
+            let results = await applyAtVendor(items.map(\.allocation), vendor: vendors[vendorId]!)
+            var synced: [(index: Int, allocation: VendorAllocation, result: VendorApplyResult)] = []
+            for ((index, allocation), result) in zip(items, results) {
+                switch result {
+                case .success(let result): synced.append((index, allocation, result))
+                case .failure(let error):
+                    let unavailable = (error as? PostgresError).map { $0.isTransient || $0.kind == .connection } ?? false
+                    outcomes[index] = .retry(reason: unavailable ? "vendor-database-unavailable" : "vendor-database-error", message: "\(error)")
+                }
+            }
+            for (index, outcome) in await record(synced, logger: logger) { outcomes[index] = outcome }
+        }
+        return HandledWindow(outcomes: outcomes)
+    }
+
+    /// One transaction for the vendor's window; one per allocation if that fails.
+    private func applyAtVendor(_ allocations: [VendorAllocation], vendor: PostgresPool) async -> [Result<VendorApplyResult, any Error>] {
+        if let results = try? await vendor.withConnection({ try VendorStore.applyBatch(allocations, on: $0) }) {
+            return results.map { .success($0) }
+        }
+        var results: [Result<VendorApplyResult, any Error>] = []
+        for allocation in allocations {
+            do {
+                results.append(.success(try await vendor.withConnection { try VendorStore.apply(allocation, on: $0) }))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+
+    /// ordersdb's side: APPLIED in one statement, CONFLICTED one by one (rare). The vendor
+    /// side is done and idempotent, so a failure here only retries this update.
+    private func record(_ synced: [(index: Int, allocation: VendorAllocation, result: VendorApplyResult)], logger: Logger) async -> [(Int, DeliveryOutcome)] {
+        var outcomes: [(Int, DeliveryOutcome)] = []
+        let applied = synced.filter { $0.result == .applied || $0.result == .alreadyApplied }
+        do {
+            try await orders.withConnection { try AllocationStore.markApplied(applied.map(\.allocation.allocationId), on: $0) }
+        } catch {
+            outcomes += applied.map { ($0.index, .retry(reason: "database-unavailable", message: "\(error)")) }
+        }
+        for (index, allocation, result) in synced {
+            var logger = logger
+            logger[metadataKey: "order_id"] = "\(allocation.orderId)"
+            logger[metadataKey: "allocation_id"] = "\(allocation.allocationId)"
+            logger[metadataKey: "vendor"] = "\(allocation.vendorId)"
+            if case .conflicted(let reason) = result {
+                do {
+                    try await orders.withConnection { try AllocationStore.markConflicted(allocation, reason: reason, on: $0) }
+                    logger.warning("allocation conflicted at the vendor; order flagged for review", metadata: ["reason": "\(reason)"])
+                } catch {
+                    outcomes.append((index, .retry(reason: "database-unavailable", message: "\(error)")))
+                    continue
+                }
+            }
+            logger.info("allocation synced", metadata: ["result": "\(result)", "product": "\(allocation.productId)", "quantity": "\(allocation.quantity)"])
+        }
+        return outcomes
     }
 }
