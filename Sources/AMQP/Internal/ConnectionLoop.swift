@@ -122,12 +122,15 @@ final class ConnectionLoop: @unchecked Sendable {
     }
 
     private func enqueue(_ command: @escaping @Sendable (ConnectionLoop) -> Void, orFail: (AMQPError) -> Void) {
-        let refused: AMQPError? = inbox.withLock { inbox in
-            if let error = inbox.closedError { return error }
+        let (refused, wake): (AMQPError?, Bool) = inbox.withLock { inbox in
+            if let error = inbox.closedError { return (error, false) }
             inbox.commands.append(command)
-            return nil
+            // Commands already waiting means a wake-up is already on its way and
+            // the loop takes every queued command at once: one write per burst.
+            return (nil, inbox.commands.count == 1)
         }
         if let refused { orFail(refused); return }
+        guard wake else { return }
         var one: UInt8 = 1
         _ = write(wakeWrite, &one, 1)  // a full pipe is fine: the loop is awake already
     }
