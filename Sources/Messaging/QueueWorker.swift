@@ -139,18 +139,19 @@ public struct QueueWorker: Service {
                 try await withGracefulShutdownHandler {
                     while !stopping.withLock({ $0 }) {
                         let clock = ContinuousClock()
-                        let waiting = clock.now
+                        let waitStart = clock.now
                         let batch = try await batcher.nextBatch(limit: configuration.batchSize)
                         if batch.isEmpty || stopping.withLock({ $0 }) { break }
-                        let handling = clock.now
+                        let handleStart = clock.now
                         let handled = await handle(batch, logger: logger)
-                        let handled_ = clock.now
+                        let handleEnd = clock.now
                         try await finishing?.value
+                        // Where a window's time goes: waiting for messages, the handler, the previous window's confirms.
                         logger.debug(
                             "window handled",
                             metadata: [
-                                "batch": "\(batch.count)", "wait_ms": "\((handling - waiting).milliseconds)",
-                                "handle_ms": "\((handled_ - handling).milliseconds)", "previous_ms": "\((clock.now - handled_).milliseconds)",
+                                "batch": "\(batch.count)", "wait_ms": "\((handleStart - waitStart).milliseconds)",
+                                "handle_ms": "\((handleEnd - handleStart).milliseconds)", "previous_ms": "\((clock.now - handleEnd).milliseconds)",
                             ])
                         finishing = Task { try await finish(batch, handled, channel: channel, publisher: publisher, logger: logger) }
                     }
