@@ -1,4 +1,5 @@
 import Foundation
+import TextCodecs
 
 /// `MessageCoding`'s timestamps (`2026-11-21T03:04:05.123Z`) by arithmetic,
 /// because Foundation's ISO 8601 format style dominated encoding time on Linux.
@@ -20,7 +21,7 @@ enum ISO8601Timestamp {
         guard milliseconds <= 999 else { return false }
 
         let (days, secondOfDay) = floorDivide(seconds + unixToReference, secondsPerDay)
-        let (year, month, day) = civil(fromDays: days)
+        let (year, month, day) = CivilCalendar.civil(fromDays: days)
         guard fastYears.contains(year) else { return false }
 
         append(year, digits: 4, to: &bytes)
@@ -87,7 +88,7 @@ enum ISO8601Timestamp {
         }
         guard index == bytes.count else { return nil }
 
-        let seconds = days(fromCivil: year, month, day) * secondsPerDay + hour * 3600 + minute * 60 + second - offset - unixToReference
+        let seconds = CivilCalendar.days(fromCivil: year, month, day) * secondsPerDay + hour * 3600 + minute * 60 + second - offset - unixToReference
         var interval = Double(seconds) + Double(nanoseconds) / 1_000_000_000
         // The nearest Double may sit just below the text's millisecond, which
         // `append` would truncate to the one before: step up (by an ulp or two)
@@ -108,28 +109,7 @@ enum ISO8601Timestamp {
         return (Int64(whole), nanoseconds / 1_000_000)
     }
 
-    // MARK: - Proleptic Gregorian calendar, days since 1970-01-01
-
-    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
+    // MARK: - Helpers
 
     private static func daysIn(month: Int64, year: Int64) -> Int64 {
         switch month {

@@ -1,4 +1,5 @@
 import Foundation
+import TextCodecs
 
 /// UUID text without `UUID(uuidString:)`, which on Linux goes through
 /// `sscanf` and was the largest single cost of decoding a message.
@@ -17,7 +18,7 @@ enum UUIDText {
                         guard utf8[position] == UInt8(ascii: "-") else { return false }
                         position += 1
                     }
-                    guard let high = nibble(utf8[position]), let low = nibble(utf8[position + 1]) else { return false }
+                    guard let high = hexDigitValue(utf8[position]), let low = hexDigitValue(utf8[position + 1]) else { return false }
                     raw[index] = high << 4 | low
                     position += 2
                 }
@@ -27,13 +28,4 @@ enum UUIDText {
         }
     }
 
-    @inline(__always)
-    private static func nibble(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }

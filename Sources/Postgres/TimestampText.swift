@@ -1,4 +1,5 @@
 import Foundation
+import TextCodecs
 
 /// Formats and parses PostgreSQL's ISO timestamp text (`DateStyle=ISO`),
 /// with microsecond precision, without Foundation's formatters (which are
@@ -9,7 +10,7 @@ enum TimestampText {
         let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
         let (seconds, micro) = floorDivide(micros, 1_000_000)
         let (days, secondOfDay) = floorDivide(seconds, 86_400)
-        let (year, month, day) = civil(fromDays: days)
+        let (year, month, day) = CivilCalendar.civil(fromDays: days)
         var text = pad(year <= 0 ? 1 - year : year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
         text += " " + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
         text += "." + pad(micro, 6) + "+00"
@@ -83,32 +84,11 @@ enum TimestampText {
             guard scanner.isAtEnd else { return nil }
         }
 
-        let seconds = days(fromCivil: year, month, day) * 86_400 + secondOfDay - offset
+        let seconds = CivilCalendar.days(fromCivil: year, month, day) * 86_400 + secondOfDay - offset
         return Date(timeIntervalSince1970: Double(seconds) + Double(micro) / 1_000_000)
     }
 
-    // MARK: - Calendar arithmetic (proleptic Gregorian, days since 1970-01-01)
-
-    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
+    // MARK: - Helpers
 
     private static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
         var quotient = value / divisor
