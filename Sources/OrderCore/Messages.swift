@@ -45,22 +45,9 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
     /// Decodes and validates a message body. Anything wrong is a `PoisonMessage`:
     /// it goes to the DLQ with the reason, never retried.
     public static func decode(_ body: [UInt8]) throws(PoisonMessage) -> OrderPlaced {
-        let value: JSONValue
-        do {
-            value = try JSONValue.parse(body)
-        } catch {
-            throw PoisonMessage(reason: .undecodable, detail: "body is not JSON")
-        }
-        guard case .object(let object) = value else {
-            throw PoisonMessage(reason: .invalid, detail: "body must be a JSON object, not \(value.typeName)")
-        }
+        let object = try MessageFields.object(body)
         var problems: [String] = []
-        var orderId: UUID?
-        switch object["orderId"] {
-        case .string(let text)?: orderId = UUIDText.parse(text); if orderId == nil { problems.append("orderId: not a UUID") }
-        case nil: problems.append("orderId: is required")
-        case let other?: problems.append("orderId: must be a string, not \(other.typeName)")
-        }
+        let orderId = MessageFields.uuid("orderId", in: object, problems: &problems)
         var lines: [OrderLine] = []
         switch OrderRequest.validate(.object(["items": object["lines"] ?? .null])) {
         case .success(let valid): lines = valid
@@ -68,11 +55,8 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
             problems += failure.errors.map { "\($0.field.replacingOccurrences(of: "items", with: "lines")): \($0.message)" }
         }
         var acceptedAt = Date(timeIntervalSince1970: 0)
-        switch object["acceptedAt"] {
-        case .string(let text)?:
+        if let text = MessageFields.string("acceptedAt", in: object, problems: &problems) {
             if let date = MessageCoding.parseDate(text) { acceptedAt = date } else { problems.append("acceptedAt: not an ISO 8601 date") }
-        case nil: problems.append("acceptedAt: is required")
-        case let other?: problems.append("acceptedAt: must be a string, not \(other.typeName)")
         }
         var key: String?
         switch object["idempotencyKey"] {
@@ -126,20 +110,12 @@ public struct VendorAllocation: Sendable, Hashable, Codable {
     /// Decodes and validates a message body; every wrong field is named in the
     /// `PoisonMessage`'s detail. Unknown fields are ignored, as Codable did.
     public static func decode(_ body: [UInt8]) throws(PoisonMessage) -> VendorAllocation {
-        let value: JSONValue
-        do {
-            value = try JSONValue.parse(body)
-        } catch {
-            throw PoisonMessage(reason: .undecodable, detail: "body is not JSON")
-        }
-        guard case .object(let object) = value else {
-            throw PoisonMessage(reason: .invalid, detail: "body must be a JSON object, not \(value.typeName)")
-        }
+        let object = try MessageFields.object(body)
         var problems: [String] = []
-        let allocationId = uuid("allocationId", in: object, problems: &problems)
-        let orderId = uuid("orderId", in: object, problems: &problems)
-        let vendorId = string("vendorId", in: object, problems: &problems)
-        let productId = string("productId", in: object, problems: &problems)
+        let allocationId = MessageFields.uuid("allocationId", in: object, problems: &problems)
+        let orderId = MessageFields.uuid("orderId", in: object, problems: &problems)
+        let vendorId = MessageFields.string("vendorId", in: object, problems: &problems)
+        let productId = MessageFields.string("productId", in: object, problems: &problems)
         var quantity: Int?
         switch object["quantity"] {
         case .integer(let number)?: quantity = Int(clamping: number)
@@ -158,8 +134,25 @@ public struct VendorAllocation: Sendable, Hashable, Codable {
         }
         return VendorAllocation(allocationId: allocationId, orderId: orderId, vendorId: vendorId, productId: productId, quantity: quantity)
     }
+}
 
-    private static func string(_ field: String, in object: [String: JSONValue], problems: inout [String]) -> String? {
+/// Reading a message body's fields, naming each wrong one.
+enum MessageFields {
+    /// The body as a JSON object; anything else is poison.
+    static func object(_ body: [UInt8]) throws(PoisonMessage) -> [String: JSONValue] {
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(body)
+        } catch {
+            throw PoisonMessage(reason: .undecodable, detail: "body is not JSON")
+        }
+        guard case .object(let object) = value else {
+            throw PoisonMessage(reason: .invalid, detail: "body must be a JSON object, not \(value.typeName)")
+        }
+        return object
+    }
+
+    static func string(_ field: String, in object: [String: JSONValue], problems: inout [String]) -> String? {
         switch object[field] {
         case .string(let text)?: return text
         case nil: problems.append("\(field): is required")
@@ -168,7 +161,7 @@ public struct VendorAllocation: Sendable, Hashable, Codable {
         return nil
     }
 
-    private static func uuid(_ field: String, in object: [String: JSONValue], problems: inout [String]) -> UUID? {
+    static func uuid(_ field: String, in object: [String: JSONValue], problems: inout [String]) -> UUID? {
         guard let text = string(field, in: object, problems: &problems) else { return nil }
         guard let id = UUIDText.parse(text) else {
             problems.append("\(field): not a UUID")
