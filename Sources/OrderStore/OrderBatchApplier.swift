@@ -2,12 +2,20 @@ import Foundation
 import OrderCore
 import Postgres
 
-/// Applies a window of orders in one transaction: the stock rows of every
-/// product in the window are locked once (FOR UPDATE, product then vendor
-/// order), each order is decided in delivery order against the stock the
-/// earlier ones left (so one that would overshoot is REJECTED exactly as it
-/// would be alone), and the decrements and rows are written with one
-/// statement each. One commit — one fsync — for the whole window.
+/// Applies a window of orders in one transaction, in two steps:
+///
+/// 1. Record the window's new orders and their lines (provisionally CONFIRMED),
+///    taking no stock lock. `ON CONFLICT (id) DO NOTHING` both inserts and
+///    finds the orders already applied (redelivery), in one statement.
+/// 2. Lock the stock rows of every product in the window once (FOR UPDATE,
+///    product then vendor order), decide each order in delivery order against
+///    the stock the earlier ones left (so one that would overshoot is REJECTED
+///    exactly as it would be alone), then write the decrements, the
+///    allocations and the rejections with one statement each.
+///
+/// Concurrent windows serialize on the stock rows, so only step 2 is done
+/// while holding them: the lines are written before the lock, not under it.
+/// One commit — one fsync — for the whole window.
 ///
 /// Any error (including a concurrent copy of one of the orders committing
 /// first) rolls the whole window back; the caller then applies the orders one
@@ -17,32 +25,64 @@ public enum OrderBatchApplier {
         try connection.withTransaction { connection in try applyInTransaction(orders, connection) }
     }
 
+    /// Thrown (and answered by the one-by-one fallback) when an order is neither
+    /// new nor found: its row went while this window looked at it.
+    struct VanishedOrder: Error {}
+
     private static func applyInTransaction(_ orders: [OrderPlaced], _ connection: PostgresConnection) throws -> [OrderApplication] {
-        let ids = Array(Set(orders.map(\.orderId)))
-        let existing = try Dictionary(uniqueKeysWithValues: connection.query(
-            "SELECT id, status, reason FROM orders WHERE id = ANY($1::uuid[]) FOR UPDATE", [PostgresArray(ids.map(\.uuidString))]
-        ).rows.map { row in
-            (try row.decode(0, as: UUID.self), (status: OrderStatus(rawValue: try row.decode(1, as: String.self)) ?? .failed, reason: try row.decode(2, as: String?.self)))
-        })
-        // A FAILED order replayed from the DLQ is applied now: its old row goes.
-        let failed = existing.filter { $0.value.status == .failed }.map(\.key)
-        if !failed.isEmpty {
-            try connection.query("DELETE FROM orders WHERE id = ANY($1::uuid[])", [PostgresArray(failed.map(\.uuidString))])
-        }
-        let done = existing.filter { $0.value.status != .failed }
+        // First copy of each order id, inserted in id order so that two windows
+        // sharing orders take their keys in the same order.
+        var seen = Set<UUID>()
+        let firsts = orders.filter { seen.insert($0.orderId).inserted }.sorted { $0.orderId < $1.orderId }
+        var fresh = Set(try insertOrders(firsts, onConflict: "ON CONFLICT (id) DO NOTHING", connection))
+
+        // Already there: a duplicate, or a FAILED order replayed from the DLQ, which is applied now.
+        let others = firsts.filter { !fresh.contains($0.orderId) }
+        var done: [UUID: (status: OrderStatus, reason: String?)] = [:]
         var previousAllocations: [UUID: [VendorAllocation]] = [:]
-        if !done.isEmpty {
-            for row in try connection.query(
-                "SELECT order_id, id, vendor_id, product_id, quantity FROM allocations WHERE order_id = ANY($1::uuid[]) ORDER BY line_no, vendor_id",
-                [PostgresArray(done.keys.map(\.uuidString))]
-            ).rows {
-                let orderId: UUID = try row.decode(0)
-                previousAllocations[orderId, default: []].append(
-                    VendorAllocation(allocationId: try row.decode(1), orderId: orderId, vendorId: try row.decode(2), productId: try row.decode(3), quantity: try row.decode(4)))
+        if !others.isEmpty {
+            var failed: [OrderPlaced] = []
+            let rows = try Dictionary(uniqueKeysWithValues: connection.query(
+                "SELECT id, status, reason FROM orders WHERE id = ANY($1::uuid[]) FOR UPDATE", [PostgresArray(others.map(\.orderId.uuidString))]
+            ).rows.map { row in
+                (try row.decode(0, as: UUID.self), (status: OrderStatus(rawValue: try row.decode(1, as: String.self)) ?? .failed, reason: try row.decode(2, as: String?.self)))
+            })
+            for order in others {
+                guard let row = rows[order.orderId] else { throw VanishedOrder() }
+                if row.status == .failed { failed.append(order) } else { done[order.orderId] = row }
+            }
+            if !failed.isEmpty {
+                try connection.query("DELETE FROM orders WHERE id = ANY($1::uuid[])", [PostgresArray(failed.map(\.orderId.uuidString))])
+                fresh.formUnion(try insertOrders(failed, onConflict: "", connection))
+            }
+            if !done.isEmpty {
+                for row in try connection.query(
+                    "SELECT order_id, id, vendor_id, product_id, quantity FROM allocations WHERE order_id = ANY($1::uuid[]) ORDER BY line_no, vendor_id",
+                    [PostgresArray(done.keys.map(\.uuidString))]
+                ).rows {
+                    let orderId: UUID = try row.decode(0)
+                    previousAllocations[orderId, default: []].append(
+                        VendorAllocation(allocationId: try row.decode(1), orderId: orderId, vendorId: try row.decode(2), productId: try row.decode(3), quantity: try row.decode(4)))
+                }
             }
         }
+        let newOrders = firsts.filter { fresh.contains($0.orderId) }
+        guard !newOrders.isEmpty else {
+            return orders.map { order in
+                let row = done[order.orderId]!
+                return OrderApplication(orderId: order.orderId, status: row.status, reason: row.reason, allocations: previousAllocations[order.orderId] ?? [], duplicate: true)
+            }
+        }
+        let lines = newOrders.flatMap { order in order.lines.enumerated().map { (order.orderId, $0.offset + 1, $0.element) } }
+        try connection.query(
+            """
+            INSERT INTO order_lines (order_id, line_no, product_id, quantity)
+            SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[])
+            """,
+            [PostgresArray(lines.map(\.0.uuidString)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
 
-        let products = Array(Set(orders.flatMap { $0.lines.map(\.productId) })).sorted()
+        // Step 2, under the stock locks.
+        let products = Array(Set(newOrders.flatMap { $0.lines.map(\.productId) })).sorted()
         // What is left of each product, by product: each order sees only its own
         // products' rows, so a window costs O(orders), not O(orders × products).
         var stock: [String: [VendorStock]] = [:]
@@ -60,7 +100,7 @@ public enum OrderBatchApplier {
 
         var results: [OrderApplication] = []
         var decided: [UUID: OrderApplication] = [:]
-        var newOrders: [(order: OrderPlaced, status: OrderStatus, reason: String?)] = []
+        var rejected: [(orderId: UUID, reason: String)] = []
         var allocations: [(PlannedAllocation, UUID, UUID)] = []  // plan, allocation id, order id
         for order in orders {
             if let previous = decided[order.orderId] {
@@ -78,7 +118,7 @@ public enum OrderBatchApplier {
             switch AllocationPolicy.decide(lines: order.lines, stock: orderProducts.flatMap { stock[$0] ?? [] }) {
             case .reject(let reason):
                 application = OrderApplication(orderId: order.orderId, status: .rejected, reason: reason, allocations: [], duplicate: false)
-                newOrders.append((order, .rejected, reason))
+                rejected.append((order.orderId, reason))
             case .allocate(let plan):
                 let planned = plan.map { ($0, UUID(), order.orderId) }
                 allocations += planned
@@ -91,12 +131,10 @@ public enum OrderBatchApplier {
                     orderId: order.orderId, status: .confirmed, reason: nil,
                     allocations: planned.map { VendorAllocation(allocationId: $0.1, orderId: order.orderId, vendorId: $0.0.vendorId, productId: $0.0.productId, quantity: $0.0.quantity) },
                     duplicate: false)
-                newOrders.append((order, .confirmed, nil))
             }
             decided[order.orderId] = application
             results.append(application)
         }
-        guard !newOrders.isEmpty else { return results }
 
         var decrements: [String: (productId: String, vendorId: String, quantity: Int)] = [:]
         for (planned, _, _) in allocations {
@@ -111,23 +149,6 @@ public enum OrderBatchApplier {
                 WHERE s.product_id = d.product_id AND s.vendor_id = d.vendor_id
                 """, [PostgresArray(rows.map(\.productId)), PostgresArray(rows.map(\.vendorId)), PostgresArray(rows.map(\.quantity))])
         }
-        try connection.query(
-            """
-            INSERT INTO orders (id, idempotency_key, status, reason, queued_at)
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
-            """,
-            [
-                PostgresArray(newOrders.map(\.order.orderId.uuidString)), PostgresArray(optional: newOrders.map(\.order.idempotencyKey)),
-                PostgresArray(newOrders.map(\.status.rawValue)), PostgresArray(optional: newOrders.map(\.reason)),
-                PostgresArray(newOrders.map { $0.order.acceptedAt.postgresText! }),
-            ])
-        let lines = newOrders.flatMap { entry in entry.order.lines.enumerated().map { (entry.order.orderId, $0.offset + 1, $0.element) } }
-        try connection.query(
-            """
-            INSERT INTO order_lines (order_id, line_no, product_id, quantity)
-            SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[])
-            """,
-            [PostgresArray(lines.map(\.0.uuidString)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
         if !allocations.isEmpty {
             try connection.query(
                 """
@@ -140,6 +161,30 @@ public enum OrderBatchApplier {
                     PostgresArray(allocations.map(\.0.productId)), PostgresArray(allocations.map(\.0.quantity)),
                 ])
         }
+        if !rejected.isEmpty {
+            try connection.query(
+                """
+                UPDATE orders AS o SET status = 'REJECTED', reason = d.reason
+                FROM unnest($1::uuid[], $2::text[]) AS d(id, reason)
+                WHERE o.id = d.id
+                """, [PostgresArray(rejected.map(\.orderId.uuidString)), PostgresArray(rejected.map(\.reason))])
+        }
         return results
+    }
+
+    /// Inserts the orders as CONFIRMED (step 2 turns the rejected ones) and
+    /// returns the ids it inserted.
+    private static func insertOrders(_ orders: [OrderPlaced], onConflict: String, _ connection: PostgresConnection) throws -> [UUID] {
+        try connection.query(
+            """
+            INSERT INTO orders (id, idempotency_key, status, queued_at)
+            SELECT d.id, d.key, 'CONFIRMED', d.queued_at FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS d(id, key, queued_at)
+            \(onConflict) RETURNING id
+            """,
+            [
+                PostgresArray(orders.map(\.orderId.uuidString)), PostgresArray(optional: orders.map(\.idempotencyKey)),
+                PostgresArray(orders.map { $0.acceptedAt.postgresText! }),
+            ]
+        ).rows.map { try $0.decode(0, as: UUID.self) }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Messaging
 import OrderCore
+import OrderStore
 import OrderWorker
 import Synchronization
 import TestSupport
@@ -134,6 +135,56 @@ final class RecordingHandler: DeliveryHandler {
             }
             #expect(try system.statuses([order.orderId])[order.orderId] == "CONFIRMED")
             #expect(try system.stock(of: product) == ["vendorA": 4])
+        }
+    }
+
+    /// The window transaction itself, not the one-by-one fallback (which
+    /// would hide a broken batch path behind correct results): new orders,
+    /// a copy inside the window, an order applied earlier, a FAILED order
+    /// replayed, and orders that overshoot, all in one call.
+    @Test func theBatchApplierDecidesNewRepeatedAndReplayedOrdersInOneTransaction() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("batch", stock: ["vendorA": 3, "vendorB": 2])
+            func order(_ quantity: Int) -> OrderPlaced {
+                OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: quantity)], idempotencyKey: "k-\(UUID())", acceptedAt: Date())
+            }
+            let earlier = order(1), failed = order(1)
+            let fresh = (0..<4).map { _ in order(1) }
+            let (before, results) = try OrderSystemFixture.database { connection in
+                let before = try OrderApplier.apply(earlier, on: connection)
+                try OrderApplier.markFailed(failed, reason: "test", on: connection)
+                let window = [fresh[0], earlier, fresh[1], failed, fresh[0], fresh[2], fresh[3]]
+                return (before, try OrderBatchApplier.apply(window, on: connection))
+            }
+            // 5 units: earlier took 1, then fresh[0], fresh[1], failed, fresh[2]; fresh[3] overshoots.
+            #expect(results.map(\.status) == [.confirmed, .confirmed, .confirmed, .confirmed, .confirmed, .confirmed, .rejected])
+            #expect(results.map(\.duplicate) == [false, true, false, false, true, false, false])
+            #expect(results[1].allocations == before.allocations, "the earlier order answers with its stored allocations")
+            #expect(results[4].allocations == results[0].allocations, "the copy answers with the first one's")
+            #expect(results[6].reason?.isEmpty == false)
+            #expect(try system.stock(of: product).values.reduce(0, +) == 0)
+            let ids = [earlier, failed] + fresh
+            #expect(try system.statuses(ids.map(\.orderId)) == Dictionary(uniqueKeysWithValues: ids.map {
+                ($0.orderId, $0.orderId == fresh[3].orderId ? "REJECTED" : "CONFIRMED")
+            }))
+            try OrderSystemFixture.database { connection in
+                let rows = try connection.query(
+                    """
+                    SELECT o.id, o.reason, (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id),
+                           (SELECT coalesce(sum(a.quantity), 0) FROM allocations a WHERE a.order_id = o.id), o.idempotency_key
+                    FROM orders o WHERE o.id = ANY($1::uuid[])
+                    """, ["{" + ids.map(\.orderId.uuidString).joined(separator: ",") + "}"]
+                ).rows
+                #expect(rows.count == ids.count)
+                for row in rows {
+                    let id: UUID = try row.decode(0)
+                    let rejected = id == fresh[3].orderId
+                    #expect(try row.decode(1, as: String?.self) == (rejected ? results[6].reason : nil), "reason of \(id)")
+                    #expect(try row.decode(2, as: Int.self) == 1, "one line for \(id), the replayed FAILED order included")
+                    #expect(try row.decode(3, as: Int.self) == (rejected ? 0 : 1), "allocated units of \(id)")
+                    #expect(try row.decode(4, as: String?.self) == ids.first { $0.orderId == id }?.idempotencyKey)
+                }
+            }
         }
     }
 
