@@ -53,13 +53,16 @@ final class DeliveryBatcher: Sendable {
     }
 
     /// Waits for at least one delivery and returns up to `limit` of them, in order.
+    /// With fewer than `limit` at hand, first waits `linger` once for more.
     /// Returns an empty batch once the consumer ended normally; throws if it failed
     /// or the task was cancelled.
-    func nextBatch(limit: Int) async throws -> [AMQPDelivery] {
+    func nextBatch(limit: Int, linger: Duration = .zero) async throws -> [AMQPDelivery] {
+        var lingered = linger <= .zero
         while true {
             try Task.checkCancellation()
-            enum Step { case batch([AMQPDelivery]), failed(any Error), ended, wait }
+            enum Step { case batch([AMQPDelivery]), failed(any Error), ended, wait, linger }
             let step: Step = state.withLock { state in
+                if !state.buffer.isEmpty && state.buffer.count < limit && !lingered && !state.finished { return .linger }
                 if !state.buffer.isEmpty {
                     let count = min(limit, state.buffer.count)
                     let batch = Array(state.buffer.prefix(count))
@@ -73,6 +76,9 @@ final class DeliveryBatcher: Sendable {
             case .batch(let batch): return batch
             case .failed(let error): throw error
             case .ended: return []
+            case .linger:
+                lingered = true
+                try await Task.sleep(for: linger)
             case .wait:
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { continuation in

@@ -51,27 +51,19 @@ extension DeliveryHandler {
 public struct QueueWorkerConfiguration: Sendable {
     public var amqp: AMQPConfiguration
     public var queues: QueueSet
-    /// Unacknowledged deliveries per loop.
-    public var prefetch: UInt16
-    /// Most deliveries handled together (one `handleBatch` call, one multiple ack).
-    public var batchSize: Int
-    /// Independent consume loops, each with its own connection.
-    public var loops: Int
-    public var retryPolicy: RetryPolicy
+    public var settings: ConsumeSettings
     /// Written into `x-failed-by`.
     public var workerName: String
     public var reconnectDelay: ClosedRange<Duration>
 
     public init(
-        amqp: AMQPConfiguration, queues: QueueSet, prefetch: UInt16 = 64, batchSize: Int = 1, loops: Int = 2, retryPolicy: RetryPolicy = RetryPolicy(),
-        workerName: String, reconnectDelay: ClosedRange<Duration> = .milliseconds(200)...(.seconds(5))
+        amqp: AMQPConfiguration, queues: QueueSet, settings: ConsumeSettings, workerName: String,
+        reconnectDelay: ClosedRange<Duration> = .milliseconds(200)...(.seconds(5))
     ) {
         self.amqp = amqp
         self.queues = queues
-        self.prefetch = prefetch
-        self.batchSize = max(1, batchSize)
-        self.loops = loops
-        self.retryPolicy = retryPolicy
+        self.settings = settings
+        self.settings.batchSize = max(1, settings.batchSize)
         self.workerName = workerName
         self.reconnectDelay = reconnectDelay
     }
@@ -96,7 +88,7 @@ public struct QueueWorker: Service {
 
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
-            for index in 0..<max(1, configuration.loops) {
+            for index in 0..<max(1, configuration.settings.loops) {
                 group.addTask { await runLoop(index) }
             }
         }
@@ -124,10 +116,10 @@ public struct QueueWorker: Service {
         let connection = try await AMQPConnection.connect(configuration.amqp, logger: logger)
         do {
             let channel = try await connection.openChannel()
-            try await channel.setPrefetch(configuration.prefetch)
+            try await channel.setPrefetch(UInt16(clamping: configuration.settings.prefetch))
             let publisher = try await connection.openConfirmChannel()
             let consumer = try await channel.consume(queue: configuration.queues.main)
-            logger.info("consuming", metadata: ["queue": "\(configuration.queues.main)", "prefetch": "\(configuration.prefetch)"])
+            logger.info("consuming", metadata: ["queue": "\(configuration.queues.main)", "prefetch": "\(configuration.settings.prefetch)"])
             let stopping = Mutex(false)
             let batcher = DeliveryBatcher()
             let feeding = Task { await batcher.feed(from: consumer) }
@@ -140,7 +132,7 @@ public struct QueueWorker: Service {
                     while !stopping.withLock({ $0 }) {
                         let clock = ContinuousClock()
                         let waitStart = clock.now
-                        let batch = try await batcher.nextBatch(limit: configuration.batchSize)
+                        let batch = try await batcher.nextBatch(limit: configuration.settings.batchSize, linger: configuration.settings.linger)
                         if batch.isEmpty || stopping.withLock({ $0 }) { break }
                         let handleStart = clock.now
                         let handled = await handle(batch, logger: logger)
@@ -206,7 +198,7 @@ public struct QueueWorker: Service {
             break
         case .retry(let reason, let message):
             let retries = FailureCopy.retryCount(of: delivery.properties)
-            switch configuration.retryPolicy.route(retriesSoFar: retries, transient: true) {
+            switch configuration.settings.retryPolicy.route(retriesSoFar: retries, transient: true) {
             case .retry(let attempt):
                 logger.warning("transient failure; retrying", metadata: ["reason": "\(reason)", "error": "\(message)", "attempt": "\(attempt)"])
                 try await republish(delivery, to: configuration.queues.retry, retryCount: attempt, reason: reason, message: message, publisher: publisher)

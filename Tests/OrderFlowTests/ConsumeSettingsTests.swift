@@ -1,0 +1,37 @@
+import Messaging
+import OrderCore
+import OrderWorker
+import ServiceSupport
+import Testing
+import VendorSync
+
+@Suite struct ConsumeSettingsTests {
+    @Test func defaultsAreTheDocumentedOnes() throws {
+        let settings = try EnvironmentConfiguration([:]).consumeSettings(prefix: "WORKER", maxLoops: 256)
+        #expect(settings == ConsumeSettings(prefetch: 2500, batchSize: 1000, loops: 2, linger: .milliseconds(10), retryPolicy: RetryPolicy(maxRetries: 3)))
+    }
+
+    @Test func eachWorkerReadsItsOwnPrefix() throws {
+        let environment = EnvironmentConfiguration([
+            "WORKER_PREFETCH": "300", "WORKER_BATCH_SIZE": "100", "WORKER_CONCURRENCY": "3", "WORKER_LINGER_MS": "0",
+            "VENDOR_SYNC_LINGER_MS": "25", "VENDOR_SYNC_BATCH_SIZE": "1", "MAX_RETRIES": "5",
+        ])
+        let worker = try OrderWorkerConfiguration(environment: environment).consume
+        #expect(worker == ConsumeSettings(prefetch: 300, batchSize: 100, loops: 3, linger: .zero, retryPolicy: RetryPolicy(maxRetries: 5)))
+        let vendorSync = try VendorSyncConfiguration(environment: environment).consume
+        #expect(vendorSync == ConsumeSettings(prefetch: 2500, batchSize: 1, loops: 2, linger: .milliseconds(25), retryPolicy: RetryPolicy(maxRetries: 5)))
+        #expect(try OrderWorkerConfiguration(environment: environment).logMetadata["linger_ms"] == "0")
+    }
+
+    @Test(arguments: [
+        ("WORKER_LINGER_MS", "-1"), ("WORKER_LINGER_MS", "1001"), ("WORKER_LINGER_MS", "5ms"), ("WORKER_BATCH_SIZE", "0"),
+        ("WORKER_BATCH_SIZE", "1001"), ("WORKER_PREFETCH", "65536"), ("WORKER_CONCURRENCY", "0"),
+    ])
+    func outOfRangeValuesAreRefusedByName(variable: String, value: String) {
+        #expect {
+            try EnvironmentConfiguration([variable: value]).consumeSettings(prefix: "WORKER", maxLoops: 256)
+        } throws: { error in
+            (error as? ConfigurationError)?.variable == variable
+        }
+    }
+}
