@@ -104,9 +104,24 @@ public final class AMQPChannel: Sendable {
         _ body: [UInt8], exchange: String = "", routingKey: String, mandatory: Bool = false,
         properties: AMQPProperties = AMQPProperties()
     ) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            publish(body, exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties) { result in
+                continuation.resume(with: result.mapError { $0 })
+            }
+        }
+    }
+
+    /// The same publish without suspending: `completion` runs once, on the
+    /// connection's thread, when the broker confirms the message (at once on a
+    /// channel without confirms) or when it fails. For callers that bound the
+    /// wait themselves and want no task per message (the HTTP API).
+    public func publish(
+        _ body: [UInt8], exchange: String = "", routingKey: String, mandatory: Bool = false,
+        properties: AMQPProperties = AMQPProperties(), completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void
+    ) {
         let number = number
-        try await loop.performDeferred { (loop, continuation: CheckedContinuation<Void, any Error>) in
-            do {
+        loop.enqueue({ loop in
+            do throws(AMQPError) {
                 let (state, channel) = try loop.liveChannel(number)
                 let status = CArena.with { arena in
                     var cProperties = arena.properties(properties)
@@ -119,14 +134,14 @@ public final class AMQPChannel: Sendable {
                 try loop.check(status, "publishing to '\(routingKey)'")
                 // In place (`?.`): a copy of the tracker would copy every publish in flight.
                 if channel.confirms != nil {
-                    channel.confirms?.register(exchange: exchange, routingKey: routingKey, messageID: properties.messageID, waiter: .one(continuation))
+                    channel.confirms?.register(exchange: exchange, routingKey: routingKey, messageID: properties.messageID, waiter: .one(completion))
                 } else {
-                    continuation.resume()
+                    completion(.success(()))
                 }
             } catch {
-                continuation.resume(throwing: error)
+                completion(.failure(error))
             }
-        }
+        }, orFail: { completion(.failure($0)) })
     }
 
     /// Publishes several messages in one hand-over to the connection thread and

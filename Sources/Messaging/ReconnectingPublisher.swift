@@ -1,5 +1,6 @@
 import AMQP
 import Logging
+import Synchronization
 
 /// A confirm channel that reconnects on demand, for request/response callers
 /// (the HTTP API). Publishes from many tasks share the channel, so many
@@ -8,8 +9,14 @@ import Logging
 public actor ReconnectingPublisher {
     private let configuration: AMQPConfiguration
     private let logger: Logger
-    private var channel: AMQPChannel?
+    /// The open channel, readable without a hop onto the actor (every request reads it).
+    private nonisolated let open = Mutex<AMQPChannel?>(nil)
+    private var channel: AMQPChannel? {
+        get { open.withLock { $0 } }
+        set { open.withLock { $0 = newValue } }
+    }
     private var connecting: Task<AMQPChannel, any Error>?
+    private nonisolated let deadlines = DeadlineWatch()
 
     public init(configuration: AMQPConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -47,17 +54,27 @@ public actor ReconnectingPublisher {
         await dead.connection.close()
     }
 
-    /// Publishes (mandatory) and waits for the confirm, at most `timeout`.
+    /// Publishes (mandatory) and waits for the confirm, at most `timeout`
+    /// (connecting first included). A publish that timed out may still be
+    /// confirmed later; its caller has answered by then.
     public nonisolated func publish(
         _ body: [UInt8], routingKey: String, properties: AMQPProperties, timeout: Duration
     ) async throws {
-        try await withDeadline(timeout) {
-            let channel = try await self.currentChannel()
-            do {
-                try await channel.publish(body, routingKey: routingKey, mandatory: true, properties: properties)
-            } catch let error as AMQPError where error.isChannelDead {
-                await self.discard(channel)
-                throw error
+        let deadline = ContinuousClock.now + timeout
+        let channel: AMQPChannel
+        if let current = open.withLock({ $0 }), current.connection.isOpen {
+            channel = current
+        } else {
+            channel = try await withDeadline(timeout) { try await self.currentChannel() }
+        }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let wait = DeadlineWatch.Wait(continuation, timeout: timeout, deadline: deadline)
+            deadlines.watch(wait)
+            channel.publish(body, routingKey: routingKey, mandatory: true, properties: properties) { result in
+                if case .failure(let error) = result, error.isChannelDead {
+                    Task { await self.discard(channel) }
+                }
+                wait.answer(result.mapError { $0 })
             }
         }
     }

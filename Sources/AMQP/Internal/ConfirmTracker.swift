@@ -92,13 +92,13 @@ enum ConfirmOutcome {
 /// Who waits for a publisher confirm: one publish, or a batch of publishes
 /// that resumes once, when the last of its messages is settled.
 enum ConfirmWaiter {
-    case one(CheckedContinuation<Void, any Error>)
+    case one(@Sendable (Result<Void, AMQPError>) -> Void)
     case batch(ConfirmBatch)
 
     func settle(_ outcome: ConfirmOutcome) {
         switch (self, outcome) {
-        case (.one(let continuation), .confirmed): continuation.resume()
-        case (.one(let continuation), .failed(let error)): continuation.resume(throwing: error)
+        case (.one(let completion), .confirmed): completion(.success(()))
+        case (.one(let completion), .failed(let error)): completion(.failure(error))
         case (.batch(let batch), _): batch.settle(outcome)
         }
     }

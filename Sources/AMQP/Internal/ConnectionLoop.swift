@@ -121,7 +121,8 @@ final class ConnectionLoop: @unchecked Sendable {
         enqueue(operation) { _ in }
     }
 
-    private func enqueue(_ command: @escaping @Sendable (ConnectionLoop) -> Void, orFail: (AMQPError) -> Void) {
+    /// Queues a command; `orFail` runs instead, at once, when the connection is closed.
+    func enqueue(_ command: @escaping @Sendable (ConnectionLoop) -> Void, orFail: (AMQPError) -> Void) {
         let (refused, wake): (AMQPError?, Bool) = inbox.withLock { inbox in
             if let error = inbox.closedError { return (error, false) }
             inbox.commands.append(command)
