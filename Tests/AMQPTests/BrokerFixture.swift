@@ -45,13 +45,6 @@ struct BrokerFixture {
 
     /// Waits until `queue` reports `count` ready messages (quorum queues update counts asynchronously).
     func waitForDepth(_ queue: String, _ count: UInt32, timeout: Duration = .seconds(10)) async throws -> UInt32 {
-        let deadline = ContinuousClock.now + timeout
-        var depth: UInt32 = 0
-        while ContinuousClock.now < deadline {
-            depth = try await channel.declareQueue(queue, passive: true).messageCount
-            if depth == count { return depth }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return depth
+        UInt32(try await connection.waitForDepth(of: queue, timeout: timeout) { $0 == Int(count) })
     }
 }

@@ -81,30 +81,17 @@ final class DLQFixture: Sendable {
     // MARK: Data
 
     static func database<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        let connection = try TestEnvironment.connectPostgres()
-        defer { connection.close() }
-        return try body(connection)
+        try TestEnvironment.withOrdersDatabase(body)
     }
 
     /// Creates a product (unique id) with stock per vendor; returns its id.
     func product(_ name: String, stock: [String: Int]) throws -> String {
         let id = "\(prefix)\(name)"
-        try Self.database { connection in
-            try connection.query("INSERT INTO products (id, name) VALUES ($1, $1)", [id])
-            for (vendor, units) in stock {
-                try connection.query("INSERT INTO vendor_stock (product_id, vendor_id, stock) VALUES ($1, $2, $3)", [id, vendor, units])
-            }
-        }
+        try TestEnvironment.createProduct(id, stock: stock)
         return id
     }
 
-    func stock(of product: String) throws -> [String: Int] {
-        try Self.database { connection in
-            Dictionary(uniqueKeysWithValues: try connection.query(
-                "SELECT vendor_id, stock FROM vendor_stock WHERE product_id = $1", [product]
-            ).rows.map { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self)) })
-        }
-    }
+    func stock(of product: String) throws -> [String: Int] { try TestEnvironment.stock(of: product) }
 
     /// Order rows per id (the count, to show none is there twice) and their statuses.
     func orderRows(_ ids: [UUID]) throws -> (rows: Int, statuses: [UUID: String]) {
@@ -140,35 +127,15 @@ final class DLQFixture: Sendable {
 
     // MARK: Broker
 
-    func depth(_ queue: String) async throws -> Int {
-        let channel = try await broker.openChannel()
-        let depth = try await channel.declareQueue(queue, passive: true).messageCount
-        await channel.close()
-        return Int(depth)
-    }
+    func depth(_ queue: String) async throws -> Int { try await broker.depth(of: queue) }
 
     /// Waits until the queue holds `count` messages; returns the last depth seen.
     func waitForDepth(_ queue: String, toBe count: Int, timeout: Duration = .seconds(30)) async throws -> Int {
-        let deadline = ContinuousClock.now + timeout
-        var current = try await depth(queue)
-        while current != count, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(200))
-            current = try await depth(queue)
-        }
-        return current
+        try await broker.waitForDepth(of: queue, timeout: timeout) { $0 == count }
     }
 
     /// Takes every message out of a queue (acked), for inspection.
-    func drain(_ queue: String) async throws -> [AMQPDelivery] {
-        let channel = try await broker.openChannel()
-        var messages: [AMQPDelivery] = []
-        while let delivery = try await channel.get(queue: queue) {
-            messages.append(delivery)
-            try await channel.ack(delivery.deliveryTag)
-        }
-        await channel.close()
-        return messages
-    }
+    func drain(_ queue: String) async throws -> [AMQPDelivery] { try await broker.drain(queue) }
 
     /// Publishes with confirm and mandatory, many in flight.
     func publish(_ messages: [(body: [UInt8], properties: AMQPProperties)], to queue: String) async throws {

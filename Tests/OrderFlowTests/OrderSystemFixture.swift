@@ -63,30 +63,17 @@ final class OrderSystemFixture: Sendable {
     // MARK: Data
 
     static func database<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        let connection = try TestEnvironment.connectPostgres()
-        defer { connection.close() }
-        return try body(connection)
+        try TestEnvironment.withOrdersDatabase(body)
     }
 
     /// Creates a product (unique id) with stock per vendor; returns its id.
     func product(_ name: String, stock: [String: Int]) throws -> String {
         let id = "\(prefix)\(name)".replacingOccurrences(of: "flow-", with: "t")
-        try Self.database { connection in
-            try connection.query("INSERT INTO products (id, name) VALUES ($1, $1)", [id])
-            for (vendor, units) in stock {
-                try connection.query("INSERT INTO vendor_stock (product_id, vendor_id, stock) VALUES ($1, $2, $3)", [id, vendor, units])
-            }
-        }
+        try TestEnvironment.createProduct(id, stock: stock)
         return id
     }
 
-    func stock(of product: String) throws -> [String: Int] {
-        try Self.database { connection in
-            Dictionary(uniqueKeysWithValues: try connection.query(
-                "SELECT vendor_id, stock FROM vendor_stock WHERE product_id = $1", [product]
-            ).rows.map { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self)) })
-        }
-    }
+    func stock(of product: String) throws -> [String: Int] { try TestEnvironment.stock(of: product) }
 
     /// Status per order id, for the orders that have a row.
     func statuses(_ ids: [UUID]) throws -> [UUID: String] {
@@ -112,34 +99,15 @@ final class OrderSystemFixture: Sendable {
 
     // MARK: Broker
 
-    func depth(_ queue: String) async throws -> UInt32 {
-        let channel = try await broker.openChannel()
-        defer { Task { await channel.close() } }
-        return try await channel.declareQueue(queue, passive: true).messageCount
-    }
+    func depth(_ queue: String) async throws -> Int { try await broker.depth(of: queue) }
 
-    /// Waits until the queue holds `count` messages; returns the last depth seen.
-    func waitForDepth(_ queue: String, atLeast count: UInt32, timeout: Duration = .seconds(30)) async throws -> UInt32 {
-        let deadline = ContinuousClock.now + timeout
-        var current = try await depth(queue)
-        while current < count, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(200))
-            current = try await depth(queue)
-        }
-        return current
+    /// Waits until the queue holds at least `count` messages; returns the last depth seen.
+    func waitForDepth(_ queue: String, atLeast count: Int, timeout: Duration = .seconds(30)) async throws -> Int {
+        try await broker.waitForDepth(of: queue, timeout: timeout) { $0 >= count }
     }
 
     /// Takes every message out of a queue (acked), for inspection.
-    func drain(_ queue: String) async throws -> [AMQPDelivery] {
-        let channel = try await broker.openChannel()
-        var messages: [AMQPDelivery] = []
-        while let delivery = try await channel.get(queue: queue) {
-            messages.append(delivery)
-            try await channel.ack(delivery.deliveryTag)
-        }
-        await channel.close()
-        return messages
-    }
+    func drain(_ queue: String) async throws -> [AMQPDelivery] { try await broker.drain(queue) }
 
     /// Publishes raw bytes to the orders queue, as a misbehaving producer would.
     func publishRaw(_ body: [UInt8], messageID: String, type: String? = OrderPlaced.messageType) async throws {

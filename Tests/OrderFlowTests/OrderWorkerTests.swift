@@ -49,7 +49,7 @@ final class RecordingHandler: DeliveryHandler {
             try await system.publish(good)
 
             let dead = try await system.withWorker {
-                #expect(try await system.waitForDepth(system.topology.orders.deadLetter, atLeast: UInt32(poison.count), timeout: .seconds(20)) == UInt32(poison.count))
+                #expect(try await system.waitForDepth(system.topology.orders.deadLetter, atLeast: poison.count, timeout: .seconds(20)) == poison.count)
                 #expect(try await system.waitForOrders([good.orderId])[good.orderId] == "CONFIRMED")
                 return try await system.drain(system.topology.orders.deadLetter)
             }

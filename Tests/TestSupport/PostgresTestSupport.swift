@@ -91,3 +91,32 @@ public final class ThreadBarrier: @unchecked Sendable {
         return true
     }
 }
+
+/// The order database rows the system tests set up and read back.
+extension TestEnvironment {
+    /// Runs `body` on a fresh connection to the orders database and closes it.
+    public static func withOrdersDatabase<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        let connection = try connectPostgres()
+        defer { connection.close() }
+        return try body(connection)
+    }
+
+    /// Creates product `id` with stock per vendor (the vendors must exist).
+    public static func createProduct(_ id: String, stock: [String: Int]) throws {
+        try withOrdersDatabase { connection in
+            try connection.query("INSERT INTO products (id, name) VALUES ($1, $1)", [id])
+            for (vendor, units) in stock {
+                try connection.query("INSERT INTO vendor_stock (product_id, vendor_id, stock) VALUES ($1, $2, $3)", [id, vendor, units])
+            }
+        }
+    }
+
+    /// A product's stock per vendor.
+    public static func stock(of product: String) throws -> [String: Int] {
+        try withOrdersDatabase { connection in
+            Dictionary(uniqueKeysWithValues: try connection.query(
+                "SELECT vendor_id, stock FROM vendor_stock WHERE product_id = $1", [product]
+            ).rows.map { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self)) })
+        }
+    }
+}
