@@ -17,9 +17,11 @@ import Postgres
 /// while holding them: the lines are written before the lock, not under it.
 /// One commit — one fsync — for the whole window.
 ///
-/// Any error (including a concurrent copy of one of the orders committing
-/// first) rolls the whole window back; the caller then applies the orders one
-/// by one with `OrderApplier`, so no order suffers for another.
+/// A copy of one of the orders that another window committed first is found
+/// by the insert (it waits for that commit) and answered as a duplicate. Any
+/// error (a deadlock, an idempotency key another order holds, a lost
+/// connection) rolls the whole window back; the caller then applies the
+/// orders one by one with `OrderApplier`, so no order suffers for another.
 public enum OrderBatchApplier {
     public static func apply(_ orders: [OrderPlaced], on connection: PostgresConnection) throws -> [OrderApplication] {
         try connection.withTransaction { connection in try applyInTransaction(orders, connection) }
