@@ -132,15 +132,16 @@ private struct JSONParser {
         index += 1
     }
 
+    /// `index` is at the closing byte.
+    private mutating func leaveContainer() {
+        index += 1
+        depth -= 1
+    }
+
     private mutating func parseObject() throws(JSONSyntaxError) -> JSONValue {
         try enterContainer()
         var object: [String: JSONValue] = [:]
-        skipWhitespace()
-        if index < input.count, input[index] == ASCII.closeBrace {
-            index += 1
-            depth -= 1
-            return .object(object)
-        }
+        if closesEmpty(ASCII.closeBrace) { return .object(object) }
         // Room for a typical message's fields up front: growing rehashes every key.
         object.reserveCapacity(8)
         while true {
@@ -151,44 +152,42 @@ private struct JSONParser {
             guard index < input.count, input[index] == ASCII.colon else { throw unexpected() }
             index += 1
             object[key] = try parseValue()
-            skipWhitespace()
-            guard index < input.count else { throw failure(.unexpectedEnd) }
-            switch input[index] {
-            case ASCII.comma:
-                index += 1
-            case ASCII.closeBrace:
-                index += 1
-                depth -= 1
-                return .object(object)
-            default:
-                throw failure(.unexpectedByte)
-            }
+            if try closesAfterMember(ASCII.closeBrace) { return .object(object) }
         }
     }
 
     private mutating func parseArray() throws(JSONSyntaxError) -> JSONValue {
         try enterContainer()
         var array: [JSONValue] = []
-        skipWhitespace()
-        if index < input.count, input[index] == ASCII.closeBracket {
-            index += 1
-            depth -= 1
-            return .array(array)
-        }
+        if closesEmpty(ASCII.closeBracket) { return .array(array) }
         while true {
             array.append(try parseValue())
-            skipWhitespace()
-            guard index < input.count else { throw failure(.unexpectedEnd) }
-            switch input[index] {
-            case ASCII.comma:
-                index += 1
-            case ASCII.closeBracket:
-                index += 1
-                depth -= 1
-                return .array(array)
-            default:
-                throw failure(.unexpectedByte)
-            }
+            if try closesAfterMember(ASCII.closeBracket) { return .array(array) }
+        }
+    }
+
+    /// Right after the opening byte: true (and the container is left) when `close` follows at once.
+    private mutating func closesEmpty(_ close: UInt8) -> Bool {
+        skipWhitespace()
+        guard index < input.count, input[index] == close else { return false }
+        leaveContainer()
+        return true
+    }
+
+    /// After a member: a comma (false: another member follows) or `close`
+    /// (true: the container is left); anything else is an error.
+    private mutating func closesAfterMember(_ close: UInt8) throws(JSONSyntaxError) -> Bool {
+        skipWhitespace()
+        guard index < input.count else { throw failure(.unexpectedEnd) }
+        switch input[index] {
+        case ASCII.comma:
+            index += 1
+            return false
+        case close:
+            leaveContainer()
+            return true
+        default:
+            throw failure(.unexpectedByte)
         }
     }
 
