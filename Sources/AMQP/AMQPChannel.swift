@@ -123,15 +123,8 @@ public final class AMQPChannel: Sendable {
         loop.enqueue({ loop in
             do throws(AMQPError) {
                 let (state, channel) = try loop.liveChannel(number)
-                let status = CArena.with { arena in
-                    var cProperties = arena.properties(properties)
-                    return body.withUnsafeBytes { raw in
-                        amqp_basic_publish(
-                            state, number, arena.bytes(exchange), arena.bytes(routingKey), mandatory ? 1 : 0, 0,
-                            &cProperties, amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress)))
-                    }
-                }
-                try loop.check(status, "publishing to '\(routingKey)'")
+                try Self.basicPublish(
+                    loop, state, number, body: body, exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties)
                 // In place (`?.`): a copy of the tracker would copy every publish in flight.
                 if channel.confirms != nil {
                     channel.confirms?.register(exchange: exchange, routingKey: routingKey, messageID: properties.messageID, waiter: .one(completion))
@@ -153,18 +146,12 @@ public final class AMQPChannel: Sendable {
         let number = number
         try await loop.performDeferred { (loop, continuation: CheckedContinuation<Void, any Error>) in
             let batch = ConfirmBatch(continuation)
-            do {
+            do throws(AMQPError) {
                 let (state, channel) = try loop.liveChannel(number)
                 for message in messages {
-                    let status = CArena.with { arena in
-                        var cProperties = arena.properties(message.properties)
-                        return message.body.withUnsafeBytes { raw in
-                            amqp_basic_publish(
-                                state, number, arena.bytes(message.exchange), arena.bytes(message.routingKey), message.mandatory ? 1 : 0, 0,
-                                &cProperties, amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress)))
-                        }
-                    }
-                    try loop.check(status, "publishing to '\(message.routingKey)'")
+                    try Self.basicPublish(
+                        loop, state, number, body: message.body, exchange: message.exchange, routingKey: message.routingKey,
+                        mandatory: message.mandatory, properties: message.properties)
                     if channel.confirms != nil {
                         batch.register()
                         channel.confirms?.register(
@@ -173,9 +160,25 @@ public final class AMQPChannel: Sendable {
                 }
                 batch.seal()
             } catch {
-                batch.seal(failure: error as? AMQPError ?? AMQPError(kind: .library, message: "\(error)"))
+                batch.seal(failure: error)
             }
         }
+    }
+
+    /// One `basic.publish` on the loop thread (method, header and body frames).
+    private static func basicPublish(
+        _ loop: ConnectionLoop, _ state: amqp_connection_state_t, _ number: UInt16, body: [UInt8], exchange: String, routingKey: String,
+        mandatory: Bool, properties: AMQPProperties
+    ) throws(AMQPError) {
+        let status = CArena.with { arena in
+            var cProperties = arena.properties(properties)
+            return body.withUnsafeBytes { raw in
+                amqp_basic_publish(
+                    state, number, arena.bytes(exchange), arena.bytes(routingKey), mandatory ? 1 : 0, 0,
+                    &cProperties, amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress)))
+            }
+        }
+        try loop.check(status, "publishing to '\(routingKey)'")
     }
 
     // MARK: Consuming
@@ -231,6 +234,7 @@ public final class AMQPChannel: Sendable {
         return try await loop.perform { loop in
             let (state, _) = try loop.liveChannel(number)
             let reply = CArena.with { arena in amqp_basic_get(state, number, arena.bytes(queue), noAck ? 1 : 0) }
+            loop.noteReply(reply)
             guard reply.reply_type == AMQP_RESPONSE_NORMAL else { throw loop.error(from: reply, channel: number) }
             guard reply.reply.id == MethodID.basicGetOK, let decoded = reply.reply.decoded else { return nil }
             let ok = decoded.load(as: amqp_basic_get_ok_t.self)

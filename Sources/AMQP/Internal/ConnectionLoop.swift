@@ -177,11 +177,7 @@ final class ConnectionLoop: @unchecked Sendable {
             return inbox.commands
         }
         for command in commands { command(self) }
-        if let state {
-            // A command that completed talked to the broker (RPC replies count as life).
-            if !commands.isEmpty { lastReceive = .now }
-            amqp_maybe_release_buffers(state)
-        }
+        if let state { amqp_maybe_release_buffers(state) }
     }
 
     /// Reads every frame that is already there, without blocking.
@@ -380,8 +376,18 @@ final class ConnectionLoop: @unchecked Sendable {
     /// that is turned into an `AMQPError` and the dead channel or connection is cleaned up.
     func rpc<T>(channel number: UInt16, _ call: (amqp_connection_state_t) -> UnsafeMutablePointer<T>?) throws(AMQPError) -> T {
         let (state, _) = try liveChannel(number)
-        if let result = call(state) { return result.pointee }
-        throw error(from: amqp_get_rpc_reply(state), channel: number)
+        let result = call(state)
+        let reply = amqp_get_rpc_reply(state)
+        noteReply(reply)
+        if let result { return result.pointee }
+        throw error(from: reply, channel: number)
+    }
+
+    /// librabbitmq reads an RPC's reply inside the blocking call, where `poll`
+    /// never sees it: a reply (or the broker's refusal) shows the broker is
+    /// alive. What we only write (publishes, acks) shows nothing.
+    func noteReply(_ reply: amqp_rpc_reply_t) {
+        if reply.reply_type == AMQP_RESPONSE_NORMAL || reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION { lastReceive = .now }
     }
 
     /// Checks the status of a librabbitmq call that only writes (publish, ack, …).
