@@ -25,27 +25,25 @@ final class DeliveryBatcher: Sendable {
     }
 
     private func push(_ delivery: AMQPDelivery) {
-        let waiter = state.withLock { state in
-            state.buffer.append(delivery)
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
+        update { $0.buffer.append(delivery) }
     }
 
     /// Resumes a waiting `nextBatch` so it sees its task's cancellation.
     private func wake() {
-        let waiter = state.withLock { state in
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
+        update { _ in }
     }
 
     func finish(_ error: (any Error)?) {
-        let waiter = state.withLock { state in
+        update { state in
             state.finished = true
             state.failure = state.failure ?? error
+        }
+    }
+
+    /// Applies `change` and resumes a waiting `nextBatch`, if any, to look again.
+    private func update(_ change: (inout State) -> Void) {
+        let waiter = state.withLock { state in
+            change(&state)
             defer { state.waiter = nil }
             return state.waiter
         }

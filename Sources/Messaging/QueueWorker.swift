@@ -64,6 +64,7 @@ public struct QueueWorkerConfiguration: Sendable {
         self.queues = queues
         self.settings = settings
         self.settings.batchSize = max(1, settings.batchSize)
+        self.settings.loops = max(1, settings.loops)
         self.workerName = workerName
         self.reconnectDelay = reconnectDelay
     }
@@ -88,7 +89,7 @@ public struct QueueWorker: Service {
 
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
-            for index in 0..<max(1, configuration.settings.loops) {
+            for index in 0..<configuration.settings.loops {
                 group.addTask { await runLoop(index) }
             }
         }
@@ -175,53 +176,56 @@ public struct QueueWorker: Service {
         }
     }
 
-    /// Publishes what the window implies and its failure copies, waits for every
-    /// confirm, then acks the window with one multiple ack.
+    /// Publishes what the window implies and its failure copies in one batch,
+    /// waits for every confirm, records the messages whose retries are spent,
+    /// then acks the window with one multiple ack.
     private func finish(
         _ batch: [AMQPDelivery], _ handled: HandledWindow, channel: AMQPChannel, publisher: AMQPChannel, logger: Logger
     ) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await publisher.publish(handled.messages) }
-            for (delivery, outcome) in zip(batch, handled.outcomes) where outcome != .done {
-                group.addTask { try await route(delivery, outcome, publisher: publisher, logger: logger) }
-            }
-            try await group.waitForAll()
+        var messages = handled.messages
+        var exhausted: [(delivery: AMQPDelivery, reason: String, logger: Logger)] = []
+        for (delivery, outcome) in zip(batch, handled.outcomes) {
+            guard let (copy, spent) = failureCopy(of: delivery, outcome, logger: logger) else { continue }
+            messages.append(copy)
+            if let spent { exhausted.append(spent) }
         }
+        try await publisher.publish(messages)
+        for (delivery, reason, logger) in exhausted { await handler.retriesExhausted(delivery, reason: reason, logger: logger) }
         if let last = batch.last { try await channel.ack(last.deliveryTag, multiple: batch.count > 1) }
     }
 
-    private func route(_ delivery: AMQPDelivery, _ outcome: DeliveryOutcome, publisher: AMQPChannel, logger: Logger) async throws {
+    /// Where a failed delivery goes (retry queue or DLQ) as the copy to publish,
+    /// and, when its retries are spent, what `retriesExhausted` needs once the
+    /// copy is confirmed; nil for a delivery that is done.
+    private func failureCopy(
+        of delivery: AMQPDelivery, _ outcome: DeliveryOutcome, logger: Logger
+    ) -> (AMQPOutgoingMessage, exhausted: (delivery: AMQPDelivery, reason: String, logger: Logger)?)? {
+        guard outcome != .done else { return nil }
         var logger = logger
         if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: "order_id"] = "\(id)" }
+        let retries = FailureCopy.retryCount(of: delivery.properties)
+        func copy(to queue: String, retryCount: Int, reason: String, message: String) -> AMQPOutgoingMessage {
+            let properties = FailureCopy.properties(
+                of: delivery, retryCount: retryCount, reason: reason, message: message, originalQueue: configuration.queues.main,
+                failedBy: configuration.workerName)
+            return AMQPOutgoingMessage(delivery.body, routingKey: queue, mandatory: true, properties: properties)
+        }
         switch outcome {
         case .done:
-            break
+            return nil  // (answered above)
         case .retry(let reason, let message):
-            let retries = FailureCopy.retryCount(of: delivery.properties)
             switch configuration.settings.retryPolicy.route(retriesSoFar: retries, transient: true) {
             case .retry(let attempt):
                 logger.warning("transient failure; retrying", metadata: ["reason": "\(reason)", "error": "\(message)", "attempt": "\(attempt)"])
-                try await republish(delivery, to: configuration.queues.retry, retryCount: attempt, reason: reason, message: message, publisher: publisher)
+                return (copy(to: configuration.queues.retry, retryCount: attempt, reason: reason, message: message), nil)
             case .deadLetter:
                 logger.error("retries exhausted; dead-lettered", metadata: ["reason": "\(reason)", "error": "\(message)", "retries": "\(retries)"])
-                try await republish(delivery, to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message, publisher: publisher)
-                await handler.retriesExhausted(delivery, reason: reason, logger: logger)
+                return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), (delivery, reason, logger))
             }
         case .deadLetter(let reason, let message):
             logger.error("message cannot be processed; dead-lettered", metadata: ["reason": "\(reason)", "error": "\(message)"])
-            try await republish(
-                delivery, to: configuration.queues.deadLetter, retryCount: FailureCopy.retryCount(of: delivery.properties),
-                reason: reason, message: message, publisher: publisher)
+            return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), nil)
         }
-    }
-
-    private func republish(
-        _ delivery: AMQPDelivery, to queue: String, retryCount: Int, reason: String, message: String, publisher: AMQPChannel
-    ) async throws {
-        let properties = FailureCopy.properties(
-            of: delivery, retryCount: retryCount, reason: reason, message: message, originalQueue: configuration.queues.main,
-            failedBy: configuration.workerName)
-        try await publisher.publish(delivery.body, routingKey: queue, mandatory: true, properties: properties)
     }
 }
 

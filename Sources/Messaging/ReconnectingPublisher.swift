@@ -61,21 +61,31 @@ public actor ReconnectingPublisher {
         _ body: [UInt8], routingKey: String, properties: AMQPProperties, timeout: Duration
     ) async throws {
         let deadline = ContinuousClock.now + timeout
-        let channel: AMQPChannel
-        if let current = open.withLock({ $0 }), current.connection.isOpen {
-            channel = current
-        } else {
-            channel = try await withDeadline(timeout) { try await self.currentChannel() }
-        }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let wait = DeadlineWatch.Wait(continuation, timeout: timeout, deadline: deadline)
             deadlines.watch(wait)
-            channel.publish(body, routingKey: routingKey, mandatory: true, properties: properties) { result in
-                if case .failure(let error) = result, error.isChannelDead {
-                    Task { await self.discard(channel) }
+            if let channel = open.withLock({ $0 }), channel.connection.isOpen {
+                send(body, routingKey: routingKey, properties: properties, on: channel, answering: wait)
+            } else {
+                Task {
+                    do {
+                        send(body, routingKey: routingKey, properties: properties, on: try await currentChannel(), answering: wait)
+                    } catch {
+                        wait.answer(.failure(error))
+                    }
                 }
-                wait.answer(result.mapError { $0 })
             }
+        }
+    }
+
+    private nonisolated func send(
+        _ body: [UInt8], routingKey: String, properties: AMQPProperties, on channel: AMQPChannel, answering wait: DeadlineWatch.Wait
+    ) {
+        channel.publish(body, routingKey: routingKey, mandatory: true, properties: properties) { result in
+            if case .failure(let error) = result, error.isChannelDead {
+                Task { await self.discard(channel) }
+            }
+            wait.answer(result.mapError { $0 })
         }
     }
 

@@ -1,3 +1,4 @@
+import Logging
 import ServiceSupport
 import OrderCore
 import Topology
@@ -42,7 +43,7 @@ public struct ConsumeSettings: Sendable, Hashable {
         self.retryPolicy = retryPolicy
     }
 
-    public var logMetadata: [String: String] {
+    public var logMetadata: Logger.Metadata {
         [
             "prefetch": "\(prefetch)", "batch_size": "\(batchSize)", "concurrency": "\(loops)",
             "linger_ms": "\(Int(linger.milliseconds))", "max_retries": "\(retryPolicy.maxRetries)",

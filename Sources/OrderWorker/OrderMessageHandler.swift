@@ -21,8 +21,8 @@ public struct OrderMessageHandler: DeliveryHandler {
     }
 
     /// A window of orders in one transaction (`OrderBatchApplier`); if that
-    /// fails for any reason, one transaction per order (`OrderApplier`), so a
-    /// bad or conflicting order only affects itself. Returns the window's
+    /// fails for any reason but an unreachable database, one transaction per
+    /// order (`OrderApplier`), so a bad or conflicting order only affects itself. Returns the window's
     /// vendor_sync messages, which the worker confirms before it acks.
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         var outcomes = [DeliveryOutcome](repeating: .done, count: deliveries.count)
@@ -40,9 +40,13 @@ public struct OrderMessageHandler: DeliveryHandler {
         let started = clock.now
         var applied: [(index: Int, result: OrderApplication)] = []
         let orders = valid.map(\.order)
-        if let results = try? await database.withConnection({ connection in try OrderBatchApplier.apply(orders, on: connection) }) {
+        do {
+            let results = try await database.withConnection { connection in try OrderBatchApplier.apply(orders, on: connection) }
             applied = zip(valid.map(\.index), results).map { ($0, $1) }
-        } else {
+        } catch let error as PostgresError where error.kind == .connection {
+            // The database cannot be reached: every order retries, without each trying to connect again.
+            for (index, _) in valid { outcomes[index] = .retry(reason: Self.reason(for: error), message: error.description) }
+        } catch {
             for (index, order) in valid {
                 do {
                     applied.append((index, try await database.withConnection { connection in try OrderApplier.apply(order, on: connection) }))

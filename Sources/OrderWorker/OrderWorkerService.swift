@@ -28,7 +28,7 @@ public struct OrderWorkerConfiguration: Sendable {
         [
             "amqp_url": "\(EnvironmentConfiguration.redact(amqpURL))", "database_url": "\(EnvironmentConfiguration.redact(databaseURL))",
             "queue": "\(topology.orders.main)",
-        ].merging(consume.logMetadata.mapValues { .string($0) }) { $1 }
+        ].merging(consume.logMetadata) { $1 }
     }
 }
 

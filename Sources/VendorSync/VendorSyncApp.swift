@@ -31,7 +31,7 @@ public struct VendorSyncConfiguration: Sendable {
             "amqp_url": "\(EnvironmentConfiguration.redact(amqpURL))", "database_url": "\(EnvironmentConfiguration.redact(databaseURL))",
             "vendors": "\(vendorDatabaseURLs.map { "\($0.name)=\(EnvironmentConfiguration.redact($0.url))" }.joined(separator: ","))",
             "queue": "\(topology.vendorSync.main)",
-        ].merging(consume.logMetadata.mapValues { .string($0) }) { $1 }
+        ].merging(consume.logMetadata) { $1 }
     }
 }
 

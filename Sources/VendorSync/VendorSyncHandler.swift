@@ -41,9 +41,9 @@ public struct VendorSyncHandler: DeliveryHandler {
                 outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
             }
         }
+        var synced: [(index: Int, allocation: VendorAllocation, result: VendorApplyResult)] = []
         for (vendorId, items) in byVendor.sorted(by: { $0.key < $1.key }) {
             let results = await applyAtVendor(items.map(\.allocation), vendor: vendors[vendorId]!)
-            var synced: [(index: Int, allocation: VendorAllocation, result: VendorApplyResult)] = []
             for ((index, allocation), result) in zip(items, results) {
                 switch result {
                 case .success(let result): synced.append((index, allocation, result))
@@ -52,16 +52,20 @@ public struct VendorSyncHandler: DeliveryHandler {
                     outcomes[index] = .retry(reason: unavailable ? "vendor-database-unavailable" : "vendor-database-error", message: "\(error)")
                 }
             }
-            for (index, outcome) in await record(synced, logger: logger) { outcomes[index] = outcome }
         }
+        for (index, outcome) in await record(synced, logger: logger) { outcomes[index] = outcome }
         return HandledWindow(outcomes: outcomes)
     }
 
-    /// One transaction for the vendor's window; one per allocation if that fails.
+    /// One transaction for the vendor's window; one per allocation if that fails,
+    /// unless the vendor cannot be reached at all (then every one fails with that,
+    /// rather than each trying to connect again).
     private func applyAtVendor(_ allocations: [VendorAllocation], vendor: PostgresPool) async -> [Result<VendorApplyResult, any Error>] {
-        if let results = try? await vendor.withConnection({ try VendorStore.applyBatch(allocations, on: $0) }) {
-            return results.map { .success($0) }
-        }
+        do {
+            return try await vendor.withConnection { try VendorStore.applyBatch(allocations, on: $0) }.map { .success($0) }
+        } catch let error as PostgresError where error.kind == .connection {
+            return allocations.map { _ in .failure(error) }
+        } catch {}
         var results: [Result<VendorApplyResult, any Error>] = []
         for allocation in allocations {
             do {
@@ -78,10 +82,12 @@ public struct VendorSyncHandler: DeliveryHandler {
     private func record(_ synced: [(index: Int, allocation: VendorAllocation, result: VendorApplyResult)], logger: Logger) async -> [(Int, DeliveryOutcome)] {
         var outcomes: [(Int, DeliveryOutcome)] = []
         let applied = synced.filter { $0.result == .applied || $0.result == .alreadyApplied }
-        do {
-            try await orders.withConnection { try AllocationStore.markApplied(applied.map(\.allocation.allocationId), on: $0) }
-        } catch {
-            outcomes += applied.map { ($0.index, .retry(reason: "database-unavailable", message: "\(error)")) }
+        if !applied.isEmpty {
+            do {
+                try await orders.withConnection { try AllocationStore.markApplied(applied.map(\.allocation.allocationId), on: $0) }
+            } catch {
+                outcomes += applied.map { ($0.index, .retry(reason: "database-unavailable", message: "\(error)")) }
+            }
         }
         for (index, allocation, result) in synced {
             var logger = logger
