@@ -148,7 +148,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "stock-sync",
-            dependencies: ["StockSync", "ServiceSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+            dependencies: ["StockSync", "ServiceSupport", .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .executableTarget(
             name: "order-worker",
@@ -158,7 +158,7 @@ let package = Package(
         // MARK: Benchmark harnesses (run by scripts/bench; tools, not services)
         .executableTarget(
             name: "bench-amqp",
-            dependencies: ["AMQP", "Topology", "OrderCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["AMQP", "Topology", "OrderCore", "Messaging", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "bench-load",

@@ -40,11 +40,8 @@ struct OrdersController<Context: RequestContext>: Sendable {
         }
 
         let order = OrderPlaced(orderId: OrderID.make(idempotencyKey: key), lines: lines, idempotencyKey: key, acceptedAt: Date())
-        let properties = AMQPProperties(
-            contentType: "application/json", deliveryMode: .persistent, correlationID: order.orderId.uuidString,
-            messageID: order.orderId.uuidString, timestamp: order.acceptedAt, type: OrderPlaced.messageType, appID: "order-api")
         do {
-            try await publisher.publish(order.encoded(), routingKey: queue, properties: properties, timeout: publishTimeout)
+            try await publisher.publish(order.encoded(), routingKey: queue, properties: order.amqpProperties(appID: "order-api"), timeout: publishTimeout)
         } catch {
             context.logger.warning("order not accepted: broker unavailable", metadata: ["order_id": "\(order.orderId)", "error": "\(error)"])
             throw Problem(

@@ -2,6 +2,7 @@ import Foundation
 import HTTPSupport
 import HTTPTypes
 import Hummingbird
+import Logging
 import OrderCore
 import OrderStore
 import Postgres
@@ -47,31 +48,35 @@ struct StockServiceController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func restock(_ request: Request, context: Context) async throws -> Response {
-        try authorize(request)
-        let (name, pool) = try vendor(context)
-        let productId = try product(context)
-        let quantity = try await integerField("quantity", in: request, range: 1...1_000_000)
-        let stock = try await call { try await pool.withConnection { try VendorStore.restock(productId, by: quantity, on: $0) } }
-        context.logger.info("vendor restocked", metadata: ["vendor": "\(name)", "product": "\(productId)", "quantity": "\(quantity)"])
-        return try JSONResponse.make(StockFigure(vendorId: name, productId: productId, stock: stock, updatedAt: Date()))
+        try await write(request, context, field: "quantity", range: 1...1_000_000, event: "vendor restocked") { productId, quantity, connection in
+            try VendorStore.restock(productId, by: quantity, on: connection)
+        }
     }
 
     @Sendable func adjust(_ request: Request, context: Context) async throws -> Response {
+        try await write(request, context, field: "stock", range: 0...1_000_000_000, event: "vendor stock adjusted") { productId, figure, connection in
+            try VendorStore.adjust(productId, to: figure, on: connection)
+        }
+    }
+
+    /// An authorized change to one product's stock at one vendor, from the integer
+    /// body `field`; answers the stock after it.
+    private func write(
+        _ request: Request, _ context: Context, field: String, range: ClosedRange<Int>, event: Logger.Message,
+        _ change: @escaping @Sendable (String, Int, PostgresConnection) throws -> Int
+    ) async throws -> Response {
         try authorize(request)
         let (name, pool) = try vendor(context)
         let productId = try product(context)
-        let figure = try await integerField("stock", in: request, range: 0...1_000_000_000)
-        let stock = try await call { try await pool.withConnection { try VendorStore.adjust(productId, to: figure, on: $0) } }
-        context.logger.info("vendor stock adjusted", metadata: ["vendor": "\(name)", "product": "\(productId)", "stock": "\(stock)"])
+        let value = try await integerField(field, in: request, range: range)
+        let stock = try await call { try await pool.withConnection { try change(productId, value, $0) } }
+        context.logger.info(event, metadata: ["vendor": "\(name)", "product": "\(productId)", "\(field)": "\(value)"])
         return try JSONResponse.make(StockFigure(vendorId: name, productId: productId, stock: stock, updatedAt: Date()))
     }
 
     @Sendable func sync(_ request: Request, context: Context) async throws -> Response {
         try authorize(request)
-        guard let report = try await call({ try await runner.runOnce(wait: true) }) else {
-            throw Problem(status: .conflict, code: "sync-running", title: "Another sync is running")
-        }
-        return try JSONResponse.make(report)
+        return try JSONResponse.make(try await call { try await runner.run() })
     }
 
     // MARK: Helpers

@@ -44,7 +44,7 @@ struct PeriodicStockSync: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    _ = try await runner.runOnce(wait: false)
+                    _ = try await runner.runIfIdle()
                 } catch {
                     logger.error("stock sync run failed", metadata: ["error": "\(error)"])
                 }
@@ -58,11 +58,11 @@ struct PeriodicStockSync: Service {
 public struct StockSyncApp {
     public let runner: StockSyncRunner
     public let application: any ApplicationProtocol
-    let local: PostgresPool
-    let vendorPools: [String: PostgresPool]
+    /// Every pool it opened: the local database's and each vendor's.
+    let pools: [PostgresPool]
 
     public init(configuration: StockSyncConfiguration, logger: Logger, periodic: Bool = true) throws {
-        local = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: 2, logger: logger)
+        let local = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: 2, logger: logger)
         var vendors: [(name: String, configuration: PostgresConfiguration)] = []
         var pools: [String: PostgresPool] = [:]
         for vendor in configuration.vendorDatabaseURLs {
@@ -70,15 +70,15 @@ public struct StockSyncApp {
             vendors.append((vendor.name, config))
             pools[vendor.name] = PostgresPool(configuration: config, size: 2, logger: logger)
         }
-        vendorPools = pools
+        self.pools = [local] + Array(pools.values)
         let runner = StockSyncRunner(local: local, vendors: vendors, logger: logger)
         self.runner = runner
 
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         StockServiceController(vendors: pools, runner: runner, token: configuration.apiToken).addRoutes(to: router)
-        let allPools = [local] + Array(pools.values)
-        var services: [any Service] = [OnShutdown { for pool in allPools { await pool.shutdown() } }]
+        let allPools = self.pools
+        var services: [any Service] = [OnShutdown { await Self.shutdown(allPools) }]
         if periodic { services.append(PeriodicStockSync(runner: runner, interval: configuration.interval, logger: logger)) }
         application = Application(
             router: router,
@@ -89,7 +89,10 @@ public struct StockSyncApp {
 
     /// Closes every pool (for the one-shot mode, which runs no services).
     public func shutdown() async {
-        await local.shutdown()
-        for pool in vendorPools.values { await pool.shutdown() }
+        await Self.shutdown(pools)
+    }
+
+    private static func shutdown(_ pools: [PostgresPool]) async {
+        for pool in pools { await pool.shutdown() }
     }
 }

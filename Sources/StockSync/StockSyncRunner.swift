@@ -34,9 +34,18 @@ public final class StockSyncRunner: Sendable {
         self.logger = logger
     }
 
-    /// Runs once. With `wait: false` returns nil at once when another run holds the lock;
-    /// with `wait: true` waits for it (one-shot runs and tests).
-    public func runOnce(wait: Bool) async throws -> StockSyncReport? {
+    /// Runs once, waiting for a run that holds the lock to end first (one-shot runs, `POST /sync`, tests).
+    public func run() async throws -> StockSyncReport {
+        // A waiting run always gets the lock.
+        try await run(wait: true)!
+    }
+
+    /// Runs once, unless another run holds the lock (then nil at once): the periodic loop.
+    public func runIfIdle() async throws -> StockSyncReport? {
+        try await run(wait: false)
+    }
+
+    private func run(wait: Bool) async throws -> StockSyncReport? {
         let vendors = vendors
         let logger = logger
         return try await local.withConnection { connection -> StockSyncReport? in

@@ -1,7 +1,9 @@
 import AMQP
 import ArgumentParser
 import Foundation
+import Messaging
 import OrderCore
+import ServiceSupport
 import Synchronization
 import Topology
 
@@ -19,8 +21,7 @@ struct BenchAMQP: AsyncParsableCommand {
 
 struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("amqp-url"), help: "Broker URL (default: $AMQP_URL or the local broker).")
-    var amqpURL: String = ProcessInfo.processInfo.environment["AMQP_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        ?? "amqp://guest:guest@127.0.0.1:5672/%2F"
+    var amqpURL: String = EnvironmentConfiguration().string("AMQP_URL", default: Defaults.amqpURL)
 
     func connect(_ name: String) async throws -> AMQPConnection {
         try await AMQPConnection.connect(AMQPConfiguration(url: amqpURL, connectionName: name))
@@ -43,10 +44,7 @@ enum OrderMessage {
     static func make(productId: String, appID: String) -> (body: [UInt8], properties: AMQPProperties) {
         let order = OrderPlaced(
             orderId: UUID(), lines: [OrderLine(productId: productId, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())
-        let properties = AMQPProperties(
-            contentType: "application/json", deliveryMode: .persistent, correlationID: order.orderId.uuidString,
-            messageID: order.orderId.uuidString, timestamp: order.acceptedAt, type: OrderPlaced.messageType, appID: appID)
-        return (order.encoded(), properties)
+        return (order.encoded(), order.amqpProperties(appID: appID))
     }
 
     /// `prefix` + a 4-digit number from 1 to `count` (bench-u-0001 …).

@@ -17,9 +17,9 @@ do {
     logger.info("starting", metadata: configuration.logMetadata.merging(["mode": "\(once ? "once" : "periodic")"]) { $1 })
     let app = try StockSyncApp(configuration: configuration, logger: logger, periodic: !once)
     if once {
-        let report = try await app.runner.runOnce(wait: true)
+        let report = try await app.runner.run()
         await app.shutdown()
-        exit(report?.failed.isEmpty == true ? 0 : 1)
+        exit(report.failed.isEmpty ? 0 : 1)
     }
     try await app.application.runService()
     logger.info("stopped")
