@@ -148,7 +148,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "stock-sync",
-            dependencies: ["StockSync", "ServiceSupport", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["StockSync", "ServiceSupport"]
         ),
         .executableTarget(
             name: "order-worker",

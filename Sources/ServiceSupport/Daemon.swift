@@ -11,12 +11,12 @@ import Glibc
 public enum Daemon {
     public static func run(
         _ name: String,
-        _ build: (Logger) throws -> (configuration: Logger.Metadata, services: [any Service])
+        _ build: (Logger) async throws -> (configuration: Logger.Metadata, services: [any Service])
     ) async -> Never {
         JSONLogHandler.bootstrap()
         let logger = Logger(label: name)
         do {
-            let (configuration, services) = try build(logger)
+            let (configuration, services) = try await build(logger)
             logger.info("starting", metadata: configuration)
             let group = ServiceGroup(
                 configuration: .init(

@@ -1,6 +1,3 @@
-import Foundation
-import Hummingbird
-import Logging
 import ServiceSupport
 import StockSync
 
@@ -9,21 +6,15 @@ import Glibc
 #endif
 
 // `stock-sync --once` runs one sync over every vendor and exits (1 if a vendor failed).
-JSONLogHandler.bootstrap()
-let logger = Logger(label: "stock-sync")
 let once = CommandLine.arguments.dropFirst().contains("--once")
-do {
+await Daemon.run("stock-sync") { logger in
     let configuration = try StockSyncConfiguration()
-    logger.info("starting", metadata: configuration.logMetadata.merging(["mode": "\(once ? "once" : "periodic")"]) { $1 })
     let app = try StockSyncApp(configuration: configuration, logger: logger, periodic: !once)
     if once {
+        logger.info("starting", metadata: configuration.logMetadata.merging(["mode": "once"]) { $1 })
         let report = try await app.runner.run()
         await app.shutdown()
         exit(report.failed.isEmpty ? 0 : 1)
     }
-    try await app.application.runService()
-    logger.info("stopped")
-} catch {
-    logger.critical("stock-sync failed", metadata: ["error": "\(error)"])
-    exit(1)
+    return (configuration.logMetadata.merging(["mode": "periodic"]) { $1 }, [app.application])
 }
