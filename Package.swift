@@ -76,7 +76,7 @@ let package = Package(
         ),
         .target(
             name: "OrderStore",
-            dependencies: ["Postgres", "OrderCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Postgres", "OrderCore", "TextCodecs", .product(name: "Logging", package: "swift-log")]
         ),
         // MARK: Each process's logic, as a library tests drive in-process
         .target(

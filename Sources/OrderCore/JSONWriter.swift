@@ -1,4 +1,5 @@
 import Foundation
+import TextCodecs
 
 /// Appends JSON text to bytes, for the hand-written message encoders. Output
 /// matches `MessageCoding.encoder` (JSONEncoder with `.withoutEscapingSlashes`)
@@ -63,13 +64,7 @@ struct JSONWriter {
 
     /// As `uuidString`: uppercase, 8-4-4-4-12.
     mutating func uuid(_ value: UUID) {
-        withUnsafeBytes(of: value.uuid) { raw in
-            for (index, byte) in raw.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
-                bytes.append(Self.hexDigit(byte >> 4, uppercase: true))
-                bytes.append(Self.hexDigit(byte & 0x0F, uppercase: true))
-            }
-        }
+        UUIDText.append(value, to: &bytes)
     }
 
     /// `MessageCoding.formatDate(date)` as a JSON string (it never needs escaping).

@@ -1,4 +1,5 @@
 import Foundation
+import TextCodecs
 
 /// The body of a message on `orders_queue` (AMQP `type` "order.placed.v1",
 /// `message_id` and `correlation_id` the order id).

@@ -96,7 +96,7 @@ public enum OrderApplier {
                 FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[]) AS d(id, line_no, vendor_id, product_id, quantity)
                 """,
                 [
-                    order.orderId, PostgresArray(allocations.map { $0.1.uuidString }), PostgresArray(allocations.map { $0.0.lineNumber }),
+                    order.orderId, PostgresArray(allocations.map(\.1)), PostgresArray(allocations.map { $0.0.lineNumber }),
                     PostgresArray(allocations.map { $0.0.vendorId }), PostgresArray(allocations.map { $0.0.productId }),
                     PostgresArray(allocations.map { $0.0.quantity }),
                 ])

@@ -45,7 +45,7 @@ public enum OrderBatchApplier {
         if !others.isEmpty {
             var failed: [OrderPlaced] = []
             let rows = try Dictionary(uniqueKeysWithValues: connection.query(
-                "SELECT id, status, reason FROM orders WHERE id = ANY($1::uuid[]) FOR UPDATE", [PostgresArray(others.map(\.orderId.uuidString))]
+                "SELECT id, status, reason FROM orders WHERE id = ANY($1::uuid[]) FOR UPDATE", [PostgresArray(others.map(\.orderId))]
             ).rows.map { row in
                 (try row.decode(0, as: UUID.self), (status: OrderStatus(rawValue: try row.decode(1, as: String.self)) ?? .failed, reason: try row.decode(2, as: String?.self)))
             })
@@ -54,13 +54,13 @@ public enum OrderBatchApplier {
                 if row.status == .failed { failed.append(order) } else { done[order.orderId] = row }
             }
             if !failed.isEmpty {
-                try connection.query("DELETE FROM orders WHERE id = ANY($1::uuid[])", [PostgresArray(failed.map(\.orderId.uuidString))])
+                try connection.query("DELETE FROM orders WHERE id = ANY($1::uuid[])", [PostgresArray(failed.map(\.orderId))])
                 fresh.formUnion(try insertOrders(failed, onConflict: "", connection))
             }
             if !done.isEmpty {
                 for row in try connection.query(
                     "SELECT order_id, id, vendor_id, product_id, quantity FROM allocations WHERE order_id = ANY($1::uuid[]) ORDER BY line_no, vendor_id",
-                    [PostgresArray(done.keys.map(\.uuidString))]
+                    [PostgresArray(Array(done.keys))]
                 ).rows {
                     let orderId: UUID = try row.decode(0)
                     previousAllocations[orderId, default: []].append(
@@ -81,7 +81,7 @@ public enum OrderBatchApplier {
             INSERT INTO order_lines (order_id, line_no, product_id, quantity)
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[])
             """,
-            [PostgresArray(lines.map(\.0.uuidString)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
+            [PostgresArray(lines.map(\.0)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
 
         // Step 2, under the stock locks.
         let products = Array(Set(newOrders.flatMap { $0.lines.map(\.productId) })).sorted()
@@ -158,7 +158,7 @@ public enum OrderBatchApplier {
                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[])
                 """,
                 [
-                    PostgresArray(allocations.map(\.1.uuidString)), PostgresArray(allocations.map(\.2.uuidString)),
+                    PostgresArray(allocations.map(\.1)), PostgresArray(allocations.map(\.2)),
                     PostgresArray(allocations.map(\.0.lineNumber)), PostgresArray(allocations.map(\.0.vendorId)),
                     PostgresArray(allocations.map(\.0.productId)), PostgresArray(allocations.map(\.0.quantity)),
                 ])
@@ -169,7 +169,7 @@ public enum OrderBatchApplier {
                 UPDATE orders AS o SET status = 'REJECTED', reason = d.reason
                 FROM unnest($1::uuid[], $2::text[]) AS d(id, reason)
                 WHERE o.id = d.id
-                """, [PostgresArray(rejected.map(\.orderId.uuidString)), PostgresArray(rejected.map(\.reason))])
+                """, [PostgresArray(rejected.map(\.orderId)), PostgresArray(rejected.map(\.reason))])
         }
         return results
     }
@@ -184,7 +184,7 @@ public enum OrderBatchApplier {
             \(onConflict) RETURNING id
             """,
             [
-                PostgresArray(orders.map(\.orderId.uuidString)), PostgresArray(optional: orders.map(\.idempotencyKey)),
+                PostgresArray(orders.map(\.orderId)), PostgresArray(optional: orders.map(\.idempotencyKey)),
                 PostgresArray(orders.map { $0.acceptedAt.postgresText! }),
             ]
         ).rows.map { try $0.decode(0, as: UUID.self) }

@@ -79,7 +79,7 @@ public enum VendorStore {
             }
             var seen = Set(try connection.query(
                 "SELECT allocation_id FROM applied_allocations WHERE allocation_id = ANY($1::uuid[])",
-                [PostgresArray(allocations.map(\.allocationId.uuidString))]
+                [PostgresArray(allocations.map(\.allocationId))]
             ).rows.map { try $0.decode(0, as: UUID.self) })
 
             var results: [VendorApplyResult] = []
@@ -109,7 +109,7 @@ public enum VendorStore {
                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[])
                 """,
                 [
-                    PostgresArray(applied.map(\.allocationId.uuidString)), PostgresArray(applied.map(\.orderId.uuidString)),
+                    PostgresArray(applied.map(\.allocationId)), PostgresArray(applied.map(\.orderId)),
                     PostgresArray(applied.map(\.productId)), PostgresArray(applied.map(\.quantity)),
                 ])
             var taken: [String: Int] = [:]
@@ -135,7 +135,7 @@ public enum VendorStore {
             if !allocations.isEmpty {
                 applied = Set(try connection.query(
                     "SELECT allocation_id FROM applied_allocations WHERE allocation_id = ANY($1::uuid[])",
-                    [PostgresArray(allocations.map(\.uuidString))]
+                    [PostgresArray(allocations)]
                 ).rows.map { try $0.decode(0, as: UUID.self) })
             }
             return VendorSnapshot(stock: stock, applied: applied)
@@ -184,7 +184,7 @@ public enum AllocationStore {
         guard !allocationIds.isEmpty else { return }
         try connection.query(
             "UPDATE allocations SET status = 'APPLIED', applied_at = now() WHERE id = ANY($1::uuid[]) AND status = 'PENDING'",
-            [PostgresArray(allocationIds.map(\.uuidString))])
+            [PostgresArray(allocationIds)])
     }
 
     /// Marks an allocation CONFLICTED and flags its order for review.
