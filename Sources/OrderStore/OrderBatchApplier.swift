@@ -63,8 +63,7 @@ public enum OrderBatchApplier {
                     [PostgresArray(Array(done.keys))]
                 ).rows {
                     let orderId: UUID = try row.decode(0)
-                    previousAllocations[orderId, default: []].append(
-                        VendorAllocation(allocationId: try row.decode(1), orderId: orderId, vendorId: try row.decode(2), productId: try row.decode(3), quantity: try row.decode(4)))
+                    previousAllocations[orderId, default: []].append(try StockStatements.allocation(row, orderId: orderId, from: 1))
                 }
             }
         }
@@ -88,15 +87,7 @@ public enum OrderBatchApplier {
         // What is left of each product, by product: each order sees only its own
         // products' rows, so a window costs O(orders), not O(orders × products).
         var stock: [String: [VendorStock]] = [:]
-        for row in try connection.query(
-            """
-            SELECT vendor_id, product_id, stock FROM vendor_stock
-            WHERE product_id = ANY($1::text[])
-            ORDER BY product_id, vendor_id
-            FOR UPDATE
-            """, [PostgresArray(products)]
-        ).rows {
-            let entry = VendorStock(vendorId: try row.decode(0), productId: try row.decode(1), stock: try row.decode(2))
+        for entry in try StockStatements.lock(products, on: connection) {
             stock[entry.productId, default: []].append(entry)
         }
 
@@ -138,20 +129,8 @@ public enum OrderBatchApplier {
             results.append(application)
         }
 
-        var decrements: [String: (productId: String, vendorId: String, quantity: Int)] = [:]
-        for (planned, _, _) in allocations {
-            decrements["\(planned.productId)\u{0}\(planned.vendorId)", default: (planned.productId, planned.vendorId, 0)].quantity += planned.quantity
-        }
-        if !decrements.isEmpty {
-            let rows = decrements.values.sorted { ($0.productId, $0.vendorId) < ($1.productId, $1.vendorId) }
-            try connection.query(
-                """
-                UPDATE vendor_stock AS s SET stock = s.stock - d.quantity
-                FROM unnest($1::text[], $2::text[], $3::int[]) AS d(product_id, vendor_id, quantity)
-                WHERE s.product_id = d.product_id AND s.vendor_id = d.vendor_id
-                """, [PostgresArray(rows.map(\.productId)), PostgresArray(rows.map(\.vendorId)), PostgresArray(rows.map(\.quantity))])
-        }
         if !allocations.isEmpty {
+            try StockStatements.decrement(allocations.map(\.0), on: connection)
             try connection.query(
                 """
                 INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity)
