@@ -67,43 +67,39 @@ public enum OrderBatchApplier {
                 }
             }
         }
-        let newOrders = firsts.filter { fresh.contains($0.orderId) }
-        guard !newOrders.isEmpty else {
-            return orders.map { order in
-                let row = done[order.orderId]!
-                return OrderApplication(orderId: order.orderId, status: row.status, reason: row.reason, allocations: previousAllocations[order.orderId] ?? [], duplicate: true)
-            }
+        // Already applied: answered from the stored row, every copy a duplicate.
+        var decided: [UUID: OrderApplication] = [:]
+        for (orderId, row) in done {
+            decided[orderId] = OrderApplication(
+                orderId: orderId, status: row.status, reason: row.reason, allocations: previousAllocations[orderId] ?? [], duplicate: true)
         }
-        let lines = newOrders.flatMap { order in order.lines.enumerated().map { (order.orderId, $0.offset + 1, $0.element) } }
-        try connection.query(
-            """
-            INSERT INTO order_lines (order_id, line_no, product_id, quantity)
-            SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[])
-            """,
-            [PostgresArray(lines.map(\.0)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
 
-        // Step 2, under the stock locks.
-        let products = Array(Set(newOrders.flatMap { $0.lines.map(\.productId) })).sorted()
+        let newOrders = firsts.filter { fresh.contains($0.orderId) }
         // What is left of each product, by product: each order sees only its own
         // products' rows, so a window costs O(orders), not O(orders × products).
         var stock: [String: [VendorStock]] = [:]
-        for entry in try StockStatements.lock(products, on: connection) {
-            stock[entry.productId, default: []].append(entry)
+        if !newOrders.isEmpty {
+            let lines = newOrders.flatMap { order in order.lines.enumerated().map { (order.orderId, $0.offset + 1, $0.element) } }
+            try connection.query(
+                """
+                INSERT INTO order_lines (order_id, line_no, product_id, quantity)
+                SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[])
+                """,
+                [PostgresArray(lines.map(\.0)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
+
+            // Step 2, under the stock locks.
+            let products = Array(Set(newOrders.flatMap { $0.lines.map(\.productId) })).sorted()
+            for entry in try StockStatements.lock(products, on: connection) {
+                stock[entry.productId, default: []].append(entry)
+            }
         }
 
         var results: [OrderApplication] = []
-        var decided: [UUID: OrderApplication] = [:]
         var rejected: [(orderId: UUID, reason: String)] = []
         var allocations: [(PlannedAllocation, UUID, UUID)] = []  // plan, allocation id, order id
         for order in orders {
             if let previous = decided[order.orderId] {
                 results.append(OrderApplication(orderId: order.orderId, status: previous.status, reason: previous.reason, allocations: previous.allocations, duplicate: true))
-                continue
-            }
-            if let row = done[order.orderId] {
-                let application = OrderApplication(orderId: order.orderId, status: row.status, reason: row.reason, allocations: previousAllocations[order.orderId] ?? [], duplicate: true)
-                decided[order.orderId] = application
-                results.append(application)
                 continue
             }
             let application: OrderApplication
@@ -116,9 +112,10 @@ public enum OrderBatchApplier {
                 let planned = plan.map { ($0, UUID(), order.orderId) }
                 allocations += planned
                 for taken in plan {
-                    stock[taken.productId] = stock[taken.productId]?.map { row in
-                        row.vendorId == taken.vendorId ? VendorStock(vendorId: row.vendorId, productId: row.productId, stock: row.stock - taken.quantity) : row
-                    }
+                    // (product, vendor) is vendor_stock's key: one row to replace.
+                    guard let index = stock[taken.productId]?.firstIndex(where: { $0.vendorId == taken.vendorId }) else { continue }
+                    let row = stock[taken.productId]![index]
+                    stock[taken.productId]![index] = VendorStock(vendorId: row.vendorId, productId: row.productId, stock: row.stock - taken.quantity)
                 }
                 application = OrderApplication(
                     orderId: order.orderId, status: .confirmed, reason: nil,
