@@ -62,6 +62,7 @@ let package = Package(
         .target(
             name: "ServiceSupport",
             dependencies: [
+                "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

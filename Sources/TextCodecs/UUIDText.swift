@@ -39,9 +39,3 @@ public enum UUIDText {
         }
     }
 }
-
-/// The hexadecimal digit of a nibble (0...15).
-@inline(__always)
-func hexDigit(_ nibble: UInt8, uppercase: Bool) -> UInt8 {
-    nibble < 10 ? UInt8(ascii: "0") + nibble : (uppercase ? UInt8(ascii: "A") : UInt8(ascii: "a")) + nibble - 10
-}
