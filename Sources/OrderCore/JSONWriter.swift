@@ -43,9 +43,7 @@ struct JSONWriter {
     /// `MessageCoding.formatDate(date)` as a JSON string (it never needs escaping).
     mutating func date(_ date: Date) {
         bytes.append(UInt8(ascii: "\""))
-        if !ISO8601Timestamp.append(date, to: &bytes) {
-            bytes.append(contentsOf: MessageCoding.foundationFormatDate(date).utf8)
-        }
+        MessageCoding.appendDate(date, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
 }
