@@ -42,7 +42,7 @@ public enum VendorStore {
                     """, [allocation.allocationId, allocation.orderId, allocation.productId, allocation.quantity]
                 ).affectedRows
             } catch let error as PostgresError where error.code == .foreignKeyViolation {
-                return .conflicted(reason: "vendor \(allocation.vendorId) has no product \(allocation.productId)")
+                return .conflicted(reason: noProduct(allocation))
             }
             guard inserted == 1 else { return .alreadyApplied }
             let updated = try connection.query(
@@ -51,13 +51,22 @@ public enum VendorStore {
             ).affectedRows
             guard updated == 1 else {
                 // Thrown so the transaction also undoes the record: the allocation was not applied.
-                throw VendorConflict(reason: "vendor \(allocation.vendorId) cannot cover \(allocation.quantity) of \(allocation.productId)")
+                throw VendorConflict(reason: cannotCover(allocation))
             }
             return .applied
         }
     }
 
     private struct VendorConflict: Error { let reason: String }
+
+    /// The conflict reasons, the same from `apply` and `applyBatch`.
+    private static func noProduct(_ allocation: VendorAllocation) -> String {
+        "vendor \(allocation.vendorId) has no product \(allocation.productId)"
+    }
+
+    private static func cannotCover(_ allocation: VendorAllocation) -> String {
+        "vendor \(allocation.vendorId) cannot cover \(allocation.quantity) of \(allocation.productId)"
+    }
 
     /// Applies a window of one vendor's allocations in one transaction, with
     /// exactly the result each would have had alone, in order: the product rows
@@ -94,10 +103,10 @@ public enum VendorStore {
                         applied.append(allocation)
                         results.append(.applied)
                     } else {
-                        results.append(.conflicted(reason: "vendor \(allocation.vendorId) cannot cover \(allocation.quantity) of \(allocation.productId)"))
+                        results.append(.conflicted(reason: cannotCover(allocation)))
                     }
                 } else {
-                    results.append(.conflicted(reason: "vendor \(allocation.vendorId) has no product \(allocation.productId)"))
+                    results.append(.conflicted(reason: noProduct(allocation)))
                 }
             }
             guard !applied.isEmpty else { return results }
