@@ -98,27 +98,15 @@ public struct JSONLogHandler: LogHandler {
 
     /// `"2026-11-21T03:04:05.123456Z"` (UTC, microseconds).
     static func appendTimestamp(_ time: timespec, to out: inout [UInt8]) {
-        var seconds = time_t(time.tv_sec)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func digits(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                out.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-                rest %= divisor
-                divisor /= 10
-            }
-        }
+        let (year, month, day, secondOfDay) = CivilCalendar.civil(fromSecondsSince1970: Int64(time.tv_sec))
         out.append(UInt8(ascii: "\""))
-        digits(Int(parts.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2); out.append(UInt8(ascii: "T"))
-        digits(Int(parts.tm_hour), 2); out.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), 2); out.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), 2); out.append(UInt8(ascii: "."))
-        digits(Int(time.tv_nsec) / 1000, 6)
+        CivilCalendar.appendDigits(year, count: 4, to: &out); out.append(UInt8(ascii: "-"))
+        CivilCalendar.appendDigits(month, count: 2, to: &out); out.append(UInt8(ascii: "-"))
+        CivilCalendar.appendDigits(day, count: 2, to: &out); out.append(UInt8(ascii: "T"))
+        CivilCalendar.appendDigits(secondOfDay / 3600, count: 2, to: &out); out.append(UInt8(ascii: ":"))
+        CivilCalendar.appendDigits(secondOfDay / 60 % 60, count: 2, to: &out); out.append(UInt8(ascii: ":"))
+        CivilCalendar.appendDigits(secondOfDay % 60, count: 2, to: &out); out.append(UInt8(ascii: "."))
+        CivilCalendar.appendDigits(Int64(time.tv_nsec) / 1000, count: 6, to: &out)
         out.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
 
