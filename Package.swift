@@ -62,6 +62,7 @@ let package = Package(
         .target(
             name: "ServiceSupport",
             dependencies: [
+                "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -76,7 +77,7 @@ let package = Package(
         ),
         .target(
             name: "OrderStore",
-            dependencies: ["Postgres", "OrderCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Postgres", "OrderCore", "TextCodecs", .product(name: "Logging", package: "swift-log")]
         ),
         // MARK: Each process's logic, as a library tests drive in-process
         .target(

@@ -20,23 +20,22 @@ enum ISO8601Timestamp {
         let (seconds, milliseconds) = split(interval)
         guard milliseconds <= 999 else { return false }
 
-        let (days, secondOfDay) = floorDivide(seconds + unixToReference, secondsPerDay)
-        let (year, month, day) = CivilCalendar.civil(fromDays: days)
+        let (year, month, day, secondOfDay) = CivilCalendar.civil(fromSecondsSince1970: seconds + unixToReference)
         guard fastYears.contains(year) else { return false }
 
-        append(year, digits: 4, to: &bytes)
+        CivilCalendar.appendDigits(year, count: 4, to: &bytes)
         bytes.append(UInt8(ascii: "-"))
-        append(month, digits: 2, to: &bytes)
+        CivilCalendar.appendDigits(month, count: 2, to: &bytes)
         bytes.append(UInt8(ascii: "-"))
-        append(day, digits: 2, to: &bytes)
+        CivilCalendar.appendDigits(day, count: 2, to: &bytes)
         bytes.append(UInt8(ascii: "T"))
-        append(secondOfDay / 3600, digits: 2, to: &bytes)
+        CivilCalendar.appendDigits(secondOfDay / 3600, count: 2, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        append(secondOfDay / 60 % 60, digits: 2, to: &bytes)
+        CivilCalendar.appendDigits(secondOfDay / 60 % 60, count: 2, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        append(secondOfDay % 60, digits: 2, to: &bytes)
+        CivilCalendar.appendDigits(secondOfDay % 60, count: 2, to: &bytes)
         bytes.append(UInt8(ascii: "."))
-        append(milliseconds, digits: 3, to: &bytes)
+        CivilCalendar.appendDigits(milliseconds, count: 3, to: &bytes)
         bytes.append(UInt8(ascii: "Z"))
         return true
     }
@@ -116,20 +115,6 @@ enum ISO8601Timestamp {
         case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: 30
         default: 31
-        }
-    }
-
-    private static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
-        let remainder = value % divisor
-        return remainder < 0 ? (value / divisor - 1, remainder + divisor) : (value / divisor, remainder)
-    }
-
-    private static func append(_ value: Int64, digits: Int, to bytes: inout [UInt8]) {
-        var divisor: Int64 = 1
-        for _ in 1..<digits { divisor *= 10 }
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
         }
     }
 

@@ -1,3 +1,5 @@
+import TextCodecs
+
 /// Why `JSONValue.parse` rejected its input, and at which byte.
 public struct JSONSyntaxError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Reason: String, Sendable, Hashable {
@@ -303,14 +305,7 @@ private struct JSONParser {
         guard index + 4 <= input.count else { throw failure(.unexpectedEnd) }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            let byte = input[index]
-            let digit: UInt8
-            switch byte {
-            case ASCII.zero...ASCII.nine: digit = byte - ASCII.zero
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw failure(.invalidEscape)
-            }
+            guard let digit = hexDigitValue(input[index]) else { throw failure(.invalidEscape) }
             value = value << 4 | UInt32(digit)
             index += 1
         }

@@ -1,4 +1,5 @@
 import Foundation
+import TextCodecs
 
 /// Appends JSON text to bytes, for the hand-written message encoders. Output
 /// matches `MessageCoding.encoder` (JSONEncoder with `.withoutEscapingSlashes`)
@@ -12,36 +13,9 @@ struct JSONWriter {
         bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    /// A quoted string, escaped as JSONEncoder does: `\"`, `\\`, the short forms
-    /// `\b \f \n \r \t`, other control characters as lowercase `\u00xx`;
-    /// everything else (including `/`, DEL and non-ASCII) as is.
+    /// A quoted string, escaped as JSONEncoder does (see `JSONText.appendString`).
     mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        var value = value
-        value.withUTF8 { utf8 in
-            var pending = 0
-            for index in utf8.indices {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[pending..<index]))
-                pending = index + 1
-                bytes.append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
-                case 0x08: bytes.append(UInt8(ascii: "b"))
-                case 0x0C: bytes.append(UInt8(ascii: "f"))
-                case 0x0A: bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(UInt8(ascii: "t"))
-                default:
-                    bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                    bytes.append(Self.hexDigit(byte >> 4, uppercase: false))
-                    bytes.append(Self.hexDigit(byte & 0x0F, uppercase: false))
-                }
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[pending...]))
-        }
-        bytes.append(UInt8(ascii: "\""))
+        JSONText.appendString(value, to: &bytes)
     }
 
     mutating func integer(_ value: Int) {
@@ -63,26 +37,13 @@ struct JSONWriter {
 
     /// As `uuidString`: uppercase, 8-4-4-4-12.
     mutating func uuid(_ value: UUID) {
-        withUnsafeBytes(of: value.uuid) { raw in
-            for (index, byte) in raw.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
-                bytes.append(Self.hexDigit(byte >> 4, uppercase: true))
-                bytes.append(Self.hexDigit(byte & 0x0F, uppercase: true))
-            }
-        }
+        UUIDText.append(value, to: &bytes)
     }
 
     /// `MessageCoding.formatDate(date)` as a JSON string (it never needs escaping).
     mutating func date(_ date: Date) {
         bytes.append(UInt8(ascii: "\""))
-        if !ISO8601Timestamp.append(date, to: &bytes) {
-            bytes.append(contentsOf: MessageCoding.foundationFormatDate(date).utf8)
-        }
+        MessageCoding.appendDate(date, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
-    }
-
-    @inline(__always)
-    private static func hexDigit(_ nibble: UInt8, uppercase: Bool) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : (uppercase ? UInt8(ascii: "A") : UInt8(ascii: "a")) + nibble - 10
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TextCodecs
 
 /// The body of a message on `orders_queue` (AMQP `type` "order.placed.v1",
 /// `message_id` and `correlation_id` the order id).
@@ -202,24 +203,20 @@ public enum MessageCoding {
         return encoder
     }()
 
-    public static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let text = try decoder.singleValueContainer().decode(String.self)
-            guard let date = parseDate(text) else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date"))
-            }
-            return date
-        }
-        return decoder
-    }()
-
     /// `2026-11-21T03:04:05.123Z`: UTC, milliseconds.
     public static func formatDate(_ date: Date) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(24)
-        guard ISO8601Timestamp.append(date, to: &bytes) else { return foundationFormatDate(date) }
+        appendDate(date, to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The bytes of `formatDate(date)`: by arithmetic, or by Foundation for
+    /// the years the fast path leaves to it.
+    static func appendDate(_ date: Date, to bytes: inout [UInt8]) {
+        if !ISO8601Timestamp.append(date, to: &bytes) {
+            bytes.append(contentsOf: foundationFormatDate(date).utf8)
+        }
     }
 
     /// ISO 8601 with or without fractional seconds; the common

@@ -45,16 +45,7 @@ public enum OrderApplier {
         }
 
         let products = Array(Set(order.lines.map(\.productId))).sorted()
-        let stock = try connection.query(
-            """
-            SELECT vendor_id, product_id, stock FROM vendor_stock
-            WHERE product_id = ANY($1::text[])
-            ORDER BY product_id, vendor_id
-            FOR UPDATE
-            """, [PostgresArray(products)]
-        ).rows.map { row in
-            VendorStock(vendorId: try row.decode(0), productId: try row.decode(1), stock: try row.decode(2))
-        }
+        let stock = try StockStatements.lock(products, on: connection)
 
         let status: OrderStatus
         let reason: String?
@@ -65,17 +56,7 @@ public enum OrderApplier {
         case .allocate(let plan):
             (status, reason) = (.confirmed, nil)
             allocations = plan.map { ($0, UUID()) }
-            var decrements: [String: (productId: String, vendorId: String, quantity: Int)] = [:]
-            for (planned, _) in allocations {
-                decrements["\(planned.productId)\u{0}\(planned.vendorId)", default: (planned.productId, planned.vendorId, 0)].quantity += planned.quantity
-            }
-            let rows = decrements.values.sorted { ($0.productId, $0.vendorId) < ($1.productId, $1.vendorId) }
-            try connection.query(
-                """
-                UPDATE vendor_stock AS s SET stock = s.stock - d.quantity
-                FROM unnest($1::text[], $2::text[], $3::int[]) AS d(product_id, vendor_id, quantity)
-                WHERE s.product_id = d.product_id AND s.vendor_id = d.vendor_id
-                """, [PostgresArray(rows.map(\.productId)), PostgresArray(rows.map(\.vendorId)), PostgresArray(rows.map(\.quantity))])
+            try StockStatements.decrement(plan, on: connection)
         }
 
         if previousStatus == .failed {
@@ -96,7 +77,7 @@ public enum OrderApplier {
                 FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[]) AS d(id, line_no, vendor_id, product_id, quantity)
                 """,
                 [
-                    order.orderId, PostgresArray(allocations.map { $0.1.uuidString }), PostgresArray(allocations.map { $0.0.lineNumber }),
+                    order.orderId, PostgresArray(allocations.map(\.1)), PostgresArray(allocations.map { $0.0.lineNumber }),
                     PostgresArray(allocations.map { $0.0.vendorId }), PostgresArray(allocations.map { $0.0.productId }),
                     PostgresArray(allocations.map { $0.0.quantity }),
                 ])
@@ -129,9 +110,7 @@ public enum OrderApplier {
         else { return nil }
         let allocations = try connection.query(
             "SELECT id, vendor_id, product_id, quantity FROM allocations WHERE order_id = $1 ORDER BY line_no, vendor_id", [orderId]
-        ).rows.map { row in
-            VendorAllocation(allocationId: try row.decode(0), orderId: orderId, vendorId: try row.decode(1), productId: try row.decode(2), quantity: try row.decode(3))
-        }
+        ).rows.map { try StockStatements.allocation($0, orderId: orderId, from: 0) }
         return OrderApplication(orderId: orderId, status: status, reason: try row.decode(1, as: String?.self), allocations: allocations, duplicate: true)
     }
 

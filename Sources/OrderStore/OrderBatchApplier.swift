@@ -45,7 +45,7 @@ public enum OrderBatchApplier {
         if !others.isEmpty {
             var failed: [OrderPlaced] = []
             let rows = try Dictionary(uniqueKeysWithValues: connection.query(
-                "SELECT id, status, reason FROM orders WHERE id = ANY($1::uuid[]) FOR UPDATE", [PostgresArray(others.map(\.orderId.uuidString))]
+                "SELECT id, status, reason FROM orders WHERE id = ANY($1::uuid[]) FOR UPDATE", [PostgresArray(others.map(\.orderId))]
             ).rows.map { row in
                 (try row.decode(0, as: UUID.self), (status: OrderStatus(rawValue: try row.decode(1, as: String.self)) ?? .failed, reason: try row.decode(2, as: String?.self)))
             })
@@ -54,65 +54,52 @@ public enum OrderBatchApplier {
                 if row.status == .failed { failed.append(order) } else { done[order.orderId] = row }
             }
             if !failed.isEmpty {
-                try connection.query("DELETE FROM orders WHERE id = ANY($1::uuid[])", [PostgresArray(failed.map(\.orderId.uuidString))])
+                try connection.query("DELETE FROM orders WHERE id = ANY($1::uuid[])", [PostgresArray(failed.map(\.orderId))])
                 fresh.formUnion(try insertOrders(failed, onConflict: "", connection))
             }
             if !done.isEmpty {
                 for row in try connection.query(
                     "SELECT order_id, id, vendor_id, product_id, quantity FROM allocations WHERE order_id = ANY($1::uuid[]) ORDER BY line_no, vendor_id",
-                    [PostgresArray(done.keys.map(\.uuidString))]
+                    [PostgresArray(Array(done.keys))]
                 ).rows {
                     let orderId: UUID = try row.decode(0)
-                    previousAllocations[orderId, default: []].append(
-                        VendorAllocation(allocationId: try row.decode(1), orderId: orderId, vendorId: try row.decode(2), productId: try row.decode(3), quantity: try row.decode(4)))
+                    previousAllocations[orderId, default: []].append(try StockStatements.allocation(row, orderId: orderId, from: 1))
                 }
             }
         }
-        let newOrders = firsts.filter { fresh.contains($0.orderId) }
-        guard !newOrders.isEmpty else {
-            return orders.map { order in
-                let row = done[order.orderId]!
-                return OrderApplication(orderId: order.orderId, status: row.status, reason: row.reason, allocations: previousAllocations[order.orderId] ?? [], duplicate: true)
-            }
+        // Already applied: answered from the stored row, every copy a duplicate.
+        var decided: [UUID: OrderApplication] = [:]
+        for (orderId, row) in done {
+            decided[orderId] = OrderApplication(
+                orderId: orderId, status: row.status, reason: row.reason, allocations: previousAllocations[orderId] ?? [], duplicate: true)
         }
-        let lines = newOrders.flatMap { order in order.lines.enumerated().map { (order.orderId, $0.offset + 1, $0.element) } }
-        try connection.query(
-            """
-            INSERT INTO order_lines (order_id, line_no, product_id, quantity)
-            SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[])
-            """,
-            [PostgresArray(lines.map(\.0.uuidString)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
 
-        // Step 2, under the stock locks.
-        let products = Array(Set(newOrders.flatMap { $0.lines.map(\.productId) })).sorted()
+        let newOrders = firsts.filter { fresh.contains($0.orderId) }
         // What is left of each product, by product: each order sees only its own
         // products' rows, so a window costs O(orders), not O(orders × products).
         var stock: [String: [VendorStock]] = [:]
-        for row in try connection.query(
-            """
-            SELECT vendor_id, product_id, stock FROM vendor_stock
-            WHERE product_id = ANY($1::text[])
-            ORDER BY product_id, vendor_id
-            FOR UPDATE
-            """, [PostgresArray(products)]
-        ).rows {
-            let entry = VendorStock(vendorId: try row.decode(0), productId: try row.decode(1), stock: try row.decode(2))
-            stock[entry.productId, default: []].append(entry)
+        if !newOrders.isEmpty {
+            let lines = newOrders.flatMap { order in order.lines.enumerated().map { (order.orderId, $0.offset + 1, $0.element) } }
+            try connection.query(
+                """
+                INSERT INTO order_lines (order_id, line_no, product_id, quantity)
+                SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[])
+                """,
+                [PostgresArray(lines.map(\.0)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
+
+            // Step 2, under the stock locks.
+            let products = Array(Set(newOrders.flatMap { $0.lines.map(\.productId) })).sorted()
+            for entry in try StockStatements.lock(products, on: connection) {
+                stock[entry.productId, default: []].append(entry)
+            }
         }
 
         var results: [OrderApplication] = []
-        var decided: [UUID: OrderApplication] = [:]
         var rejected: [(orderId: UUID, reason: String)] = []
         var allocations: [(PlannedAllocation, UUID, UUID)] = []  // plan, allocation id, order id
         for order in orders {
             if let previous = decided[order.orderId] {
                 results.append(OrderApplication(orderId: order.orderId, status: previous.status, reason: previous.reason, allocations: previous.allocations, duplicate: true))
-                continue
-            }
-            if let row = done[order.orderId] {
-                let application = OrderApplication(orderId: order.orderId, status: row.status, reason: row.reason, allocations: previousAllocations[order.orderId] ?? [], duplicate: true)
-                decided[order.orderId] = application
-                results.append(application)
                 continue
             }
             let application: OrderApplication
@@ -125,9 +112,10 @@ public enum OrderBatchApplier {
                 let planned = plan.map { ($0, UUID(), order.orderId) }
                 allocations += planned
                 for taken in plan {
-                    stock[taken.productId] = stock[taken.productId]?.map { row in
-                        row.vendorId == taken.vendorId ? VendorStock(vendorId: row.vendorId, productId: row.productId, stock: row.stock - taken.quantity) : row
-                    }
+                    // (product, vendor) is vendor_stock's key: one row to replace.
+                    guard let index = stock[taken.productId]?.firstIndex(where: { $0.vendorId == taken.vendorId }) else { continue }
+                    let row = stock[taken.productId]![index]
+                    stock[taken.productId]![index] = VendorStock(vendorId: row.vendorId, productId: row.productId, stock: row.stock - taken.quantity)
                 }
                 application = OrderApplication(
                     orderId: order.orderId, status: .confirmed, reason: nil,
@@ -138,27 +126,15 @@ public enum OrderBatchApplier {
             results.append(application)
         }
 
-        var decrements: [String: (productId: String, vendorId: String, quantity: Int)] = [:]
-        for (planned, _, _) in allocations {
-            decrements["\(planned.productId)\u{0}\(planned.vendorId)", default: (planned.productId, planned.vendorId, 0)].quantity += planned.quantity
-        }
-        if !decrements.isEmpty {
-            let rows = decrements.values.sorted { ($0.productId, $0.vendorId) < ($1.productId, $1.vendorId) }
-            try connection.query(
-                """
-                UPDATE vendor_stock AS s SET stock = s.stock - d.quantity
-                FROM unnest($1::text[], $2::text[], $3::int[]) AS d(product_id, vendor_id, quantity)
-                WHERE s.product_id = d.product_id AND s.vendor_id = d.vendor_id
-                """, [PostgresArray(rows.map(\.productId)), PostgresArray(rows.map(\.vendorId)), PostgresArray(rows.map(\.quantity))])
-        }
         if !allocations.isEmpty {
+            try StockStatements.decrement(allocations.map(\.0), on: connection)
             try connection.query(
                 """
                 INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity)
                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[])
                 """,
                 [
-                    PostgresArray(allocations.map(\.1.uuidString)), PostgresArray(allocations.map(\.2.uuidString)),
+                    PostgresArray(allocations.map(\.1)), PostgresArray(allocations.map(\.2)),
                     PostgresArray(allocations.map(\.0.lineNumber)), PostgresArray(allocations.map(\.0.vendorId)),
                     PostgresArray(allocations.map(\.0.productId)), PostgresArray(allocations.map(\.0.quantity)),
                 ])
@@ -169,7 +145,7 @@ public enum OrderBatchApplier {
                 UPDATE orders AS o SET status = 'REJECTED', reason = d.reason
                 FROM unnest($1::uuid[], $2::text[]) AS d(id, reason)
                 WHERE o.id = d.id
-                """, [PostgresArray(rejected.map(\.orderId.uuidString)), PostgresArray(rejected.map(\.reason))])
+                """, [PostgresArray(rejected.map(\.orderId)), PostgresArray(rejected.map(\.reason))])
         }
         return results
     }
@@ -184,7 +160,7 @@ public enum OrderBatchApplier {
             \(onConflict) RETURNING id
             """,
             [
-                PostgresArray(orders.map(\.orderId.uuidString)), PostgresArray(optional: orders.map(\.idempotencyKey)),
+                PostgresArray(orders.map(\.orderId)), PostgresArray(optional: orders.map(\.idempotencyKey)),
                 PostgresArray(orders.map { $0.acceptedAt.postgresText! }),
             ]
         ).rows.map { try $0.decode(0, as: UUID.self) }

@@ -1,4 +1,6 @@
+import Foundation
 import Postgres
+import TextCodecs
 
 /// A one-dimensional array parameter in PostgreSQL's text form (`{"a","b"}`),
 /// so a statement can take many rows at once through `unnest($1::text[])`
@@ -27,6 +29,21 @@ struct PostgresArray: PostgresEncodable {
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
                 bytes.append(byte)
             }
+            bytes.append(UInt8(ascii: "\""))
+        }
+        bytes.append(UInt8(ascii: "}"))
+        postgresText = String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The same text as `PostgresArray(uuids.map(\.uuidString))`, without
+    /// building a `String` per element.
+    init(_ uuids: [UUID]) {
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(2 + uuids.count * 39)
+        for (index, uuid) in uuids.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            UUIDText.append(uuid, to: &bytes)
             bytes.append(UInt8(ascii: "\""))
         }
         bytes.append(UInt8(ascii: "}"))

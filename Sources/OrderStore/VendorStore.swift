@@ -42,7 +42,7 @@ public enum VendorStore {
                     """, [allocation.allocationId, allocation.orderId, allocation.productId, allocation.quantity]
                 ).affectedRows
             } catch let error as PostgresError where error.code == .foreignKeyViolation {
-                return .conflicted(reason: "vendor \(allocation.vendorId) has no product \(allocation.productId)")
+                return .conflicted(reason: noProduct(allocation))
             }
             guard inserted == 1 else { return .alreadyApplied }
             let updated = try connection.query(
@@ -51,13 +51,22 @@ public enum VendorStore {
             ).affectedRows
             guard updated == 1 else {
                 // Thrown so the transaction also undoes the record: the allocation was not applied.
-                throw VendorConflict(reason: "vendor \(allocation.vendorId) cannot cover \(allocation.quantity) of \(allocation.productId)")
+                throw VendorConflict(reason: cannotCover(allocation))
             }
             return .applied
         }
     }
 
     private struct VendorConflict: Error { let reason: String }
+
+    /// The conflict reasons, the same from `apply` and `applyBatch`.
+    private static func noProduct(_ allocation: VendorAllocation) -> String {
+        "vendor \(allocation.vendorId) has no product \(allocation.productId)"
+    }
+
+    private static func cannotCover(_ allocation: VendorAllocation) -> String {
+        "vendor \(allocation.vendorId) cannot cover \(allocation.quantity) of \(allocation.productId)"
+    }
 
     /// Applies a window of one vendor's allocations in one transaction, with
     /// exactly the result each would have had alone, in order: the product rows
@@ -79,7 +88,7 @@ public enum VendorStore {
             }
             var seen = Set(try connection.query(
                 "SELECT allocation_id FROM applied_allocations WHERE allocation_id = ANY($1::uuid[])",
-                [PostgresArray(allocations.map(\.allocationId.uuidString))]
+                [PostgresArray(allocations.map(\.allocationId))]
             ).rows.map { try $0.decode(0, as: UUID.self) })
 
             var results: [VendorApplyResult] = []
@@ -94,10 +103,10 @@ public enum VendorStore {
                         applied.append(allocation)
                         results.append(.applied)
                     } else {
-                        results.append(.conflicted(reason: "vendor \(allocation.vendorId) cannot cover \(allocation.quantity) of \(allocation.productId)"))
+                        results.append(.conflicted(reason: cannotCover(allocation)))
                     }
                 } else {
-                    results.append(.conflicted(reason: "vendor \(allocation.vendorId) has no product \(allocation.productId)"))
+                    results.append(.conflicted(reason: noProduct(allocation)))
                 }
             }
             guard !applied.isEmpty else { return results }
@@ -109,7 +118,7 @@ public enum VendorStore {
                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[])
                 """,
                 [
-                    PostgresArray(applied.map(\.allocationId.uuidString)), PostgresArray(applied.map(\.orderId.uuidString)),
+                    PostgresArray(applied.map(\.allocationId)), PostgresArray(applied.map(\.orderId)),
                     PostgresArray(applied.map(\.productId)), PostgresArray(applied.map(\.quantity)),
                 ])
             var taken: [String: Int] = [:]
@@ -135,7 +144,7 @@ public enum VendorStore {
             if !allocations.isEmpty {
                 applied = Set(try connection.query(
                     "SELECT allocation_id FROM applied_allocations WHERE allocation_id = ANY($1::uuid[])",
-                    [PostgresArray(allocations.map(\.uuidString))]
+                    [PostgresArray(allocations)]
                 ).rows.map { try $0.decode(0, as: UUID.self) })
             }
             return VendorSnapshot(stock: stock, applied: applied)
@@ -184,7 +193,7 @@ public enum AllocationStore {
         guard !allocationIds.isEmpty else { return }
         try connection.query(
             "UPDATE allocations SET status = 'APPLIED', applied_at = now() WHERE id = ANY($1::uuid[]) AND status = 'PENDING'",
-            [PostgresArray(allocationIds.map(\.uuidString))])
+            [PostgresArray(allocationIds)])
     }
 
     /// Marks an allocation CONFLICTED and flags its order for review.

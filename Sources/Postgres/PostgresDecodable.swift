@@ -1,4 +1,5 @@
 import Foundation
+import TextCodecs
 
 /// A Swift value that can be read from a text-format result column.
 ///
@@ -104,8 +105,10 @@ extension Decimal: PostgresDecodable {
 }
 
 extension UUID: PostgresDecodable {
+    /// Reads the server's `uuid` output (8-4-4-4-12, hex in either case)
+    /// with `UUIDText` rather than `UUID(uuidString:)`, which goes through `sscanf` on Linux.
     public init(postgresText: String) throws(PostgresError) {
-        guard let value = UUID(uuidString: postgresText) else { throw .cannotDecode(Self.self) }
+        guard let value = UUIDText.parse(postgresText) else { throw .cannotDecode(Self.self) }
         self = value
     }
 }

@@ -8,14 +8,26 @@ enum TimestampText {
     /// `2026-11-21 00:42:09.123456+00` (UTC); years before 1 get PostgreSQL's ` BC` suffix.
     static func format(_ date: Date) -> String {
         let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-        let (seconds, micro) = floorDivide(micros, 1_000_000)
-        let (days, secondOfDay) = floorDivide(seconds, 86_400)
-        let (year, month, day) = CivilCalendar.civil(fromDays: days)
-        var text = pad(year <= 0 ? 1 - year : year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
-        text += " " + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        text += "." + pad(micro, 6) + "+00"
-        if year <= 0 { text += " BC" }
-        return text
+        let (seconds, micro) = CivilCalendar.floorDivide(micros, 1_000_000)
+        let (year, month, day, secondOfDay) = CivilCalendar.civil(fromSecondsSince1970: seconds)
+        var text: [UInt8] = []
+        text.reserveCapacity(35)
+        CivilCalendar.appendDigits(year <= 0 ? 1 - year : year, count: 4, to: &text)
+        text.append(UInt8(ascii: "-"))
+        CivilCalendar.appendDigits(month, count: 2, to: &text)
+        text.append(UInt8(ascii: "-"))
+        CivilCalendar.appendDigits(day, count: 2, to: &text)
+        text.append(UInt8(ascii: " "))
+        CivilCalendar.appendDigits(secondOfDay / 3600, count: 2, to: &text)
+        text.append(UInt8(ascii: ":"))
+        CivilCalendar.appendDigits(secondOfDay / 60 % 60, count: 2, to: &text)
+        text.append(UInt8(ascii: ":"))
+        CivilCalendar.appendDigits(secondOfDay % 60, count: 2, to: &text)
+        text.append(UInt8(ascii: "."))
+        CivilCalendar.appendDigits(micro, count: 6, to: &text)
+        text.append(contentsOf: "+00".utf8)
+        if year <= 0 { text.append(contentsOf: " BC".utf8) }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Parses `timestamptz`, `timestamp` (read as UTC) and `date` output:
@@ -89,21 +101,6 @@ enum TimestampText {
     }
 
     // MARK: - Helpers
-
-    private static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
-        var quotient = value / divisor
-        var remainder = value % divisor
-        if remainder < 0 {
-            quotient -= 1
-            remainder += divisor
-        }
-        return (quotient, remainder)
-    }
-
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
 
     private struct Scanner {
         var bytes: [UInt8]

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Logging
 import Synchronization
+import TextCodecs
 
 /// One JSON object per line on stdout: `ts`, `level`, `logger`, `msg` and the
 /// metadata, keys sorted (the order id travels as `order_id`, the correlation id).
@@ -52,13 +53,13 @@ public struct JSONLogHandler: LogHandler {
         keys.sort()
         for (index, key) in keys.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            appendString(key, to: &out)
+            JSONText.appendString(key, to: &out)
             out.append(UInt8(ascii: ":"))
             switch key {
             case "ts": appendTimestamp(now, to: &out)
-            case "level": appendString(level.rawValue, to: &out)
-            case "logger": appendString(label, to: &out)
-            case "msg": appendString(message, to: &out)
+            case "level": JSONText.appendString(level.rawValue, to: &out)
+            case "logger": JSONText.appendString(label, to: &out)
+            case "msg": JSONText.appendString(message, to: &out)
             default: appendValue(fields[key]!, to: &out)
             }
         }
@@ -68,8 +69,8 @@ public struct JSONLogHandler: LogHandler {
 
     private static func appendValue(_ value: Logger.MetadataValue, to out: inout [UInt8]) {
         switch value {
-        case .string(let s): appendString(s, to: &out)
-        case .stringConvertible(let c): appendString(c.description, to: &out)
+        case .string(let s): JSONText.appendString(s, to: &out)
+        case .stringConvertible(let c): JSONText.appendString(c.description, to: &out)
         case .array(let values):
             out.append(UInt8(ascii: "["))
             for (index, element) in values.enumerated() {
@@ -81,34 +82,12 @@ public struct JSONLogHandler: LogHandler {
             out.append(UInt8(ascii: "{"))
             for (index, key) in dictionary.keys.sorted().enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                appendString(key, to: &out)
+                JSONText.appendString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
                 appendValue(dictionary[key]!, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
-    }
-
-    private static let hex = Array("0123456789abcdef".utf8)
-
-    /// A JSON string: quote, backslash and control characters escaped; the rest as UTF-8.
-    static func appendString(_ string: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
-                out.append(contentsOf: Array(#"\u00"#.utf8))
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
-            default: out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 
     static func now() -> timespec {
@@ -119,27 +98,15 @@ public struct JSONLogHandler: LogHandler {
 
     /// `"2026-11-21T03:04:05.123456Z"` (UTC, microseconds).
     static func appendTimestamp(_ time: timespec, to out: inout [UInt8]) {
-        var seconds = time_t(time.tv_sec)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func digits(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                out.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-                rest %= divisor
-                divisor /= 10
-            }
-        }
+        let (year, month, day, secondOfDay) = CivilCalendar.civil(fromSecondsSince1970: Int64(time.tv_sec))
         out.append(UInt8(ascii: "\""))
-        digits(Int(parts.tm_year) + 1900, 4); out.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mon) + 1, 2); out.append(UInt8(ascii: "-"))
-        digits(Int(parts.tm_mday), 2); out.append(UInt8(ascii: "T"))
-        digits(Int(parts.tm_hour), 2); out.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_min), 2); out.append(UInt8(ascii: ":"))
-        digits(Int(parts.tm_sec), 2); out.append(UInt8(ascii: "."))
-        digits(Int(time.tv_nsec) / 1000, 6)
+        CivilCalendar.appendDigits(year, count: 4, to: &out); out.append(UInt8(ascii: "-"))
+        CivilCalendar.appendDigits(month, count: 2, to: &out); out.append(UInt8(ascii: "-"))
+        CivilCalendar.appendDigits(day, count: 2, to: &out); out.append(UInt8(ascii: "T"))
+        CivilCalendar.appendDigits(secondOfDay / 3600, count: 2, to: &out); out.append(UInt8(ascii: ":"))
+        CivilCalendar.appendDigits(secondOfDay / 60 % 60, count: 2, to: &out); out.append(UInt8(ascii: ":"))
+        CivilCalendar.appendDigits(secondOfDay % 60, count: 2, to: &out); out.append(UInt8(ascii: "."))
+        CivilCalendar.appendDigits(Int64(time.tv_nsec) / 1000, count: 6, to: &out)
         out.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
 

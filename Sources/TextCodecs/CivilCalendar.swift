@@ -23,6 +23,34 @@ public enum CivilCalendar {
         let month = mp < 10 ? mp + 3 : mp - 9
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
+
+    /// `value` divided by a positive `divisor` rounded toward negative
+    /// infinity, and the remainder that goes with it (0..<divisor).
+    public static func floorDivide(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
+        let remainder = value % divisor
+        return remainder < 0 ? (value / divisor - 1, remainder + divisor) : (value / divisor, remainder)
+    }
+
+    /// The UTC date and second of the day of whole seconds since 1970-01-01.
+    public static func civil(fromSecondsSince1970 seconds: Int64) -> (year: Int64, month: Int64, day: Int64, secondOfDay: Int64) {
+        let (days, secondOfDay) = floorDivide(seconds, 86_400)
+        let (year, month, day) = civil(fromDays: days)
+        return (year, month, day, secondOfDay)
+    }
+
+    /// Appends a non-negative `value` in decimal, zero-padded to at least `count` digits.
+    public static func appendDigits(_ value: Int64, count: Int, to bytes: inout [UInt8]) {
+        var divisor: Int64 = 1
+        var width = 1
+        while width < count || value / divisor >= 10 {
+            divisor *= 10
+            width += 1
+        }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
 }
 
 /// One hexadecimal digit's value (either case), or nil.
@@ -34,4 +62,10 @@ public func hexDigitValue(_ byte: UInt8) -> UInt8? {
     case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
     default: nil
     }
+}
+
+/// The hexadecimal digit of a nibble (0...15).
+@inline(__always)
+func hexDigit(_ nibble: UInt8, uppercase: Bool) -> UInt8 {
+    nibble < 10 ? UInt8(ascii: "0") + nibble : (uppercase ? UInt8(ascii: "A") : UInt8(ascii: "a")) + nibble - 10
 }

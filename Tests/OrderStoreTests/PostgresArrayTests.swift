@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 import TestSupport
 import Testing
@@ -25,5 +26,15 @@ struct PostgresArrayTests {
         defer { connection.close() }
         #expect(try connection.query("SELECT sum(v)::int FROM unnest($1::int[]) AS t(v)", [PostgresArray([1, -2, 1_000_000])]).rows[0].decode(0, as: Int.self) == 999_999)
         #expect(try connection.query("SELECT cardinality($1::text[])", [PostgresArray([String]())]).rows[0].decode(0, as: Int.self) == 0)
+    }
+
+    @Test func uuidsAreTheirUUIDStringsAndRoundTrip() throws {
+        let ids = (0..<50).map { _ in UUID() }
+        #expect(PostgresArray(ids).postgresText == PostgresArray(ids.map(\.uuidString)).postgresText)
+        #expect(PostgresArray([UUID]()).postgresText == "{}")
+        let connection = try PostgresConnection(configuration: PostgresConfiguration(url: TestEnvironment.databaseURL))
+        defer { connection.close() }
+        let rows = try connection.query("SELECT id FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n) ORDER BY n", [PostgresArray(ids)]).rows
+        #expect(try rows.map { try $0.decode(0, as: UUID.self) } == ids)
     }
 }

@@ -1,12 +1,12 @@
 import Foundation
-import TextCodecs
 
 /// UUID text without `UUID(uuidString:)`, which on Linux goes through
-/// `sscanf` and was the largest single cost of decoding a message.
-enum UUIDText {
+/// `sscanf` and was the largest single cost of decoding a message, and
+/// without building `uuidString` where the text goes straight into bytes.
+public enum UUIDText {
     /// The 36-character `8-4-4-4-12` form, hex digits in either case. Stricter
     /// than `uuid_parse`'s `sscanf`, which also let signs and spaces through.
-    static func parse(_ text: String) -> UUID? {
+    public static func parse(_ text: String) -> UUID? {
         var text = text
         return text.withUTF8 { utf8 -> UUID? in
             guard utf8.count == 36 else { return nil }
@@ -28,4 +28,14 @@ enum UUIDText {
         }
     }
 
+    /// Appends the 36 bytes of `uuidString`: uppercase, 8-4-4-4-12.
+    public static func append(_ value: UUID, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.uuid) { raw in
+            for (index, byte) in raw.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
+                bytes.append(hexDigit(byte >> 4, uppercase: true))
+                bytes.append(hexDigit(byte & 0x0F, uppercase: true))
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import OrderCore
+import TextCodecs
 
 @Suite struct UUIDTextTests {
     @Test func agreesWithFoundationOnWellFormedText() {
@@ -12,6 +12,15 @@ import Testing
         for text in ["00000000-0000-0000-0000-000000000000", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", "6f1c2B8E-3d4a-4E5F-9a7b-0C1d2e3f4a5b"] {
             #expect(UUIDText.parse(text) == UUID(uuidString: text))
             #expect(UUIDText.parse(text) != nil)
+        }
+    }
+
+    @Test func appendWritesUUIDString() {
+        for _ in 0..<1_000 {
+            let id = UUID()
+            var bytes: [UInt8] = []
+            UUIDText.append(id, to: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == id.uuidString)
         }
     }
 
