@@ -177,7 +177,7 @@ public struct DeadLetterPeek: Renderable {
         field("error", message.errorMessage)
         field("retries", "\(message.retryCount)")
         field("original queue", message.originalQueue)
-        field("failed at", message.failedAt.map { TimeText.iso($0) + " (" + DurationText.format(now.timeIntervalSince($0)) + " ago)" })
+        field("failed at", message.failedAt.map { MessageCoding.formatDate($0) + " (" + DurationText.format(now.timeIntervalSince($0)) + " ago)" })
         field("failed by", message.failedBy)
         lines.append("delivery:")
         field("exchange", "\"\(d.exchange)\"")
@@ -192,7 +192,7 @@ public struct DeadLetterPeek: Renderable {
         field("reply_to", p.replyTo)
         field("expiration", p.expiration)
         field("message_id", p.messageID)
-        field("timestamp", p.timestamp.map { "\(Int64($0.timeIntervalSince1970)) (\(TimeText.iso($0)))" })
+        field("timestamp", p.timestamp.map { "\(Int64($0.timeIntervalSince1970)) (\(MessageCoding.formatDate($0)))" })
         field("type", p.type)
         field("user_id", p.userID)
         field("app_id", p.appID)
@@ -220,7 +220,7 @@ public struct DeadLetterPeek: Renderable {
         return .object([
             "failure": .object([
                 "reason": .string(message.reason), "errorMessage": .optional(message.errorMessage), "retryCount": .int(Int64(message.retryCount)),
-                "originalQueue": .optional(message.originalQueue), "failedAt": .optional(message.failedAt.map(TimeText.iso)),
+                "originalQueue": .optional(message.originalQueue), "failedAt": .optional(message.failedAt.map(MessageCoding.formatDate)),
                 "failedBy": .optional(message.failedBy), "ageSeconds": message.age(at: now).map { .int(Int64($0)) } ?? .null,
                 "deadLetteredByBroker": .bool(message.deadLetteredByBroker),
             ]),

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import OrderCore
 
 /// An AMQP field value with its type spelled out, so a header written back
 /// from JSON has the type it was read with: `{"type":"int64","value":3}`,
@@ -148,7 +149,7 @@ public struct ExportedMessage: Codable, Sendable, Hashable {
         routingKey = delivery.routingKey
         redelivered = delivery.redelivered
         deliveryCount = p.headers[Self.deliveryCountHeader]?.intValue.map(Int64.init)
-        self.exportedAt = TimeText.iso(exportedAt)
+        self.exportedAt = MessageCoding.formatDate(exportedAt)
         properties = Properties(
             contentType: p.contentType, contentEncoding: p.contentEncoding,
             headers: p.headers.filter { $0.key != Self.deliveryCountHeader }.mapValues(TypedValue.init),
