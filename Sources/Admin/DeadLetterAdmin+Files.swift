@@ -90,39 +90,37 @@ extension DeadLetterAdmin {
     /// time. Importing the same file twice publishes its messages twice.
     public func importMessages(from url: URL, to target: String? = nil, dryRun: Bool = false) async throws -> ImportResult {
         let lines = try JSONLines.read(url)
-        let messages = lines.map(\.message)
         return try await withConnection("importing \(url.path)") { connection in
             let user = connection.configuration.user
-            let targets = Set(messages.map { target ?? $0.queue })
+            let targets = Set(lines.map { target ?? $0.message.queue })
             for queue in targets.sorted() { _ = try await depth(of: queue, on: connection) }
             var counts: [String: Int] = [:]
             var failures: [(line: Int, messageID: String?, error: String)] = []
             if dryRun {
-                for message in messages { counts[target ?? message.queue, default: 0] += 1 }
+                for line in lines { counts[target ?? line.message.queue, default: 0] += 1 }
                 return ImportResult(file: url.path, imported: counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, failures: [], dryRun: true)
             }
             let publisher = try await connection.openConfirmChannel()
             do {
-                for (line, message) in lines {
-                    let queue = target ?? message.queue
-                    let properties = try message.amqpProperties()
-                    let body = try message.bodyBytes()
-                    if let owner = properties.userID, owner != user {
-                        failures.append((line, message.properties.messageId, "user_id '\(owner)' is not the connecting user '\(user)'"))
+                for line in lines {
+                    let queue = target ?? line.message.queue
+                    let messageID = line.message.properties.messageId
+                    if let owner = line.properties.userID, owner != user {
+                        failures.append((line.line, messageID, "user_id '\(owner)' is not the connecting user '\(user)'"))
                         continue
                     }
                     do {
-                        try await publisher.publish(body, routingKey: queue, mandatory: true, properties: properties)
+                        try await publisher.publish(line.body, routingKey: queue, mandatory: true, properties: line.properties)
                         counts[queue, default: 0] += 1
                     } catch let error as AMQPError where !error.isChannelDead {
-                        failures.append((line, message.properties.messageId, "\(queue): \(error)"))
+                        failures.append((line.line, messageID, "\(queue): \(error)"))
                     }
                 }
             } catch {
                 let done = counts.values.reduce(0, +)
                 throw failure(
                     error, "importing \(url.path)",
-                    detail: "the first \(done + failures.count) of \(messages.count) messages were handled (\(done) imported), later ones may or may not be: "
+                    detail: "the first \(done + failures.count) of \(lines.count) messages were handled (\(done) imported), later ones may or may not be: "
                         + "importing the file again publishes the imported ones twice")
             }
             await publisher.close()
