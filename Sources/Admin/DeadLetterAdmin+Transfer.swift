@@ -45,6 +45,7 @@ extension DeadLetterAdmin {
             guard let target else {
                 return .failure("no x-original-queue or x-death header says where it came from (use dlq move --to)")
             }
+            guard target != message.queue else { return .failure("its original queue is \(message.queue) itself") }
             return .success((target, FailureCopy.replayProperties(of: message.delivery.properties, now: now)))
         }
     }
@@ -150,10 +151,7 @@ extension DeadLetterAdmin {
                         result.failed += 1
                         result.failures.append(.init(queue: queue, messageID: message.messageID, error: reason))
                     case .success(let (target, properties)):
-                        if target == queue {
-                            result.failed += 1
-                            result.failures.append(.init(queue: queue, messageID: message.messageID, error: "its original queue is \(queue) itself"))
-                        } else if let owner = properties.userID, owner != user {
+                        if let owner = properties.userID, owner != user {
                             // The broker closes the channel when user_id is not the connection's user.
                             result.failed += 1
                             result.failures.append(
