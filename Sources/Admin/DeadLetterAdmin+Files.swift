@@ -12,8 +12,7 @@ extension DeadLetterAdmin {
     ) async throws -> PurgeResult {
         let sources = try queues(selected)
         return try await withConnection("purging") { connection in
-            var plan: [(queue: String, depth: Int)] = []
-            for queue in sources { plan.append((queue, try await depth(of: queue, on: connection))) }
+            let plan = try await depths(of: sources, on: connection)
             let purgePlan = PurgePlan(queues: plan)
             if let expectCount, expectCount != purgePlan.total {
                 throw AdminError("refusing to purge: there are \(purgePlan.description), not \(expectCount) as --expect-count says; nothing was purged")

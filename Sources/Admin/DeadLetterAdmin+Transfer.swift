@@ -102,8 +102,7 @@ extension DeadLetterAdmin {
                     _ = try await depth(of: checkTarget, on: connection)
                 }
                 doing = "reading the queue depths"
-                var depths: [(queue: String, depth: Int)] = []
-                for queue in queues { depths.append((queue, try await depth(of: queue, on: connection))) }
+                let depths = try await depths(of: queues, on: connection)
                 let total = depths.reduce(0) { $0 + min($1.depth, scanLimit) }
                 let publisher = try await connection.openConfirmChannel()
                 var pacer = Pacer(rate: options.rate)
