@@ -106,7 +106,6 @@ extension DeadLetterAdmin {
                 let total = depths.reduce(0) { $0 + min($1.depth, scanLimit) }
                 let publisher = try await connection.openConfirmChannel()
                 var pacer = Pacer(rate: options.rate)
-                var scannedBefore = 0
                 var handled = 0
                 for (queue, queueDepth) in depths {
                     // Only the messages there at the start (a message dead-lettered again during the run waits for the next one).
@@ -115,6 +114,7 @@ extension DeadLetterAdmin {
                     var reader = try await QueueReader(queue: queue, on: connection)
                     var batch: [Pending] = []
                     func report() {
+                        let scannedBefore = result.sources.reduce(0) { $0 + $1.scanned }
                         progress?(TransferProgress(scanned: scannedBefore + reader.taken, total: total, transferred: result.transferred, failed: result.failed))
                     }
                     func flush() async throws {
@@ -168,7 +168,6 @@ extension DeadLetterAdmin {
                     try await flush()
                     result.sources.append((queue, queueDepth, reader.taken))
                     try await reader.requeueRest()
-                    scannedBefore += reader.taken
                     report()
                 }
                 await publisher.close()

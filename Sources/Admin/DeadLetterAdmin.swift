@@ -130,7 +130,7 @@ public struct DeadLetterAdmin: Sendable, BrokerAdmin {
                 switch grouping {
                 case .reason: key = message.reason
                 case .queue: key = read.queue
-                case .age: key = DeadLetterStats.ageBucket(age).label
+                case .age: key = DeadLetterStats.ageBucket(age)
                 }
                 var entry = groups[key] ?? (0, nil)
                 entry.count += 1

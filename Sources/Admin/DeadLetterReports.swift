@@ -86,10 +86,10 @@ public struct DeadLetterStats: Renderable {
     ]
     static let unknownAge = "unknown"
 
-    static func ageBucket(_ age: TimeInterval?) -> (label: String, index: Int) {
-        guard let age else { return (unknownAge, buckets.count) }
-        let index = buckets.firstIndex { $0.upTo.map { age < $0 } ?? true }!
-        return (buckets[index].label, index)
+    /// The label of the bucket `age` falls in (`unknownAge` without one).
+    static func ageBucket(_ age: TimeInterval?) -> String {
+        guard let age else { return unknownAge }
+        return buckets.first { $0.upTo.map { age < $0 } ?? true }!.label
     }
 
     static func bucketOrder(_ label: String) -> Int { buckets.firstIndex { $0.label == label } ?? buckets.count }
