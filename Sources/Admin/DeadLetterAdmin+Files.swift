@@ -12,8 +12,7 @@ extension DeadLetterAdmin {
     ) async throws -> PurgeResult {
         let sources = try queues(selected)
         return try await withConnection("purging") { connection in
-            var plan: [(queue: String, depth: Int)] = []
-            for queue in sources { plan.append((queue, try await depth(of: queue, on: connection))) }
+            let plan = try await depths(of: sources, on: connection)
             let purgePlan = PurgePlan(queues: plan)
             if let expectCount, expectCount != purgePlan.total {
                 throw AdminError("refusing to purge: there are \(purgePlan.description), not \(expectCount) as --expect-count says; nothing was purged")
@@ -87,64 +86,40 @@ extension DeadLetterAdmin {
     /// to `target` or else to the queue each line was exported from. The
     /// whole file is checked before anything is published; every target
     /// must exist. Messages are published in file order, one confirm at a
-    /// time (`window` > 1 pipelines them, but then their order in the queue
-    /// may differ from the file's). Importing the same file twice publishes
-    /// its messages twice.
-    public func importMessages(from url: URL, to target: String? = nil, dryRun: Bool = false, window: Int = 1) async throws -> ImportResult {
+    /// time. Importing the same file twice publishes its messages twice.
+    public func importMessages(from url: URL, to target: String? = nil, dryRun: Bool = false) async throws -> ImportResult {
         let lines = try JSONLines.read(url)
-        let messages = lines.map(\.message)
         return try await withConnection("importing \(url.path)") { connection in
             let user = connection.configuration.user
-            let targets = Set(messages.map { target ?? $0.queue })
+            let targets = Set(lines.map { target ?? $0.message.queue })
             for queue in targets.sorted() { _ = try await depth(of: queue, on: connection) }
             var counts: [String: Int] = [:]
             var failures: [(line: Int, messageID: String?, error: String)] = []
             if dryRun {
-                for message in messages { counts[target ?? message.queue, default: 0] += 1 }
+                for line in lines { counts[target ?? line.message.queue, default: 0] += 1 }
                 return ImportResult(file: url.path, imported: counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, failures: [], dryRun: true)
             }
             let publisher = try await connection.openConfirmChannel()
-            var start = 0
             do {
-            while start < messages.count {
-                let end = min(start + max(1, window), messages.count)
-                let outcomes = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
-                    for index in start..<end {
-                        let message = messages[index]
-                        let queue = target ?? message.queue
-                        let properties = try message.amqpProperties()
-                        let body = try message.bodyBytes()
-                        if let owner = properties.userID, owner != user {
-                            group.addTask { (index, "user_id '\(owner)' is not the connecting user '\(user)'") }
-                            continue
-                        }
-                        group.addTask {
-                            do {
-                                try await publisher.publish(body, routingKey: queue, mandatory: true, properties: properties)
-                                return (index, nil)
-                            } catch let error as AMQPError where !error.isChannelDead {
-                                return (index, "\(queue): \(error)")
-                            }
-                        }
+                for line in lines {
+                    let queue = target ?? line.message.queue
+                    let messageID = line.message.properties.messageId
+                    if let owner = line.properties.userID, owner != user {
+                        failures.append((line.line, messageID, "user_id '\(owner)' is not the connecting user '\(user)'"))
+                        continue
                     }
-                    var outcomes: [(Int, String?)] = []
-                    for try await outcome in group { outcomes.append(outcome) }
-                    return outcomes.sorted { $0.0 < $1.0 }
-                }
-                for (index, error) in outcomes {
-                    if let error {
-                        failures.append((lines[index].line, messages[index].properties.messageId, error))
-                    } else {
-                        counts[target ?? messages[index].queue, default: 0] += 1
+                    do {
+                        try await publisher.publish(line.body, routingKey: queue, mandatory: true, properties: line.properties)
+                        counts[queue, default: 0] += 1
+                    } catch let error as AMQPError where !error.isChannelDead {
+                        failures.append((line.line, messageID, "\(queue): \(error)"))
                     }
                 }
-                start = end
-            }
             } catch {
                 let done = counts.values.reduce(0, +)
                 throw failure(
                     error, "importing \(url.path)",
-                    detail: "the first \(done + failures.count) of \(messages.count) messages were handled (\(done) imported), later ones may or may not be: "
+                    detail: "the first \(done + failures.count) of \(lines.count) messages were handled (\(done) imported), later ones may or may not be: "
                         + "importing the file again publishes the imported ones twice")
             }
             await publisher.close()

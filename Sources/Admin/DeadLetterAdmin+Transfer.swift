@@ -45,6 +45,7 @@ extension DeadLetterAdmin {
             guard let target else {
                 return .failure("no x-original-queue or x-death header says where it came from (use dlq move --to)")
             }
+            guard target != message.queue else { return .failure("its original queue is \(message.queue) itself") }
             return .success((target, FailureCopy.replayProperties(of: message.delivery.properties, now: now)))
         }
     }
@@ -91,98 +92,92 @@ extension DeadLetterAdmin {
         progress: (@Sendable (TransferProgress) -> Void)?, checkTarget: String? = nil,
         plan: (DeadLetterMessage) -> Plan
     ) async throws -> TransferResult {
-        var result = TransferResult(action: action, dryRun: options.dryRun, filter: options.filter)
-        let connection = try await connect()
-        let user = connection.configuration.user
-        var doing = "connecting"
-        do {
-            if let checkTarget {
-                doing = "checking --to \(checkTarget)"
-                _ = try await depth(of: checkTarget, on: connection)
-            }
-            doing = "reading the queue depths"
-            var depths: [(queue: String, depth: Int)] = []
-            for queue in queues { depths.append((queue, try await depth(of: queue, on: connection))) }
-            let total = depths.reduce(0) { $0 + min($1.depth, scanLimit) }
-            let publisher = try await connection.openConfirmChannel()
-            var pacer = Pacer(rate: options.rate)
-            var scannedBefore = 0
-            var handled = 0
-            for (queue, queueDepth) in depths {
-                // Only the messages there at the start (a message dead-lettered again during the run waits for the next one).
-                let budget = min(queueDepth, scanLimit)
-                doing = "\(action == .replay ? "replaying" : "moving") from \(queue)"
-                var reader = try await QueueReader(queue: queue, on: connection)
-                var batch: [Pending] = []
-                func report() {
-                    progress?(TransferProgress(scanned: scannedBefore + reader.taken, total: total, transferred: result.transferred, failed: result.failed))
+        try await withConnection(action == .replay ? "replaying" : "moving") { connection in
+            var result = TransferResult(action: action, dryRun: options.dryRun, filter: options.filter)
+            let user = connection.configuration.user
+            var doing = "connecting"
+            do {
+                if let checkTarget {
+                    doing = "checking --to \(checkTarget)"
+                    _ = try await depth(of: checkTarget, on: connection)
                 }
-                func flush() async throws {
-                    guard !batch.isEmpty else { return }
-                    let outcomes = try await publish(batch, publisher: publisher, ackOn: reader.channel, pacer: &pacer)
-                    var broken: (any Error)?
-                    for (pending, outcome) in zip(batch, outcomes) {
-                        switch outcome {
-                        case .done:
-                            reader.acknowledged(pending.message.delivery.deliveryTag)
-                            result.transferred += 1
-                            result.targets[pending.target, default: 0] += 1
-                        case .refused(let error):
-                            result.failed += 1
-                            result.failures.append(.init(queue: queue, messageID: pending.message.messageID, error: "\(pending.target): \(error)"))
-                        case .broken(let error, let confirmed):
-                            if confirmed { result.transferred += 1; result.targets[pending.target, default: 0] += 1 }
-                            broken = broken ?? error
-                        }
+                doing = "reading the queue depths"
+                let depths = try await depths(of: queues, on: connection)
+                let total = depths.reduce(0) { $0 + min($1.depth, scanLimit) }
+                let publisher = try await connection.openConfirmChannel()
+                var pacer = Pacer(rate: options.rate)
+                var handled = 0
+                for (queue, queueDepth) in depths {
+                    // Only the messages there at the start (a message dead-lettered again during the run waits for the next one).
+                    let budget = min(queueDepth, scanLimit)
+                    doing = "\(action == .replay ? "replaying" : "moving") from \(queue)"
+                    var reader = try await QueueReader(queue: queue, on: connection)
+                    var batch: [Pending] = []
+                    func report() {
+                        let scannedBefore = result.sources.reduce(0) { $0 + $1.scanned }
+                        progress?(TransferProgress(scanned: scannedBefore + reader.taken, total: total, transferred: result.transferred, failed: result.failed))
                     }
-                    batch.removeAll()
+                    func flush() async throws {
+                        guard !batch.isEmpty else { return }
+                        let outcomes = try await publish(batch, publisher: publisher, ackOn: reader.channel, pacer: &pacer)
+                        var broken: (any Error)?
+                        for (pending, outcome) in zip(batch, outcomes) {
+                            switch outcome {
+                            case .done:
+                                reader.acknowledged(pending.message.delivery.deliveryTag)
+                                result.transferred += 1
+                                result.targets[pending.target, default: 0] += 1
+                            case .refused(let error):
+                                result.failed += 1
+                                result.failures.append(.init(queue: queue, messageID: pending.message.messageID, error: "\(pending.target): \(error)"))
+                            case .broken(let error, let confirmed):
+                                if confirmed { result.transferred += 1; result.targets[pending.target, default: 0] += 1 }
+                                broken = broken ?? error
+                            }
+                        }
+                        batch.removeAll()
+                        report()
+                        if let broken { throw broken }
+                    }
+                    while reader.taken < budget, options.limit.map({ handled < $0 }) ?? true, let message = try await reader.take() {
+                        guard options.filter.matches(message, now: now) else {
+                            result.skipped += 1
+                            continue
+                        }
+                        handled += 1
+                        switch plan(message) {
+                        case .failure(let reason):
+                            result.failed += 1
+                            result.failures.append(.init(queue: queue, messageID: message.messageID, error: reason))
+                        case .success(let (target, properties)):
+                            if let owner = properties.userID, owner != user {
+                                // The broker closes the channel when user_id is not the connection's user.
+                                result.failed += 1
+                                result.failures.append(
+                                    .init(queue: queue, messageID: message.messageID, error: "user_id '\(owner)' is not the connecting user '\(user)'"))
+                            } else if options.dryRun {
+                                result.transferred += 1
+                                result.targets[target, default: 0] += 1
+                            } else {
+                                batch.append(Pending(message: message, target: target, properties: properties))
+                                if batch.count >= options.window { try await flush() }
+                            }
+                        }
+                        if reader.taken % 50 == 0 { report() }
+                    }
+                    try await flush()
+                    result.sources.append((queue, queueDepth, reader.taken))
+                    try await reader.requeueRest()
                     report()
-                    if let broken { throw broken }
                 }
-                while reader.taken < budget, options.limit.map({ handled < $0 }) ?? true, let message = try await reader.take() {
-                    guard options.filter.matches(message, now: now) else {
-                        result.skipped += 1
-                        continue
-                    }
-                    handled += 1
-                    switch plan(message) {
-                    case .failure(let reason):
-                        result.failed += 1
-                        result.failures.append(.init(queue: queue, messageID: message.messageID, error: reason))
-                    case .success(let (target, properties)):
-                        if target == queue {
-                            result.failed += 1
-                            result.failures.append(.init(queue: queue, messageID: message.messageID, error: "its original queue is \(queue) itself"))
-                        } else if let owner = properties.userID, owner != user {
-                            // The broker closes the channel when user_id is not the connection's user.
-                            result.failed += 1
-                            result.failures.append(
-                                .init(queue: queue, messageID: message.messageID, error: "user_id '\(owner)' is not the connecting user '\(user)'"))
-                        } else if options.dryRun {
-                            result.transferred += 1
-                            result.targets[target, default: 0] += 1
-                        } else {
-                            batch.append(Pending(message: message, target: target, properties: properties))
-                            if batch.count >= options.window { try await flush() }
-                        }
-                    }
-                    if reader.taken % 50 == 0 { report() }
-                }
-                try await flush()
-                result.sources.append((queue, queueDepth, reader.taken))
-                try await reader.requeueRest()
-                scannedBefore += reader.taken
-                report()
+                await publisher.close()
+            } catch {
+                throw failure(
+                    error, doing,
+                    detail: "so far \(result.summary); messages not yet acknowledged stay in their queue (the broker puts them back): run it again")
             }
-            await publisher.close()
-        } catch {
-            await connection.close()
-            throw failure(
-                error, doing,
-                detail: "so far \(result.summary); messages not yet acknowledged stay in their queue (the broker puts them back): run it again")
+            return result
         }
-        await connection.close()
-        return result
     }
 
     /// Publishes a batch concurrently (each with confirm and mandatory) and

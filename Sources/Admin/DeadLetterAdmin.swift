@@ -60,6 +60,13 @@ public struct DeadLetterAdmin: Sendable, BrokerAdmin {
         }
     }
 
+    /// Each queue's depth from the broker, in the order given.
+    func depths(of queues: [String], on connection: AMQPConnection) async throws -> [(queue: String, depth: Int)] {
+        var depths: [(queue: String, depth: Int)] = []
+        for queue in queues { depths.append((queue, try await depth(of: queue, on: connection))) }
+        return depths
+    }
+
     // MARK: Reading without removing
 
     /// What was read from one queue.
@@ -123,7 +130,7 @@ public struct DeadLetterAdmin: Sendable, BrokerAdmin {
                 switch grouping {
                 case .reason: key = message.reason
                 case .queue: key = read.queue
-                case .age: key = DeadLetterStats.ageBucket(age).label
+                case .age: key = DeadLetterStats.ageBucket(age)
                 }
                 var entry = groups[key] ?? (0, nil)
                 entry.count += 1

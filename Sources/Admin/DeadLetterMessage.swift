@@ -34,14 +34,14 @@ public struct DeathRecord: Sendable, Hashable {
     var outputValue: OutputValue {
         .object([
             "queue": .optional(queue), "reason": .optional(reason), "count": .optional(count),
-            "time": .optional(time.map(TimeText.iso)), "exchange": .optional(exchange),
+            "time": .optional(time.map(MessageCoding.formatDate)), "exchange": .optional(exchange),
             "routingKeys": .array(routingKeys.map(OutputValue.string)), "originalExpiration": .optional(originalExpiration),
         ])
     }
 
     var summary: String {
         var parts = ["queue=\(queue ?? "?")", "reason=\(reason ?? "?")", "count=\(count.map(String.init) ?? "?")"]
-        if let time { parts.append("time=\(TimeText.iso(time))") }
+        if let time { parts.append("time=\(MessageCoding.formatDate(time))") }
         if let exchange { parts.append("exchange=\"\(exchange)\"") }
         if !routingKeys.isEmpty { parts.append("routing-keys=\(routingKeys.joined(separator: ","))") }
         if let originalExpiration { parts.append("original-expiration=\(originalExpiration)") }

@@ -86,10 +86,10 @@ public struct DeadLetterStats: Renderable {
     ]
     static let unknownAge = "unknown"
 
-    static func ageBucket(_ age: TimeInterval?) -> (label: String, index: Int) {
-        guard let age else { return (unknownAge, buckets.count) }
-        let index = buckets.firstIndex { $0.upTo.map { age < $0 } ?? true }!
-        return (buckets[index].label, index)
+    /// The label of the bucket `age` falls in (`unknownAge` without one).
+    static func ageBucket(_ age: TimeInterval?) -> String {
+        guard let age else { return unknownAge }
+        return buckets.first { $0.upTo.map { age < $0 } ?? true }!.label
     }
 
     static func bucketOrder(_ label: String) -> Int { buckets.firstIndex { $0.label == label } ?? buckets.count }
@@ -177,7 +177,7 @@ public struct DeadLetterPeek: Renderable {
         field("error", message.errorMessage)
         field("retries", "\(message.retryCount)")
         field("original queue", message.originalQueue)
-        field("failed at", message.failedAt.map { TimeText.iso($0) + " (" + DurationText.format(now.timeIntervalSince($0)) + " ago)" })
+        field("failed at", message.failedAt.map { MessageCoding.formatDate($0) + " (" + DurationText.format(now.timeIntervalSince($0)) + " ago)" })
         field("failed by", message.failedBy)
         lines.append("delivery:")
         field("exchange", "\"\(d.exchange)\"")
@@ -192,7 +192,7 @@ public struct DeadLetterPeek: Renderable {
         field("reply_to", p.replyTo)
         field("expiration", p.expiration)
         field("message_id", p.messageID)
-        field("timestamp", p.timestamp.map { "\(Int64($0.timeIntervalSince1970)) (\(TimeText.iso($0)))" })
+        field("timestamp", p.timestamp.map { "\(Int64($0.timeIntervalSince1970)) (\(MessageCoding.formatDate($0)))" })
         field("type", p.type)
         field("user_id", p.userID)
         field("app_id", p.appID)
@@ -220,7 +220,7 @@ public struct DeadLetterPeek: Renderable {
         return .object([
             "failure": .object([
                 "reason": .string(message.reason), "errorMessage": .optional(message.errorMessage), "retryCount": .int(Int64(message.retryCount)),
-                "originalQueue": .optional(message.originalQueue), "failedAt": .optional(message.failedAt.map(TimeText.iso)),
+                "originalQueue": .optional(message.originalQueue), "failedAt": .optional(message.failedAt.map(MessageCoding.formatDate)),
                 "failedBy": .optional(message.failedBy), "ageSeconds": message.age(at: now).map { .int(Int64($0)) } ?? .null,
                 "deadLetteredByBroker": .bool(message.deadLetteredByBroker),
             ]),

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import OrderCore
 
 /// An AMQP field value with its type spelled out, so a header written back
 /// from JSON has the type it was read with: `{"type":"int64","value":3}`,
@@ -148,7 +149,7 @@ public struct ExportedMessage: Codable, Sendable, Hashable {
         routingKey = delivery.routingKey
         redelivered = delivery.redelivered
         deliveryCount = p.headers[Self.deliveryCountHeader]?.intValue.map(Int64.init)
-        self.exportedAt = TimeText.iso(exportedAt)
+        self.exportedAt = MessageCoding.formatDate(exportedAt)
         properties = Properties(
             contentType: p.contentType, contentEncoding: p.contentEncoding,
             headers: p.headers.filter { $0.key != Self.deliveryCountHeader }.mapValues(TypedValue.init),
@@ -206,23 +207,33 @@ public enum JSONLines {
         Array(try encoder.encode(message)) + [UInt8(ascii: "\n")]
     }
 
+    /// One checked line of an export file, with its body and properties decoded.
+    public struct Line: Sendable {
+        public let line: Int
+        public let message: ExportedMessage
+        /// `message.bodyBytes()`.
+        public let body: [UInt8]
+        /// `message.amqpProperties()`.
+        public let properties: AMQPProperties
+    }
+
     /// Every message of a file with its line number; throws naming the first bad line (blank lines are skipped).
-    public static func read(_ url: URL) throws -> [(line: Int, message: ExportedMessage)] {
+    public static func read(_ url: URL) throws -> [Line] {
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
             throw AdminError("cannot read \(url.path): \(error.localizedDescription)")
         }
-        var messages: [(line: Int, message: ExportedMessage)] = []
+        var messages: [Line] = []
         for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             guard !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) else { continue }
             do {
                 let message = try decoder.decode(ExportedMessage.self, from: Data(line))
                 guard message.format == ExportedMessage.formatVersion else { throw JSONLinesError("format \(message.format) is not supported") }
-                _ = try message.bodyBytes()
-                _ = try message.amqpProperties()
-                messages.append((index + 1, message))
+                let body = try message.bodyBytes()
+                let properties = try message.amqpProperties()
+                messages.append(Line(line: index + 1, message: message, body: body, properties: properties))
             } catch let error as JSONLinesError {
                 throw AdminError("\(url.path), line \(index + 1): \(error.description); nothing was imported")
             } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import OrderCore
 import OrderStore
 import Postgres
 
@@ -31,12 +32,10 @@ public struct OrderView: Renderable {
     public func render(_ format: OutputFormat) -> String {
         switch format {
         case .json:
+            // MessageCoding's dates and formatting, indented.
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            encoder.dateEncodingStrategy = .custom { date, encoder in
-                var container = encoder.singleValueContainer()
-                try container.encode(TimeText.iso(date))
-            }
+            encoder.outputFormatting = MessageCoding.encoder.outputFormatting.union(.prettyPrinted)
+            encoder.dateEncodingStrategy = MessageCoding.encoder.dateEncodingStrategy
             return String(decoding: (try? encoder.encode(order)) ?? Data("{}".utf8), as: UTF8.self)
         case .table:
             let o = order
@@ -46,9 +45,9 @@ public struct OrderView: Renderable {
             if let reason = o.reason { fields.append(["reason", reason]) }
             if o.reviewRequired { fields.append(["review", o.reviewReason ?? "required"]) }
             if let key = o.idempotencyKey { fields.append(["idempotency key", key]) }
-            if let queued = o.queuedAt { fields.append(["queued at", TimeText.iso(queued)]) }
-            fields.append(["created at", TimeText.iso(o.createdAt)])
-            fields.append(["updated at", TimeText.iso(o.updatedAt)])
+            if let queued = o.queuedAt { fields.append(["queued at", MessageCoding.formatDate(queued)]) }
+            fields.append(["created at", MessageCoding.formatDate(o.createdAt)])
+            fields.append(["updated at", MessageCoding.formatDate(o.updatedAt)])
             let width = fields.map { $0[0].count }.max() ?? 0
             var out = fields.map { $0[0].padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0[1] }
             out.append("")
@@ -60,7 +59,7 @@ public struct OrderView: Renderable {
                 Report(
                     columns: ["line", "vendor", "product", "quantity", "status", "applied at", "allocation"],
                     rows: o.allocations.map {
-                        ["\($0.lineNo)", $0.vendorId, $0.productId, "\($0.quantity)", $0.status, $0.appliedAt.map(TimeText.iso) ?? "-",
+                        ["\($0.lineNo)", $0.vendorId, $0.productId, "\($0.quantity)", $0.status, $0.appliedAt.map(MessageCoding.formatDate) ?? "-",
                          $0.allocationId.uuidString.lowercased()]
                     }
                 ).render(.table))

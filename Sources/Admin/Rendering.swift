@@ -115,10 +115,3 @@ public enum DurationText {
         return "\(secs)s"
     }
 }
-
-enum TimeText {
-    /// ISO 8601 with milliseconds, UTC.
-    static func iso(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-    }
-}

@@ -66,6 +66,11 @@ struct DeadLetterCommand: AsyncParsableCommand {
             DeadLetterFilter(reasons: Set(reasons), olderThan: olderThan, messageIDs: Set(messageIDs))
         }
 
+        /// How replay and move run: these filters with the flags they share.
+        func transferOptions(_ flags: TransferFlags) -> TransferOptions {
+            TransferOptions(filter: filter, limit: limit, dryRun: flags.dryRun, rate: flags.rate)
+        }
+
         static func duration(_ text: String) throws -> TimeInterval {
             guard let seconds = DurationText.parse(text) else {
                 throw ValidationError("'\(text)' is not a duration (examples: 90s, 10m, 2h, 1d, 1h30m)")
@@ -152,16 +157,8 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @OptionGroup var flags: TransferFlags
 
         func run() async throws {
-            try await runReporting {
-                let bar = ProgressBar(verb: "replaying")
-                let result = try await bar.around {
-                    try await options.admin.replay(
-                        queues: options.queues,
-                        options: TransferOptions(filter: filters.filter, limit: filters.limit, dryRun: flags.dryRun, rate: flags.rate),
-                        progress: bar?.update)
-                }
-                print(result.render(options.global.output))
-                if result.failed > 0 { throw ExitCode(ExitStatus.failure) }
+            try await runTransfer(verb: "replaying", options: options) { progress in
+                try await options.admin.replay(queues: options.queues, options: filters.transferOptions(flags), progress: progress)
             }
         }
     }
@@ -181,16 +178,8 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @Option(name: .customLong("to"), help: "The queue to move the messages to (full name).") var target: String
 
         func run() async throws {
-            try await runReporting {
-                let bar = ProgressBar(verb: "moving")
-                let result = try await bar.around {
-                    try await options.admin.move(
-                        queues: options.queues, to: target,
-                        options: TransferOptions(filter: filters.filter, limit: filters.limit, dryRun: flags.dryRun, rate: flags.rate),
-                        progress: bar?.update)
-                }
-                print(result.render(options.global.output))
-                if result.failed > 0 { throw ExitCode(ExitStatus.failure) }
+            try await runTransfer(verb: "moving", options: options) { progress in
+                try await options.admin.move(queues: options.queues, to: target, options: filters.transferOptions(flags), progress: progress)
             }
         }
     }
@@ -274,6 +263,25 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
 extension DeadLetterAdmin.Grouping: ExpressibleByArgument {}
 
+/// Runs a replay or move with a progress bar (on a terminal), prints its
+/// result, and exits 1 when any message failed.
+func runTransfer(
+    verb: String, options: DeadLetterCommand.Options,
+    _ transfer: (_ progress: (@Sendable (TransferProgress) -> Void)?) async throws -> TransferResult
+) async throws {
+    try await runReporting {
+        let bar = ProgressBar(verb: verb)
+        let result: TransferResult
+        do {
+            // The bar's line ends also when the transfer throws, so the error starts a line of its own.
+            defer { bar?.finish() }
+            result = try await transfer(bar?.update)
+        }
+        print(result.render(options.global.output))
+        if result.failed > 0 { throw ExitCode(ExitStatus.failure) }
+    }
+}
+
 /// A one-line progress bar on standard error, only when it is a terminal.
 final class ProgressBar: Sendable {
     private let verb: String
@@ -301,13 +309,5 @@ final class ProgressBar: Sendable {
 
     func finish() {
         FileHandle.standardError.write(Data("\n".utf8))
-    }
-}
-
-extension Optional where Wrapped == ProgressBar {
-    /// Runs `body`, then ends the bar's line (also when `body` throws, so the error starts a line of its own).
-    func around<T>(_ body: () async throws -> T) async throws -> T {
-        defer { self?.finish() }
-        return try await body()
     }
 }

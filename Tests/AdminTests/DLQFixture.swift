@@ -2,6 +2,7 @@ import AMQP
 import Admin
 import Foundation
 import Logging
+import Messaging
 import OrderCore
 import OrderStore
 import OrderWorker
@@ -137,17 +138,10 @@ final class DLQFixture: Sendable {
     /// Takes every message out of a queue (acked), for inspection.
     func drain(_ queue: String) async throws -> [AMQPDelivery] { try await broker.drain(queue) }
 
-    /// Publishes with confirm and mandatory, many in flight.
+    /// Publishes with confirm and mandatory, as one batch (one wait for all the confirms).
     func publish(_ messages: [(body: [UInt8], properties: AMQPProperties)], to queue: String) async throws {
         let channel = try await broker.openConfirmChannel()
-        for start in stride(from: 0, to: messages.count, by: 100) {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for message in messages[start..<min(start + 100, messages.count)] {
-                    group.addTask { try await channel.publish(message.body, routingKey: queue, mandatory: true, properties: message.properties) }
-                }
-                try await group.waitForAll()
-            }
-        }
+        try await channel.publish(messages.map { AMQPOutgoingMessage($0.body, routingKey: queue, mandatory: true, properties: $0.properties) })
         await channel.close()
     }
 
@@ -163,13 +157,11 @@ final class DLQFixture: Sendable {
         _ message: (body: [UInt8], properties: AMQPProperties), reason: String = "database-unavailable", retries: Int = 3,
         failedAt: Date = Date()
     ) -> (body: [UInt8], properties: AMQPProperties) {
-        var properties = message.properties
-        properties.headers[FailureHeader.retryCount] = .int64(Int64(retries))
-        properties.headers[FailureHeader.reason] = .string(reason)
-        properties.headers[FailureHeader.message] = .string("PostgreSQL connection error: could not connect")
-        properties.headers[FailureHeader.failedAt] = .string(MessageCoding.formatDate(failedAt))
-        properties.headers[FailureHeader.originalQueue] = .string(topology.orders.main)
-        properties.headers[FailureHeader.failedBy] = .string("order-worker")
+        let delivery = AMQPDelivery(
+            deliveryTag: 0, redelivered: false, exchange: "", routingKey: topology.orders.main, properties: message.properties, body: message.body)
+        let properties = FailureCopy.properties(
+            of: delivery, retryCount: retries, reason: reason, message: "PostgreSQL connection error: could not connect",
+            originalQueue: topology.orders.main, failedBy: "order-worker", now: failedAt)
         return (message.body, properties)
     }
 
