@@ -3,6 +3,13 @@ import PackageDescription
 
 // The C libraries are reached only through CRabbitMQ/CRabbitMQShims (by AMQP)
 // and CLibPQ (by Postgres). Every other module talks to those two wrappers.
+// What a queue worker's library (order-worker, vendor-sync-worker) builds on.
+let queueWorkerDependencies: [Target.Dependency] = [
+    "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport",
+    .product(name: "Logging", package: "swift-log"),
+    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+]
+
 let package = Package(
     name: "OrderProcessing",
     platforms: [.macOS(.v15)],
@@ -82,11 +89,7 @@ let package = Package(
         // MARK: Each process's logic, as a library tests drive in-process
         .target(
             name: "OrderWorker",
-            dependencies: [
-                "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            dependencies: queueWorkerDependencies
         ),
         .target(
             name: "HTTPSupport",
@@ -111,11 +114,7 @@ let package = Package(
         ),
         .target(
             name: "VendorSync",
-            dependencies: [
-                "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            dependencies: queueWorkerDependencies
         ),
         .target(
             name: "StockSync",

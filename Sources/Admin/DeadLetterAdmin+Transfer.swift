@@ -166,9 +166,9 @@ extension DeadLetterAdmin {
                         if reader.taken % 50 == 0 { report() }
                     }
                     try await flush()
+                    report()  // (before this queue joins result.sources, which report() adds up)
                     result.sources.append((queue, queueDepth, reader.taken))
                     try await reader.requeueRest()
-                    report()
                 }
                 await publisher.close()
             } catch {
