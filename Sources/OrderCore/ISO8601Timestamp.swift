@@ -23,19 +23,9 @@ enum ISO8601Timestamp {
         let (year, month, day, secondOfDay) = CivilCalendar.civil(fromSecondsSince1970: seconds + unixToReference)
         guard fastYears.contains(year) else { return false }
 
-        CivilCalendar.appendDigits(year, count: 4, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        CivilCalendar.appendDigits(month, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        CivilCalendar.appendDigits(day, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "T"))
-        CivilCalendar.appendDigits(secondOfDay / 3600, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        CivilCalendar.appendDigits(secondOfDay / 60 % 60, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        CivilCalendar.appendDigits(secondOfDay % 60, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "."))
-        CivilCalendar.appendDigits(milliseconds, count: 3, to: &bytes)
+        CivilCalendar.appendDateTime(
+            year: year, month: month, day: day, secondOfDay: secondOfDay, separator: UInt8(ascii: "T"),
+            fraction: milliseconds, fractionDigits: 3, to: &bytes)
         bytes.append(UInt8(ascii: "Z"))
         return true
     }

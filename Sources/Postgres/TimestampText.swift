@@ -12,19 +12,9 @@ enum TimestampText {
         let (year, month, day, secondOfDay) = CivilCalendar.civil(fromSecondsSince1970: seconds)
         var text: [UInt8] = []
         text.reserveCapacity(35)
-        CivilCalendar.appendDigits(year <= 0 ? 1 - year : year, count: 4, to: &text)
-        text.append(UInt8(ascii: "-"))
-        CivilCalendar.appendDigits(month, count: 2, to: &text)
-        text.append(UInt8(ascii: "-"))
-        CivilCalendar.appendDigits(day, count: 2, to: &text)
-        text.append(UInt8(ascii: " "))
-        CivilCalendar.appendDigits(secondOfDay / 3600, count: 2, to: &text)
-        text.append(UInt8(ascii: ":"))
-        CivilCalendar.appendDigits(secondOfDay / 60 % 60, count: 2, to: &text)
-        text.append(UInt8(ascii: ":"))
-        CivilCalendar.appendDigits(secondOfDay % 60, count: 2, to: &text)
-        text.append(UInt8(ascii: "."))
-        CivilCalendar.appendDigits(micro, count: 6, to: &text)
+        CivilCalendar.appendDateTime(
+            year: year <= 0 ? 1 - year : year, month: month, day: day, secondOfDay: secondOfDay, separator: UInt8(ascii: " "),
+            fraction: micro, fractionDigits: 6, to: &text)
         text.append(contentsOf: "+00".utf8)
         if year <= 0 { text.append(contentsOf: " BC".utf8) }
         return String(decoding: text, as: UTF8.self)

@@ -100,13 +100,9 @@ public struct JSONLogHandler: LogHandler {
     static func appendTimestamp(_ time: timespec, to out: inout [UInt8]) {
         let (year, month, day, secondOfDay) = CivilCalendar.civil(fromSecondsSince1970: Int64(time.tv_sec))
         out.append(UInt8(ascii: "\""))
-        CivilCalendar.appendDigits(year, count: 4, to: &out); out.append(UInt8(ascii: "-"))
-        CivilCalendar.appendDigits(month, count: 2, to: &out); out.append(UInt8(ascii: "-"))
-        CivilCalendar.appendDigits(day, count: 2, to: &out); out.append(UInt8(ascii: "T"))
-        CivilCalendar.appendDigits(secondOfDay / 3600, count: 2, to: &out); out.append(UInt8(ascii: ":"))
-        CivilCalendar.appendDigits(secondOfDay / 60 % 60, count: 2, to: &out); out.append(UInt8(ascii: ":"))
-        CivilCalendar.appendDigits(secondOfDay % 60, count: 2, to: &out); out.append(UInt8(ascii: "."))
-        CivilCalendar.appendDigits(Int64(time.tv_nsec) / 1000, count: 6, to: &out)
+        CivilCalendar.appendDateTime(
+            year: year, month: month, day: day, secondOfDay: secondOfDay, separator: UInt8(ascii: "T"),
+            fraction: Int64(time.tv_nsec) / 1000, fractionDigits: 6, to: &out)
         out.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
 

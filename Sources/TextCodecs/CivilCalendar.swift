@@ -51,6 +51,27 @@ public enum CivilCalendar {
             divisor /= 10
         }
     }
+
+    /// Appends `YYYY-MM-DD` `separator` `HH:MM:SS.` and `fraction` zero-padded to
+    /// `fractionDigits` (the layout every timestamp here writes; years of four digits or more).
+    public static func appendDateTime(
+        year: Int64, month: Int64, day: Int64, secondOfDay: Int64, separator: UInt8, fraction: Int64, fractionDigits: Int,
+        to bytes: inout [UInt8]
+    ) {
+        appendDigits(year, count: 4, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(month, count: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(day, count: 2, to: &bytes)
+        bytes.append(separator)
+        appendDigits(secondOfDay / 3600, count: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(secondOfDay / 60 % 60, count: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(secondOfDay % 60, count: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        appendDigits(fraction, count: fractionDigits, to: &bytes)
+    }
 }
 
 /// One hexadecimal digit's value (either case), or nil.
