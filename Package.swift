@@ -5,7 +5,7 @@ import PackageDescription
 // and CLibPQ (by Postgres). Every other module talks to those two wrappers.
 // What a queue worker's library (order-worker, vendor-sync-worker) builds on.
 let queueWorkerDependencies: [Target.Dependency] = [
-    "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport",
+    "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport", "TextCodecs",
     .product(name: "Logging", package: "swift-log"),
     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
 ]
@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "Messaging",
             dependencies: [
-                "AMQP", "OrderCore", "Topology", "ServiceSupport",
+                "AMQP", "OrderCore", "Topology", "ServiceSupport", "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "OrderAPI",
             dependencies: [
-                "HTTPSupport", "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport",
+                "HTTPSupport", "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport", "TextCodecs",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -7,6 +7,10 @@ import Messaging
 import OrderCore
 import OrderStore
 import Postgres
+import TextCodecs
+
+/// Built once: a generic type cannot hold it, and building it per request validated and lowercased the name each time.
+private let idempotencyKeyField = HTTPField.Name("Idempotency-Key")!
 
 /// `POST /order`, `POST /orders`, `GET /orders/{id}`.
 struct OrdersController<Context: RequestContext>: Sendable {
@@ -16,7 +20,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
     let maxBodyBytes: Int
     let publishTimeout: Duration
 
-    static var idempotencyKey: HTTPField.Name { HTTPField.Name("Idempotency-Key")! }
+    static var idempotencyKey: HTTPField.Name { idempotencyKeyField }
 
     func addRoutes(to router: Router<Context>) {
         router.post("/order", use: create)
@@ -40,19 +44,20 @@ struct OrdersController<Context: RequestContext>: Sendable {
         }
 
         let order = OrderPlaced(orderId: OrderID.make(idempotencyKey: key), lines: lines, idempotencyKey: key, acceptedAt: Date())
+        let id = UUIDText.string(order.orderId)
         do {
             try await publisher.publish(order.encoded(), routingKey: queue, properties: order.amqpProperties(appID: "order-api"), timeout: publishTimeout)
         } catch {
-            context.logger.warning("order not accepted: broker unavailable", metadata: ["order_id": "\(order.orderId)", "error": "\(error)"])
+            context.logger.warning("order not accepted: broker unavailable", metadata: ["order_id": .string(id), "error": "\(error)"])
             throw Problem(
                 status: .serviceUnavailable, code: "broker-unavailable", title: "Orders cannot be accepted right now",
                 detail: "the order was not accepted; retry later", retryAfterSeconds: 2)
         }
-        context.logger.info("order accepted", metadata: ["order_id": "\(order.orderId)", "lines": "\(lines.count)"])
-        let json = #"{"orderId":"\#(order.orderId.uuidString)","status":"QUEUED"}"#
+        context.logger.info("order accepted", metadata: ["order_id": .string(id), "lines": "\(lines.count)"])
+        let json = #"{"orderId":"\#(id)","status":"QUEUED"}"#
         return Response(
             status: .accepted,
-            headers: [.contentType: "application/json", .location: "/orders/\(order.orderId.uuidString)"],
+            headers: [.contentType: "application/json", .location: "/orders/\(id)"],
             body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 
@@ -68,9 +73,19 @@ struct OrdersController<Context: RequestContext>: Sendable {
         return try JSONResponse.make(details)
     }
 
+    /// `application/json` or any `…+json`, parameters ignored, case-insensitive.
+    /// Byte by byte: Foundation's trimming and lowercasing were a fifth of
+    /// this handler's CPU.
     static func isJSON(_ contentType: String) -> Bool {
-        let media = contentType.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-        return media == "application/json" || media.hasSuffix("+json")
+        func lower(_ byte: UInt8) -> UInt8 { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte }
+        func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var media = Substring(contentType).utf8.prefix { $0 != UInt8(ascii: ";") }
+        while let first = media.first, isSpace(first) { media.removeFirst() }
+        while let last = media.last, isSpace(last) { media.removeLast() }
+        func endsWith(_ suffix: String) -> Bool {
+            media.count >= suffix.utf8.count && media.suffix(suffix.utf8.count).map(lower).elementsEqual(suffix.utf8)
+        }
+        return (media.count == "application/json".utf8.count && endsWith("application/json")) || endsWith("+json")
     }
 
     /// 1 to 255 visible ASCII characters.

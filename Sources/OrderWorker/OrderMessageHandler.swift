@@ -5,6 +5,7 @@ import Messaging
 import OrderCore
 import OrderStore
 import Postgres
+import TextCodecs
 import Topology
 
 /// Applies one order message: decode (poison → DLQ), one PostgreSQL
@@ -60,7 +61,7 @@ public struct OrderMessageHandler: DeliveryHandler {
             logger.info(
                 "order applied",
                 metadata: [
-                    "order_id": "\(result.orderId)", "status": "\(result.status.rawValue)", "duplicate": "\(result.duplicate)",
+                    "order_id": .string(UUIDText.string(result.orderId)), "status": "\(result.status.rawValue)", "duplicate": "\(result.duplicate)",
                     "allocations": "\(result.allocations.count)", "reason": "\(result.reason ?? "")", "batch": "\(deliveries.count)",
                 ])
         }
@@ -76,8 +77,8 @@ public struct OrderMessageHandler: DeliveryHandler {
             AMQPOutgoingMessage(
                 allocation.encoded(), routingKey: queue, mandatory: true,
                 properties: AMQPProperties(
-                    contentType: "application/json", deliveryMode: .persistent, correlationID: allocation.orderId.uuidString,
-                    messageID: allocation.allocationId.uuidString, timestamp: now, type: VendorAllocation.messageType))
+                    contentType: "application/json", deliveryMode: .persistent, correlationID: UUIDText.string(allocation.orderId),
+                    messageID: UUIDText.string(allocation.allocationId), timestamp: now, type: VendorAllocation.messageType))
         }
     }
 

@@ -5,6 +5,7 @@ import Messaging
 import OrderCore
 import OrderStore
 import Postgres
+import TextCodecs
 
 /// Applies allocations at their vendors, exactly once (the vendor database
 /// records the allocation id in the same transaction as the decrement), then
@@ -91,8 +92,8 @@ public struct VendorSyncHandler: DeliveryHandler {
         }
         for (index, allocation, result) in synced {
             var logger = logger
-            logger[metadataKey: "order_id"] = "\(allocation.orderId)"
-            logger[metadataKey: "allocation_id"] = "\(allocation.allocationId)"
+            logger[metadataKey: "order_id"] = .string(UUIDText.string(allocation.orderId))
+            logger[metadataKey: "allocation_id"] = .string(UUIDText.string(allocation.allocationId))
             logger[metadataKey: "vendor"] = "\(allocation.vendorId)"
             if case .conflicted(let reason) = result {
                 do {

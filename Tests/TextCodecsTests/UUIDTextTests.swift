@@ -21,6 +21,7 @@ import TextCodecs
             var bytes: [UInt8] = []
             UUIDText.append(id, to: &bytes)
             #expect(String(decoding: bytes, as: UTF8.self) == id.uuidString)
+            #expect(UUIDText.string(id) == id.uuidString)
         }
     }
 
