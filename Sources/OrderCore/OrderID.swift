@@ -1,4 +1,9 @@
 import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Order ids. A request with an `Idempotency-Key` gets an id derived from the
 /// key (UUID version 5), so the same key always yields the same order id and
@@ -8,13 +13,63 @@ public enum OrderID {
     static let namespace = UUID(uuidString: "6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b")!
 
     public static func make(idempotencyKey: String?) -> UUID {
-        guard let key = idempotencyKey else { return UUID() }
+        guard let key = idempotencyKey else { return RandomUUID.make() }
         var bytes = withUnsafeBytes(of: namespace.uuid, Array.init)
         bytes.append(contentsOf: Array(key.utf8))
         var hash = Array(SHA1.digest(bytes).prefix(16))
         hash[6] = (hash[6] & 0x0F) | 0x50  // version 5
         hash[8] = (hash[8] & 0x3F) | 0x80  // RFC 4122 variant
         return hash.withUnsafeBytes { UUID(uuid: $0.load(as: uuid_t.self)) }
+    }
+}
+
+/// Version 4 (random) UUIDs from a pool of kernel random bytes.
+///
+/// Foundation's `UUID()` opens, reads and closes /dev/urandom for every id:
+/// three system calls per order in order-api and per allocation in the worker.
+/// Here /dev/urandom stays open and one read fills the pool for 256 ids; the
+/// bytes are the same (the kernel's CSPRNG), so the ids stay unguessable.
+public enum RandomUUID {
+    private static let pool = Mutex(Pool())
+
+    private struct Pool: ~Copyable {
+        static let size = 4096
+        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: Pool.size, alignment: 16)
+        var next = Pool.size
+        let source = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+
+        deinit {
+            bytes.deallocate()
+            if source >= 0 { close(source) }
+        }
+
+        /// 16 fresh bytes, refilling the pool when it is used up; nil if the kernel refuses.
+        mutating func take() -> uuid_t? {
+            if next + 16 > Pool.size {
+                var filled = 0
+                while filled < Pool.size {
+                    guard source >= 0 else { return nil }
+                    let count = read(source, bytes.baseAddress! + filled, Pool.size - filled)
+                    if count < 0, errno == EINTR { continue }
+                    guard count > 0 else { return nil }
+                    filled += count
+                }
+                next = 0
+            }
+            defer {
+                // A used id's bytes are not left behind in the pool.
+                UnsafeMutableRawBufferPointer(rebasing: bytes[next..<next + 16]).initializeMemory(as: UInt8.self, repeating: 0)
+                next += 16
+            }
+            return bytes.load(fromByteOffset: next, as: uuid_t.self)
+        }
+    }
+
+    public static func make() -> UUID {
+        guard var uuid = pool.withLock({ $0.take() }) else { return UUID() }
+        uuid.6 = (uuid.6 & 0x0F) | 0x40  // version 4
+        uuid.8 = (uuid.8 & 0x3F) | 0x80  // RFC 4122 variant
+        return UUID(uuid: uuid)
     }
 }
 

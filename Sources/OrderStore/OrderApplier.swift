@@ -55,7 +55,7 @@ public enum OrderApplier {
             (status, reason) = (.rejected, why)
         case .allocate(let plan):
             (status, reason) = (.confirmed, nil)
-            allocations = plan.map { ($0, UUID()) }
+            allocations = plan.map { ($0, RandomUUID.make()) }
             try StockStatements.decrement(plan, on: connection)
         }
 

@@ -109,7 +109,7 @@ public enum OrderBatchApplier {
                 application = OrderApplication(orderId: order.orderId, status: .rejected, reason: reason, allocations: [], duplicate: false)
                 rejected.append((order.orderId, reason))
             case .allocate(let plan):
-                let planned = plan.map { ($0, UUID(), order.orderId) }
+                let planned = plan.map { ($0, RandomUUID.make(), order.orderId) }
                 allocations += planned
                 for taken in plan {
                     // (product, vendor) is vendor_stock's key: one row to replace.
