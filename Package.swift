@@ -1,8 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The C libraries are reached only through CRabbitMQ/CRabbitMQShims (by AMQP)
-// and CLibPQ (by Postgres). Every other module talks to those two wrappers.
 // What a queue worker's library (order-worker, vendor-sync-worker) builds on.
 let queueWorkerDependencies: [Target.Dependency] = [
     "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport", "TextCodecs",
@@ -10,6 +8,8 @@ let queueWorkerDependencies: [Target.Dependency] = [
     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
 ]
 
+// The C libraries are reached only through CRabbitMQ/CRabbitMQShims (by AMQP)
+// and CLibPQ (by Postgres). Every other module talks to those two wrappers.
 let package = Package(
     name: "OrderProcessing",
     platforms: [.macOS(.v15)],

@@ -92,7 +92,7 @@ extension DeadLetterAdmin {
         return try await withConnection("importing \(url.path)") { connection in
             let user = connection.configuration.user
             let targets = Set(lines.map { target ?? $0.message.queue })
-            for queue in targets.sorted() { _ = try await depth(of: queue, on: connection) }
+            _ = try await depths(of: targets.sorted(), on: connection)
             var counts: [String: Int] = [:]
             var failures: [(line: Int, messageID: String?, error: String)] = []
             if dryRun {

@@ -35,9 +35,8 @@ public struct HandledWindow: Sendable {
 /// window's transaction with this window's confirms, and still ack nothing
 /// before everything it implies is confirmed.
 public protocol DeliveryHandler: Sendable {
-    /// Processes a window of deliveries (in delivery order). Throwing an
-    /// `AMQPError` ends the session (the messages are redelivered); any other
-    /// error makes every message of the window a retry.
+    /// Processes a window of deliveries (in delivery order). Any error it
+    /// throws makes every message of the window a retry.
     func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow
 
     /// Called after a message went to the DLQ because its retries were spent.

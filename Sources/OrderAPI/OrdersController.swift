@@ -9,7 +9,7 @@ import OrderStore
 import Postgres
 import TextCodecs
 
-/// Built once: a generic type cannot hold it, and building it per request validated and lowercased the name each time.
+/// Built once (a generic type cannot hold it): building it per request validated and lowercased the name each time.
 private let idempotencyKeyField = HTTPField.Name("Idempotency-Key")!
 
 /// `POST /order`, `POST /orders`, `GET /orders/{id}`.
@@ -19,8 +19,6 @@ struct OrdersController<Context: RequestContext>: Sendable {
     let queue: String
     let maxBodyBytes: Int
     let publishTimeout: Duration
-
-    static var idempotencyKey: HTTPField.Name { idempotencyKeyField }
 
     func addRoutes(to router: Router<Context>) {
         router.post("/order", use: create)
@@ -35,7 +33,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
         if let type = request.headers[.contentType], !Self.isJSON(type) {
             throw Problem(status: .unsupportedMediaType, code: "unsupported-media-type", title: "Send application/json", detail: "got \(type)")
         }
-        let key = try Self.validIdempotencyKey(request.headers[Self.idempotencyKey])
+        let key = try Self.validIdempotencyKey(request.headers[idempotencyKeyField])
         let body = try await request.body.collect(upTo: maxBodyBytes)
         let lines: [OrderLine]
         switch OrderRequest.parse(body.readableBytesView) {
@@ -44,9 +42,10 @@ struct OrdersController<Context: RequestContext>: Sendable {
         }
 
         let order = OrderPlaced(orderId: OrderID.make(idempotencyKey: key), lines: lines, idempotencyKey: key, acceptedAt: Date())
-        let id = UUIDText.string(order.orderId)
+        let properties = order.amqpProperties(appID: "order-api")
+        let id = properties.messageID ?? UUIDText.string(order.orderId)
         do {
-            try await publisher.publish(order.encoded(), routingKey: queue, properties: order.amqpProperties(appID: "order-api"), timeout: publishTimeout)
+            try await publisher.publish(order.encoded(), routingKey: queue, properties: properties, timeout: publishTimeout)
         } catch {
             context.logger.warning("order not accepted: broker unavailable", metadata: ["order_id": .string(id), "error": "\(error)"])
             throw Problem(
@@ -63,7 +62,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
         let raw = context.parameters.get("id") ?? ""
-        guard let id = UUID(uuidString: raw) else {
+        guard let id = UUIDText.parse(raw) else {
             throw Problem(status: .badRequest, code: "invalid-order-id", title: "The order id is not a UUID", errors: [FieldError(field: "id", message: "must be a UUID")])
         }
         let details = try await DatabaseCall.run { try await database.withConnection { try OrderQueries.order(id, on: $0) } }
@@ -83,7 +82,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
         while let first = media.first, isSpace(first) { media.removeFirst() }
         while let last = media.last, isSpace(last) { media.removeLast() }
         func endsWith(_ suffix: String) -> Bool {
-            media.count >= suffix.utf8.count && media.suffix(suffix.utf8.count).map(lower).elementsEqual(suffix.utf8)
+            media.count >= suffix.utf8.count && media.suffix(suffix.utf8.count).lazy.map(lower).elementsEqual(suffix.utf8)
         }
         return (media.count == "application/json".utf8.count && endsWith("application/json")) || endsWith("+json")
     }

@@ -32,36 +32,27 @@ public enum OrderID {
 public enum RandomUUID {
     private static let pool = Mutex(Pool())
 
-    private struct Pool: ~Copyable {
+    private struct Pool {
         static let size = 4096
-        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: Pool.size, alignment: 16)
+        var bytes = [UInt8](repeating: 0, count: Pool.size)
         var next = Pool.size
         let source = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
 
-        deinit {
-            bytes.deallocate()
-            if source >= 0 { close(source) }
-        }
-
         /// 16 fresh bytes, refilling the pool when it is used up; nil if the kernel refuses.
         mutating func take() -> uuid_t? {
-            if next + 16 > Pool.size {
+            if next == Pool.size {
+                guard source >= 0 else { return nil }
                 var filled = 0
                 while filled < Pool.size {
-                    guard source >= 0 else { return nil }
-                    let count = read(source, bytes.baseAddress! + filled, Pool.size - filled)
+                    let count = bytes.withUnsafeMutableBytes { read(source, $0.baseAddress! + filled, Pool.size - filled) }
                     if count < 0, errno == EINTR { continue }
                     guard count > 0 else { return nil }
                     filled += count
                 }
                 next = 0
             }
-            defer {
-                // A used id's bytes are not left behind in the pool.
-                UnsafeMutableRawBufferPointer(rebasing: bytes[next..<next + 16]).initializeMemory(as: UInt8.self, repeating: 0)
-                next += 16
-            }
-            return bytes.load(fromByteOffset: next, as: uuid_t.self)
+            defer { next += 16 }
+            return bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: next, as: uuid_t.self) }
         }
     }
 

@@ -49,13 +49,13 @@ public enum OrderApplier {
 
         let status: OrderStatus
         let reason: String?
-        var allocations: [(PlannedAllocation, UUID)] = []
+        var allocations: [StockStatements.NewAllocation] = []
         switch AllocationPolicy.decide(lines: order.lines, stock: stock) {
         case .reject(let why):
             (status, reason) = (.rejected, why)
         case .allocate(let plan):
             (status, reason) = (.confirmed, nil)
-            allocations = plan.map { ($0, RandomUUID.make()) }
+            allocations = StockStatements.newAllocations(plan, orderId: order.orderId)
             try StockStatements.decrement(plan, on: connection)
         }
 
@@ -68,26 +68,10 @@ public enum OrderApplier {
         } else {
             try insertOrder(order, status: status, reason: reason, on: connection)
         }
-        try insertLines(order, on: connection)
-        if !allocations.isEmpty {
-            try connection.query(
-                """
-                INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity)
-                SELECT d.id, $1, d.line_no, d.vendor_id, d.product_id, d.quantity
-                FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[]) AS d(id, line_no, vendor_id, product_id, quantity)
-                """,
-                [
-                    order.orderId, PostgresArray(allocations.map(\.1)), PostgresArray(allocations.map { $0.0.lineNumber }),
-                    PostgresArray(allocations.map { $0.0.vendorId }), PostgresArray(allocations.map { $0.0.productId }),
-                    PostgresArray(allocations.map { $0.0.quantity }),
-                ])
-        }
+        try StockStatements.insertLines([order], on: connection)
+        if !allocations.isEmpty { try StockStatements.insertAllocations(allocations, on: connection) }
         return OrderApplication(
-            orderId: order.orderId, status: status, reason: reason,
-            allocations: allocations.map { planned, id in
-                VendorAllocation(allocationId: id, orderId: order.orderId, vendorId: planned.vendorId, productId: planned.productId, quantity: planned.quantity)
-            },
-            duplicate: false)
+            orderId: order.orderId, status: status, reason: reason, allocations: allocations.map(\.vendorAllocation), duplicate: false)
     }
 
     /// Records an order whose retries were spent as FAILED (unless it was applied meanwhile).
@@ -99,7 +83,7 @@ public enum OrderApplier {
                 ON CONFLICT DO NOTHING
                 """, [order.orderId, order.idempotencyKey, reason, order.acceptedAt]
             ).affectedRows
-            if inserted == 1 { try insertLines(order, on: connection) }
+            if inserted == 1 { try StockStatements.insertLines([order], on: connection) }
         }
     }
 
@@ -118,15 +102,5 @@ public enum OrderApplier {
         try connection.query(
             "INSERT INTO orders (id, idempotency_key, status, reason, queued_at) VALUES ($1, $2, $3, $4, $5)",
             [order.orderId, order.idempotencyKey, status.rawValue, reason, order.acceptedAt])
-    }
-
-    private static func insertLines(_ order: OrderPlaced, on connection: PostgresConnection) throws {
-        try connection.query(
-            """
-            INSERT INTO order_lines (order_id, line_no, product_id, quantity)
-            SELECT $1, d.line_no, d.product_id, d.quantity
-            FROM unnest($2::int[], $3::text[], $4::int[]) AS d(line_no, product_id, quantity)
-            """,
-            [order.orderId, PostgresArray(Array(1...order.lines.count)), PostgresArray(order.lines.map(\.productId)), PostgresArray(order.lines.map(\.quantity))])
     }
 }

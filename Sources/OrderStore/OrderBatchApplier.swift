@@ -79,13 +79,7 @@ public enum OrderBatchApplier {
         // products' rows, so a window costs O(orders), not O(orders × products).
         var stock: [String: [VendorStock]] = [:]
         if !newOrders.isEmpty {
-            let lines = newOrders.flatMap { order in order.lines.enumerated().map { (order.orderId, $0.offset + 1, $0.element) } }
-            try connection.query(
-                """
-                INSERT INTO order_lines (order_id, line_no, product_id, quantity)
-                SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[])
-                """,
-                [PostgresArray(lines.map(\.0)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
+            try StockStatements.insertLines(newOrders, on: connection)
 
             // Step 2, under the stock locks.
             let products = Array(Set(newOrders.flatMap { $0.lines.map(\.productId) })).sorted()
@@ -96,7 +90,7 @@ public enum OrderBatchApplier {
 
         var results: [OrderApplication] = []
         var rejected: [(orderId: UUID, reason: String)] = []
-        var allocations: [(PlannedAllocation, UUID, UUID)] = []  // plan, allocation id, order id
+        var allocations: [StockStatements.NewAllocation] = []
         for order in orders {
             if let previous = decided[order.orderId] {
                 results.append(OrderApplication(orderId: order.orderId, status: previous.status, reason: previous.reason, allocations: previous.allocations, duplicate: true))
@@ -109,7 +103,7 @@ public enum OrderBatchApplier {
                 application = OrderApplication(orderId: order.orderId, status: .rejected, reason: reason, allocations: [], duplicate: false)
                 rejected.append((order.orderId, reason))
             case .allocate(let plan):
-                let planned = plan.map { ($0, RandomUUID.make(), order.orderId) }
+                let planned = StockStatements.newAllocations(plan, orderId: order.orderId)
                 allocations += planned
                 for taken in plan {
                     // (product, vendor) is vendor_stock's key: one row to replace.
@@ -119,7 +113,7 @@ public enum OrderBatchApplier {
                 }
                 application = OrderApplication(
                     orderId: order.orderId, status: .confirmed, reason: nil,
-                    allocations: planned.map { VendorAllocation(allocationId: $0.1, orderId: order.orderId, vendorId: $0.0.vendorId, productId: $0.0.productId, quantity: $0.0.quantity) },
+                    allocations: planned.map(\.vendorAllocation),
                     duplicate: false)
             }
             decided[order.orderId] = application
@@ -127,17 +121,8 @@ public enum OrderBatchApplier {
         }
 
         if !allocations.isEmpty {
-            try StockStatements.decrement(allocations.map(\.0), on: connection)
-            try connection.query(
-                """
-                INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity)
-                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[])
-                """,
-                [
-                    PostgresArray(allocations.map(\.1)), PostgresArray(allocations.map(\.2)),
-                    PostgresArray(allocations.map(\.0.lineNumber)), PostgresArray(allocations.map(\.0.vendorId)),
-                    PostgresArray(allocations.map(\.0.productId)), PostgresArray(allocations.map(\.0.quantity)),
-                ])
+            try StockStatements.decrement(allocations.map(\.planned), on: connection)
+            try StockStatements.insertAllocations(allocations, on: connection)
         }
         if !rejected.isEmpty {
             try connection.query(

@@ -3,8 +3,8 @@ import OrderCore
 import Postgres
 
 /// What `OrderApplier` and `OrderBatchApplier` both say to ordersdb about
-/// stock and allocations, written once so the two paths lock, decrement and
-/// read back alike.
+/// lines, stock and allocations, written once so the two paths record, lock,
+/// decrement and read back alike.
 enum StockStatements {
     /// Locks and reads the `vendor_stock` rows of `products`, in (product,
     /// vendor) order: the lock order every applier takes them in.
@@ -40,6 +40,47 @@ enum StockStatements {
             FROM unnest($1::text[], $2::text[], $3::int[]) AS d(product_id, vendor_id, quantity)
             WHERE s.product_id = d.product_id AND s.vendor_id = d.vendor_id
             """, [PostgresArray(rows.map(\.key.productId)), PostgresArray(rows.map(\.key.vendorId)), PostgresArray(rows.map(\.value))])
+    }
+
+    /// An allocation a confirmed order is given: the plan's share, its new id, the order.
+    struct NewAllocation {
+        let planned: PlannedAllocation
+        let id: UUID
+        let orderId: UUID
+
+        var vendorAllocation: VendorAllocation {
+            VendorAllocation(allocationId: id, orderId: orderId, vendorId: planned.vendorId, productId: planned.productId, quantity: planned.quantity)
+        }
+    }
+
+    /// `plan`'s allocations for `orderId`, each with a fresh id.
+    static func newAllocations(_ plan: [PlannedAllocation], orderId: UUID) -> [NewAllocation] {
+        plan.map { NewAllocation(planned: $0, id: RandomUUID.make(), orderId: orderId) }
+    }
+
+    /// Inserts the orders' lines (numbered from 1 in request order) with one statement.
+    static func insertLines(_ orders: [OrderPlaced], on connection: PostgresConnection) throws {
+        let lines = orders.flatMap { order in order.lines.enumerated().map { (order.orderId, $0.offset + 1, $0.element) } }
+        try connection.query(
+            """
+            INSERT INTO order_lines (order_id, line_no, product_id, quantity)
+            SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[])
+            """,
+            [PostgresArray(lines.map(\.0)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
+    }
+
+    /// Inserts allocations (PENDING) with one statement.
+    static func insertAllocations(_ allocations: [NewAllocation], on connection: PostgresConnection) throws {
+        try connection.query(
+            """
+            INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity)
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[])
+            """,
+            [
+                PostgresArray(allocations.map(\.id)), PostgresArray(allocations.map(\.orderId)),
+                PostgresArray(allocations.map(\.planned.lineNumber)), PostgresArray(allocations.map(\.planned.vendorId)),
+                PostgresArray(allocations.map(\.planned.productId)), PostgresArray(allocations.map(\.planned.quantity)),
+            ])
     }
 
     /// An `allocations` row read as `id, vendor_id, product_id, quantity` from

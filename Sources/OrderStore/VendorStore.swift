@@ -182,12 +182,6 @@ public enum VendorStore {
 
 /// ordersdb's side of vendor sync.
 public enum AllocationStore {
-    /// Marks an allocation APPLIED (idempotent).
-    public static func markApplied(_ allocationId: UUID, on connection: PostgresConnection) throws {
-        try connection.query(
-            "UPDATE allocations SET status = 'APPLIED', applied_at = now() WHERE id = $1 AND status = 'PENDING'", [allocationId])
-    }
-
     /// Marks allocations APPLIED with one statement (idempotent).
     public static func markApplied(_ allocationIds: [UUID], on connection: PostgresConnection) throws {
         guard !allocationIds.isEmpty else { return }

@@ -8,10 +8,11 @@ import Postgres
 import TextCodecs
 import Topology
 
-/// Applies one order message: decode (poison → DLQ), one PostgreSQL
-/// transaction (`OrderApplier`), then one confirmed `vendor_sync` message per
-/// allocation. The `QueueWorker` acks only after this returns, so a crash at
-/// any point redelivers the message and the order id keeps it from applying twice.
+/// Applies a window of order messages: decode (poison → DLQ), one PostgreSQL
+/// transaction, and one `vendor_sync` message per allocation for the
+/// `QueueWorker` to publish. It acks only after those are confirmed, so a crash
+/// at any point redelivers the messages and the order id keeps each from
+/// applying twice.
 public struct OrderMessageHandler: DeliveryHandler {
     public let database: PostgresPool
     public let topology: Topology
@@ -37,8 +38,6 @@ public struct OrderMessageHandler: DeliveryHandler {
         }
         guard !valid.isEmpty else { return HandledWindow(outcomes: outcomes) }
 
-        let clock = ContinuousClock()
-        let started = clock.now
         var applied: [(index: Int, result: OrderApplication)] = []
         let orders = valid.map(\.order)
         do {
@@ -48,6 +47,8 @@ public struct OrderMessageHandler: DeliveryHandler {
             // The database cannot be reached: every order retries, without each trying to connect again.
             for (index, _) in valid { outcomes[index] = .retry(reason: Self.reason(for: error), message: error.description) }
         } catch {
+            // Logged: a batch path that always fails would otherwise hide behind this fallback.
+            logger.warning("window transaction failed; applying its orders one by one", metadata: ["batch": "\(valid.count)", "error": "\(error)"])
             for (index, order) in valid {
                 do {
                     applied.append((index, try await database.withConnection { connection in try OrderApplier.apply(order, on: connection) }))
@@ -56,7 +57,6 @@ public struct OrderMessageHandler: DeliveryHandler {
                 }
             }
         }
-        logger.debug("window applied", metadata: ["batch": "\(deliveries.count)", "database_ms": "\((clock.now - started).milliseconds)"])
         for (_, result) in applied {
             logger.info(
                 "order applied",

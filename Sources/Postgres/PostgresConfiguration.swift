@@ -1,3 +1,5 @@
+import TextCodecs
+
 /// Where and how to connect, parsed from a URL such as
 /// `postgres://user:pass@host:5432/db?sslmode=disable&application_name=x&connect_timeout=5`.
 ///
@@ -200,7 +202,7 @@ public struct PostgresConfiguration: Sendable, Hashable {
                 bytes.append(byte)
                 continue
             }
-            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+            guard let high = iterator.next().flatMap(hexDigitValue), let low = iterator.next().flatMap(hexDigitValue) else {
                 throw .configuration("invalid PostgreSQL URL: bad percent-encoding in the \(part)")
             }
             bytes.append(high << 4 | low)
@@ -209,15 +211,6 @@ public struct PostgresConfiguration: Sendable, Hashable {
             throw .configuration("invalid PostgreSQL URL: the \(part) is not valid UTF-8 after percent-decoding")
         }
         return decoded
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     private static func percentEncoded(_ text: String) -> String {

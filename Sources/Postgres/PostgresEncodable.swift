@@ -61,7 +61,7 @@ extension Decimal: PostgresEncodable {
 }
 
 extension UUID: PostgresEncodable {
-    public var postgresText: String? { uuidString.lowercased() }
+    public var postgresText: String? { UUIDText.string(self, uppercase: false) }
 }
 
 extension Date: PostgresEncodable {

@@ -43,13 +43,14 @@ public struct JSONLogHandler: LogHandler {
     ) -> [UInt8] {
         var fields = metadata
         if let extra, !extra.isEmpty { fields.merge(extra) { $1 } }
-        // The fixed fields win over metadata of the same name.
-        for key in ["ts", "level", "logger", "msg"] { fields[key] = nil }
         var out: [UInt8] = []
         out.reserveCapacity(192 + message.utf8.count)
         out.append(UInt8(ascii: "{"))
-        var keys = Array(fields.keys)
-        keys.append(contentsOf: ["ts", "level", "logger", "msg"])
+        // The fixed fields win over metadata of the same name (skipped here, not
+        // removed from `fields`, which would copy the logger's metadata every line).
+        let fixed = ["ts", "level", "logger", "msg"]
+        var keys = fields.keys.filter { !fixed.contains($0) }
+        keys.append(contentsOf: fixed)
         keys.sort()
         for (index, key) in keys.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }

@@ -31,14 +31,14 @@ public enum UUIDText {
 
     /// Appends the 36 bytes of `uuidString`: uppercase, 8-4-4-4-12.
     public static func append(_ value: UUID, to bytes: inout [UInt8]) {
-        forEachByte(of: value) { bytes.append($0) }
+        forEachByte(of: value, uppercase: true) { bytes.append($0) }
     }
 
-    /// The same text as `uuidString`.
-    public static func string(_ value: UUID) -> String {
+    /// The same text as `uuidString` (or, `uppercase: false`, as PostgreSQL writes it).
+    public static func string(_ value: UUID, uppercase: Bool = true) -> String {
         String(unsafeUninitializedCapacity: 36) { buffer in
             var count = 0
-            forEachByte(of: value) { byte in
+            forEachByte(of: value, uppercase: uppercase) { byte in
                 buffer[count] = byte
                 count += 1
             }
@@ -46,12 +46,12 @@ public enum UUIDText {
         }
     }
 
-    private static func forEachByte(of value: UUID, _ body: (UInt8) -> Void) {
+    private static func forEachByte(of value: UUID, uppercase: Bool, _ body: (UInt8) -> Void) {
         withUnsafeBytes(of: value.uuid) { raw in
             for (index, byte) in raw.enumerated() {
                 if index == 4 || index == 6 || index == 8 || index == 10 { body(UInt8(ascii: "-")) }
-                body(hexDigit(byte >> 4, uppercase: true))
-                body(hexDigit(byte & 0x0F, uppercase: true))
+                body(hexDigit(byte >> 4, uppercase: uppercase))
+                body(hexDigit(byte & 0x0F, uppercase: uppercase))
             }
         }
     }

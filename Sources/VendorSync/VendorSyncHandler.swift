@@ -44,7 +44,7 @@ public struct VendorSyncHandler: DeliveryHandler {
         }
         var synced: [(index: Int, allocation: VendorAllocation, result: VendorApplyResult)] = []
         for (vendorId, items) in byVendor.sorted(by: { $0.key < $1.key }) {
-            let results = await applyAtVendor(items.map(\.allocation), vendor: vendors[vendorId]!)
+            let results = await applyAtVendor(items.map(\.allocation), vendor: vendors[vendorId]!, logger: logger)
             for ((index, allocation), result) in zip(items, results) {
                 switch result {
                 case .success(let result): synced.append((index, allocation, result))
@@ -61,12 +61,17 @@ public struct VendorSyncHandler: DeliveryHandler {
     /// One transaction for the vendor's window; one per allocation if that fails,
     /// unless the vendor cannot be reached at all (then every one fails with that,
     /// rather than each trying to connect again).
-    private func applyAtVendor(_ allocations: [VendorAllocation], vendor: PostgresPool) async -> [Result<VendorApplyResult, any Error>] {
+    private func applyAtVendor(_ allocations: [VendorAllocation], vendor: PostgresPool, logger: Logger) async -> [Result<VendorApplyResult, any Error>] {
         do {
             return try await vendor.withConnection { try VendorStore.applyBatch(allocations, on: $0) }.map { .success($0) }
         } catch let error as PostgresError where error.kind == .connection {
             return allocations.map { _ in .failure(error) }
-        } catch {}
+        } catch {
+            // Logged: a batch path that always fails would otherwise hide behind this fallback.
+            logger.warning(
+                "vendor window transaction failed; applying its allocations one by one",
+                metadata: ["vendor": "\(allocations[0].vendorId)", "batch": "\(allocations.count)", "error": "\(error)"])
+        }
         var results: [Result<VendorApplyResult, any Error>] = []
         for allocation in allocations {
             do {
@@ -83,14 +88,18 @@ public struct VendorSyncHandler: DeliveryHandler {
     private func record(_ synced: [(index: Int, allocation: VendorAllocation, result: VendorApplyResult)], logger: Logger) async -> [(Int, DeliveryOutcome)] {
         var outcomes: [(Int, DeliveryOutcome)] = []
         let applied = synced.filter { $0.result == .applied || $0.result == .alreadyApplied }
+        var recordFailed = false
         if !applied.isEmpty {
             do {
                 try await orders.withConnection { try AllocationStore.markApplied(applied.map(\.allocation.allocationId), on: $0) }
             } catch {
+                recordFailed = true
                 outcomes += applied.map { ($0.index, .retry(reason: "database-unavailable", message: "\(error)")) }
             }
         }
         for (index, allocation, result) in synced {
+            // Not synced yet: ordersdb did not take it, and the retry comes back here.
+            if recordFailed, result == .applied || result == .alreadyApplied { continue }
             var logger = logger
             logger[metadataKey: "order_id"] = .string(UUIDText.string(allocation.orderId))
             logger[metadataKey: "allocation_id"] = .string(UUIDText.string(allocation.allocationId))

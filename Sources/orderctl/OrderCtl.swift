@@ -50,10 +50,10 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("vendor-database-urls"), help: "vendor=url,… (default: $VENDOR_DATABASE_URLS or the local vendoradb and vendorbdb).")
     var vendorDatabaseURLsOption: String?
 
-    var amqpURL: String { amqpURLOption ?? Environment.string("AMQP_URL", default: Defaults.amqpURL) }
-    var databaseURL: String { databaseURLOption ?? Environment.string("DATABASE_URL", default: Defaults.databaseURL) }
+    var amqpURL: String { amqpURLOption ?? EnvironmentConfiguration().string("AMQP_URL", default: Defaults.amqpURL) }
+    var databaseURL: String { databaseURLOption ?? EnvironmentConfiguration().string("DATABASE_URL", default: Defaults.databaseURL) }
     var vendorDatabaseURLs: String {
-        vendorDatabaseURLsOption ?? Environment.string("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
+        vendorDatabaseURLsOption ?? EnvironmentConfiguration().string("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
     }
 
     @Option(name: .customLong("output"), help: "table or json.")
@@ -61,13 +61,6 @@ struct GlobalOptions: ParsableArguments {
 }
 
 extension OutputFormat: ExpressibleByArgument {}
-
-enum Environment {
-    static func string(_ name: String, default value: String) -> String {
-        guard let raw = ProcessInfo.processInfo.environment[name], !raw.isEmpty else { return value }
-        return raw
-    }
-}
 
 /// Runs a command body, turning failures into one line on stderr and the documented exit code.
 func runReporting(_ body: () async throws -> Void) async throws {

@@ -10,11 +10,12 @@ let once = CommandLine.arguments.dropFirst().contains("--once")
 await Daemon.run("stock-sync") { logger in
     let configuration = try StockSyncConfiguration()
     let app = try StockSyncApp(configuration: configuration, logger: logger, periodic: !once)
+    let metadata = configuration.logMetadata.merging(["mode": once ? "once" : "periodic"]) { $1 }
     if once {
-        logger.info("starting", metadata: configuration.logMetadata.merging(["mode": "once"]) { $1 })
+        logger.info("starting", metadata: metadata)
         let report = try await app.runner.run()
         await app.shutdown()
         exit(report.failed.isEmpty ? 0 : 1)
     }
-    return (configuration.logMetadata.merging(["mode": "periodic"]) { $1 }, [app.application])
+    return (metadata, [app.application])
 }

@@ -1,4 +1,5 @@
 @testable import Messaging
+import Synchronization
 import Testing
 
 /// The one timer behind every HTTP publish's deadline.
@@ -37,9 +38,10 @@ import Testing
         } }
         let clock = ContinuousClock()
         let started = clock.now
-        let short = await outcome(watch, timeout: .milliseconds(20)) { wait in
-            Task { try? await Task.sleep(for: .seconds(30)); wait.answer(.success(())) }
-        }
+        let shortWait = Mutex<DeadlineWatch.Wait?>(nil)
+        let short = await outcome(watch, timeout: .milliseconds(20)) { wait in shortWait.withLock { $0 = wait } }
+        // The broker's answer after the deadline: dropped (a second resume would trap here).
+        shortWait.withLock { $0 }?.answer(.success(()))
         #expect(short == "timeout")
         #expect(clock.now - started < .seconds(30), "answered by the watch, not by the late answer")
         #expect(await long.value == "ok")

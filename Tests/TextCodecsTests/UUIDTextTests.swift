@@ -22,6 +22,7 @@ import TextCodecs
             UUIDText.append(id, to: &bytes)
             #expect(String(decoding: bytes, as: UTF8.self) == id.uuidString)
             #expect(UUIDText.string(id) == id.uuidString)
+            #expect(UUIDText.string(id, uppercase: false) == id.uuidString.lowercased())
         }
     }
 
