@@ -27,7 +27,7 @@ extension DeadLetterAdmin {
     /// `dlq replay`: sends matching messages back to the queue they failed
     /// in (`x-original-queue`, else `x-death[0].queue`, else the main queue
     /// of the DLQ's queue set), with `x-retry-count` 0 and without the
-    /// failure and broker dead-letter headers (`FailureCopy.replayProperties`).
+    /// failure and broker dead-letter headers (`FailureHeaders.replayCopy`).
     ///
     /// Each copy is published with `mandatory` on a confirm channel, and the
     /// DLQ's message is acknowledged only after the broker confirmed the
@@ -46,14 +46,14 @@ extension DeadLetterAdmin {
                 return .failure("no x-original-queue or x-death header says where it came from (use dlq move --to)")
             }
             guard target != message.queue else { return .failure("its original queue is \(message.queue) itself") }
-            return .success((target, FailureCopy.replayProperties(of: message.delivery.properties, now: now)))
+            return .success((target, FailureHeaders.replayCopy(of: message.delivery.properties, now: now)))
         }
     }
 
     /// `dlq move --to QUEUE`: the same safety as replay (confirm, mandatory,
     /// ack after the confirm); the failure headers are kept, and what only
     /// `x-death` said is written into them before the broker's dead-letter
-    /// headers are stripped (`FailureCopy.movedProperties`). The target must
+    /// headers are stripped (`DeadLetterMessage.movedProperties`). The target must
     /// exist.
     public func move(
         queues selected: [String] = [], to target: String, options: TransferOptions, now: Date = Date(),
@@ -64,7 +64,7 @@ extension DeadLetterAdmin {
             throw AdminError("--to \(target) is also a queue being moved from", exitCode: ExitStatus.usage)
         }
         return try await transfer(.move, queues: sources, options: options, now: now, progress: progress, checkTarget: target) { message in
-            .success((target, FailureCopy.movedProperties(of: message)))
+            .success((target, message.movedProperties))
         }
     }
 

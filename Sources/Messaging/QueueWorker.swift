@@ -202,10 +202,10 @@ public struct QueueWorker: Service {
         guard outcome != .done else { return nil }
         var logger = logger
         if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: "order_id"] = "\(id)" }
-        let retries = FailureCopy.retryCount(of: delivery.properties)
+        let retries = FailureHeaders.retryCount(of: delivery.properties)
         func copy(to queue: String, retryCount: Int, reason: String, message: String) -> AMQPOutgoingMessage {
-            let properties = FailureCopy.properties(
-                of: delivery, retryCount: retryCount, reason: reason, message: message, originalQueue: configuration.queues.main,
+            let properties = FailureHeaders.failureCopy(
+                of: delivery.properties, retryCount: retryCount, reason: reason, message: message, originalQueue: configuration.queues.main,
                 failedBy: configuration.workerName)
             return AMQPOutgoingMessage(delivery.body, routingKey: queue, mandatory: true, properties: properties)
         }

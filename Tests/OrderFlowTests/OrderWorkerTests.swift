@@ -18,7 +18,7 @@ final class RecordingHandler: DeliveryHandler {
 
     func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         seen.withLock { seen in
-            for delivery in deliveries { seen.append((delivery.properties.messageID ?? "?", FailureCopy.retryCount(of: delivery.properties), .now)) }
+            for delivery in deliveries { seen.append((delivery.properties.messageID ?? "?", FailureHeaders.retryCount(of: delivery.properties), .now)) }
         }
         return try await inner.handleBatch(deliveries, logger: logger)
     }
