@@ -1,6 +1,7 @@
 import AMQP
 import Admin
 import Foundation
+import Messaging
 import OrderCore
 import TestSupport
 import Testing
