@@ -1,4 +1,5 @@
 import AMQP
+import DequeModule
 import Synchronization
 
 /// Buffers a consumer's deliveries so a worker can take every message that
@@ -6,7 +7,7 @@ import Synchronization
 /// The prefetch window bounds how many can be buffered.
 final class DeliveryBatcher: Sendable {
     private struct State {
-        var buffer: [AMQPDelivery] = []
+        var buffer = Deque<AMQPDelivery>()
         var waiter: CheckedContinuation<Void, Never>?
         var finished = false
         var failure: (any Error)?
@@ -64,6 +65,7 @@ final class DeliveryBatcher: Sendable {
                 if !state.buffer.isEmpty {
                     let count = min(limit, state.buffer.count)
                     let batch = Array(state.buffer.prefix(count))
+                    // O(count) on a ring buffer: an array would shift every delivery left behind.
                     state.buffer.removeFirst(count)
                     return .batch(batch)
                 }

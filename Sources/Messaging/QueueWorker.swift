@@ -1,5 +1,6 @@
 import AMQP
 import Logging
+import ServiceSupport
 import OrderCore
 import ServiceLifecycle
 import Synchronization
@@ -96,7 +97,7 @@ public struct QueueWorker: Service {
 
     private func runLoop(_ index: Int) async {
         var logger = logger
-        logger[metadataKey: "loop"] = "\(index)"
+        logger[metadataKey: LogKey.loop] = "\(index)"
         var delay = configuration.reconnectDelay.lowerBound
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
@@ -104,7 +105,7 @@ public struct QueueWorker: Service {
                 delay = configuration.reconnectDelay.lowerBound
             } catch {
                 guard !Task.isShuttingDownGracefully else { break }
-                logger.warning("consume session ended; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                logger.warning("consume session ended; reconnecting", metadata: [LogKey.error: "\(error)", LogKey.retryIn: "\(delay)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, configuration.reconnectDelay.upperBound)
             }
@@ -119,7 +120,7 @@ public struct QueueWorker: Service {
             try await channel.setPrefetch(UInt16(clamping: configuration.settings.prefetch))
             let publisher = try await connection.openConfirmChannel()
             let consumer = try await channel.consume(queue: configuration.queues.main)
-            logger.info("consuming", metadata: ["queue": "\(configuration.queues.main)", "prefetch": "\(configuration.settings.prefetch)"])
+            logger.info("consuming", metadata: [LogKey.queue: "\(configuration.queues.main)", LogKey.prefetch: "\(configuration.settings.prefetch)"])
             let stopping = Mutex(false)
             let batcher = DeliveryBatcher()
             let feeding = Task { await batcher.feed(from: consumer) }
@@ -142,8 +143,8 @@ public struct QueueWorker: Service {
                         logger.debug(
                             "window handled",
                             metadata: [
-                                "batch": "\(batch.count)", "wait_ms": "\((handleStart - waitStart).milliseconds)",
-                                "handle_ms": "\((handleEnd - handleStart).milliseconds)", "previous_ms": "\((clock.now - handleEnd).milliseconds)",
+                                LogKey.batch: "\(batch.count)", LogKey.waitMilliseconds: "\((handleStart - waitStart).milliseconds)",
+                                LogKey.handleMilliseconds: "\((handleEnd - handleStart).milliseconds)", LogKey.previousMilliseconds: "\((clock.now - handleEnd).milliseconds)",
                             ])
                         finishing = Task { try await finish(batch, handled, channel: channel, publisher: publisher, logger: logger) }
                     }
@@ -201,7 +202,7 @@ public struct QueueWorker: Service {
     ) -> (AMQPOutgoingMessage, exhausted: (delivery: AMQPDelivery, reason: String, logger: Logger)?)? {
         guard outcome != .done else { return nil }
         var logger = logger
-        if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: "order_id"] = "\(id)" }
+        if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: LogKey.orderId] = "\(id)" }
         let retries = FailureHeaders.retryCount(of: delivery.properties)
         func copy(to queue: String, retryCount: Int, reason: String, message: String) -> AMQPOutgoingMessage {
             let properties = FailureHeaders.failureCopy(
@@ -215,14 +216,14 @@ public struct QueueWorker: Service {
         case .retry(let reason, let message):
             switch configuration.settings.retryPolicy.route(retriesSoFar: retries, transient: true) {
             case .retry(let attempt):
-                logger.warning("transient failure; retrying", metadata: ["reason": "\(reason)", "error": "\(message)", "attempt": "\(attempt)"])
+                logger.warning("transient failure; retrying", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)", LogKey.attempt: "\(attempt)"])
                 return (copy(to: configuration.queues.retry, retryCount: attempt, reason: reason, message: message), nil)
             case .deadLetter:
-                logger.error("retries exhausted; dead-lettered", metadata: ["reason": "\(reason)", "error": "\(message)", "retries": "\(retries)"])
+                logger.error("retries exhausted; dead-lettered", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)", LogKey.retries: "\(retries)"])
                 return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), (delivery, reason, logger))
             }
         case .deadLetter(let reason, let message):
-            logger.error("message cannot be processed; dead-lettered", metadata: ["reason": "\(reason)", "error": "\(message)"])
+            logger.error("message cannot be processed; dead-lettered", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)"])
             return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), nil)
         }
     }

@@ -1,5 +1,6 @@
 import AMQP
 import Logging
+import ServiceSupport
 import Synchronization
 
 /// A confirm channel that reconnects on demand, for request/response callers
@@ -39,10 +40,10 @@ public actor ReconnectingPublisher {
         do {
             let opened = try await attempt.value
             channel = opened
-            logger.info("publisher connected", metadata: ["amqp_url": "\(configuration.redactedURL)"])
+            logger.info("publisher connected", metadata: [LogKey.amqpURL: "\(configuration.redactedURL)"])
             return opened
         } catch {
-            logger.warning("publisher cannot connect", metadata: ["error": "\(error)"])
+            logger.warning("publisher cannot connect", metadata: [LogKey.error: "\(error)"])
             throw error
         }
     }
