@@ -3,7 +3,6 @@ import Logging
 import ServiceSupport
 import OrderCore
 import ServiceLifecycle
-import Synchronization
 import Topology
 
 /// What a handler decided about one delivery.
@@ -113,56 +112,73 @@ public struct QueueWorker: Service {
         logger.info("consume loop stopped")
     }
 
+    /// One connection's life: consume on it until the consumer ends, the
+    /// connection fails or shutdown begins, then close it (unacked deliveries
+    /// go back to the queue).
     private func session(logger: Logger) async throws {
         let connection = try await AMQPConnection.connect(configuration.amqp, logger: logger)
         do {
-            let channel = try await connection.openChannel()
-            try await channel.setPrefetch(UInt16(clamping: configuration.settings.prefetch))
-            let publisher = try await connection.openConfirmChannel()
-            let consumer = try await channel.consume(queue: configuration.queues.main)
-            logger.info("consuming", metadata: [LogKey.queue: "\(configuration.queues.main)", LogKey.prefetch: "\(configuration.settings.prefetch)"])
-            let stopping = Mutex(false)
-            let batcher = DeliveryBatcher()
-            let feeding = Task { await batcher.feed(from: consumer) }
-            defer { feeding.cancel() }
-            // One window may be finishing (confirms, failure copies, ack) while
-            // the next one is handled: its transaction overlaps those round trips.
-            var finishing: Task<Void, any Error>?
-            do {
-                try await withGracefulShutdownHandler {
-                    while !stopping.withLock({ $0 }) {
-                        let clock = ContinuousClock()
-                        let waitStart = clock.now
-                        let batch = try await batcher.nextBatch(limit: configuration.settings.batchSize, linger: configuration.settings.linger)
-                        if batch.isEmpty || stopping.withLock({ $0 }) { break }
-                        let handleStart = clock.now
-                        let handled = await handle(batch, logger: logger)
-                        let handleEnd = clock.now
-                        try await finishing?.value
-                        // Where a window's time goes: waiting for messages, the handler, the previous window's confirms.
-                        logger.debug(
-                            "window handled",
-                            metadata: [
-                                LogKey.batch: "\(batch.count)", LogKey.waitMilliseconds: "\((handleStart - waitStart).milliseconds)",
-                                LogKey.handleMilliseconds: "\((handleEnd - handleStart).milliseconds)", LogKey.previousMilliseconds: "\((clock.now - handleEnd).milliseconds)",
-                            ])
-                        finishing = Task { try await finish(batch, handled, channel: channel, publisher: publisher, logger: logger) }
-                    }
-                    try await finishing?.value
-                } onGracefulShutdown: {
-                    stopping.withLock { $0 = true }
-                    // Ends the consumer, which wakes a loop waiting for messages.
-                    Task { try? await channel.cancel(consumerTag: consumer.tag) }
-                }
-            } catch {
-                _ = try? await finishing?.value
-                throw error
-            }
+            try await consume(on: connection, logger: logger)
         } catch {
             await connection.close()
             throw error
         }
         await connection.close()
+    }
+
+    private func consume(on connection: AMQPConnection, logger: Logger) async throws {
+        let channel = try await connection.openChannel()
+        try await channel.setPrefetch(UInt16(clamping: configuration.settings.prefetch))
+        let publisher = try await connection.openConfirmChannel()
+        let consumer = try await channel.consume(queue: configuration.queues.main)
+        logger.info("consuming", metadata: [LogKey.queue: "\(configuration.queues.main)", LogKey.prefetch: "\(configuration.settings.prefetch)"])
+        let batcher = DeliveryBatcher()
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await batcher.feed(from: consumer) }
+            // The feeder ends with its task; the windows end first.
+            defer { group.cancelAll() }
+            try await withGracefulShutdownHandler {
+                try await handleWindows(from: batcher, channel: channel, publisher: publisher, logger: logger)
+            } onGracefulShutdown: {
+                batcher.stop()
+            }
+        }
+    }
+
+    /// Handles windows until the batcher stops or ends. One window may be
+    /// finishing (confirms, failure copies, ack) while the next one is
+    /// handled: its transaction overlaps those round trips.
+    private func handleWindows(from batcher: DeliveryBatcher, channel: AMQPChannel, publisher: AMQPChannel, logger: Logger) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { finishing in
+            do {
+                var previous = false
+                let clock = ContinuousClock()
+                while true {
+                    let waitStart = clock.now
+                    let batch = try await batcher.nextBatch(limit: configuration.settings.batchSize, linger: configuration.settings.linger)
+                    if batch.isEmpty || batcher.isStopped { break }
+                    let handleStart = clock.now
+                    let handled = await handle(batch, logger: logger)
+                    let handleEnd = clock.now
+                    if previous { _ = try await finishing.next() }
+                    // Where a window's time goes: waiting for messages, the handler, the previous window's confirms.
+                    logger.debug(
+                        "window handled",
+                        metadata: [
+                            LogKey.batch: "\(batch.count)", LogKey.waitMilliseconds: "\((handleStart - waitStart).milliseconds)",
+                            LogKey.handleMilliseconds: "\((handleEnd - handleStart).milliseconds)",
+                            LogKey.previousMilliseconds: "\((clock.now - handleEnd).milliseconds)",
+                        ])
+                    finishing.addTask { try await finish(batch, handled, channel: channel, publisher: publisher, logger: logger) }
+                    previous = true
+                }
+                try await finishing.waitForAll()
+            } catch {
+                // The window in hand still gets its confirms and ack if the connection lets it.
+                while (try? await finishing.next()) != nil {}
+                throw error
+            }
+        }
     }
 
     /// The handler's verdict on a window; a failure of the handler itself makes every message a retry.
