@@ -1,5 +1,6 @@
 import Logging
 import Postgres
+import ServiceSupport
 
 /// How both workers apply a window: one transaction for all of it; if that
 /// fails for any reason but an unreachable database, one transaction per item
