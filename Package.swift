@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -78,13 +79,14 @@ let package = Package(
             name: "Messaging",
             dependencies: [
                 "AMQP", "OrderCore", "Topology", "ServiceSupport", "TextCodecs",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
             name: "OrderStore",
-            dependencies: ["Postgres", "OrderCore", "TextCodecs", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Postgres", "OrderCore", "ServiceSupport", "TextCodecs", .product(name: "Logging", package: "swift-log")]
         ),
         // MARK: Each process's logic, as a library tests drive in-process
         .target(

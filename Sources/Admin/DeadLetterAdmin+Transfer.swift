@@ -27,7 +27,7 @@ extension DeadLetterAdmin {
     /// `dlq replay`: sends matching messages back to the queue they failed
     /// in (`x-original-queue`, else `x-death[0].queue`, else the main queue
     /// of the DLQ's queue set), with `x-retry-count` 0 and without the
-    /// failure and broker dead-letter headers (`FailureCopy.replayProperties`).
+    /// failure and broker dead-letter headers (`FailureHeaders.replayCopy`).
     ///
     /// Each copy is published with `mandatory` on a confirm channel, and the
     /// DLQ's message is acknowledged only after the broker confirmed the
@@ -46,14 +46,14 @@ extension DeadLetterAdmin {
                 return .failure("no x-original-queue or x-death header says where it came from (use dlq move --to)")
             }
             guard target != message.queue else { return .failure("its original queue is \(message.queue) itself") }
-            return .success((target, FailureCopy.replayProperties(of: message.delivery.properties, now: now)))
+            return .success((target, FailureHeaders.replayCopy(of: message.delivery.properties, now: now)))
         }
     }
 
     /// `dlq move --to QUEUE`: the same safety as replay (confirm, mandatory,
     /// ack after the confirm); the failure headers are kept, and what only
     /// `x-death` said is written into them before the broker's dead-letter
-    /// headers are stripped (`FailureCopy.movedProperties`). The target must
+    /// headers are stripped (`DeadLetterMessage.movedProperties`). The target must
     /// exist.
     public func move(
         queues selected: [String] = [], to target: String, options: TransferOptions, now: Date = Date(),
@@ -64,13 +64,82 @@ extension DeadLetterAdmin {
             throw AdminError("--to \(target) is also a queue being moved from", exitCode: ExitStatus.usage)
         }
         return try await transfer(.move, queues: sources, options: options, now: now, progress: progress, checkTarget: target) { message in
-            .success((target, FailureCopy.movedProperties(of: message)))
+            .success((target, message.movedProperties))
         }
     }
 
     enum Plan {
         case success((target: String, properties: AMQPProperties))
         case failure(String)
+    }
+
+    private func transfer(
+        _ action: TransferResult.Action, queues: [String], options: TransferOptions, now: Date,
+        progress: (@Sendable (TransferProgress) -> Void)?, checkTarget: String? = nil,
+        plan: @escaping (DeadLetterMessage) -> Plan
+    ) async throws -> TransferResult {
+        let verb = action == .replay ? "replaying" : "moving"
+        return try await withConnection(verb) { connection in
+            var result = TransferResult(action: action, dryRun: options.dryRun, filter: options.filter)
+            var doing = "connecting"
+            do {
+                if let checkTarget {
+                    doing = "checking --to \(checkTarget)"
+                    _ = try await depth(of: checkTarget, on: connection)
+                }
+                doing = "reading the queue depths"
+                let depths = try await depths(of: queues, on: connection)
+                var run = TransferRun(
+                    options: options, now: now, user: connection.configuration.user,
+                    total: depths.reduce(0) { $0 + min($1.depth, scanLimit) }, progress: progress, plan: plan,
+                    publisher: try await connection.openConfirmChannel(), result: result)
+                defer { result = run.result }
+                for (queue, queueDepth) in depths {
+                    doing = "\(verb) from \(queue)"
+                    // Only the messages there at the start (a message dead-lettered again during the run waits for the next one).
+                    try await run.drain(queue, budget: min(queueDepth, scanLimit), depth: queueDepth, on: connection)
+                }
+                await run.publisher.close()
+            } catch {
+                throw failure(
+                    error, doing,
+                    detail: "so far \(result.summary); messages not yet acknowledged stay in their queue (the broker puts them back): run it again")
+            }
+            return result
+        }
+    }
+}
+
+/// One replay or move: what it has done so far, and its steps per queue,
+/// per message and per published batch.
+private struct TransferRun {
+    let options: TransferOptions
+    let now: Date
+    /// The connection's user: a copy whose `user_id` differs would close the channel.
+    let user: String
+    /// Messages to look at over every queue, for the progress report.
+    let total: Int
+    let progress: (@Sendable (TransferProgress) -> Void)?
+    let plan: (DeadLetterMessage) -> DeadLetterAdmin.Plan
+    let publisher: AMQPChannel
+    var result: TransferResult
+    /// Matching messages handled (transferred or failed), for `options.limit`.
+    private var handled = 0
+    private var pacer: Pacer
+
+    init(
+        options: TransferOptions, now: Date, user: String, total: Int, progress: (@Sendable (TransferProgress) -> Void)?,
+        plan: @escaping (DeadLetterMessage) -> DeadLetterAdmin.Plan, publisher: AMQPChannel, result: TransferResult
+    ) {
+        self.options = options
+        self.now = now
+        self.user = user
+        self.total = total
+        self.progress = progress
+        self.plan = plan
+        self.publisher = publisher
+        self.result = result
+        pacer = Pacer(rate: options.rate)
     }
 
     private struct Pending: Sendable {
@@ -87,128 +156,117 @@ extension DeadLetterAdmin {
         case broken(any Error, confirmed: Bool)
     }
 
-    private func transfer(
-        _ action: TransferResult.Action, queues: [String], options: TransferOptions, now: Date,
-        progress: (@Sendable (TransferProgress) -> Void)?, checkTarget: String? = nil,
-        plan: (DeadLetterMessage) -> Plan
-    ) async throws -> TransferResult {
-        try await withConnection(action == .replay ? "replaying" : "moving") { connection in
-            var result = TransferResult(action: action, dryRun: options.dryRun, filter: options.filter)
-            let user = connection.configuration.user
-            var doing = "connecting"
-            do {
-                if let checkTarget {
-                    doing = "checking --to \(checkTarget)"
-                    _ = try await depth(of: checkTarget, on: connection)
-                }
-                doing = "reading the queue depths"
-                let depths = try await depths(of: queues, on: connection)
-                let total = depths.reduce(0) { $0 + min($1.depth, scanLimit) }
-                let publisher = try await connection.openConfirmChannel()
-                var pacer = Pacer(rate: options.rate)
-                var handled = 0
-                for (queue, queueDepth) in depths {
-                    // Only the messages there at the start (a message dead-lettered again during the run waits for the next one).
-                    let budget = min(queueDepth, scanLimit)
-                    doing = "\(action == .replay ? "replaying" : "moving") from \(queue)"
-                    var reader = try await QueueReader(queue: queue, on: connection)
-                    var batch: [Pending] = []
-                    func report() {
-                        let scannedBefore = result.sources.reduce(0) { $0 + $1.scanned }
-                        progress?(TransferProgress(scanned: scannedBefore + reader.taken, total: total, transferred: result.transferred, failed: result.failed))
-                    }
-                    func flush() async throws {
-                        guard !batch.isEmpty else { return }
-                        let outcomes = try await publish(batch, publisher: publisher, ackOn: reader.channel, pacer: &pacer)
-                        var broken: (any Error)?
-                        for (pending, outcome) in zip(batch, outcomes) {
-                            switch outcome {
-                            case .done:
-                                reader.acknowledged(pending.message.delivery.deliveryTag)
-                                result.transferred += 1
-                                result.targets[pending.target, default: 0] += 1
-                            case .refused(let error):
-                                result.failed += 1
-                                result.failures.append(.init(queue: queue, messageID: pending.message.messageID, error: "\(pending.target): \(error)"))
-                            case .broken(let error, let confirmed):
-                                if confirmed { result.transferred += 1; result.targets[pending.target, default: 0] += 1 }
-                                broken = broken ?? error
-                            }
-                        }
-                        batch.removeAll()
-                        report()
-                        if let broken { throw broken }
-                    }
-                    while reader.taken < budget, options.limit.map({ handled < $0 }) ?? true, let message = try await reader.take() {
-                        guard options.filter.matches(message, now: now) else {
-                            result.skipped += 1
-                            continue
-                        }
-                        handled += 1
-                        switch plan(message) {
-                        case .failure(let reason):
-                            result.failed += 1
-                            result.failures.append(.init(queue: queue, messageID: message.messageID, error: reason))
-                        case .success(let (target, properties)):
-                            if let owner = properties.userID, owner != user {
-                                // The broker closes the channel when user_id is not the connection's user.
-                                result.failed += 1
-                                result.failures.append(
-                                    .init(queue: queue, messageID: message.messageID, error: "user_id '\(owner)' is not the connecting user '\(user)'"))
-                            } else if options.dryRun {
-                                result.transferred += 1
-                                result.targets[target, default: 0] += 1
-                            } else {
-                                batch.append(Pending(message: message, target: target, properties: properties))
-                                if batch.count >= options.window { try await flush() }
-                            }
-                        }
-                        if reader.taken % 50 == 0 { report() }
-                    }
-                    try await flush()
-                    report()  // (before this queue joins result.sources, which report() adds up)
-                    result.sources.append((queue, queueDepth, reader.taken))
-                    try await reader.requeueRest()
-                }
-                await publisher.close()
-            } catch {
-                throw failure(
-                    error, doing,
-                    detail: "so far \(result.summary); messages not yet acknowledged stay in their queue (the broker puts them back): run it again")
+    /// Takes up to `budget` messages from `queue`, transfers the matching ones
+    /// in batches of `options.window`, and puts the rest back.
+    mutating func drain(_ queue: String, budget: Int, depth: Int, on connection: AMQPConnection) async throws {
+        var reader = try await QueueReader(queue: queue, on: connection)
+        var batch: [Pending] = []
+        while reader.taken < budget, options.limit.map({ handled < $0 }) ?? true, let message = try await reader.take() {
+            if let pending = decide(message, from: queue) {
+                batch.append(pending)
+                if batch.count >= options.window { try await flush(&batch, from: queue, reader: &reader) }
             }
-            return result
+            if reader.taken % 50 == 0 { report(reader) }
         }
+        try await flush(&batch, from: queue, reader: &reader)
+        report(reader)  // (before this queue joins result.sources, which report() adds up)
+        result.sources.append((queue, depth, reader.taken))
+        try await reader.requeueRest()
+    }
+
+    /// The copy to publish, or nil for a message counted here: skipped by the
+    /// filter, failed by the plan or the user check, or transferred in a dry run.
+    private mutating func decide(_ message: DeadLetterMessage, from queue: String) -> Pending? {
+        guard options.filter.matches(message, now: now) else {
+            result.skipped += 1
+            return nil
+        }
+        handled += 1
+        switch plan(message) {
+        case .failure(let reason):
+            fail(message, from: queue, reason)
+            return nil
+        case .success(let (target, properties)):
+            if let owner = properties.userID, owner != user {
+                // The broker closes the channel when user_id is not the connection's user.
+                fail(message, from: queue, "user_id '\(owner)' is not the connecting user '\(user)'")
+                return nil
+            }
+            guard !options.dryRun else {
+                transferred(to: target)
+                return nil
+            }
+            return Pending(message: message, target: target, properties: properties)
+        }
+    }
+
+    /// Publishes the batch, counts each outcome, and stops the run (throws) if the channel broke.
+    private mutating func flush(_ batch: inout [Pending], from queue: String, reader: inout QueueReader) async throws {
+        guard !batch.isEmpty else { return }
+        let outcomes = try await Self.publish(batch, publisher: publisher, ackOn: reader.channel, pacer: &pacer)
+        var broken: (any Error)?
+        for (pending, outcome) in zip(batch, outcomes) {
+            switch outcome {
+            case .done:
+                reader.acknowledged(pending.message.delivery.deliveryTag)
+                transferred(to: pending.target)
+            case .refused(let error):
+                fail(pending.message, from: queue, "\(pending.target): \(error)")
+            case .broken(let error, let confirmed):
+                if confirmed { transferred(to: pending.target) }
+                broken = broken ?? error
+            }
+        }
+        batch.removeAll()
+        report(reader)
+        if let broken { throw broken }
+    }
+
+    private mutating func transferred(to target: String) {
+        result.transferred += 1
+        result.targets[target, default: 0] += 1
+    }
+
+    private mutating func fail(_ message: DeadLetterMessage, from queue: String, _ error: String) {
+        result.failed += 1
+        result.failures.append(.init(queue: queue, messageID: message.messageID, error: error))
+    }
+
+    private func report(_ reader: QueueReader) {
+        let scannedBefore = result.sources.reduce(0) { $0 + $1.scanned }
+        progress?(TransferProgress(scanned: scannedBefore + reader.taken, total: total, transferred: result.transferred, failed: result.failed))
     }
 
     /// Publishes a batch concurrently (each with confirm and mandatory) and
     /// acknowledges each source message as soon as its copy is confirmed.
-    private func publish(
+    private static func publish(
         _ batch: [Pending], publisher: AMQPChannel, ackOn source: AMQPChannel, pacer: inout Pacer
     ) async throws -> [Outcome] {
         try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
             for (index, pending) in batch.enumerated() {
                 if let wait = pacer.delay() { try await Task.sleep(for: wait) }
-                group.addTask {
-                    do {
-                        try await publisher.publish(
-                            pending.message.delivery.body, routingKey: pending.target, mandatory: true, properties: pending.properties)
-                    } catch let error as AMQPError where !error.isChannelDead {
-                        return (index, .refused(error))
-                    } catch {
-                        return (index, .broken(error, confirmed: false))
-                    }
-                    do {
-                        try await source.ack(pending.message.delivery.deliveryTag)
-                    } catch {
-                        return (index, .broken(error, confirmed: true))
-                    }
-                    return (index, .done)
-                }
+                group.addTask { await publishAndAck(pending, publisher: publisher, ackOn: source, index: index) }
             }
             var outcomes = [Outcome](repeating: .done, count: batch.count)
             for try await (index, outcome) in group { outcomes[index] = outcome }
             return outcomes
         }
+    }
+
+    private static func publishAndAck(_ pending: Pending, publisher: AMQPChannel, ackOn source: AMQPChannel, index: Int) async -> (Int, Outcome) {
+        do {
+            try await publisher.publish(pending.message.delivery.body, routingKey: pending.target, mandatory: true, properties: pending.properties)
+        } catch let error as AMQPError where !error.isChannelDead {
+            return (index, .refused(error))
+        } catch {
+            return (index, .broken(error, confirmed: false))
+        }
+        do {
+            try await source.ack(pending.message.delivery.deliveryTag)
+        } catch {
+            return (index, .broken(error, confirmed: true))
+        }
+        return (index, .done)
     }
 }
 

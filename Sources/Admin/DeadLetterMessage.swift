@@ -53,7 +53,7 @@ public struct DeathRecord: Sendable, Hashable {
 ///
 /// Two kinds of messages end up in a DLQ: copies the workers published
 /// (`x-error-reason`, `x-original-queue`, `x-retry-count`, … see
-/// `FailureHeader`), and messages the broker dead-lettered itself when a main
+/// `FailureHeaders`), and messages the broker dead-lettered itself when a main
 /// queue's `x-delivery-limit` was reached, which carry only `x-death`. Both
 /// decode to the same view; the worker's headers win where both are present.
 public struct DeadLetterMessage: Sendable {
@@ -81,16 +81,28 @@ public struct DeadLetterMessage: Sendable {
         self.queue = queue
         self.delivery = delivery
         let headers = delivery.properties.headers
+        let written = FailureHeaders(headers)
         deaths = DeathRecord.records(in: headers)
         let latest = deaths.first
-        let workerReason = headers[FailureHeader.reason]?.stringValue
-        deadLetteredByBroker = workerReason == nil && latest != nil
-        reason = workerReason ?? latest?.reason ?? Self.unknownReason
-        errorMessage = headers[FailureHeader.message]?.stringValue
-        retryCount = FailureCopy.retryCount(of: delivery.properties)
-        originalQueue = headers[FailureHeader.originalQueue]?.stringValue ?? latest?.queue
-        failedAt = headers[FailureHeader.failedAt]?.stringValue.flatMap(MessageCoding.parseDate) ?? latest?.time
-        failedBy = headers[FailureHeader.failedBy]?.stringValue
+        deadLetteredByBroker = written.reason == nil && latest != nil
+        reason = written.reason ?? latest?.reason ?? Self.unknownReason
+        errorMessage = written.message
+        retryCount = written.retryCount
+        originalQueue = written.originalQueue ?? latest?.queue
+        failedAt = written.failedAt ?? latest?.time
+        failedBy = written.failedBy
+    }
+
+    /// The properties of its copy for `dlq move` (`FailureHeaders.movedCopy`):
+    /// what only `x-death` said (reason, original queue, time; "rabbitmq" as
+    /// the one that failed it) is written into the failure headers.
+    public var movedProperties: AMQPProperties {
+        var known = FailureHeaders([:])
+        known.reason = reason == Self.unknownReason ? nil : reason
+        known.originalQueue = originalQueue
+        known.failedAt = failedAt
+        known.failedBy = deadLetteredByBroker ? "rabbitmq" : nil
+        return FailureHeaders.movedCopy(of: delivery.properties, filling: known)
     }
 
     public var messageID: String? { delivery.properties.messageID }
@@ -134,61 +146,5 @@ public struct DeadLetterFilter: Sendable, Hashable {
         if let olderThan { parts.append("older than \(DurationText.format(olderThan))") }
         if !messageIDs.isEmpty { parts.append("message id " + messageIDs.sorted().joined(separator: "|")) }
         return parts.isEmpty ? "every message" : parts.joined(separator: ", ")
-    }
-}
-
-extension FailureCopy {
-    /// Counts how many times an operator sent the message back (integer).
-    public static let replayCountHeader = "x-replay-count"
-    /// When it was last sent back (ISO 8601).
-    public static let replayedAtHeader = "x-replayed-at"
-
-    /// The headers a worker writes about a failure; a replay drops them
-    /// (the next failure, if any, writes fresh ones).
-    public static let workerFailureHeaders: Set<String> = [
-        FailureHeader.reason, FailureHeader.message, FailureHeader.failedAt, FailureHeader.originalQueue, FailureHeader.failedBy,
-    ]
-
-    /// The copy of a dead-lettered message that goes back to work: the same
-    /// body and properties (message id, correlation id, type, timestamp, …),
-    /// `x-retry-count` 0 so it gets every retry again, without the failure
-    /// headers and without the broker's dead-letter headers (a copied
-    /// `x-death` can make RabbitMQ 3.10 drop the message as a cycle), and
-    /// with `x-replay-count` + 1 and `x-replayed-at`.
-    public static func replayProperties(of properties: AMQPProperties, now: Date = Date()) -> AMQPProperties {
-        var copy = properties
-        var headers = properties.headers.filter {
-            !FailureHeader.brokerDeadLetterHeaders.contains($0.key) && !workerFailureHeaders.contains($0.key)
-        }
-        let replays = headers[replayCountHeader]?.intValue ?? 0
-        headers[FailureHeader.retryCount] = .int64(0)
-        headers[replayCountHeader] = .int64(Int64(replays + 1))
-        headers[replayedAtHeader] = .string(MessageCoding.formatDate(now))
-        copy.headers = headers
-        return copy
-    }
-
-    /// The copy of a dead-lettered message moved to another queue: everything
-    /// kept, except that what only the broker's `x-death` said (reason,
-    /// original queue, time) is written into the worker's headers before the
-    /// broker's dead-letter headers are stripped, so a later replay still
-    /// knows where the message came from.
-    public static func movedProperties(of message: DeadLetterMessage) -> AMQPProperties {
-        var copy = message.delivery.properties
-        var headers = copy.headers
-        if headers[FailureHeader.reason] == nil, message.reason != DeadLetterMessage.unknownReason {
-            headers[FailureHeader.reason] = .string(message.reason)
-        }
-        if headers[FailureHeader.originalQueue] == nil, let queue = message.originalQueue {
-            headers[FailureHeader.originalQueue] = .string(queue)
-        }
-        if headers[FailureHeader.failedAt] == nil, let failedAt = message.failedAt {
-            headers[FailureHeader.failedAt] = .string(MessageCoding.formatDate(failedAt))
-        }
-        if message.deadLetteredByBroker, headers[FailureHeader.failedBy] == nil {
-            headers[FailureHeader.failedBy] = .string("rabbitmq")
-        }
-        copy.headers = headers.filter { !FailureHeader.brokerDeadLetterHeaders.contains($0.key) }
-        return copy
     }
 }

@@ -1,4 +1,5 @@
 import AMQP
+import DequeModule
 import Synchronization
 
 /// Buffers a consumer's deliveries so a worker can take every message that
@@ -6,9 +7,10 @@ import Synchronization
 /// The prefetch window bounds how many can be buffered.
 final class DeliveryBatcher: Sendable {
     private struct State {
-        var buffer: [AMQPDelivery] = []
+        var buffer = Deque<AMQPDelivery>()
         var waiter: CheckedContinuation<Void, Never>?
         var finished = false
+        var stopped = false
         var failure: (any Error)?
     }
 
@@ -40,6 +42,15 @@ final class DeliveryBatcher: Sendable {
         }
     }
 
+    /// Stops handing out deliveries (graceful shutdown): a waiting or later
+    /// `nextBatch` returns an empty batch; what is buffered stays unacked and
+    /// goes back to the queue with the connection.
+    func stop() {
+        update { $0.stopped = true }
+    }
+
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
     /// Applies `change` and resumes a waiting `nextBatch`, if any, to look again.
     private func update(_ change: (inout State) -> Void) {
         let waiter = state.withLock { state in
@@ -52,18 +63,20 @@ final class DeliveryBatcher: Sendable {
 
     /// Waits for at least one delivery and returns up to `limit` of them, in order.
     /// With fewer than `limit` at hand, first waits `linger` once for more.
-    /// Returns an empty batch once the consumer ended normally; throws if it failed
-    /// or the task was cancelled.
+    /// Returns an empty batch once the consumer ended normally or the batcher
+    /// was stopped; throws if the consumer failed or the task was cancelled.
     func nextBatch(limit: Int, linger: Duration = .zero) async throws -> [AMQPDelivery] {
         var lingered = linger <= .zero
         while true {
             try Task.checkCancellation()
             enum Step { case batch([AMQPDelivery]), failed(any Error), ended, wait, linger }
             let step: Step = state.withLock { state in
+                if state.stopped { return .ended }
                 if !state.buffer.isEmpty && state.buffer.count < limit && !lingered && !state.finished { return .linger }
                 if !state.buffer.isEmpty {
                     let count = min(limit, state.buffer.count)
                     let batch = Array(state.buffer.prefix(count))
+                    // O(count) on a ring buffer: an array would shift every delivery left behind.
                     state.buffer.removeFirst(count)
                     return .batch(batch)
                 }
@@ -81,7 +94,7 @@ final class DeliveryBatcher: Sendable {
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { continuation in
                         let ready = state.withLock { state in
-                            if !state.buffer.isEmpty || state.finished || Task.isCancelled { return true }
+                            if !state.buffer.isEmpty || state.finished || state.stopped || Task.isCancelled { return true }
                             state.waiter = continuation
                             return false
                         }

@@ -1,8 +1,8 @@
 import AMQP
 import Logging
+import ServiceSupport
 import OrderCore
 import ServiceLifecycle
-import Synchronization
 import Topology
 
 /// What a handler decided about one delivery.
@@ -96,7 +96,7 @@ public struct QueueWorker: Service {
 
     private func runLoop(_ index: Int) async {
         var logger = logger
-        logger[metadataKey: "loop"] = "\(index)"
+        logger[metadataKey: LogKey.loop] = "\(index)"
         var delay = configuration.reconnectDelay.lowerBound
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
@@ -104,7 +104,7 @@ public struct QueueWorker: Service {
                 delay = configuration.reconnectDelay.lowerBound
             } catch {
                 guard !Task.isShuttingDownGracefully else { break }
-                logger.warning("consume session ended; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                logger.warning("consume session ended; reconnecting", metadata: [LogKey.error: "\(error)", LogKey.retryIn: "\(delay)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, configuration.reconnectDelay.upperBound)
             }
@@ -112,56 +112,73 @@ public struct QueueWorker: Service {
         logger.info("consume loop stopped")
     }
 
+    /// One connection's life: consume on it until the consumer ends, the
+    /// connection fails or shutdown begins, then close it (unacked deliveries
+    /// go back to the queue).
     private func session(logger: Logger) async throws {
         let connection = try await AMQPConnection.connect(configuration.amqp, logger: logger)
         do {
-            let channel = try await connection.openChannel()
-            try await channel.setPrefetch(UInt16(clamping: configuration.settings.prefetch))
-            let publisher = try await connection.openConfirmChannel()
-            let consumer = try await channel.consume(queue: configuration.queues.main)
-            logger.info("consuming", metadata: ["queue": "\(configuration.queues.main)", "prefetch": "\(configuration.settings.prefetch)"])
-            let stopping = Mutex(false)
-            let batcher = DeliveryBatcher()
-            let feeding = Task { await batcher.feed(from: consumer) }
-            defer { feeding.cancel() }
-            // One window may be finishing (confirms, failure copies, ack) while
-            // the next one is handled: its transaction overlaps those round trips.
-            var finishing: Task<Void, any Error>?
-            do {
-                try await withGracefulShutdownHandler {
-                    while !stopping.withLock({ $0 }) {
-                        let clock = ContinuousClock()
-                        let waitStart = clock.now
-                        let batch = try await batcher.nextBatch(limit: configuration.settings.batchSize, linger: configuration.settings.linger)
-                        if batch.isEmpty || stopping.withLock({ $0 }) { break }
-                        let handleStart = clock.now
-                        let handled = await handle(batch, logger: logger)
-                        let handleEnd = clock.now
-                        try await finishing?.value
-                        // Where a window's time goes: waiting for messages, the handler, the previous window's confirms.
-                        logger.debug(
-                            "window handled",
-                            metadata: [
-                                "batch": "\(batch.count)", "wait_ms": "\((handleStart - waitStart).milliseconds)",
-                                "handle_ms": "\((handleEnd - handleStart).milliseconds)", "previous_ms": "\((clock.now - handleEnd).milliseconds)",
-                            ])
-                        finishing = Task { try await finish(batch, handled, channel: channel, publisher: publisher, logger: logger) }
-                    }
-                    try await finishing?.value
-                } onGracefulShutdown: {
-                    stopping.withLock { $0 = true }
-                    // Ends the consumer, which wakes a loop waiting for messages.
-                    Task { try? await channel.cancel(consumerTag: consumer.tag) }
-                }
-            } catch {
-                _ = try? await finishing?.value
-                throw error
-            }
+            try await consume(on: connection, logger: logger)
         } catch {
             await connection.close()
             throw error
         }
         await connection.close()
+    }
+
+    private func consume(on connection: AMQPConnection, logger: Logger) async throws {
+        let channel = try await connection.openChannel()
+        try await channel.setPrefetch(UInt16(clamping: configuration.settings.prefetch))
+        let publisher = try await connection.openConfirmChannel()
+        let consumer = try await channel.consume(queue: configuration.queues.main)
+        logger.info("consuming", metadata: [LogKey.queue: "\(configuration.queues.main)", LogKey.prefetch: "\(configuration.settings.prefetch)"])
+        let batcher = DeliveryBatcher()
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await batcher.feed(from: consumer) }
+            // The feeder ends with its task; the windows end first.
+            defer { group.cancelAll() }
+            try await withGracefulShutdownHandler {
+                try await handleWindows(from: batcher, channel: channel, publisher: publisher, logger: logger)
+            } onGracefulShutdown: {
+                batcher.stop()
+            }
+        }
+    }
+
+    /// Handles windows until the batcher stops or ends. One window may be
+    /// finishing (confirms, failure copies, ack) while the next one is
+    /// handled: its transaction overlaps those round trips.
+    private func handleWindows(from batcher: DeliveryBatcher, channel: AMQPChannel, publisher: AMQPChannel, logger: Logger) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { finishing in
+            do {
+                var previous = false
+                let clock = ContinuousClock()
+                while true {
+                    let waitStart = clock.now
+                    let batch = try await batcher.nextBatch(limit: configuration.settings.batchSize, linger: configuration.settings.linger)
+                    if batch.isEmpty || batcher.isStopped { break }
+                    let handleStart = clock.now
+                    let handled = await handle(batch, logger: logger)
+                    let handleEnd = clock.now
+                    if previous { _ = try await finishing.next() }
+                    // Where a window's time goes: waiting for messages, the handler, the previous window's confirms.
+                    logger.debug(
+                        "window handled",
+                        metadata: [
+                            LogKey.batch: "\(batch.count)", LogKey.waitMilliseconds: "\((handleStart - waitStart).milliseconds)",
+                            LogKey.handleMilliseconds: "\((handleEnd - handleStart).milliseconds)",
+                            LogKey.previousMilliseconds: "\((clock.now - handleEnd).milliseconds)",
+                        ])
+                    finishing.addTask { try await finish(batch, handled, channel: channel, publisher: publisher, logger: logger) }
+                    previous = true
+                }
+                try await finishing.waitForAll()
+            } catch {
+                // The window in hand still gets its confirms and ack if the connection lets it.
+                while (try? await finishing.next()) != nil {}
+                throw error
+            }
+        }
     }
 
     /// The handler's verdict on a window; a failure of the handler itself makes every message a retry.
@@ -201,11 +218,11 @@ public struct QueueWorker: Service {
     ) -> (AMQPOutgoingMessage, exhausted: (delivery: AMQPDelivery, reason: String, logger: Logger)?)? {
         guard outcome != .done else { return nil }
         var logger = logger
-        if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: "order_id"] = "\(id)" }
-        let retries = FailureCopy.retryCount(of: delivery.properties)
+        if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: LogKey.orderId] = "\(id)" }
+        let retries = FailureHeaders.retryCount(of: delivery.properties)
         func copy(to queue: String, retryCount: Int, reason: String, message: String) -> AMQPOutgoingMessage {
-            let properties = FailureCopy.properties(
-                of: delivery, retryCount: retryCount, reason: reason, message: message, originalQueue: configuration.queues.main,
+            let properties = FailureHeaders.failureCopy(
+                of: delivery.properties, retryCount: retryCount, reason: reason, message: message, originalQueue: configuration.queues.main,
                 failedBy: configuration.workerName)
             return AMQPOutgoingMessage(delivery.body, routingKey: queue, mandatory: true, properties: properties)
         }
@@ -215,14 +232,14 @@ public struct QueueWorker: Service {
         case .retry(let reason, let message):
             switch configuration.settings.retryPolicy.route(retriesSoFar: retries, transient: true) {
             case .retry(let attempt):
-                logger.warning("transient failure; retrying", metadata: ["reason": "\(reason)", "error": "\(message)", "attempt": "\(attempt)"])
+                logger.warning("transient failure; retrying", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)", LogKey.attempt: "\(attempt)"])
                 return (copy(to: configuration.queues.retry, retryCount: attempt, reason: reason, message: message), nil)
             case .deadLetter:
-                logger.error("retries exhausted; dead-lettered", metadata: ["reason": "\(reason)", "error": "\(message)", "retries": "\(retries)"])
+                logger.error("retries exhausted; dead-lettered", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)", LogKey.retries: "\(retries)"])
                 return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), (delivery, reason, logger))
             }
         case .deadLetter(let reason, let message):
-            logger.error("message cannot be processed; dead-lettered", metadata: ["reason": "\(reason)", "error": "\(message)"])
+            logger.error("message cannot be processed; dead-lettered", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)"])
             return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), nil)
         }
     }

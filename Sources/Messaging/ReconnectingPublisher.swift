@@ -1,90 +1,197 @@
 import AMQP
 import Logging
+import ServiceLifecycle
+import ServiceSupport
 import Synchronization
 
 /// A confirm channel that reconnects on demand, for request/response callers
 /// (the HTTP API). Publishes from many tasks share the channel, so many
 /// confirms are in flight at once. When the broker is unreachable a publish
 /// fails fast instead of hanging: the caller answers 503 and the client retries.
-public actor ReconnectingPublisher {
+///
+/// A `Service`: its `run` owns the connecting, the closing of dead channels
+/// and the publish deadlines, so no publish leaves work behind in a task of
+/// its own. Until `run` starts, a publish that needs a connection waits for it.
+public final class ReconnectingPublisher: Service, Sendable {
     private let configuration: AMQPConfiguration
     private let logger: Logger
-    /// The open channel, readable without a hop onto the actor (every request reads it).
-    private nonisolated let open = Mutex<AMQPChannel?>(nil)
-    private var channel: AMQPChannel? {
-        get { open.withLock { $0 } }
-        set { open.withLock { $0 = newValue } }
+    private let deadlines = DeadlineWatch()
+
+    private struct State {
+        /// The open channel, read without waiting by every publish.
+        var channel: AMQPChannel?
+        /// Callers waiting for a channel, answered by the run loop's next connect.
+        var waiting: [Waiter] = []
+        /// Channels that died, for the run loop to close.
+        var dead: [AMQPChannel] = []
+        /// The run loop, while it has nothing to do.
+        var idle: CheckedContinuation<Void, Never>?
+        var stopped = false
     }
-    private var connecting: Task<AMQPChannel, any Error>?
-    private nonisolated let deadlines = DeadlineWatch()
+
+    private let state = Mutex(State())
+
+    struct Stopped: Error, CustomStringConvertible {
+        var description: String { "the publisher is shutting down" }
+    }
 
     public init(configuration: AMQPConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
     }
 
+    /// Connects at once (so the first request does not wait for it), then
+    /// connects again whenever a caller needs a channel and there is none,
+    /// until graceful shutdown.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.deadlines.run() }
+            await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    await self.maintainChannel()
+                } onGracefulShutdown: {
+                    self.stop()
+                }
+            } onCancel: {
+                self.stop()
+            }
+            group.cancelAll()
+        }
+        await close()
+    }
+
+    private func maintainChannel() async {
+        await connect(answering: [])
+        while let work = await nextWork() {
+            for channel in work.dead { await channel.connection.close() }
+            if let channel = openChannel() {
+                for waiter in work.waiting { waiter(.success(channel)) }
+            } else if !work.waiting.isEmpty {
+                await connect(answering: work.waiting)
+            }
+        }
+    }
+
+    private func openChannel() -> AMQPChannel? {
+        guard let channel = state.withLock({ $0.channel }), channel.connection.isOpen else { return nil }
+        return channel
+    }
+
+    private func connect(answering waiting: [Waiter]) async {
+        let result: Result<AMQPChannel, any Error>
+        do {
+            let connection = try await AMQPConnection.connect(configuration, logger: logger)
+            let channel = try await connection.openConfirmChannel()
+            state.withLock { $0.channel = channel }
+            logger.info("publisher connected", metadata: [LogKey.amqpURL: "\(configuration.redactedURL)"])
+            result = .success(channel)
+        } catch {
+            logger.warning("publisher cannot connect", metadata: [LogKey.error: "\(error)"])
+            result = .failure(error)
+        }
+        for waiter in waiting { waiter(result) }
+    }
+
+    private typealias Waiter = @Sendable (Result<AMQPChannel, any Error>) -> Void
+
+    /// What the run loop has to do next: nil once stopped.
+    private func nextWork() async -> (waiting: [Waiter], dead: [AMQPChannel])? {
+        enum Next { case work([Waiter], [AMQPChannel]), stopped, nothing }
+        while true {
+            let next: Next = state.withLock { state in
+                if state.stopped { return .stopped }
+                guard !state.waiting.isEmpty || !state.dead.isEmpty else { return .nothing }
+                defer { state.waiting.removeAll(); state.dead.removeAll() }
+                return .work(state.waiting, state.dead)
+            }
+            switch next {
+            case .work(let waiting, let dead): return (waiting, dead)
+            case .stopped: return nil
+            case .nothing: break
+            }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state in
+                    guard state.waiting.isEmpty, state.dead.isEmpty, !state.stopped else { return true }
+                    state.idle = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        }
+    }
+
+    /// Changes the state and wakes the run loop to look at it.
+    private func update(_ change: (inout State) -> Void) {
+        state.withLock { state in
+            change(&state)
+            return state.idle.take()
+        }?.resume()
+    }
+
+    private func stop() {
+        let waiting = state.withLock { state in
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        update { $0.stopped = true }
+        for waiter in waiting { waiter(.failure(Stopped())) }
+    }
+
+    /// Calls `body` with the open channel, or once the run loop has connected
+    /// (or failed to).
+    private func withChannel(_ body: @escaping Waiter) {
+        if let channel = openChannel() { return body(.success(channel)) }
+        var stopped = false
+        update { state in
+            if state.stopped { stopped = true } else { state.waiting.append(body) }
+        }
+        if stopped { body(.failure(Stopped())) }
+    }
+
     /// The open channel, connecting first when there is none (one attempt shared by all callers).
     public func currentChannel() async throws -> AMQPChannel {
-        if let channel, channel.connection.isOpen { return channel }
-        channel = nil
-        if let connecting { return try await connecting.value }
-        let configuration = configuration
-        let logger = logger
-        let attempt = Task {
-            let connection = try await AMQPConnection.connect(configuration, logger: logger)
-            return try await connection.openConfirmChannel()
-        }
-        connecting = attempt
-        defer { connecting = nil }
-        do {
-            let opened = try await attempt.value
-            channel = opened
-            logger.info("publisher connected", metadata: ["amqp_url": "\(configuration.redactedURL)"])
-            return opened
-        } catch {
-            logger.warning("publisher cannot connect", metadata: ["error": "\(error)"])
-            throw error
+        try await withCheckedThrowingContinuation { continuation in
+            withChannel { continuation.resume(with: $0) }
         }
     }
 
     /// Forgets a channel that died, so the next publish reconnects.
-    public func discard(_ dead: AMQPChannel) async {
-        guard let channel, channel === dead else { return }
-        self.channel = nil
-        await dead.connection.close()
+    public func discard(_ dead: AMQPChannel) {
+        update { state in
+            guard let channel = state.channel, channel === dead else { return }
+            state.channel = nil
+            state.dead.append(dead)
+        }
     }
 
     /// Publishes (mandatory) and waits for the confirm, at most `timeout`
     /// (connecting first included). A publish that timed out may still be
-    /// confirmed later; its caller has answered by then.
-    public nonisolated func publish(
-        _ body: [UInt8], routingKey: String, properties: AMQPProperties, timeout: Duration
-    ) async throws {
+    /// confirmed later; its caller has answered by then. One that timed out
+    /// while waiting for a connection is not sent.
+    public func publish(_ body: [UInt8], routingKey: String, properties: AMQPProperties, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let wait = DeadlineWatch.Wait(continuation, timeout: timeout, deadline: deadline)
             deadlines.watch(wait)
-            if let channel = open.withLock({ $0 }), channel.connection.isOpen {
+            if let channel = openChannel() {
                 send(body, routingKey: routingKey, properties: properties, on: channel, answering: wait)
-            } else {
-                Task {
-                    do {
-                        send(body, routingKey: routingKey, properties: properties, on: try await currentChannel(), answering: wait)
-                    } catch {
-                        wait.answer(.failure(error))
-                    }
+                return
+            }
+            withChannel { result in
+                switch result {
+                case .success(let channel):
+                    guard !wait.isAnswered else { return }
+                    self.send(body, routingKey: routingKey, properties: properties, on: channel, answering: wait)
+                case .failure(let error):
+                    wait.answer(.failure(error))
                 }
             }
         }
     }
 
-    private nonisolated func send(
-        _ body: [UInt8], routingKey: String, properties: AMQPProperties, on channel: AMQPChannel, answering wait: DeadlineWatch.Wait
-    ) {
+    private func send(_ body: [UInt8], routingKey: String, properties: AMQPProperties, on channel: AMQPChannel, answering wait: DeadlineWatch.Wait) {
         channel.publish(body, routingKey: routingKey, mandatory: true, properties: properties) { result in
-            if case .failure(let error) = result, error.isChannelDead {
-                Task { await self.discard(channel) }
-            }
+            if case .failure(let error) = result, error.isChannelDead { self.discard(channel) }
             wait.answer(result.mapError { $0 })
         }
     }
@@ -95,7 +202,10 @@ public actor ReconnectingPublisher {
     }
 
     public func close() async {
+        let channel = state.withLock { state in
+            defer { state.channel = nil }
+            return state.channel
+        }
         if let channel { await channel.connection.close() }
-        channel = nil
     }
 }

@@ -45,8 +45,8 @@ public struct ConsumeSettings: Sendable, Hashable {
 
     public var logMetadata: Logger.Metadata {
         [
-            "prefetch": "\(prefetch)", "batch_size": "\(batchSize)", "concurrency": "\(loops)",
-            "linger_ms": "\(Int(linger.milliseconds))", "max_retries": "\(retryPolicy.maxRetries)",
+            LogKey.prefetch: "\(prefetch)", LogKey.batchSize: "\(batchSize)", LogKey.concurrency: "\(loops)",
+            LogKey.lingerMilliseconds: "\(Int(linger.milliseconds))", LogKey.maxRetries: "\(retryPolicy.maxRetries)",
         ]
     }
 }

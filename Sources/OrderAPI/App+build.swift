@@ -65,8 +65,6 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         configuration: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-api"), logger: logger)
     let database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.databasePoolSize, logger: logger)
 
-    Task { _ = await publisher.isReady() }  // connect now, so the first request does not wait for it
-
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     OrdersController(
@@ -84,6 +82,7 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "order-api"),
         services: [
+            publisher,
             OnShutdown { await publisher.close(); await database.shutdown() },
         ],
         logger: logger)

@@ -19,59 +19,150 @@ public struct OrderApplication: Sendable, Hashable {
     public let duplicate: Bool
 }
 
-/// The worker's transaction: lock the stock rows of the order's products in
-/// (product, vendor) order, decide with `AllocationPolicy`, decrement, and
-/// record the order, its lines and its allocations — all or nothing.
+/// Applies a window of orders in one transaction, in two steps:
 ///
-/// The order id is the primary key, so an order applies once: a copy that
-/// arrives after the commit finds the row and changes nothing; a copy
-/// processed concurrently blocks on the key and then fails with 23505, and
-/// is answered from the committed row.
+/// 1. Record the window's new orders and their lines (provisionally CONFIRMED),
+///    taking no stock lock. `ON CONFLICT (id) DO NOTHING` both inserts and
+///    finds the orders already applied (redelivery), in one statement.
+/// 2. Lock the stock rows of every product in the window once (FOR UPDATE,
+///    product then vendor order), decide each order in delivery order against
+///    the stock the earlier ones left (so one that would overshoot is REJECTED
+///    exactly as it would be alone), then write the decrements, the
+///    allocations and the rejections with one statement each.
+///
+/// Concurrent windows serialize on the stock rows, so only step 2 is done
+/// while holding them: the lines are written before the lock, not under it.
+/// One commit — one fsync — for the whole window.
+///
+/// The order id is the primary key, so an order applies once: a copy of one
+/// of the orders that another window committed first is found by the insert
+/// (it waits for that commit) and answered as a duplicate. Any error (a
+/// deadlock, an idempotency key another order holds, a lost connection) rolls
+/// the whole window back; the caller then applies the orders one by one
+/// (`WindowFallback`), each as a window of one, so no order suffers for another.
 public enum OrderApplier {
+    public static func apply(_ orders: [OrderPlaced], on connection: PostgresConnection) throws -> [OrderApplication] {
+        try connection.withTransaction { connection in try applyInTransaction(orders, connection) }
+    }
+
+    /// One order: the window of one. An order whose idempotency key another
+    /// order holds fails with 23505 on `orders`; it is answered from the
+    /// committed row when that row is its own.
     public static func apply(_ order: OrderPlaced, on connection: PostgresConnection) throws -> OrderApplication {
         do {
-            return try connection.withTransaction { connection in try applyInTransaction(order, connection) }
+            return try apply([order], on: connection)[0]
         } catch let error as PostgresError where error.code == .uniqueViolation && error.tableName == "orders" {
             guard let existing = try existing(order.orderId, on: connection) else { throw error }
             return existing
         }
     }
 
-    private static func applyInTransaction(_ order: OrderPlaced, _ connection: PostgresConnection) throws -> OrderApplication {
-        let previous = try connection.query("SELECT status FROM orders WHERE id = $1 FOR UPDATE", [order.orderId]).first
-        let previousStatus = try previous.map { try OrderStatus(rawValue: $0.decode(0, as: String.self)) } ?? nil
-        if let previousStatus, previousStatus != .failed {
-            return try existing(order.orderId, on: connection)!
+    /// Thrown (and answered by the one-by-one fallback) when an order is neither
+    /// new nor found: its row went while this window looked at it.
+    struct VanishedOrder: Error {}
+
+    private static func applyInTransaction(_ orders: [OrderPlaced], _ connection: PostgresConnection) throws -> [OrderApplication] {
+        // First copy of each order id, inserted in id order so that two windows
+        // sharing orders take their keys in the same order.
+        var seen = Set<UUID>()
+        let firsts = orders.filter { seen.insert($0.orderId).inserted }.sorted { $0.orderId < $1.orderId }
+        var fresh = Set(try insertOrders(firsts, onConflict: "ON CONFLICT (id) DO NOTHING", connection))
+
+        // Already there: a duplicate, or a FAILED order replayed from the DLQ, which is applied now.
+        let others = firsts.filter { !fresh.contains($0.orderId) }
+        var done: [UUID: (status: OrderStatus, reason: String?)] = [:]
+        var previousAllocations: [UUID: [VendorAllocation]] = [:]
+        if !others.isEmpty {
+            var failed: [OrderPlaced] = []
+            let rows = try Dictionary(uniqueKeysWithValues: connection.query(
+                "SELECT id, status, reason FROM orders WHERE id = ANY($1::uuid[]) FOR UPDATE", [PostgresArray(others.map(\.orderId))]
+            ).rows.map { row in
+                (try row.decode(0, as: UUID.self), (status: OrderStatus(rawValue: try row.decode(1, as: String.self)) ?? .failed, reason: try row.decode(2, as: String?.self)))
+            })
+            for order in others {
+                guard let row = rows[order.orderId] else { throw VanishedOrder() }
+                if row.status == .failed { failed.append(order) } else { done[order.orderId] = row }
+            }
+            if !failed.isEmpty {
+                try connection.query("DELETE FROM orders WHERE id = ANY($1::uuid[])", [PostgresArray(failed.map(\.orderId))])
+                fresh.formUnion(try insertOrders(failed, onConflict: "", connection))
+            }
+            if !done.isEmpty {
+                for row in try connection.query(
+                    "SELECT order_id, id, vendor_id, product_id, quantity FROM allocations WHERE order_id = ANY($1::uuid[]) ORDER BY line_no, vendor_id",
+                    [PostgresArray(Array(done.keys))]
+                ).rows {
+                    let orderId: UUID = try row.decode(0)
+                    previousAllocations[orderId, default: []].append(try StockStatements.allocation(row, orderId: orderId, from: 1))
+                }
+            }
+        }
+        // Already applied: answered from the stored row, every copy a duplicate.
+        var decided: [UUID: OrderApplication] = [:]
+        for (orderId, row) in done {
+            decided[orderId] = OrderApplication(
+                orderId: orderId, status: row.status, reason: row.reason, allocations: previousAllocations[orderId] ?? [], duplicate: true)
         }
 
-        let products = Array(Set(order.lines.map(\.productId))).sorted()
-        let stock = try StockStatements.lock(products, on: connection)
+        let newOrders = firsts.filter { fresh.contains($0.orderId) }
+        // What is left of each product, by product: each order sees only its own
+        // products' rows, so a window costs O(orders), not O(orders × products).
+        var stock: [String: [VendorStock]] = [:]
+        if !newOrders.isEmpty {
+            try StockStatements.insertLines(newOrders, on: connection)
 
-        let status: OrderStatus
-        let reason: String?
+            // Step 2, under the stock locks.
+            let products = Array(Set(newOrders.flatMap { $0.lines.map(\.productId) })).sorted()
+            for entry in try StockStatements.lock(products, on: connection) {
+                stock[entry.productId, default: []].append(entry)
+            }
+        }
+
+        var results: [OrderApplication] = []
+        var rejected: [(orderId: UUID, reason: String)] = []
         var allocations: [StockStatements.NewAllocation] = []
-        switch AllocationPolicy.decide(lines: order.lines, stock: stock) {
-        case .reject(let why):
-            (status, reason) = (.rejected, why)
-        case .allocate(let plan):
-            (status, reason) = (.confirmed, nil)
-            allocations = StockStatements.newAllocations(plan, orderId: order.orderId)
-            try StockStatements.decrement(plan, on: connection)
+        for order in orders {
+            if let previous = decided[order.orderId] {
+                results.append(OrderApplication(orderId: order.orderId, status: previous.status, reason: previous.reason, allocations: previous.allocations, duplicate: true))
+                continue
+            }
+            let application: OrderApplication
+            let orderProducts = Set(order.lines.map(\.productId))
+            switch AllocationPolicy.decide(lines: order.lines, stock: orderProducts.flatMap { stock[$0] ?? [] }) {
+            case .reject(let reason):
+                application = OrderApplication(orderId: order.orderId, status: .rejected, reason: reason, allocations: [], duplicate: false)
+                rejected.append((order.orderId, reason))
+            case .allocate(let plan):
+                let planned = StockStatements.newAllocations(plan, orderId: order.orderId)
+                allocations += planned
+                for taken in plan {
+                    // (product, vendor) is vendor_stock's key: one row to replace.
+                    guard let index = stock[taken.productId]?.firstIndex(where: { $0.vendorId == taken.vendorId }) else { continue }
+                    let row = stock[taken.productId]![index]
+                    stock[taken.productId]![index] = VendorStock(vendorId: row.vendorId, productId: row.productId, stock: row.stock - taken.quantity)
+                }
+                application = OrderApplication(
+                    orderId: order.orderId, status: .confirmed, reason: nil,
+                    allocations: planned.map(\.vendorAllocation),
+                    duplicate: false)
+            }
+            decided[order.orderId] = application
+            results.append(application)
         }
 
-        if previousStatus == .failed {
-            // A replay of an order that had failed: it is applied now.
-            try connection.query(
-                "UPDATE orders SET status = $2, reason = $3, updated_at = now() WHERE id = $1",
-                [order.orderId, status.rawValue, reason])
-            try connection.query("DELETE FROM order_lines WHERE order_id = $1", [order.orderId])
-        } else {
-            try insertOrder(order, status: status, reason: reason, on: connection)
+        if !allocations.isEmpty {
+            try StockStatements.decrement(allocations.map(\.planned), on: connection)
+            try StockStatements.insertAllocations(allocations, on: connection)
         }
-        try StockStatements.insertLines([order], on: connection)
-        if !allocations.isEmpty { try StockStatements.insertAllocations(allocations, on: connection) }
-        return OrderApplication(
-            orderId: order.orderId, status: status, reason: reason, allocations: allocations.map(\.vendorAllocation), duplicate: false)
+        if !rejected.isEmpty {
+            try connection.query(
+                """
+                UPDATE orders AS o SET status = 'REJECTED', reason = d.reason
+                FROM unnest($1::uuid[], $2::text[]) AS d(id, reason)
+                WHERE o.id = d.id
+                """, [PostgresArray(rejected.map(\.orderId)), PostgresArray(rejected.map(\.reason))])
+        }
+        return results
     }
 
     /// Records an order whose retries were spent as FAILED (unless it was applied meanwhile).
@@ -98,9 +189,19 @@ public enum OrderApplier {
         return OrderApplication(orderId: orderId, status: status, reason: try row.decode(1, as: String?.self), allocations: allocations, duplicate: true)
     }
 
-    private static func insertOrder(_ order: OrderPlaced, status: OrderStatus, reason: String?, on connection: PostgresConnection) throws {
+    /// Inserts the orders as CONFIRMED (step 2 turns the rejected ones) and
+    /// returns the ids it inserted.
+    private static func insertOrders(_ orders: [OrderPlaced], onConflict: String, _ connection: PostgresConnection) throws -> [UUID] {
         try connection.query(
-            "INSERT INTO orders (id, idempotency_key, status, reason, queued_at) VALUES ($1, $2, $3, $4, $5)",
-            [order.orderId, order.idempotencyKey, status.rawValue, reason, order.acceptedAt])
+            """
+            INSERT INTO orders (id, idempotency_key, status, queued_at)
+            SELECT d.id, d.key, 'CONFIRMED', d.queued_at FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS d(id, key, queued_at)
+            \(onConflict) RETURNING id
+            """,
+            [
+                PostgresArray(orders.map(\.orderId)), PostgresArray(optional: orders.map(\.idempotencyKey)),
+                PostgresArray(orders.map { $0.acceptedAt.postgresText! }),
+            ]
+        ).rows.map { try $0.decode(0, as: UUID.self) }
     }
 }

@@ -2,9 +2,8 @@ import Foundation
 import OrderCore
 import Postgres
 
-/// What `OrderApplier` and `OrderBatchApplier` both say to ordersdb about
-/// lines, stock and allocations, written once so the two paths record, lock,
-/// decrement and read back alike.
+/// The statements `OrderApplier` says to ordersdb about lines, stock and
+/// allocations, each one statement for a whole window.
 enum StockStatements {
     /// Locks and reads the `vendor_stock` rows of `products`, in (product,
     /// vendor) order: the lock order every applier takes them in.

@@ -20,46 +20,6 @@ public struct VendorSnapshot: Sendable, Hashable {
 
 /// SQL against a vendor's own database (migrations/vendor).
 public enum VendorStore {
-    /// Decrements the vendor's stock and records the allocation id in one
-    /// transaction: the primary key on `applied_allocations` makes a second
-    /// application of the same allocation a no-op.
-    public static func apply(_ allocation: VendorAllocation, on connection: PostgresConnection) throws -> VendorApplyResult {
-        do {
-            return try applyInTransaction(allocation, on: connection)
-        } catch let conflict as VendorConflict {
-            return .conflicted(reason: conflict.reason)
-        }
-    }
-
-    private static func applyInTransaction(_ allocation: VendorAllocation, on connection: PostgresConnection) throws -> VendorApplyResult {
-        try connection.withTransaction { connection in
-            let inserted: Int
-            do {
-                inserted = try connection.query(
-                    """
-                    INSERT INTO applied_allocations (allocation_id, order_id, product_id, quantity) VALUES ($1, $2, $3, $4)
-                    ON CONFLICT (allocation_id) DO NOTHING
-                    """, [allocation.allocationId, allocation.orderId, allocation.productId, allocation.quantity]
-                ).affectedRows
-            } catch let error as PostgresError where error.code == .foreignKeyViolation {
-                return .conflicted(reason: noProduct(allocation))
-            }
-            guard inserted == 1 else { return .alreadyApplied }
-            let updated = try connection.query(
-                "UPDATE products SET stock = stock - $2, updated_at = now() WHERE id = $1 AND stock >= $2",
-                [allocation.productId, allocation.quantity]
-            ).affectedRows
-            guard updated == 1 else {
-                // Thrown so the transaction also undoes the record: the allocation was not applied.
-                throw VendorConflict(reason: cannotCover(allocation))
-            }
-            return .applied
-        }
-    }
-
-    private struct VendorConflict: Error { let reason: String }
-
-    /// The conflict reasons, the same from `apply` and `applyBatch`.
     private static func noProduct(_ allocation: VendorAllocation) -> String {
         "vendor \(allocation.vendorId) has no product \(allocation.productId)"
     }
@@ -72,10 +32,12 @@ public enum VendorStore {
     /// exactly the result each would have had alone, in order: the product rows
     /// are locked (sorted), each allocation is checked against what the earlier
     /// ones left, and the records and decrements are written with one statement
-    /// each. An allocation id seen before (in the database or earlier in the
-    /// window) is `alreadyApplied`. Any error rolls the whole window back: the
-    /// caller then applies them one by one with `apply`.
-    public static func applyBatch(_ allocations: [VendorAllocation], on connection: PostgresConnection) throws -> [VendorApplyResult] {
+    /// each. The allocation id is `applied_allocations`' primary key, recorded
+    /// in the same transaction as the decrement: an allocation id seen before
+    /// (in the database or earlier in the window) is `alreadyApplied`. Any
+    /// error rolls the whole window back: the caller then applies them one by
+    /// one (`WindowFallback`), each as a window of one.
+    public static func apply(_ allocations: [VendorAllocation], on connection: PostgresConnection) throws -> [VendorApplyResult] {
         try connection.withTransaction { connection in
             let products = Array(Set(allocations.map(\.productId))).sorted()
             // The row locks also serialise two windows holding the same allocation
@@ -132,6 +94,11 @@ public enum VendorStore {
                 """, [PostgresArray(rows.map(\.key)), PostgresArray(rows.map(\.value))])
             return results
         }
+    }
+
+    /// One allocation: the window of one.
+    public static func apply(_ allocation: VendorAllocation, on connection: PostgresConnection) throws -> VendorApplyResult {
+        try apply([allocation], on: connection)[0]
     }
 
     /// The vendor's stock and which of `allocations` it has applied, in one REPEATABLE READ snapshot.

@@ -5,6 +5,7 @@ import Messaging
 import OrderCore
 import OrderStore
 import Postgres
+import ServiceSupport
 import TextCodecs
 import Topology
 
@@ -22,11 +23,11 @@ public struct OrderMessageHandler: DeliveryHandler {
         self.topology = topology
     }
 
-    /// A window of orders in one transaction (`OrderBatchApplier`); if that
-    /// fails for any reason but an unreachable database, one transaction per
-    /// order (`OrderApplier`), so a bad or conflicting order only affects itself. Returns the window's
-    /// vendor_sync messages, which the worker confirms before it acks.
+    /// A window of orders in one transaction (`OrderApplier`), one by one if
+    /// that fails (`WindowFallback`). Returns the window's vendor_sync
+    /// messages, which the worker confirms before it acks.
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
+        let started = ContinuousClock.now
         var outcomes = [DeliveryOutcome](repeating: .done, count: deliveries.count)
         var valid: [(index: Int, order: OrderPlaced)] = []
         for (index, delivery) in deliveries.enumerated() {
@@ -36,36 +37,52 @@ public struct OrderMessageHandler: DeliveryHandler {
                 outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
             }
         }
-        guard !valid.isEmpty else { return HandledWindow(outcomes: outcomes) }
-
-        var applied: [(index: Int, result: OrderApplication)] = []
-        let orders = valid.map(\.order)
-        do {
-            let results = try await database.withConnection { connection in try OrderBatchApplier.apply(orders, on: connection) }
-            applied = zip(valid.map(\.index), results).map { ($0, $1) }
-        } catch let error as PostgresError where error.kind == .connection {
-            // The database cannot be reached: every order retries, without each trying to connect again.
-            for (index, _) in valid { outcomes[index] = .retry(reason: Self.reason(for: error), message: error.description) }
-        } catch {
-            // Logged: a batch path that always fails would otherwise hide behind this fallback.
-            logger.warning("window transaction failed; applying its orders one by one", metadata: ["batch": "\(valid.count)", "error": "\(error)"])
-            for (index, order) in valid {
-                do {
-                    applied.append((index, try await database.withConnection { connection in try OrderApplier.apply(order, on: connection) }))
-                } catch let error as PostgresError {
-                    outcomes[index] = .retry(reason: Self.reason(for: error), message: error.description)
+        var applied: [OrderApplication] = []
+        if !valid.isEmpty {
+            let results = await WindowFallback.apply(
+                valid.map(\.order), on: database, logger: logger,
+                window: { try OrderApplier.apply($0, on: $1) }, single: { try OrderApplier.apply($0, on: $1) })
+            for ((index, _), result) in zip(valid, results) {
+                switch result {
+                case .success(let application): applied.append(application)
+                case .failure(let error as PostgresError): outcomes[index] = .retry(reason: Self.reason(for: error), message: error.description)
+                case .failure(let error): outcomes[index] = .retry(reason: "unexpected-error", message: "\(error)")
                 }
             }
         }
-        for (_, result) in applied {
-            logger.info(
+        log(applied, outcomes: outcomes, since: started, logger: logger)
+        return HandledWindow(outcomes: outcomes, messages: vendorSyncMessages(applied))
+    }
+
+    /// A line per order at debug level, and one per window at info: at thousands
+    /// of orders a second the per-order lines would be most of the worker's output.
+    private func log(_ applied: [OrderApplication], outcomes: [DeliveryOutcome], since started: ContinuousClock.Instant, logger: Logger) {
+        var confirmed = 0, rejected = 0, duplicates = 0
+        for result in applied {
+            if result.duplicate { duplicates += 1 } else if result.status == .confirmed { confirmed += 1 } else if result.status == .rejected { rejected += 1 }
+            logger.debug(
                 "order applied",
                 metadata: [
-                    "order_id": .string(UUIDText.string(result.orderId)), "status": "\(result.status.rawValue)", "duplicate": "\(result.duplicate)",
-                    "allocations": "\(result.allocations.count)", "reason": "\(result.reason ?? "")", "batch": "\(deliveries.count)",
+                    LogKey.orderId: .string(UUIDText.string(result.orderId)), LogKey.status: "\(result.status.rawValue)",
+                    LogKey.duplicate: "\(result.duplicate)", LogKey.allocations: "\(result.allocations.count)",
+                    LogKey.reason: "\(result.reason ?? "")", LogKey.batch: "\(outcomes.count)",
                 ])
         }
-        return HandledWindow(outcomes: outcomes, messages: vendorSyncMessages(applied.map(\.result)))
+        var retried = 0, deadLettered = 0
+        for outcome in outcomes {
+            switch outcome {
+            case .done: break
+            case .retry: retried += 1
+            case .deadLetter: deadLettered += 1
+            }
+        }
+        logger.info(
+            "window applied",
+            metadata: [
+                LogKey.batch: "\(outcomes.count)", LogKey.confirmed: "\(confirmed)", LogKey.rejected: "\(rejected)",
+                LogKey.duplicates: "\(duplicates)", LogKey.retried: "\(retried)", LogKey.deadLettered: "\(deadLettered)",
+                LogKey.durationMilliseconds: "\((ContinuousClock.now - started).milliseconds)",
+            ])
     }
 
     /// One message per allocation of the confirmed orders. A duplicate
@@ -89,7 +106,7 @@ public struct OrderMessageHandler: DeliveryHandler {
                 try OrderApplier.markFailed(order, reason: "processing failed after retries: \(reason)", on: connection)
             }
         } catch {
-            logger.warning("could not record the order as FAILED", metadata: ["error": "\(error)"])
+            logger.warning("could not record the order as FAILED", metadata: [LogKey.error: "\(error)"])
         }
     }
 

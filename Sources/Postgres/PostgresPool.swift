@@ -133,8 +133,8 @@ public final class PostgresPool: Sendable {
         guard !isShutdown else { throw Self.poolShutDown }
         let connection = try PostgresConnection(configuration: configuration)
         logger.debug("postgres pool: opened a connection", metadata: [
-            "postgres.backend_pid": "\(connection.backendPID)",
-            "postgres.url": "\(configuration.redactedURL)",
+            "postgres_backend_pid": "\(connection.backendPID)",
+            "database_url": "\(configuration.redactedURL)",
         ])
         return ConnectionBox(connection: connection)
     }
@@ -148,7 +148,7 @@ public final class PostgresPool: Sendable {
         }
         guard connection.isHealthy, connection.transactionStatus == .idle else {
             logger.warning("postgres pool: discarding a broken connection", metadata: [
-                "postgres.backend_pid": "\(connection.backendPID)",
+                "postgres_backend_pid": "\(connection.backendPID)",
             ])
             connection.close()
             return

@@ -7,34 +7,6 @@ import ServiceLifecycle
 import ServiceSupport
 import Topology
 
-/// vendor-sync-worker's configuration, from the environment.
-public struct VendorSyncConfiguration: Sendable {
-    public var amqpURL: String
-    public var databaseURL: String
-    public var vendorDatabaseURLs: [(name: String, url: String)]
-    public var consume: ConsumeSettings
-    public var topology: Topology
-
-    /// Reads `AMQP_URL`, `DATABASE_URL`, `VENDOR_DATABASE_URLS`, `QUEUE_PREFIX` (""), `RETRY_DELAY_MS`
-    /// (5000) and the `VENDOR_SYNC_` consume settings (`EnvironmentConfiguration.consumeSettings`):
-    /// `VENDOR_SYNC_PREFETCH`, `VENDOR_SYNC_BATCH_SIZE`, `VENDOR_SYNC_CONCURRENCY`, `VENDOR_SYNC_LINGER_MS`, and `MAX_RETRIES`.
-    public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
-        amqpURL = environment.string("AMQP_URL", default: Defaults.amqpURL)
-        databaseURL = environment.string("DATABASE_URL", default: Defaults.databaseURL)
-        vendorDatabaseURLs = try environment.namedURLs("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
-        consume = try environment.consumeSettings(prefix: "VENDOR_SYNC", maxLoops: 64)
-        topology = try environment.topology()
-    }
-
-    public var logMetadata: Logger.Metadata {
-        [
-            "amqp_url": "\(EnvironmentConfiguration.redact(amqpURL))", "database_url": "\(EnvironmentConfiguration.redact(databaseURL))",
-            "vendors": "\(vendorDatabaseURLs.map { "\($0.name)=\(EnvironmentConfiguration.redact($0.url))" }.joined(separator: ","))",
-            "queue": "\(topology.vendorSync.main)",
-        ].merging(consume.logMetadata) { $1 }
-    }
-}
-
 /// Everything vendor-sync-worker runs (the executable and the tests use the same).
 public struct VendorSyncApp {
     public let services: [any Service]

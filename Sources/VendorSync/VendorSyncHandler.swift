@@ -5,6 +5,7 @@ import Messaging
 import OrderCore
 import OrderStore
 import Postgres
+import ServiceSupport
 import TextCodecs
 
 /// Applies allocations at their vendors, exactly once (the vendor database
@@ -13,10 +14,10 @@ import TextCodecs
 /// allocation makes it CONFLICTED and flags the order for review: a business
 /// answer, not retried.
 ///
-/// A window is applied with one transaction per vendor (`VendorStore.applyBatch`)
+/// A window is applied with one transaction per vendor (`VendorStore.apply`)
 /// and one ordersdb statement; if a vendor's window fails, its allocations are
-/// applied one by one, so one bad message or one unreachable vendor only
-/// affects itself.
+/// applied one by one (`WindowFallback`), so one bad message or one
+/// unreachable vendor only affects itself.
 public struct VendorSyncHandler: DeliveryHandler {
     public let orders: PostgresPool
     public let vendors: [String: PostgresPool]
@@ -44,7 +45,9 @@ public struct VendorSyncHandler: DeliveryHandler {
         }
         var synced: [(index: Int, allocation: VendorAllocation, result: VendorApplyResult)] = []
         for (vendorId, items) in byVendor.sorted(by: { $0.key < $1.key }) {
-            let results = await applyAtVendor(items.map(\.allocation), vendor: vendors[vendorId]!, logger: logger)
+            let results = await WindowFallback.apply(
+                items.map(\.allocation), on: vendors[vendorId]!, logger: logger, metadata: [LogKey.vendor: "\(vendorId)"],
+                window: { try VendorStore.apply($0, on: $1) }, single: { try VendorStore.apply($0, on: $1) })
             for ((index, allocation), result) in zip(items, results) {
                 switch result {
                 case .success(let result): synced.append((index, allocation, result))
@@ -56,31 +59,6 @@ public struct VendorSyncHandler: DeliveryHandler {
         }
         for (index, outcome) in await record(synced, logger: logger) { outcomes[index] = outcome }
         return HandledWindow(outcomes: outcomes)
-    }
-
-    /// One transaction for the vendor's window; one per allocation if that fails,
-    /// unless the vendor cannot be reached at all (then every one fails with that,
-    /// rather than each trying to connect again).
-    private func applyAtVendor(_ allocations: [VendorAllocation], vendor: PostgresPool, logger: Logger) async -> [Result<VendorApplyResult, any Error>] {
-        do {
-            return try await vendor.withConnection { try VendorStore.applyBatch(allocations, on: $0) }.map { .success($0) }
-        } catch let error as PostgresError where error.kind == .connection {
-            return allocations.map { _ in .failure(error) }
-        } catch {
-            // Logged: a batch path that always fails would otherwise hide behind this fallback.
-            logger.warning(
-                "vendor window transaction failed; applying its allocations one by one",
-                metadata: ["vendor": "\(allocations[0].vendorId)", "batch": "\(allocations.count)", "error": "\(error)"])
-        }
-        var results: [Result<VendorApplyResult, any Error>] = []
-        for allocation in allocations {
-            do {
-                results.append(.success(try await vendor.withConnection { try VendorStore.apply(allocation, on: $0) }))
-            } catch {
-                results.append(.failure(error))
-            }
-        }
-        return results
     }
 
     /// ordersdb's side: APPLIED in one statement, CONFLICTED one by one (rare). The vendor
@@ -101,19 +79,21 @@ public struct VendorSyncHandler: DeliveryHandler {
             // Not synced yet: ordersdb did not take it, and the retry comes back here.
             if recordFailed, result == .applied || result == .alreadyApplied { continue }
             var logger = logger
-            logger[metadataKey: "order_id"] = .string(UUIDText.string(allocation.orderId))
-            logger[metadataKey: "allocation_id"] = .string(UUIDText.string(allocation.allocationId))
-            logger[metadataKey: "vendor"] = "\(allocation.vendorId)"
+            logger[metadataKey: LogKey.orderId] = .string(UUIDText.string(allocation.orderId))
+            logger[metadataKey: LogKey.allocationId] = .string(UUIDText.string(allocation.allocationId))
+            logger[metadataKey: LogKey.vendor] = "\(allocation.vendorId)"
             if case .conflicted(let reason) = result {
                 do {
                     try await orders.withConnection { try AllocationStore.markConflicted(allocation, reason: reason, on: $0) }
-                    logger.warning("allocation conflicted at the vendor; order flagged for review", metadata: ["reason": "\(reason)"])
+                    logger.warning("allocation conflicted at the vendor; order flagged for review", metadata: [LogKey.reason: "\(reason)"])
                 } catch {
                     outcomes.append((index, .retry(reason: "database-unavailable", message: "\(error)")))
                     continue
                 }
             }
-            logger.info("allocation synced", metadata: ["result": "\(result)", "product": "\(allocation.productId)", "quantity": "\(allocation.quantity)"])
+            logger.info(
+                "allocation synced",
+                metadata: [LogKey.result: "\(result)", LogKey.product: "\(allocation.productId)", LogKey.quantity: "\(allocation.quantity)"])
         }
         return outcomes
     }

@@ -157,10 +157,8 @@ final class DLQFixture: Sendable {
         _ message: (body: [UInt8], properties: AMQPProperties), reason: String = "database-unavailable", retries: Int = 3,
         failedAt: Date = Date()
     ) -> (body: [UInt8], properties: AMQPProperties) {
-        let delivery = AMQPDelivery(
-            deliveryTag: 0, redelivered: false, exchange: "", routingKey: topology.orders.main, properties: message.properties, body: message.body)
-        let properties = FailureCopy.properties(
-            of: delivery, retryCount: retries, reason: reason, message: "PostgreSQL connection error: could not connect",
+        let properties = FailureHeaders.failureCopy(
+            of: message.properties, retryCount: retries, reason: reason, message: "PostgreSQL connection error: could not connect",
             originalQueue: topology.orders.main, failedBy: "order-worker", now: failedAt)
         return (message.body, properties)
     }

@@ -84,7 +84,7 @@ struct DeadLetterFormatTests {
             "x-original-queue": "orders_queue", "x-failed-by": "order-worker", "x-replay-count": .int64(1), "x-tenant": "t1",
         ]
         let message = DeadLetterMessage(queue: "orders_dlq", delivery: Self.delivery(headers))
-        let replay = FailureCopy.replayProperties(of: message.delivery.properties)
+        let replay = FailureHeaders.replayCopy(of: message.delivery.properties)
         #expect(Set(replay.headers.keys) == ["x-retry-count", "x-replay-count", "x-replayed-at", "x-tenant"])
         #expect(replay.headers["x-retry-count"] == .int64(0))
         #expect(replay.headers["x-replay-count"] == .int64(2))
@@ -93,13 +93,13 @@ struct DeadLetterFormatTests {
         #expect(unchanged == message.delivery.properties, "every other property is kept")
 
         let broker = DeadLetterMessage(queue: "orders_dlq", delivery: Self.delivery(["x-death": Self.xDeath, "x-delivery-count": .int64(10)]))
-        let moved = FailureCopy.movedProperties(of: broker)
+        let moved = broker.movedProperties
         #expect(moved.headers["x-error-reason"] == .string("delivery_limit"))
         #expect(moved.headers["x-original-queue"] == .string("orders_queue"))
         #expect(moved.headers["x-failed-by"] == .string("rabbitmq"))
         #expect(moved.headers["x-failed-at"] != nil)
-        for name in FailureHeader.brokerDeadLetterHeaders { #expect(moved.headers[name] == nil) }
-        #expect(FailureCopy.movedProperties(of: message).headers["x-error-reason"] == .string("deadlock"), "the worker's reason is kept")
+        for name in FailureHeaders.Name.brokerDeadLetter { #expect(moved.headers[name] == nil) }
+        #expect(message.movedProperties.headers["x-error-reason"] == .string("deadlock"), "the worker's reason is kept")
     }
 
     @Test func commandsWorkOnDeadLetterQueuesOnly() throws {

@@ -1,6 +1,7 @@
 import AMQP
 import Admin
 import Foundation
+import Messaging
 import OrderCore
 import TestSupport
 import Testing
@@ -169,9 +170,9 @@ import Testing
             let headers = try #require(back.first?.properties.headers)
             #expect(back.first?.body == Array("crash loop".utf8))
             #expect(back.first?.properties.messageID == "looping")
-            for name in FailureHeader.brokerDeadLetterHeaders.subtracting(["x-delivery-count"]) { #expect(headers[name] == nil, "\(name) stripped") }
+            for name in FailureHeaders.Name.brokerDeadLetter.subtracting(["x-delivery-count"]) { #expect(headers[name] == nil, "\(name) stripped") }
             #expect(headers["x-delivery-count"] == .int64(0), "not the DLQ's count: orders_queue counts afresh")
-            #expect(headers[FailureHeader.retryCount] == .int64(0))
+            #expect(headers[FailureHeaders.Name.retryCount] == .int64(0))
         }
     }
 }

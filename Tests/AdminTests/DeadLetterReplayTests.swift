@@ -62,14 +62,14 @@ import Testing
             #expect(copy.properties.contentType == "application/json")
             #expect(copy.properties.deliveryMode == .persistent)
             let headers = copy.properties.headers
-            #expect(headers[FailureHeader.retryCount] == .int64(0))
-            for name in FailureCopy.workerFailureHeaders.union(FailureHeader.brokerDeadLetterHeaders).subtracting(["x-delivery-count"]) {
+            #expect(headers[FailureHeaders.Name.retryCount] == .int64(0))
+            for name in FailureHeaders.Name.failure.union(FailureHeaders.Name.brokerDeadLetter).subtracting(["x-delivery-count"]) {
                 #expect(headers[name] == nil, "\(name) is removed")
             }
             // The dry run's read made the DLQ copy's x-delivery-count 1; orders_queue counts afresh (a quorum queue adds 0).
             #expect(headers["x-delivery-count"] == nil || headers["x-delivery-count"] == .int64(0))
-            #expect(headers[FailureCopy.replayCountHeader] == .int64(1))
-            #expect(headers[FailureCopy.replayedAtHeader] != nil)
+            #expect(headers[FailureHeaders.Name.replayCount] == .int64(1))
+            #expect(headers[FailureHeaders.Name.replayedAt] != nil)
             #expect(headers["x-tenant"] == .string("shop-1"), "other headers are kept")
 
             // --message-id
@@ -97,7 +97,7 @@ import Testing
     @Test func messagesThatCannotGoBackStayInTheDLQ() async throws {
         try await DLQFixture.with { system in
             var unroutable = system.deadLettered(Self.message("gone"))
-            unroutable.properties.headers[FailureHeader.originalQueue] = .string(system.prefix + "no-such-queue")
+            unroutable.properties.headers[FailureHeaders.Name.originalQueue] = .string(system.prefix + "no-such-queue")
             try await system.publish([unroutable, system.deadLettered(Self.message("fine"))], to: system.ordersDLQ)
 
             let result = try await system.admin.replay(options: TransferOptions())

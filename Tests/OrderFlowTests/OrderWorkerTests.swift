@@ -18,7 +18,7 @@ final class RecordingHandler: DeliveryHandler {
 
     func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         seen.withLock { seen in
-            for delivery in deliveries { seen.append((delivery.properties.messageID ?? "?", FailureCopy.retryCount(of: delivery.properties), .now)) }
+            for delivery in deliveries { seen.append((delivery.properties.messageID ?? "?", FailureHeaders.retryCount(of: delivery.properties), .now)) }
         }
         return try await inner.handleBatch(deliveries, logger: logger)
     }
@@ -154,7 +154,7 @@ final class RecordingHandler: DeliveryHandler {
                 let before = try OrderApplier.apply(earlier, on: connection)
                 try OrderApplier.markFailed(failed, reason: "test", on: connection)
                 let window = [fresh[0], earlier, fresh[1], failed, fresh[0], fresh[2], fresh[3]]
-                return (before, try OrderBatchApplier.apply(window, on: connection))
+                return (before, try OrderApplier.apply(window, on: connection))
             }
             // 5 units: earlier took 1, then fresh[0], fresh[1], failed, fresh[2]; fresh[3] overshoots.
             #expect(results.map(\.status) == [.confirmed, .confirmed, .confirmed, .confirmed, .confirmed, .confirmed, .rejected])

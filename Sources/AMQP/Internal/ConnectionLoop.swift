@@ -260,7 +260,7 @@ final class ConnectionLoop: @unchecked Sendable {
         }
         self.state = state
         lastReceive = .now
-        logger.debug("amqp connected", metadata: ["amqp.url": "\(configuration.redactedURL)", "amqp.heartbeat": "\(amqp_get_heartbeat(state))"])
+        logger.debug("amqp connected", metadata: ["amqp_url": "\(configuration.redactedURL)", "amqp_heartbeat": "\(amqp_get_heartbeat(state))"])
     }
 
     private func loginError(_ reply: amqp_rpc_reply_t, state: amqp_connection_state_t) -> AMQPError {
@@ -293,7 +293,7 @@ final class ConnectionLoop: @unchecked Sendable {
         channels.removeAll()
         amqp_destroy_connection(state)
         if !graceful {
-            logger.warning("amqp connection lost", metadata: ["amqp.error": "\(error)"])
+            logger.warning("amqp connection lost", metadata: ["error": "\(error)"])
         }
         markClosed(error)
     }
@@ -471,7 +471,7 @@ final class ConnectionLoop: @unchecked Sendable {
             if let consumer = channels[number]?.consumers[tag] {
                 consumer.yield(delivery)
             } else {
-                logger.debug("delivery for an unknown consumer", metadata: ["amqp.consumer": "\(tag)"])
+                logger.debug("delivery for an unknown consumer", metadata: ["amqp_consumer": "\(tag)"])
             }
 
         case MethodID.basicAck:
@@ -511,13 +511,13 @@ final class ConnectionLoop: @unchecked Sendable {
 
         case MethodID.connectionBlocked:
             let blocked = decoded.load(as: amqp_connection_blocked_t.self)
-            logger.warning("broker blocked publishing on this connection", metadata: ["amqp.reason": "\(CDecode.string(blocked.reason))"])
+            logger.warning("broker blocked publishing on this connection", metadata: ["reason": "\(CDecode.string(blocked.reason))"])
 
         case MethodID.connectionUnblocked:
             logger.info("broker unblocked publishing on this connection")
 
         default:
-            logger.debug("ignored AMQP method", metadata: ["amqp.method": "0x\(String(frame.payload.method.id, radix: 16))"])
+            logger.debug("ignored AMQP method", metadata: ["amqp_method": "0x\(String(frame.payload.method.id, radix: 16))"])
         }
     }
 

@@ -7,31 +7,6 @@ import ServiceLifecycle
 import ServiceSupport
 import Topology
 
-/// order-worker's configuration, from the environment.
-public struct OrderWorkerConfiguration: Sendable {
-    public var amqpURL: String
-    public var databaseURL: String
-    public var consume: ConsumeSettings
-    public var topology: Topology
-
-    /// Reads `AMQP_URL`, `DATABASE_URL`, `QUEUE_PREFIX` (""), `RETRY_DELAY_MS` (5000) and the
-    /// `WORKER_` consume settings (`EnvironmentConfiguration.consumeSettings`): `WORKER_PREFETCH`,
-    /// `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `WORKER_LINGER_MS`, and `MAX_RETRIES`.
-    public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
-        amqpURL = environment.string("AMQP_URL", default: Defaults.amqpURL)
-        databaseURL = environment.string("DATABASE_URL", default: Defaults.databaseURL)
-        consume = try environment.consumeSettings(prefix: "WORKER", maxLoops: 256)
-        topology = try environment.topology()
-    }
-
-    public var logMetadata: Logger.Metadata {
-        [
-            "amqp_url": "\(EnvironmentConfiguration.redact(amqpURL))", "database_url": "\(EnvironmentConfiguration.redact(databaseURL))",
-            "queue": "\(topology.orders.main)",
-        ].merging(consume.logMetadata) { $1 }
-    }
-}
-
 /// Everything order-worker runs, built from its configuration: tests run the same thing in-process.
 public struct OrderWorkerApp {
     public let services: [any Service]
