@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -47,7 +49,7 @@ let package = Package(
         .target(
             name: "AMQP",
             dependencies: [
-                "CRabbitMQ", "CRabbitMQShims",
+                "CRabbitMQ", "CRabbitMQShims", "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -57,12 +59,13 @@ let package = Package(
                 "CLibPQ", "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
         // MARK: Domain (no I/O)
         .target(name: "TextCodecs"),
-        .target(name: "OrderCore", dependencies: ["TextCodecs"]),
+        .target(name: "OrderCore", dependencies: ["TextCodecs", .product(name: "Crypto", package: "swift-crypto")]),
 
         // MARK: Shared infrastructure
         .target(name: "Topology", dependencies: ["AMQP"]),
@@ -84,7 +87,11 @@ let package = Package(
         ),
         .target(
             name: "OrderStore",
-            dependencies: ["Postgres", "OrderCore", "TextCodecs", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Postgres", "OrderCore", "ServiceSupport", "TextCodecs",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // MARK: Each process's logic, as a library tests drive in-process
         .target(
@@ -94,7 +101,7 @@ let package = Package(
         .target(
             name: "HTTPSupport",
             dependencies: [
-                "OrderCore",
+                "OrderCore", "Postgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -121,6 +128,8 @@ let package = Package(
             dependencies: [
                 "HTTPSupport", "Postgres", "OrderCore", "OrderStore", "ServiceSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

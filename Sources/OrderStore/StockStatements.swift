@@ -1,6 +1,7 @@
 import Foundation
 import OrderCore
 import Postgres
+import ServiceSupport
 
 /// What `OrderApplier` and `OrderBatchApplier` both say to ordersdb about
 /// lines, stock and allocations, written once so the two paths record, lock,
