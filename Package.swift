@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "StockSync",
             dependencies: [
-                "HTTPSupport", "Postgres", "OrderCore", "OrderStore", "ServiceSupport",
+                "HTTPSupport", "Postgres", "OrderCore", "OrderStore", "ServiceSupport", "TextCodecs",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Crypto", package: "swift-crypto"),

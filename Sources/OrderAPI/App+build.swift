@@ -7,6 +7,7 @@ import Messaging
 import Postgres
 import ServiceLifecycle
 import ServiceSupport
+import TextCodecs
 import Topology
 
 /// order-api's configuration, from the environment.
@@ -30,13 +31,13 @@ public struct OrderAPIConfiguration: Sendable {
         databasePoolSize = try environment.int("DB_POOL_SIZE", default: 4, in: 1...100)
         maxBodyBytes = try environment.int("MAX_BODY_BYTES", default: 64 * 1024, in: 1...(16 << 20))
         publishTimeout = .milliseconds(try environment.int("PUBLISH_TIMEOUT_MS", default: 1500, in: 1...60_000))
-        topology = Topology(prefix: environment.string("QUEUE_PREFIX", default: ""))
+        topology = Topology(prefix: environment.queuePrefix)
     }
 
     public var logMetadata: Logger.Metadata {
         [
-            "address": "\(host):\(port)", "amqp_url": "\(EnvironmentConfiguration.redact(amqpURL))",
-            "database_url": "\(EnvironmentConfiguration.redact(databaseURL))", "db_pool_size": "\(databasePoolSize)",
+            "address": "\(host):\(port)", "amqp_url": "\(URLRedaction.redact(amqpURL))",
+            "database_url": "\(URLRedaction.redact(databaseURL))", "db_pool_size": "\(databasePoolSize)",
             "max_body_bytes": "\(maxBodyBytes)", "publish_timeout": "\(publishTimeout)", "queue": "\(topology.orders.main)",
         ]
     }
@@ -65,7 +66,6 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         configuration: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-api"), logger: logger)
     let database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.databasePoolSize, logger: logger)
 
-    Task { _ = await publisher.isReady() }  // connect now, so the first request does not wait for it
 
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ProblemMiddleware())
@@ -83,8 +83,7 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "order-api"),
-        services: [
-            OnShutdown { await publisher.close(); await database.shutdown() },
-        ],
+        // Stopped in reverse order after the server: the publisher, then the pool.
+        services: [database, PublisherConnection(publisher: publisher)],
         logger: logger)
 }

@@ -5,6 +5,7 @@ import OrderCore
 import Postgres
 import ServiceLifecycle
 import ServiceSupport
+import TextCodecs
 import Topology
 
 /// order-worker's configuration, from the environment.
@@ -26,7 +27,7 @@ public struct OrderWorkerConfiguration: Sendable {
 
     public var logMetadata: Logger.Metadata {
         [
-            "amqp_url": "\(EnvironmentConfiguration.redact(amqpURL))", "database_url": "\(EnvironmentConfiguration.redact(databaseURL))",
+            "amqp_url": "\(URLRedaction.redact(amqpURL))", "database_url": "\(URLRedaction.redact(databaseURL))",
             "queue": "\(topology.orders.main)",
         ].merging(consume.logMetadata) { $1 }
     }

@@ -4,6 +4,7 @@ import Logging
 import Postgres
 import ServiceLifecycle
 import ServiceSupport
+import TextCodecs
 
 /// stock-sync's configuration, from the environment.
 public struct StockSyncConfiguration: Sendable {
@@ -27,8 +28,8 @@ public struct StockSyncConfiguration: Sendable {
 
     public var logMetadata: Logger.Metadata {
         [
-            "database_url": "\(EnvironmentConfiguration.redact(databaseURL))",
-            "vendors": "\(vendorDatabaseURLs.map { "\($0.name)=\(EnvironmentConfiguration.redact($0.url))" }.joined(separator: ","))",
+            "database_url": "\(URLRedaction.redact(databaseURL))",
+            "vendors": "\(vendorDatabaseURLs.map { "\($0.name)=\(URLRedaction.redact($0.url))" }.joined(separator: ","))",
             "interval": "\(interval)", "address": "\(host):\(port)", "writes": "\(apiToken == nil ? "disabled" : "enabled (token set)")",
         ]
     }

@@ -5,6 +5,7 @@ import OrderCore
 import Postgres
 import ServiceLifecycle
 import ServiceSupport
+import TextCodecs
 import Topology
 
 /// vendor-sync-worker's configuration, from the environment.
@@ -28,8 +29,8 @@ public struct VendorSyncConfiguration: Sendable {
 
     public var logMetadata: Logger.Metadata {
         [
-            "amqp_url": "\(EnvironmentConfiguration.redact(amqpURL))", "database_url": "\(EnvironmentConfiguration.redact(databaseURL))",
-            "vendors": "\(vendorDatabaseURLs.map { "\($0.name)=\(EnvironmentConfiguration.redact($0.url))" }.joined(separator: ","))",
+            "amqp_url": "\(URLRedaction.redact(amqpURL))", "database_url": "\(URLRedaction.redact(databaseURL))",
+            "vendors": "\(vendorDatabaseURLs.map { "\($0.name)=\(URLRedaction.redact($0.url))" }.joined(separator: ","))",
             "queue": "\(topology.vendorSync.main)",
         ].merging(consume.logMetadata) { $1 }
     }
