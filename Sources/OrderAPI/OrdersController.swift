@@ -10,7 +10,8 @@ import Postgres
 import ServiceSupport
 import TextCodecs
 
-/// Built once (a generic type cannot hold it): building it per request validated and lowercased the name each time.
+/// Built once, here because a generic type cannot hold a static: building the
+/// name validates and lowercases it, work no request needs to repeat.
 private let idempotencyKeyField = HTTPField.Name("Idempotency-Key")!
 
 /// `POST /order`, `POST /orders`, `GET /orders/{id}`.
@@ -86,7 +87,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
     }
 
     /// `application/json` or any `…+json`, parameters ignored, case-insensitive.
-    /// Byte by byte: Foundation's trimming and lowercasing were a fifth of
+    /// Byte by byte: Foundation's trimming and lowercasing cost a fifth of
     /// this handler's CPU.
     static func isJSON(_ contentType: String) -> Bool {
         func lower(_ byte: UInt8) -> UInt8 { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte }
