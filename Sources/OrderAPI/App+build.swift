@@ -26,8 +26,8 @@ public struct OrderAPIConfiguration: Sendable {
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         host = environment.string("HTTP_HOST", default: "127.0.0.1")
         port = try environment.int("HTTP_PORT", default: 8080, in: 0...65535)
-        amqpURL = environment.string("AMQP_URL", default: Defaults.amqpURL)
-        databaseURL = environment.string("DATABASE_URL", default: Defaults.databaseURL)
+        amqpURL = environment.amqpURL
+        databaseURL = environment.databaseURL
         databasePoolSize = try environment.int("DB_POOL_SIZE", default: 4, in: 1...100)
         maxBodyBytes = try environment.int("MAX_BODY_BYTES", default: 64 * 1024, in: 1...(16 << 20))
         publishTimeout = .milliseconds(try environment.int("PUBLISH_TIMEOUT_MS", default: 1500, in: 1...60_000))

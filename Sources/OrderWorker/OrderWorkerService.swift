@@ -19,8 +19,8 @@ public struct OrderWorkerConfiguration: Sendable {
     /// `WORKER_` consume settings (`EnvironmentConfiguration.consumeSettings`): `WORKER_PREFETCH`,
     /// `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `WORKER_LINGER_MS`, and `MAX_RETRIES`.
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
-        amqpURL = environment.string("AMQP_URL", default: Defaults.amqpURL)
-        databaseURL = environment.string("DATABASE_URL", default: Defaults.databaseURL)
+        amqpURL = environment.amqpURL
+        databaseURL = environment.databaseURL
         consume = try environment.consumeSettings(prefix: "WORKER", maxLoops: 256)
         topology = try environment.topology()
     }

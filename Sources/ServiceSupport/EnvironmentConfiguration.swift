@@ -38,8 +38,8 @@ public struct EnvironmentConfiguration: Sendable {
         }
     }
 
-    /// `name=url,name=url` (VENDOR_DATABASE_URLS).
-    public func namedURLs(_ name: String, default value: String) throws(ConfigurationError) -> [(name: String, url: String)] {
+    /// `name=url,name=url`.
+    func namedURLs(_ name: String, default value: String) throws(ConfigurationError) -> [(name: String, url: String)] {
         let raw = string(name, default: value)
         var result: [(String, String)] = []
         for entry in raw.split(separator: ",") where !entry.trimmingCharacters(in: .whitespaces).isEmpty {
@@ -50,6 +50,21 @@ public struct EnvironmentConfiguration: Sendable {
             result.append((parts[0], parts[1]))
         }
         return result
+    }
+
+    /// `AMQP_URL`: the broker.
+    public var amqpURL: String {
+        string("AMQP_URL", default: Defaults.amqpURL)
+    }
+
+    /// `DATABASE_URL`: ordersdb.
+    public var databaseURL: String {
+        string("DATABASE_URL", default: Defaults.databaseURL)
+    }
+
+    /// `VENDOR_DATABASE_URLS`: every vendor's database, `vendorA=postgres://…,vendorB=postgres://…`.
+    public func vendorDatabaseURLs() throws(ConfigurationError) -> [(name: String, url: String)] {
+        try namedURLs("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
     }
 
     /// `QUEUE_PREFIX` (""): the prefix of every queue name of the topology,

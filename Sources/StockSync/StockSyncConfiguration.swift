@@ -14,8 +14,8 @@ public struct StockSyncConfiguration: Sendable {
     /// Reads `DATABASE_URL`, `VENDOR_DATABASE_URLS`, `STOCK_SYNC_INTERVAL_SECONDS` (30),
     /// `STOCK_SYNC_HTTP_HOST` (127.0.0.1), `STOCK_SYNC_HTTP_PORT` (8081), `STOCK_API_TOKEN` (unset: writes disabled).
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
-        databaseURL = environment.string("DATABASE_URL", default: Defaults.databaseURL)
-        vendorDatabaseURLs = try environment.namedURLs("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
+        databaseURL = environment.databaseURL
+        vendorDatabaseURLs = try environment.vendorDatabaseURLs()
         interval = .seconds(try environment.int("STOCK_SYNC_INTERVAL_SECONDS", default: 30, in: 1...86_400))
         host = environment.string("STOCK_SYNC_HTTP_HOST", default: "127.0.0.1")
         port = try environment.int("STOCK_SYNC_HTTP_PORT", default: 8081, in: 0...65535)
