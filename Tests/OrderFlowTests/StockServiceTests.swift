@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import ServiceLifecycle
 import ServiceSupport
 import StockSync
 import TestSupport
@@ -15,11 +16,13 @@ import Testing
     static let secret = "Vendor-Db-Secret-7f3a"
     static let token = "stock-token-\(UUID().uuidString)"
 
-    private func app(token: String?) throws -> StockSyncApp {
+    // Port 1 refuses connections at once.
+    static let downVendor = "down=postgres://orders:\(secret)@127.0.0.1:1/vendordb?connect_timeout=2"
+
+    private func app(token: String?, vendors: String = downVendor) throws -> StockSyncApp {
         var environment = [
             "DATABASE_URL": TestEnvironment.databaseURL,
-            // Port 1 refuses connections at once.
-            "VENDOR_DATABASE_URLS": "down=postgres://orders:\(Self.secret)@127.0.0.1:1/vendordb?connect_timeout=2",
+            "VENDOR_DATABASE_URLS": vendors,
             "STOCK_SYNC_HTTP_PORT": "0",
         ]
         if let token { environment["STOCK_API_TOKEN"] = token }
@@ -78,5 +81,18 @@ import Testing
                 }
             }
         }
+    }
+
+    /// `stock-sync --once`: the one sync's end ends the ServiceGroup, and a
+    /// vendor that fails fails it (the process then exits 1).
+    @Test func oneShotModeEndsItsGroupAndFailsWhenAVendorFails() async throws {
+        var logger = Logger(label: "test-stock-sync-once")
+        logger.logLevel = .critical
+        let failing = ServiceGroup(configuration: .init(services: try app(token: nil).oneShotServices, logger: logger))
+        await #expect(throws: (any Error).self) { try await failing.run() }
+
+        let healthy = TestEnvironment.vendorDatabaseURLs.map { "\($0.vendor)=\($0.url)" }.joined(separator: ",")
+        let succeeding = ServiceGroup(configuration: .init(services: try app(token: nil, vendors: healthy).oneShotServices, logger: logger))
+        try await succeeding.run()
     }
 }
