@@ -274,7 +274,7 @@ final class DurableFile {
 
     func write(_ bytes: [UInt8]) throws {
         do {
-            try bytes.withUnsafeBytes { buffer throws(SystemCallError) in try FileDescriptorIO.writeAll(descriptor, buffer) }
+            try FileDescriptorIO.writeAll(descriptor, bytes)
         } catch {
             throw AdminError("cannot write \(url.path): \(error)")
         }

@@ -8,20 +8,25 @@ import Glibc
 /// error, so both go on until the buffer is done. The one place the project
 /// loops over EINTR.
 public enum FileDescriptorIO {
-    /// Writes every byte of `buffer`; throws the `errno` of a failed write.
-    public static func writeAll(_ descriptor: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemCallError) {
-        guard let base = buffer.baseAddress else { return }
-        try transfer(count: buffer.count) { offset in write(descriptor, base + offset, buffer.count - offset) }
+    /// Writes every byte; throws the `errno` of a failed write.
+    public static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) throws(SystemCallError) {
+        let failure = bytes.withUnsafeBytes { buffer in
+            transfer(count: buffer.count) { offset in write(descriptor, buffer.baseAddress! + offset, buffer.count - offset) }
+        }
+        if let failure { throw failure }
     }
 
-    /// Fills `buffer`; throws the `errno` of a failed read, or `EIO` when the
+    /// Fills `bytes`; throws the `errno` of a failed read, or `EIO` when the
     /// descriptor ends first.
-    public static func readAll(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) {
-        guard let base = buffer.baseAddress else { return }
-        try transfer(count: buffer.count) { offset in read(descriptor, base + offset, buffer.count - offset) }
+    public static func readAll(_ descriptor: Int32, into bytes: inout [UInt8]) throws(SystemCallError) {
+        let failure = bytes.withUnsafeMutableBytes { buffer in
+            transfer(count: buffer.count) { offset in read(descriptor, buffer.baseAddress! + offset, buffer.count - offset) }
+        }
+        if let failure { throw failure }
     }
 
-    private static func transfer(count: Int, _ call: (Int) -> Int) throws(SystemCallError) {
+    /// Calls `call` with the offset reached until `count` bytes have moved; the failure, if any.
+    private static func transfer(count: Int, _ call: (Int) -> Int) -> SystemCallError? {
         var offset = 0
         while offset < count {
             let moved = call(offset)
@@ -30,9 +35,10 @@ public enum FileDescriptorIO {
             } else if moved < 0 && errno == EINTR {
                 continue
             } else {
-                throw SystemCallError(code: moved < 0 ? errno : EIO)
+                return SystemCallError(code: moved < 0 ? errno : EIO)
             }
         }
+        return nil
     }
 }
 

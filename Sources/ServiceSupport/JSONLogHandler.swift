@@ -110,7 +110,7 @@ public struct JSONLogHandler: LogHandler {
     /// Writes the whole line to stdout; a failed write drops it: stdout is
     /// gone, and a log line is not worth crashing for.
     private static func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { buffer in try? FileDescriptorIO.writeAll(1, buffer) }
+        try? FileDescriptorIO.writeAll(1, bytes)
     }
 
     /// Installs JSON logging at `LOG_LEVEL` (default info) for the whole process.

@@ -24,12 +24,7 @@ public enum RandomUUID {
         mutating func take() -> uuid_t? {
             if next == Pool.size {
                 guard source >= 0 else { return nil }
-                let source = source
-                do {
-                    try bytes.withUnsafeMutableBytes { buffer throws(SystemCallError) in try FileDescriptorIO.readAll(source, into: buffer) }
-                } catch {
-                    return nil
-                }
+                do { try FileDescriptorIO.readAll(source, into: &bytes) } catch { return nil }
                 next = 0
             }
             defer { next += 16 }

@@ -13,12 +13,12 @@ import Testing
         defer { close(readEnd) }
         let sent = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let writer = Thread {
-            sent.withUnsafeBytes { try? FileDescriptorIO.writeAll(writeEnd, $0) }
+            try? FileDescriptorIO.writeAll(writeEnd, sent)
             close(writeEnd)
         }
         writer.start()
         var received = [UInt8](repeating: 0, count: sent.count)
-        try received.withUnsafeMutableBytes { buffer throws(SystemCallError) in try FileDescriptorIO.readAll(readEnd, into: buffer) }
+        try FileDescriptorIO.readAll(readEnd, into: &received)
         #expect(received == sent)
     }
 
@@ -26,19 +26,18 @@ import Testing
         var fds: [Int32] = [0, 0]
         try #require(pipe(&fds) == 0)
         defer { close(fds[0]) }
-        let three: [UInt8] = [1, 2, 3]
-        try three.withUnsafeBytes { buffer throws(SystemCallError) in try FileDescriptorIO.writeAll(fds[1], buffer) }
+        try FileDescriptorIO.writeAll(fds[1], [1, 2, 3])
         close(fds[1])
         var buffer = [UInt8](repeating: 0, count: 4)
         let error = #expect(throws: SystemCallError.self) {
-            try buffer.withUnsafeMutableBytes { buffer throws(SystemCallError) in try FileDescriptorIO.readAll(fds[0], into: buffer) }
+            try FileDescriptorIO.readAll(fds[0], into: &buffer)
         }
         #expect(error?.code == EIO)
     }
 
     @Test func aClosedDescriptorIsAnError() {
         let error = #expect(throws: SystemCallError.self) {
-            try [UInt8(1)].withUnsafeBytes { buffer throws(SystemCallError) in try FileDescriptorIO.writeAll(-1, buffer) }
+            try FileDescriptorIO.writeAll(-1, [1])
         }
         #expect(error?.code == EBADF)
     }
