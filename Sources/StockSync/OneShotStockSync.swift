@@ -1,8 +1,8 @@
-import ServiceLifecycle
+import ServiceSupport
 
 /// `stock-sync --once`: one sync over every vendor; its end ends the
 /// ServiceGroup, and a vendor that failed fails it (exit status 1).
-struct OneShotStockSync: Service {
+struct OneShotStockSync: OneShotService {
     let runner: StockSyncRunner
 
     func run() async throws {

@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
-import ServiceLifecycle
 import ServiceSupport
 import StockSync
 import TestSupport
@@ -88,11 +87,12 @@ import Testing
     @Test func oneShotModeEndsItsGroupAndFailsWhenAVendorFails() async throws {
         var logger = Logger(label: "test-stock-sync-once")
         logger.logLevel = .critical
-        let failing = ServiceGroup(configuration: .init(services: try app(token: nil).oneShotServices, logger: logger))
-        await #expect(throws: (any Error).self) { try await failing.run() }
+        let failing = Daemon.serviceGroup(try app(token: nil).oneShotServices, logger: logger, gracefulShutdownSignals: [])
+        let error = await #expect(throws: (any Error).self) { try await failing.run() }
+        #expect(error.map { "\($0)" } == "stock sync failed for down")
 
         let healthy = TestEnvironment.vendorDatabaseURLs.map { "\($0.vendor)=\($0.url)" }.joined(separator: ",")
-        let succeeding = ServiceGroup(configuration: .init(services: try app(token: nil, vendors: healthy).oneShotServices, logger: logger))
+        let succeeding = Daemon.serviceGroup(try app(token: nil, vendors: healthy).oneShotServices, logger: logger, gracefulShutdownSignals: [])
         try await succeeding.run()
     }
 }
