@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -48,7 +50,7 @@ let package = Package(
         .target(
             name: "AMQP",
             dependencies: [
-                "CRabbitMQ", "CRabbitMQShims",
+                "CRabbitMQ", "CRabbitMQShims", "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -58,12 +60,13 @@ let package = Package(
                 "CLibPQ", "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
         // MARK: Domain (no I/O)
         .target(name: "TextCodecs"),
-        .target(name: "OrderCore", dependencies: ["TextCodecs"]),
+        .target(name: "OrderCore", dependencies: ["TextCodecs", .product(name: "Crypto", package: "swift-crypto")]),
 
         // MARK: Shared infrastructure
         .target(name: "Topology", dependencies: ["AMQP"]),
@@ -73,6 +76,7 @@ let package = Package(
                 "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -86,7 +90,11 @@ let package = Package(
         ),
         .target(
             name: "OrderStore",
-            dependencies: ["Postgres", "OrderCore", "ServiceSupport", "TextCodecs", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Postgres", "OrderCore", "ServiceSupport", "TextCodecs",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // MARK: Each process's logic, as a library tests drive in-process
         .target(
@@ -96,7 +104,7 @@ let package = Package(
         .target(
             name: "HTTPSupport",
             dependencies: [
-                "OrderCore",
+                "OrderCore", "Postgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -121,8 +129,10 @@ let package = Package(
         .target(
             name: "StockSync",
             dependencies: [
-                "HTTPSupport", "Postgres", "OrderCore", "OrderStore", "ServiceSupport",
+                "HTTPSupport", "Postgres", "OrderCore", "OrderStore", "ServiceSupport", "TextCodecs",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -174,7 +184,10 @@ let package = Package(
         // MARK: Tests
         .target(name: "TestSupport", dependencies: ["AMQP", "Postgres"], path: "Tests/TestSupport"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(
+            name: "PostgresTests",
+            dependencies: ["Postgres", "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         .testTarget(name: "OrderCoreTests", dependencies: ["OrderCore"]),
         .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport"]),
         .testTarget(name: "TextCodecsTests", dependencies: ["TextCodecs"]),

@@ -1,4 +1,5 @@
 import Foundation
+import TextCodecs
 
 /// Where and how to connect, parsed from an `amqp://user:pass@host:port/vhost` URL.
 ///
@@ -89,6 +90,8 @@ public struct AMQPConfiguration: Sendable, Hashable {
     /// The URL with the password masked, for logs.
     public var redactedURL: String {
         let encodedVhost = vhost.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? vhost
-        return "amqp://\(user):***@\(host):\(port)/\(encodedVhost)"
+        let encodedUser = user.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? user
+        let encodedPassword = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? password
+        return URLRedaction.redact("amqp://\(encodedUser):\(encodedPassword)@\(host):\(port)/\(encodedVhost)")
     }
 }

@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import OrderCore
+import ServiceSupport
 
 /// An AMQP field value with its type spelled out, so a header written back
 /// from JSON has the type it was read with: `{"type":"int64","value":3}`,
@@ -272,14 +273,10 @@ final class DurableFile {
     }
 
     func write(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw AdminError("cannot write \(url.path): \(String(cString: strerror(errno)))")
-            }
-            offset += written
+        do {
+            try FileDescriptorIO.writeAll(descriptor, bytes)
+        } catch {
+            throw AdminError("cannot write \(url.path): \(error)")
         }
     }
 

@@ -2,19 +2,23 @@ import Foundation
 import Hummingbird
 import NIOCore
 import OrderCore
+import Postgres
 
 /// An RFC 9457 problem document (`application/problem+json`) with a stable `code`.
-public struct Problem: Error, Sendable, Encodable {
-    public let status: Int
+///
+/// Hummingbird renders a thrown `Problem` itself (`HTTPResponseError`), so a
+/// handler throws one and never builds an error response by hand.
+public struct Problem: HTTPResponseError, Sendable, Encodable {
+    public let status: HTTPResponse.Status
     public let code: String
     public let title: String
     public let detail: String?
     /// For 400s: every invalid field.
     public let errors: [FieldError]?
-    var retryAfterSeconds: Int?
+    let retryAfterSeconds: Int?
 
     public init(status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, errors: [FieldError]? = nil, retryAfterSeconds: Int? = nil) {
-        self.status = status.code
+        self.status = status
         self.code = code
         self.title = title
         self.detail = detail
@@ -28,17 +32,17 @@ public struct Problem: Error, Sendable, Encodable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode("/problems/\(code)", forKey: .type)
         try container.encode(title, forKey: .title)
-        try container.encode(status, forKey: .status)
+        try container.encode(status.code, forKey: .status)
         try container.encodeIfPresent(detail, forKey: .detail)
         try container.encode(code, forKey: .code)
         try container.encodeIfPresent(errors, forKey: .errors)
     }
 
-    public func response() -> Response {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/problem+json"]
-        if let retryAfterSeconds { headers[.retryAfter] = "\(retryAfterSeconds)" }
-        let body = (try? MessageCoding.encoder.encode(self)) ?? Data()
-        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        let body = try MessageCoding.encoder.encode(self)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     public static func invalidBody(_ failure: ValidationFailure) -> Problem {
@@ -46,38 +50,36 @@ public struct Problem: Error, Sendable, Encodable {
     }
 }
 
-/// Turns every error into a problem document, so no client ever sees an empty
-/// or HTML error, and no internal detail (SQL, stack) leaks in a 500.
-public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
-
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let problem as Problem {
-            return problem.response()
-        } catch is NIOTooManyBytesError {
-            return Problem(status: .contentTooLarge, code: "body-too-large", title: "The request body is too large").response()
-        } catch let error as HTTPError {
+extension Problem {
+    /// What a client sees for any error a handler throws: the one mapping
+    /// from errors to problem documents, for every HTTP API of the project.
+    ///
+    /// Nothing of an error the mapping does not know reaches the body, and
+    /// a database error never does either: SQL, parameters and connection
+    /// details stay in the server's log. A database that cannot be reached,
+    /// or a transient failure (deadlock, shutdown, too many connections), is
+    /// a 503 with Retry-After: the same request succeeds later.
+    public init(_ error: any Error, request: Request) {
+        switch error {
+        case let problem as Problem:
+            self = problem
+        case is NIOTooManyBytesError:
+            self.init(status: .contentTooLarge, code: "body-too-large", title: "The request body is too large")
+        case let error as HTTPError:
             switch error.status {
             case .notFound:
-                return Problem(status: .notFound, code: "not-found", title: "No such route", detail: "\(request.method) \(request.uri.path)").response()
+                self.init(status: .notFound, code: "not-found", title: "No such route", detail: "\(request.method) \(request.uri.path)")
             case .methodNotAllowed:
-                return Problem(status: .methodNotAllowed, code: "method-not-allowed", title: "Method not allowed").response()
+                self.init(status: .methodNotAllowed, code: "method-not-allowed", title: "Method not allowed")
             default:
-                return Problem(status: error.status, code: "http-\(error.status.code)", title: error.status.reasonPhrase, detail: error.body).response()
+                self.init(status: error.status, code: "http-\(error.status.code)", title: error.status.reasonPhrase, detail: error.body)
             }
-        } catch {
-            context.logger.error("unhandled error", metadata: ["error": "\(error)"])
-            return Problem(status: .internalServerError, code: "internal-error", title: "Internal error").response()
+        case let error as PostgresError where error.kind == .connection || error.isTransient:
+            self.init(status: .serviceUnavailable, code: "database-unavailable", title: "The database is unavailable", retryAfterSeconds: 2)
+        default:
+            self = .internalError
         }
     }
-}
 
-/// JSON bodies with the project's encoder (ISO 8601 dates, sorted keys).
-public enum JSONResponse {
-    public static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try MessageCoding.encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
+    static let internalError = Problem(status: .internalServerError, code: "internal-error", title: "Internal error")
 }

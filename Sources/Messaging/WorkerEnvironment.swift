@@ -8,7 +8,7 @@ extension EnvironmentConfiguration {
     /// `QUEUE_PREFIX` ("") and `RETRY_DELAY_MS` (5000, the retry queues' TTL).
     public func topology() throws(ConfigurationError) -> Topology {
         Topology(
-            prefix: string("QUEUE_PREFIX", default: ""),
+            prefix: queuePrefix,
             retryDelayMilliseconds: try int("RETRY_DELAY_MS", default: 5000, in: 1...86_400_000))
     }
 

@@ -15,7 +15,7 @@ struct ProductsController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
-        let products = try await DatabaseCall.run { try await database.withConnection { try OrderQueries.products(on: $0) } }
+        let products = try await database.withConnection { try OrderQueries.products(on: $0) }
         return try JSONResponse.make(["products": products])
     }
 
@@ -25,31 +25,10 @@ struct ProductsController<Context: RequestContext>: Sendable {
             throw Problem(status: .badRequest, code: "invalid-product-id", title: "The product id is invalid",
                           errors: [FieldError(field: "id", message: "must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'")])
         }
-        let products = try await DatabaseCall.run { try await database.withConnection { try OrderQueries.products(id, on: $0) } }
+        let products = try await database.withConnection { try OrderQueries.products(id, on: $0) }
         guard let product = products.first else {
             throw Problem(status: .notFound, code: "product-not-found", title: "Unknown product", detail: "no product \(id)")
         }
         return try JSONResponse.make(product)
     }
 }
-
-/// `GET /health/live` (the process answers) and `GET /health/ready` (broker and database answer).
-struct HealthController<Context: RequestContext>: Sendable {
-    let publisher: ReconnectingPublisher
-    let database: PostgresPool
-
-    func addRoutes(to router: Router<Context>) {
-        router.get("/health/live") { _, _ in try JSONResponse.make(["status": "ok"]) }
-        router.get("/health/ready", use: ready)
-    }
-
-    @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
-        async let broker = publisher.isReady()
-        async let databaseUp = (try? await database.withConnection { try $0.query("SELECT 1") }) != nil
-        let checks = ["broker": await broker ? "up" : "down", "database": await databaseUp ? "up" : "down"]
-        let ready = !checks.values.contains("down")
-        return try JSONResponse.make(["status": ready ? "ready" : "unavailable", "broker": checks["broker"]!, "database": checks["database"]!],
-                                     status: ready ? .ok : .serviceUnavailable)
-    }
-}
-

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Postgres
@@ -17,7 +18,16 @@ public struct Migration: Sendable, Hashable {
         self.name = name
         self.fileName = fileName
         self.sql = sql
-        self.checksum = SHA256.hexDigest(Array(sql.utf8))
+        self.checksum = Self.checksum(of: sql)
+    }
+
+    /// SHA-256 of the text's UTF-8 bytes as 64 lower-case hex digits: the
+    /// form `schema_migrations` records, so it must never change.
+    static func checksum(of sql: String) -> String {
+        SHA256.hash(data: Array(sql.utf8)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
     }
 }
 

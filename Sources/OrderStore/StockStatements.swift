@@ -1,6 +1,7 @@
 import Foundation
 import OrderCore
 import Postgres
+import ServiceSupport
 
 /// The statements `OrderApplier` says to ordersdb about lines, stock and
 /// allocations, each one statement for a whole window.

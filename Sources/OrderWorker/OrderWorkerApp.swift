@@ -5,6 +5,7 @@ import OrderCore
 import Postgres
 import ServiceLifecycle
 import ServiceSupport
+import TextCodecs
 import Topology
 
 /// Everything order-worker runs, built from its configuration: tests run the same thing in-process.
@@ -25,7 +26,6 @@ public struct OrderWorkerApp {
             handler: wrap.map { $0(handler) } ?? handler,
             logger: logger)
         // ServiceGroup stops services in reverse order: the worker finishes before the pool closes.
-        let database = database
-        services = [OnShutdown { await database.shutdown() }, worker]
+        services = [database, worker]
     }
 }

@@ -2,6 +2,7 @@ import Logging
 import Messaging
 import OrderCore
 import ServiceSupport
+import TextCodecs
 import Topology
 
 /// order-worker's configuration, from the environment.
@@ -15,15 +16,15 @@ public struct OrderWorkerConfiguration: Sendable {
     /// `WORKER_` consume settings (`EnvironmentConfiguration.consumeSettings`): `WORKER_PREFETCH`,
     /// `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `WORKER_LINGER_MS`, and `MAX_RETRIES`.
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
-        amqpURL = environment.string("AMQP_URL", default: Defaults.amqpURL)
-        databaseURL = environment.string("DATABASE_URL", default: Defaults.databaseURL)
+        amqpURL = environment.amqpURL
+        databaseURL = environment.databaseURL
         consume = try environment.consumeSettings(prefix: "WORKER", maxLoops: 256)
         topology = try environment.topology()
     }
 
     public var logMetadata: Logger.Metadata {
         [
-            LogKey.amqpURL: "\(EnvironmentConfiguration.redact(amqpURL))", LogKey.databaseURL: "\(EnvironmentConfiguration.redact(databaseURL))",
+            LogKey.amqpURL: "\(URLRedaction.redact(amqpURL))", LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))",
             LogKey.queue: "\(topology.orders.main)",
         ].merging(consume.logMetadata) { $1 }
     }

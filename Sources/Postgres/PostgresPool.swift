@@ -1,5 +1,6 @@
 import Logging
 import NIOPosix
+import ServiceLifecycle
 import Synchronization
 
 /// A small connection pool for async callers.
@@ -18,8 +19,13 @@ import Synchronization
 /// query, which fails with a `.connection` error (`isTransient`): retry the
 /// unit of work.
 ///
-/// Call ``shutdown()`` before dropping the pool.
-public final class PostgresPool: Sendable {
+/// The pool owns its threads and connections until it is shut down: a
+/// daemon runs it as a `Service` in its ServiceGroup (listed before the
+/// services that use it, so it closes after them); a one-shot caller (a
+/// tool, a test) awaits ``shutdown()`` itself. Nothing closes it on `deinit`:
+/// a shutdown started there would run unawaited, past the end of the program
+/// or the test that dropped it.
+public final class PostgresPool: Service, Sendable {
     public let configuration: PostgresConfiguration
     public let size: Int
     private let logger: Logger
@@ -44,16 +50,6 @@ public final class PostgresPool: Sendable {
         self.logger = logger
         self.threadPool = NIOThreadPool(numberOfThreads: size)
         self.threadPool.start()
-    }
-
-    deinit {
-        let idle = state.withLock { state in
-            state.isShutdown = true
-            defer { state.idle = [] }
-            return state.idle
-        }
-        idle.forEach { $0.connection.close() }
-        threadPool.shutdownGracefully { _ in }  // a no-op after shutdown()
     }
 
     /// Lends a connection to `body` on one of the pool's threads.
@@ -85,15 +81,22 @@ public final class PostgresPool: Sendable {
         }
     }
 
+    /// Serves until graceful shutdown (or cancellation), then shuts the pool down.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
     /// Stops accepting work, lets running jobs finish (queued ones fail with
     /// `CancellationError`) and closes every connection.
+    /// A second call returns at once (the first one waits for the threads).
     public func shutdown() async {
-        let idle = state.withLock { state in
-            state.isShutdown = true
-            defer { state.idle = [] }
-            return state.idle
+        let (idle, wasShutdown) = state.withLock { state in
+            defer { (state.idle, state.isShutdown) = ([], true) }
+            return (state.idle, state.isShutdown)
         }
         idle.forEach { $0.connection.close() }
+        guard !wasShutdown else { return }
         do {
             try await threadPool.shutdownGracefully()
         } catch {

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -18,10 +19,7 @@ public enum Daemon {
         do {
             let (configuration, services) = try await build(logger)
             logger.info("starting", metadata: configuration)
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            try await group.run()
+            try await serviceGroup(services, logger: logger).run()
             logger.info("stopped")
             exit(0)
         } catch {
@@ -29,4 +27,22 @@ public enum Daemon {
             exit(1)
         }
     }
+
+    /// The group `run` runs: a service that returns or throws stops the
+    /// group with an error, except a ``OneShotService``'s return, which
+    /// shuts it down gracefully.
+    public static func serviceGroup(
+        _ services: [any Service], logger: Logger, gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint]
+    ) -> ServiceGroup {
+        ServiceGroup(
+            configuration: .init(
+                services: services.map { service in
+                    .init(service: service, successTerminationBehavior: service is any OneShotService ? .gracefullyShutdownGroup : .cancelGroup)
+                },
+                gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+    }
 }
+
+/// A service whose return is the end of its process's work (a one-shot run),
+/// not an unexpected stop: the group shuts down gracefully after it.
+public protocol OneShotService: Service {}

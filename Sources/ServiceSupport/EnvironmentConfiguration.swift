@@ -1,4 +1,5 @@
 import Foundation
+import TextCodecs
 
 /// Reads a process's configuration from environment variables. Every
 /// variable has a documented default; a value that does not parse is an
@@ -37,25 +38,40 @@ public struct EnvironmentConfiguration: Sendable {
         }
     }
 
-    /// `name=url,name=url` (VENDOR_DATABASE_URLS).
-    public func namedURLs(_ name: String, default value: String) throws(ConfigurationError) -> [(name: String, url: String)] {
+    /// `name=url,name=url`.
+    func namedURLs(_ name: String, default value: String) throws(ConfigurationError) -> [(name: String, url: String)] {
         let raw = string(name, default: value)
         var result: [(String, String)] = []
         for entry in raw.split(separator: ",") where !entry.trimmingCharacters(in: .whitespaces).isEmpty {
             let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw ConfigurationError(variable: name, message: "entries must look like vendorA=postgres://…, got '\(Self.redact(String(entry)))'")
+                throw ConfigurationError(variable: name, message: "entries must look like vendorA=postgres://…, got '\(URLRedaction.redact(String(entry)))'")
             }
             result.append((parts[0], parts[1]))
         }
         return result
     }
 
-    /// Masks the password in a URL for logs.
-    public static func redact(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? url
+    /// `AMQP_URL`: the broker.
+    public var amqpURL: String {
+        string("AMQP_URL", default: Defaults.amqpURL)
+    }
+
+    /// `DATABASE_URL`: ordersdb.
+    public var databaseURL: String {
+        string("DATABASE_URL", default: Defaults.databaseURL)
+    }
+
+    /// `VENDOR_DATABASE_URLS`: every vendor's database, `vendorA=postgres://…,vendorB=postgres://…`.
+    public func vendorDatabaseURLs() throws(ConfigurationError) -> [(name: String, url: String)] {
+        try namedURLs("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
+    }
+
+    /// `QUEUE_PREFIX` (""): the prefix of every queue name of the topology,
+    /// so a test run or a benchmark works on queues of its own. Every process
+    /// and orderctl read it here.
+    public var queuePrefix: String {
+        string("QUEUE_PREFIX", default: Defaults.queuePrefix)
     }
 }
 
@@ -70,6 +86,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 public enum Defaults {
     public static let amqpURL = "amqp://guest:guest@127.0.0.1:5672/%2F"
     public static let databaseURL = "postgres://orders:orders@127.0.0.1:5432/ordersdb"
+    public static let queuePrefix = ""
     public static let vendorDatabaseURLs =
         "vendorA=postgres://orders:orders@127.0.0.1:5432/vendoradb,vendorB=postgres://orders:orders@127.0.0.1:5432/vendorbdb"
 }

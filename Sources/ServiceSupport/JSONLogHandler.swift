@@ -107,21 +107,10 @@ public struct JSONLogHandler: LogHandler {
         out.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
     }
 
-    /// Writes the whole buffer to stdout, across short writes and interruptions.
+    /// Writes the whole line to stdout; a failed write drops it: stdout is
+    /// gone, and a log line is not worth crashing for.
     private static func writeAll(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(1, buffer.baseAddress! + offset, buffer.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return  // stdout is gone: a log line is not worth crashing for
-                }
-            }
-        }
+        try? FileDescriptorIO.writeAll(1, bytes)
     }
 
     /// Installs JSON logging at `LOG_LEVEL` (default info) for the whole process.

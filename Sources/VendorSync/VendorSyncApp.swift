@@ -5,6 +5,7 @@ import OrderCore
 import Postgres
 import ServiceLifecycle
 import ServiceSupport
+import TextCodecs
 import Topology
 
 /// Everything vendor-sync-worker runs (the executable and the tests use the same).
@@ -24,7 +25,6 @@ public struct VendorSyncApp {
             handler: VendorSyncHandler(orders: orders, vendors: vendors),
             logger: logger)
         // Stopped in reverse order: the worker finishes before the pools close.
-        let pools = [orders] + Array(vendors.values)
-        services = [OnShutdown { for pool in pools { await pool.shutdown() } }, worker]
+        services = [orders] + vendors.keys.sorted().map { vendors[$0]! } + [worker]
     }
 }

@@ -2,6 +2,7 @@ import Logging
 import Messaging
 import OrderCore
 import ServiceSupport
+import TextCodecs
 import Topology
 
 /// vendor-sync-worker's configuration, from the environment.
@@ -16,17 +17,17 @@ public struct VendorSyncConfiguration: Sendable {
     /// (5000) and the `VENDOR_SYNC_` consume settings (`EnvironmentConfiguration.consumeSettings`):
     /// `VENDOR_SYNC_PREFETCH`, `VENDOR_SYNC_BATCH_SIZE`, `VENDOR_SYNC_CONCURRENCY`, `VENDOR_SYNC_LINGER_MS`, and `MAX_RETRIES`.
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
-        amqpURL = environment.string("AMQP_URL", default: Defaults.amqpURL)
-        databaseURL = environment.string("DATABASE_URL", default: Defaults.databaseURL)
-        vendorDatabaseURLs = try environment.namedURLs("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
+        amqpURL = environment.amqpURL
+        databaseURL = environment.databaseURL
+        vendorDatabaseURLs = try environment.vendorDatabaseURLs()
         consume = try environment.consumeSettings(prefix: "VENDOR_SYNC", maxLoops: 64)
         topology = try environment.topology()
     }
 
     public var logMetadata: Logger.Metadata {
         [
-            LogKey.amqpURL: "\(EnvironmentConfiguration.redact(amqpURL))", LogKey.databaseURL: "\(EnvironmentConfiguration.redact(databaseURL))",
-            LogKey.vendors: "\(vendorDatabaseURLs.map { "\($0.name)=\(EnvironmentConfiguration.redact($0.url))" }.joined(separator: ","))",
+            LogKey.amqpURL: "\(URLRedaction.redact(amqpURL))", LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))",
+            LogKey.vendors: "\(vendorDatabaseURLs.map { "\($0.name)=\(URLRedaction.redact($0.url))" }.joined(separator: ","))",
             LogKey.queue: "\(topology.vendorSync.main)",
         ].merging(consume.logMetadata) { $1 }
     }

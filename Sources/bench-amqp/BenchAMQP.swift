@@ -21,7 +21,7 @@ struct BenchAMQP: AsyncParsableCommand {
 
 struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("amqp-url"), help: "Broker URL (default: $AMQP_URL or the local broker).")
-    var amqpURL: String = EnvironmentConfiguration().string("AMQP_URL", default: Defaults.amqpURL)
+    var amqpURL: String = EnvironmentConfiguration().amqpURL
 
     func connect(_ name: String) async throws -> AMQPConnection {
         try await AMQPConnection.connect(AMQPConfiguration(url: amqpURL, connectionName: name))

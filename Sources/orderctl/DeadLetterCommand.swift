@@ -29,7 +29,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         var queues: [String] = []
 
         @Option(name: .customLong("queue-prefix"), help: "Prefix of every queue name of the topology (default: $QUEUE_PREFIX, else none).")
-        var queuePrefix: String = EnvironmentConfiguration().string("QUEUE_PREFIX", default: "")
+        var queuePrefix: String = EnvironmentConfiguration().queuePrefix
 
         @Option(name: .customLong("scan-limit"), help: "Most messages read from one queue.")
         var scanLimit: Int = DeadLetterAdmin.defaultScanLimit

@@ -50,11 +50,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("vendor-database-urls"), help: "vendor=url,… (default: $VENDOR_DATABASE_URLS or the local vendoradb and vendorbdb).")
     var vendorDatabaseURLsOption: String?
 
-    var amqpURL: String { amqpURLOption ?? EnvironmentConfiguration().string("AMQP_URL", default: Defaults.amqpURL) }
-    var databaseURL: String { databaseURLOption ?? EnvironmentConfiguration().string("DATABASE_URL", default: Defaults.databaseURL) }
-    var vendorDatabaseURLs: String {
-        vendorDatabaseURLsOption ?? EnvironmentConfiguration().string("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
-    }
+    var amqpURL: String { amqpURLOption ?? EnvironmentConfiguration().amqpURL }
+    var databaseURL: String { databaseURLOption ?? EnvironmentConfiguration().databaseURL }
 
     @Option(name: .customLong("output"), help: "table or json.")
     var output: OutputFormat = .table
@@ -80,8 +77,9 @@ func runReporting(_ body: () async throws -> Void) async throws {
 extension GlobalOptions {
     func vendorURLs() throws -> [(name: String, url: String)] {
         do {
-            return try EnvironmentConfiguration(["VENDOR_DATABASE_URLS": vendorDatabaseURLs])
-                .namedURLs("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
+            let environment = EnvironmentConfiguration()
+            guard let option = vendorDatabaseURLsOption else { return try environment.vendorDatabaseURLs() }
+            return try EnvironmentConfiguration(environment.values.merging(["VENDOR_DATABASE_URLS": option]) { $1 }).vendorDatabaseURLs()
         } catch {
             throw AdminError("\(error)")
         }

@@ -7,6 +7,7 @@ import Logging
 import Messaging
 import OrderAPI
 import OrderCore
+import ServiceSupport
 import TestSupport
 import Testing
 
@@ -157,6 +158,31 @@ private let quietLogger: Logger = {
                 #expect(try await client.call(.get, "/health/live").status == 200)
                 let ready = try await client.call(.get, "/health/ready")
                 #expect(ready.status == 200, "\(ready.text)")
+            }
+        }
+    }
+
+    /// The read paths' database errors go through the one mapping: 503 with
+    /// Retry-After, and nothing of the error (URL, password, libpq's message) in the body.
+    @Test func anUnreachableDatabaseIsA503ThatLeaksNothing() async throws {
+        let secret = "Orders-Db-Secret-51c2"
+        let configuration = try OrderAPIConfiguration(environment: EnvironmentConfiguration([
+            "AMQP_URL": TestEnvironment.amqpURL,
+            // Port 1 refuses connections at once.
+            "DATABASE_URL": "postgres://orders:\(secret)@127.0.0.1:1/ordersdb?connect_timeout=2",
+            "QUEUE_PREFIX": TestEnvironment.uniqueName("intake-db-down") + ".",
+        ]))
+        let app = try buildOrderAPI(configuration: configuration, logger: quietLogger)
+        try await app.test(.router) { client in
+            for path in ["/products", "/products/p1", "/orders/\(UUID())"] {
+                let response = try await client.call(.get, path)
+                #expect(response.status == 503, "\(path)")
+                #expect(response.contentType == "application/problem+json", "\(path)")
+                #expect(response.json["code"] as? String == "database-unavailable", "\(path)")
+                #expect(response.headers[.retryAfter] != nil, "\(path)")
+                for leak in [secret, "127.0.0.1", "ordersdb", "PostgreSQL", "connection"] {
+                    #expect(!response.text.contains(leak), "\(path): \(leak) in \(response.text)")
+                }
             }
         }
     }

@@ -22,12 +22,13 @@ struct MigrationFileTests {
         #expect(MigrationRunner.parseFileName(fileName) == nil)
     }
 
+    /// The checksum `schema_migrations` records: SHA-256 (FIPS 180-4 vectors), lower-case hex.
     @Test func sha256KnownVectors() {
-        #expect(SHA256.hexDigest(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hexDigest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hexDigest(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(Migration.checksum(of: "") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(Migration.checksum(of: "abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(Migration.checksum(of: "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hexDigest([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
+        #expect(Migration.checksum(of: String(repeating: "a", count: 1_000_000))
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
@@ -42,7 +43,7 @@ struct MigrationFileTests {
         #expect(migrations.map(\.version) == [1, 2, 10])
         #expect(migrations.map(\.fileName) == ["0001_one.sql", "0002_two.sql", "0010_ten.sql"])
         #expect(migrations[0].sql == "SELECT 1;")
-        #expect(migrations[0].checksum == SHA256.hexDigest(Array("SELECT 1;".utf8)))
+        #expect(migrations[0].checksum == "17db4fd369edb9244b9f91d9aeed145c3d04ad8ba6e95d06247f07a63527d11a")
         #expect(migrations[0].checksum != migrations[1].checksum)
     }
 

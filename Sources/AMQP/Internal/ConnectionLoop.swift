@@ -40,7 +40,7 @@ final class ChannelState {
 ///
 /// librabbitmq is not thread-safe, so every call on the connection happens on
 /// this one thread. Callers hand it commands (closures) through a locked inbox
-/// and an eventfd that wakes the thread from `poll`. Between commands the
+/// and a self-pipe that wakes the thread from `poll`. Between commands the
 /// thread reads frames: deliveries go to consumer streams, confirms and
 /// returns to the publishes waiting for them, broker-initiated closes fail
 /// what depended on the channel or connection. Because the thread polls with

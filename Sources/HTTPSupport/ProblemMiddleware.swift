@@ -1,0 +1,20 @@
+import Hummingbird
+
+/// Turns every error into a problem document (``Problem/init(_:request:)``),
+/// so no client ever sees an empty or HTML error; errors the mapping does not
+/// know are logged here, where their detail is safe.
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Problem(error, request: request)
+            if problem.status == .internalServerError, !(error is Problem) {
+                context.logger.error("unhandled error", metadata: ["error": "\(error)"])
+            }
+            throw problem
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import Logging
+import ServiceSupport
+import TextCodecs
+
+/// stock-sync's configuration, from the environment.
+public struct StockSyncConfiguration: Sendable {
+    public var databaseURL: String
+    public var vendorDatabaseURLs: [(name: String, url: String)]
+    public var interval: Duration
+    public var host: String
+    public var port: Int
+    public var apiToken: String?
+
+    /// Reads `DATABASE_URL`, `VENDOR_DATABASE_URLS`, `STOCK_SYNC_INTERVAL_SECONDS` (30),
+    /// `STOCK_SYNC_HTTP_HOST` (127.0.0.1), `STOCK_SYNC_HTTP_PORT` (8081), `STOCK_API_TOKEN` (unset: writes disabled).
+    public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
+        databaseURL = environment.databaseURL
+        vendorDatabaseURLs = try environment.vendorDatabaseURLs()
+        interval = .seconds(try environment.int("STOCK_SYNC_INTERVAL_SECONDS", default: 30, in: 1...86_400))
+        host = environment.string("STOCK_SYNC_HTTP_HOST", default: "127.0.0.1")
+        port = try environment.int("STOCK_SYNC_HTTP_PORT", default: 8081, in: 0...65535)
+        apiToken = environment.optionalString("STOCK_API_TOKEN")
+    }
+
+    public var logMetadata: Logger.Metadata {
+        [
+            "database_url": "\(URLRedaction.redact(databaseURL))",
+            "vendors": "\(vendorDatabaseURLs.map { "\($0.name)=\(URLRedaction.redact($0.url))" }.joined(separator: ","))",
+            "interval": "\(interval)", "address": "\(host):\(port)", "writes": "\(apiToken == nil ? "disabled" : "enabled (token set)")",
+        ]
+    }
+}
