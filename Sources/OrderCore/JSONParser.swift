@@ -6,7 +6,7 @@ public struct JSONSyntaxError: Error, Sendable, Hashable, CustomStringConvertibl
         case unexpectedEnd = "unexpected end of input"
         case unexpectedByte = "unexpected byte"
         case invalidNumber = "invalid number"
-        /// Beyond Double's range (`1e400`); Foundation's decoder rejected these too.
+        /// Beyond Double's range (`1e400`): no number to give.
         case numberOutOfRange = "number out of range"
         case invalidEscape = "invalid escape sequence"
         case loneSurrogate = "unpaired UTF-16 surrogate escape"
@@ -35,10 +35,9 @@ extension JSONValue {
     /// Parses one RFC 8259 JSON text, strictly.
     ///
     /// Numbers: a literal whose value is an integer that fits `Int64` is
-    /// `.integer` (also `1.0` or `2e2`, as Foundation's decoder read them when
-    /// `init(from:)` tried Int64 first), anything else `.number`. Integrality is
-    /// decided on the decimal text, not on the rounded Double. When an object
-    /// repeats a key, the last value wins.
+    /// `.integer` (also `1.0` or `2e2`, as JSONDecoder reads them into Int64),
+    /// anything else `.number`. Integrality is decided on the decimal text, not
+    /// on the rounded Double. When an object repeats a key, the last value wins.
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONSyntaxError) -> JSONValue {
         let result = bytes.withContiguousStorageIfAvailable(parseResult)
             ?? Array(bytes).withUnsafeBufferPointer(parseResult)

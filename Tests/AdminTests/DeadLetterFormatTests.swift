@@ -112,10 +112,31 @@ struct DeadLetterFormatTests {
     }
 
     @Test func outputValuesAreValidJSON() throws {
-        let value = OutputValue.object(["a": .array([.int(1), .string("q\"\u{1}\n"), .null, .double(1.5), .bool(false)]), "b": .object([:])])
+        let value = JSONValue.object(["a": .array([.integer(1), .string("q\"\u{1}\n"), .null, .number(1.5), .bool(false)]), "b": .object([:])])
         for pretty in [true, false] {
             let object = try JSONSerialization.jsonObject(with: Data(value.json(pretty: pretty).utf8)) as? [String: Any]
             #expect((object?["a"] as? [Any])?[1] as? String == "q\"\u{1}\n")
         }
+    }
+
+    /// `dlq peek --output json` shows a header exactly as `dlq export` writes it.
+    @Test func peekShowsHeadersInTheExportShape() throws {
+        for value in [AMQPValue.int64(3), .uint64(7), .string("x"), .decimal(scale: 2, value: 1234), .bytes([0, 255]), .void,
+                      .table(["k": .array([.bool(true)])])] {
+            let exported = try JSONValue.parse(JSONLines.encoder.encode(TypedValue(value)))
+            #expect(TypedValue(value).json == exported)
+        }
+        #expect(TypedValue(.int64(3)).json == .object(["type": .string("int64"), "value": .integer(3)]))
+        #expect(TypedValue(.void).json == .object(["type": .string("void")]))
+    }
+
+    /// Table output's JSON form goes through the same writer: valid JSON, DEL unescaped, as JSONEncoder writes it.
+    @Test func reportJSONIsOneArrayOfObjects() throws {
+        let report = Report(columns: ["queue", "count"], rows: [["a\u{7F}/b", "1"], ["c", "2"]])
+        let text = report.render(.json)
+        #expect(text.contains("\u{7F}") && !text.contains(#"\u007f"#))
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: String]])
+        #expect(rows == [["queue": "a\u{7F}/b", "count": "1"], ["queue": "c", "count": "2"]])
+        #expect(Report(columns: ["x"], rows: []).render(.json) == "[]")
     }
 }
