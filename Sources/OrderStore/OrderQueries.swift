@@ -11,28 +11,16 @@ public struct OrderDetails: Sendable, Hashable, Codable {
     }
 
     public struct Allocation: Sendable, Hashable, Codable {
-        public let allocationId: UUID
+        @LowercaseUUID public var allocationId: UUID
         public let lineNo: Int
         public let vendorId: String
         public let productId: String
         public let quantity: Int
         public let status: String
         public let appliedAt: Date?
-
-        /// The id in lower case, as every id is written (`UUID`'s own Encodable writes upper case).
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(UUIDText.string(allocationId), forKey: .allocationId)
-            try container.encode(lineNo, forKey: .lineNo)
-            try container.encode(vendorId, forKey: .vendorId)
-            try container.encode(productId, forKey: .productId)
-            try container.encode(quantity, forKey: .quantity)
-            try container.encode(status, forKey: .status)
-            try container.encodeIfPresent(appliedAt, forKey: .appliedAt)
-        }
     }
 
-    public let orderId: UUID
+    @LowercaseUUID public var orderId: UUID
     public let status: OrderStatus
     public let reason: String?
     public let reviewRequired: Bool
@@ -43,22 +31,6 @@ public struct OrderDetails: Sendable, Hashable, Codable {
     public let updatedAt: Date
     public let lines: [Line]
     public let allocations: [Allocation]
-
-    /// The id in lower case, as every id is written (`UUID`'s own Encodable writes upper case).
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(UUIDText.string(orderId), forKey: .orderId)
-        try container.encode(status, forKey: .status)
-        try container.encodeIfPresent(reason, forKey: .reason)
-        try container.encode(reviewRequired, forKey: .reviewRequired)
-        try container.encodeIfPresent(reviewReason, forKey: .reviewReason)
-        try container.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
-        try container.encodeIfPresent(queuedAt, forKey: .queuedAt)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(updatedAt, forKey: .updatedAt)
-        try container.encode(lines, forKey: .lines)
-        try container.encode(allocations, forKey: .allocations)
-    }
 }
 
 /// A product's stock: available is the sum over its vendors.
