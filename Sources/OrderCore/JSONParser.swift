@@ -34,6 +34,17 @@ extension JSONValue {
 
     /// Parses one RFC 8259 JSON text, strictly.
     ///
+    /// Why by hand rather than `JSONDecoder` straight into the Codable types:
+    /// the validation needs it, and it is faster. JSONDecoder stops at the
+    /// first error, where `POST /order` and a `PoisonMessage` name every wrong
+    /// field with its JSON type (`true` is not a quantity, `2.5` is not an
+    /// integer). And `scripts/bench-json` (package-benchmark, median per
+    /// decode, 2-core x86_64 VM, Swift 6.3.1 on Linux) measured this parser
+    /// with the validation against JSONDecoder without any:
+    /// `OrderPlaced` (3 lines) 2.9 µs and 18 mallocs against 10 µs and 40;
+    /// `VendorAllocation` 0.9 µs and 3 against 4.7 µs and 22;
+    /// a 3-line `POST /order` body 2.1 µs and 14 against 7.4 µs and 33.
+    ///
     /// Numbers: a literal whose value is an integer that fits `Int64` is
     /// `.integer` (also `1.0` or `2e2`, as JSONDecoder reads them into Int64),
     /// anything else `.number`. Integrality is decided on the decimal text, not

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Appends JSON text to bytes: the one JSON writer (message bodies, log lines,
-/// `orderctl --output json`), and so the one string escaper. The keys' order
-/// is the caller's job.
+/// Appends JSON text to bytes: the one hand-written JSON writer (message
+/// bodies, log lines, `JSONValue.json`) and so the one string escaper; Codable
+/// documents (problem bodies, `dlq export` files) go through JSONEncoder,
+/// which escapes the same way. The keys' order is the caller's job.
 public struct JSONWriter {
     public var bytes: [UInt8] = []
 
