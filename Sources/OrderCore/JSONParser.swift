@@ -19,11 +19,6 @@ public struct JSONSyntaxError: Error, Sendable, Hashable, CustomStringConvertibl
     public let reason: Reason
     public let offset: Int
 
-    public init(reason: Reason, offset: Int) {
-        self.reason = reason
-        self.offset = offset
-    }
-
     public var description: String { "\(reason.rawValue) at byte \(offset)" }
 }
 

@@ -1,10 +1,14 @@
 import Foundation
 import TextCodecs
 
-/// Reading a message body's fields, naming each wrong one.
-enum MessageFields {
+/// A message body's fields as they are read, with a problem noted for each
+/// wrong one, so the poison names them all rather than the first.
+struct MessageFields {
+    private let object: [String: JSONValue]
+    private(set) var problems: [String] = []
+
     /// The body as a JSON object; anything else is poison.
-    static func object(_ body: [UInt8]) throws(PoisonMessage) -> [String: JSONValue] {
+    init(_ body: [UInt8]) throws(PoisonMessage) {
         let value: JSONValue
         do {
             value = try JSONValue.parse(body)
@@ -14,22 +18,29 @@ enum MessageFields {
         guard case .object(let object) = value else {
             throw PoisonMessage(reason: .invalid, detail: "body must be a JSON object, not \(value.typeName)")
         }
-        return object
+        self.object = object
     }
 
-    static func string(_ field: String, in object: [String: JSONValue], problems: inout [String]) -> String? {
+    subscript(field: String) -> JSONValue? { object[field] }
+
+    mutating func note(_ problem: String) { problems.append(problem) }
+
+    /// Every problem noted, as one invalid-message poison.
+    var poison: PoisonMessage { PoisonMessage(reason: .invalid, detail: problems.joined(separator: "; ")) }
+
+    mutating func string(_ field: String) -> String? {
         switch object[field] {
         case .string(let text)?: return text
-        case nil: problems.append("\(field): is required")
-        case let other?: problems.append("\(field): must be a string, not \(other.typeName)")
+        case nil: note("\(field): is required")
+        case let other?: note("\(field): must be a string, not \(other.typeName)")
         }
         return nil
     }
 
-    static func uuid(_ field: String, in object: [String: JSONValue], problems: inout [String]) -> UUID? {
-        guard let text = string(field, in: object, problems: &problems) else { return nil }
+    mutating func uuid(_ field: String) -> UUID? {
+        guard let text = string(field) else { return nil }
         guard let id = UUIDText.parse(text) else {
-            problems.append("\(field): not a UUID")
+            note("\(field): not a UUID")
             return nil
         }
         return id

@@ -47,28 +47,25 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
     /// Decodes and validates a message body. Anything wrong is a `PoisonMessage`:
     /// it goes to the DLQ with the reason, never retried.
     public static func decode(_ body: [UInt8]) throws(PoisonMessage) -> OrderPlaced {
-        let object = try MessageFields.object(body)
-        var problems: [String] = []
-        let orderId = MessageFields.uuid("orderId", in: object, problems: &problems)
+        var fields = try MessageFields(body)
+        let orderId = fields.uuid("orderId")
         var lines: [OrderLine] = []
-        switch OrderRequest.validate(.object(["items": object["lines"] ?? .null])) {
+        switch OrderRequest.validate(.object(["items": fields["lines"] ?? .null])) {
         case .success(let valid): lines = valid
         case .failure(let failure):
-            problems += failure.errors.map { "\($0.field.replacingOccurrences(of: "items", with: "lines")): \($0.message)" }
+            for error in failure.errors { fields.note("\(error.field.replacingOccurrences(of: "items", with: "lines")): \(error.message)") }
         }
         var acceptedAt = Date(timeIntervalSince1970: 0)
-        if let text = MessageFields.string("acceptedAt", in: object, problems: &problems) {
-            if let date = MessageCoding.parseDate(text) { acceptedAt = date } else { problems.append("acceptedAt: not an ISO 8601 date") }
+        if let text = fields.string("acceptedAt") {
+            if let date = MessageCoding.parseDate(text) { acceptedAt = date } else { fields.note("acceptedAt: not an ISO 8601 date") }
         }
         var key: String?
-        switch object["idempotencyKey"] {
+        switch fields["idempotencyKey"] {
         case nil, .null?: break
         case .string(let text)?: key = text
-        case let other?: problems.append("idempotencyKey: must be a string, not \(other.typeName)")
+        case let other?: fields.note("idempotencyKey: must be a string, not \(other.typeName)")
         }
-        guard problems.isEmpty, let orderId else {
-            throw PoisonMessage(reason: .invalid, detail: problems.joined(separator: "; "))
-        }
+        guard fields.problems.isEmpty, let orderId else { throw fields.poison }
         return OrderPlaced(orderId: orderId, lines: lines, idempotencyKey: key, acceptedAt: acceptedAt)
     }
 }

@@ -10,10 +10,5 @@ public struct PoisonMessage: Error, Sendable, Hashable, CustomStringConvertible 
     public let reason: Reason
     public let detail: String
 
-    public init(reason: Reason, detail: String) {
-        self.reason = reason
-        self.detail = detail
-    }
-
     public var description: String { "\(reason.rawValue): \(detail)" }
 }

@@ -41,21 +41,20 @@ public struct VendorAllocation: Sendable, Hashable, Codable {
     /// `PoisonMessage`'s detail. Unknown fields are ignored, so a
     /// producer may add fields before this consumer knows them.
     public static func decode(_ body: [UInt8]) throws(PoisonMessage) -> VendorAllocation {
-        let object = try MessageFields.object(body)
-        var problems: [String] = []
-        let allocationId = MessageFields.uuid("allocationId", in: object, problems: &problems)
-        let orderId = MessageFields.uuid("orderId", in: object, problems: &problems)
-        let vendorId = MessageFields.string("vendorId", in: object, problems: &problems)
-        let productId = MessageFields.string("productId", in: object, problems: &problems)
+        var fields = try MessageFields(body)
+        let allocationId = fields.uuid("allocationId")
+        let orderId = fields.uuid("orderId")
+        let vendorId = fields.string("vendorId")
+        let productId = fields.string("productId")
         var quantity: Int?
-        switch object["quantity"] {
+        switch fields["quantity"] {
         case .integer(let number)?: quantity = Int(clamping: number)
-        case .number?: problems.append("quantity: must be an integer from 1 to 1000000")
-        case nil: problems.append("quantity: is required")
-        case let other?: problems.append("quantity: must be an integer, not \(other.typeName)")
+        case .number?: fields.note("quantity: must be an integer from 1 to 1000000")
+        case nil: fields.note("quantity: is required")
+        case let other?: fields.note("quantity: must be an integer, not \(other.typeName)")
         }
-        guard problems.isEmpty, let allocationId, let orderId, let vendorId, let productId, let quantity else {
-            throw PoisonMessage(reason: .invalid, detail: problems.joined(separator: "; "))
+        guard fields.problems.isEmpty, let allocationId, let orderId, let vendorId, let productId, let quantity else {
+            throw fields.poison
         }
         guard OrderLimits.quantityRange.contains(quantity) else {
             throw PoisonMessage(reason: .invalid, detail: "quantity: must be an integer from 1 to 1000000")
