@@ -1,11 +1,6 @@
 import AMQP
 import Foundation
 
-public struct JSONLinesError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// Reading and writing `dlq export` files.
 public enum JSONLines {
     public static let encoder: JSONEncoder = {
