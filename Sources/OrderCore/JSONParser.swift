@@ -14,9 +14,9 @@ extension JSONValue {
     /// integer). And `scripts/bench-json` (package-benchmark, median per
     /// decode, 2-core x86_64 VM, Swift 6.3.1 on Linux) measured this parser
     /// with the validation against JSONDecoder without any:
-    /// `OrderPlaced` (3 lines) 2.9 µs and 18 mallocs against 10 µs and 40;
-    /// `VendorAllocation` 0.9 µs and 3 against 4.7 µs and 22;
-    /// a 3-line `POST /order` body 2.1 µs and 14 against 7.4 µs and 33.
+    /// `OrderPlaced` (3 lines) 2.9 µs and 18 mallocs against 9.1 µs and 40;
+    /// `VendorAllocation` 1.0 µs and 3 against 4.7 µs and 22;
+    /// a 3-line `POST /order` body 2.0 µs and 14 against 6.6 µs and 33.
     ///
     /// Numbers: a literal whose value is an integer that fits `Int64` is
     /// `.integer` (also `1.0` or `2e2`, as JSONDecoder reads them into Int64),
