@@ -40,25 +40,24 @@ public struct TimestampText: Sendable {
     /// year outside `years`.
     @discardableResult
     public func append(seconds: Int64, nanoseconds: Int64, to bytes: inout [UInt8]) -> Bool {
-        let (days, secondOfDay) = CivilCalendar.floorDivide(seconds, 86_400)
-        let (year, month, day) = CivilCalendar.civil(fromDays: days)
+        let (year, month, day, secondOfDay) = CivilCalendar.civil(fromSecondsSince1970: seconds)
         guard years.contains(year) else { return false }
         let isBC = lenient && year <= 0
-        appendDigits(isBC ? 1 - year : year, count: 4, to: &bytes)
+        Self.appendDigits(isBC ? 1 - year : year, count: 4, to: &bytes)
         bytes.append(UInt8(ascii: "-"))
-        appendDigits(month, count: 2, to: &bytes)
+        Self.appendDigits(month, count: 2, to: &bytes)
         bytes.append(UInt8(ascii: "-"))
-        appendDigits(day, count: 2, to: &bytes)
+        Self.appendDigits(day, count: 2, to: &bytes)
         bytes.append(separator)
-        appendDigits(secondOfDay / 3600, count: 2, to: &bytes)
+        Self.appendDigits(secondOfDay / 3600, count: 2, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        appendDigits(secondOfDay / 60 % 60, count: 2, to: &bytes)
+        Self.appendDigits(secondOfDay / 60 % 60, count: 2, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        appendDigits(secondOfDay % 60, count: 2, to: &bytes)
+        Self.appendDigits(secondOfDay % 60, count: 2, to: &bytes)
         bytes.append(UInt8(ascii: "."))
         var fraction = nanoseconds
         for _ in fractionDigits..<9 { fraction /= 10 }
-        appendDigits(fraction, count: fractionDigits, to: &bytes)
+        Self.appendDigits(fraction, count: fractionDigits, to: &bytes)
         bytes.append(contentsOf: UnsafeBufferPointer(start: utcSuffix.utf8Start, count: utcSuffix.utf8CodeUnitCount))
         if isBC { bytes.append(contentsOf: " BC".utf8) }
         return true
@@ -84,10 +83,6 @@ public struct TimestampText: Sendable {
             bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
             divisor /= 10
         }
-    }
-
-    private func appendDigits(_ value: Int64, count: Int, to bytes: inout [UInt8]) {
-        Self.appendDigits(value, count: count, to: &bytes)
     }
 
     // MARK: Reading
