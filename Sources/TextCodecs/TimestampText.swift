@@ -91,7 +91,7 @@ public struct TimestampText: Sendable {
     /// (fraction digits beyond nine are refused), or nil when the layout does
     /// not take the text. A text without a zone is UTC; a date alone is its
     /// midnight UTC. `infinity` is not a timestamp here: PostgreSQL callers
-    /// handle it before.
+    /// handle it first.
     public func parse(_ text: String) -> (seconds: Int64, nanoseconds: Int64)? {
         var text = text
         return text.withUTF8 { parse(Scanner(bytes: $0)) }
