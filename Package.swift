@@ -19,6 +19,8 @@ let package = Package(
         .executable(name: "order-worker", targets: ["order-worker"]),
         .executable(name: "vendor-sync-worker", targets: ["vendor-sync-worker"]),
         .executable(name: "stock-sync", targets: ["stock-sync"]),
+        // For the JSON micro-benchmark package in Benchmarks/.
+        .library(name: "OrderCore", targets: ["OrderCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -188,8 +190,8 @@ let package = Package(
             name: "PostgresTests",
             dependencies: ["Postgres", "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
-        .testTarget(name: "OrderCoreTests", dependencies: ["OrderCore"]),
-        .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport"]),
+        .testTarget(name: "OrderCoreTests", dependencies: ["OrderCore", "TextCodecs"]),
+        .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport", "TextCodecs"]),
         .testTarget(name: "TextCodecsTests", dependencies: ["TextCodecs"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "TestSupport"]),

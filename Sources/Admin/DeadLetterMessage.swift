@@ -31,11 +31,11 @@ public struct DeathRecord: Sendable, Hashable {
         headers["x-death"]?.arrayValue?.compactMap(\.tableValue).map(DeathRecord.init) ?? []
     }
 
-    var outputValue: OutputValue {
+    var json: JSONValue {
         .object([
             "queue": .optional(queue), "reason": .optional(reason), "count": .optional(count),
             "time": .optional(time.map(MessageCoding.formatDate)), "exchange": .optional(exchange),
-            "routingKeys": .array(routingKeys.map(OutputValue.string)), "originalExpiration": .optional(originalExpiration),
+            "routingKeys": .array(routingKeys.map(JSONValue.string)), "originalExpiration": .optional(originalExpiration),
         ])
     }
 

@@ -46,15 +46,15 @@ public struct DeadLetterListing: Renderable {
                 rows: queues.map { [$0.queue, "\($0.depth)", "\($0.scanned)", $0.oldestAge.map(DurationText.format) ?? "-", reasonsText($0.reasons)] })
             return report.render(.table) + notesText(notes)
         case .json:
-            return OutputValue.object([
+            return JSONValue.object([
                 "queues": .array(queues.map { queue in
                     .object([
-                        "queue": .string(queue.queue), "depth": .int(Int64(queue.depth)), "scanned": .int(Int64(queue.scanned)),
-                        "truncated": .bool(queue.truncated), "oldestAgeSeconds": queue.oldestAge.map { .int(Int64($0)) } ?? .null,
-                        "reasons": .object(queue.reasons.mapValues { .int(Int64($0)) }),
+                        "queue": .string(queue.queue), "depth": .integer(Int64(queue.depth)), "scanned": .integer(Int64(queue.scanned)),
+                        "truncated": .bool(queue.truncated), "oldestAgeSeconds": queue.oldestAge.map { .integer(Int64($0)) } ?? .null,
+                        "reasons": .object(queue.reasons.mapValues { .integer(Int64($0)) }),
                     ])
                 }),
-                "notes": .array(notes.map(OutputValue.string)),
+                "notes": .array(notes.map(JSONValue.string)),
             ]).json()
         }
     }
@@ -108,16 +108,16 @@ public struct DeadLetterStats: Renderable {
             let rows = groups.map { [$0.key, "\($0.count)", $0.oldestAge.map(DurationText.format) ?? "-"] } + [["total", "\(total)", ""]]
             return Report(columns: [grouping.rawValue, "count", "oldest"], rows: rows).render(.table) + notesText(notes)
         case .json:
-            return OutputValue.object([
+            return JSONValue.object([
                 "groupBy": .string(grouping.rawValue),
                 "groups": .array(groups.map {
-                    .object(["key": .string($0.key), "count": .int(Int64($0.count)), "oldestAgeSeconds": $0.oldestAge.map { .int(Int64($0)) } ?? .null])
+                    .object(["key": .string($0.key), "count": .integer(Int64($0.count)), "oldestAgeSeconds": $0.oldestAge.map { .integer(Int64($0)) } ?? .null])
                 }),
-                "total": .int(Int64(total)),
+                "total": .integer(Int64(total)),
                 "queues": .array(queues.map {
-                    .object(["queue": .string($0.queue), "depth": .int(Int64($0.depth)), "scanned": .int(Int64($0.scanned))])
+                    .object(["queue": .string($0.queue), "depth": .integer(Int64($0.depth)), "scanned": .integer(Int64($0.scanned))])
                 }),
-                "notes": .array(notes.map(OutputValue.string)),
+                "notes": .array(notes.map(JSONValue.string)),
             ]).json()
         }
     }
@@ -153,14 +153,14 @@ public struct DeadLetterPeek: Renderable {
             }
             return out.joined(separator: "\n") + notesText(notes).dropFirst()
         case .json:
-            return OutputValue.object([
+            return JSONValue.object([
                 "queues": .array(queues.map { queue in
                     .object([
-                        "queue": .string(queue.queue), "depth": .int(Int64(queue.depth)),
+                        "queue": .string(queue.queue), "depth": .integer(Int64(queue.depth)),
                         "messages": .array(queue.messages.map { Self.json($0, now: now) }),
                     ])
                 }),
-                "notes": .array(notes.map(OutputValue.string)),
+                "notes": .array(notes.map(JSONValue.string)),
             ]).json()
         }
     }
@@ -212,69 +212,42 @@ public struct DeadLetterPeek: Renderable {
         return lines.joined(separator: "\n")
     }
 
-    static func json(_ message: DeadLetterMessage, now: Date) -> OutputValue {
+    static func json(_ message: DeadLetterMessage, now: Date) -> JSONValue {
         let d = message.delivery
         let p = d.properties
         let body = Body(d.body, contentType: p.contentType)
-        let headers = p.headers.mapValues { value -> OutputValue in typed(value) }
+        let headers = p.headers.mapValues { TypedValue($0).json }
         return .object([
             "failure": .object([
-                "reason": .string(message.reason), "errorMessage": .optional(message.errorMessage), "retryCount": .int(Int64(message.retryCount)),
+                "reason": .string(message.reason), "errorMessage": .optional(message.errorMessage), "retryCount": .integer(Int64(message.retryCount)),
                 "originalQueue": .optional(message.originalQueue), "failedAt": .optional(message.failedAt.map(MessageCoding.formatDate)),
-                "failedBy": .optional(message.failedBy), "ageSeconds": message.age(at: now).map { .int(Int64($0)) } ?? .null,
+                "failedBy": .optional(message.failedBy), "ageSeconds": message.age(at: now).map { .integer(Int64($0)) } ?? .null,
                 "deadLetteredByBroker": .bool(message.deadLetteredByBroker),
             ]),
             "exchange": .string(d.exchange), "routingKey": .string(d.routingKey), "redelivered": .bool(d.redelivered),
             "properties": .object([
                 "contentType": .optional(p.contentType), "contentEncoding": .optional(p.contentEncoding),
-                "deliveryMode": p.deliveryMode.map { .int(Int64($0.rawValue)) } ?? .null, "priority": p.priority.map { .int(Int64($0)) } ?? .null,
+                "deliveryMode": p.deliveryMode.map { .integer(Int64($0.rawValue)) } ?? .null, "priority": p.priority.map { .integer(Int64($0)) } ?? .null,
                 "correlationId": .optional(p.correlationID), "replyTo": .optional(p.replyTo), "expiration": .optional(p.expiration),
-                "messageId": .optional(p.messageID), "timestamp": p.timestamp.map { .int(Int64($0.timeIntervalSince1970)) } ?? .null,
+                "messageId": .optional(p.messageID), "timestamp": p.timestamp.map { .integer(Int64($0.timeIntervalSince1970)) } ?? .null,
                 "type": .optional(p.type), "userId": .optional(p.userID), "appId": .optional(p.appID), "headers": .object(headers),
             ]),
-            "xDeath": .array(message.deaths.map(\.outputValue)),
-            "body": .object(["encoding": .string(body.kind), "length": .int(Int64(d.body.count)), "value": body.json]),
+            "xDeath": .array(message.deaths.map(\.json)),
+            "body": .object(["encoding": .string(body.kind), "length": .integer(Int64(d.body.count)), "value": body.json]),
         ])
-    }
-
-    /// An AMQP value as `{"type":…,"value":…}` (the export format).
-    static func typed(_ value: AMQPValue) -> OutputValue {
-        let inner: OutputValue
-        switch value {
-        case .bool(let v): inner = .bool(v)
-        case .int8(let v): inner = .int(Int64(v))
-        case .uint8(let v): inner = .int(Int64(v))
-        case .int16(let v): inner = .int(Int64(v))
-        case .uint16(let v): inner = .int(Int64(v))
-        case .int32(let v): inner = .int(Int64(v))
-        case .uint32(let v): inner = .int(Int64(v))
-        case .int64(let v): inner = .int(v)
-        case .uint64(let v): inner = .uint(v)
-        case .float(let v): inner = .double(Double(v))
-        case .double(let v): inner = .double(v)
-        case .decimal(let scale, let v): inner = .object(["scale": .int(Int64(scale)), "value": .int(Int64(v))])
-        case .string(let v): inner = .string(v)
-        case .bytes(let v): inner = .string(Data(v).base64EncodedString())
-        case .timestamp(let v): inner = .uint(v)
-        case .array(let items): inner = .array(items.map(typed))
-        case .table(let table): inner = .object(table.mapValues(typed))
-        case .void: return .object(["type": .string("void")])
-        }
-        return .object(["type": .string(TypedValue.typeName(value)), "value": inner])
     }
 
     /// A body shown as pretty JSON when it is JSON, as text when it is UTF-8 text, else base64.
     struct Body {
         let kind: String
         let text: String
-        let json: OutputValue
+        let json: JSONValue
 
         init(_ bytes: [UInt8], contentType: String?) {
             if !bytes.isEmpty, let value = try? JSONValue.parse(bytes) {
-                let output = Self.output(value)
                 kind = "json"
-                text = output.json(pretty: true)
-                json = output
+                text = value.json(pretty: true)
+                json = value
             } else if let string = String(validating: bytes, as: UTF8.self),
                 string.unicodeScalars.allSatisfy({ $0 == "\n" || $0 == "\r" || $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) })
             {
@@ -285,18 +258,6 @@ public struct DeadLetterPeek: Renderable {
                 kind = "base64"
                 text = Data(bytes).base64EncodedString(options: [.lineLength76Characters, .endLineWithLineFeed])
                 json = .string(Data(bytes).base64EncodedString())
-            }
-        }
-
-        static func output(_ value: JSONValue) -> OutputValue {
-            switch value {
-            case .null: .null
-            case .bool(let v): .bool(v)
-            case .integer(let v): .int(v)
-            case .number(let v): .double(v)
-            case .string(let v): .string(v)
-            case .array(let items): .array(items.map(output))
-            case .object(let members): .object(members.mapValues(output))
             }
         }
     }
@@ -365,13 +326,13 @@ public struct TransferResult: Renderable {
             out.append(summary)
             return out.joined(separator: "\n")
         case .json:
-            return OutputValue.object([
+            return JSONValue.object([
                 "action": .string(action.rawValue), "dryRun": .bool(dryRun), "filter": .string(filter.description),
-                dryRun ? "wouldTransfer" : verbPast: .int(Int64(transferred)), "skipped": .int(Int64(skipped)), "failed": .int(Int64(failed)),
-                "targets": .object(targets.mapValues { .int(Int64($0)) }),
+                dryRun ? "wouldTransfer" : verbPast: .integer(Int64(transferred)), "skipped": .integer(Int64(skipped)), "failed": .integer(Int64(failed)),
+                "targets": .object(targets.mapValues { .integer(Int64($0)) }),
                 "failures": .array(failures.map { .object(["queue": .string($0.queue), "messageId": .optional($0.messageID), "error": .string($0.error)]) }),
-                "sources": .array(sources.map { .object(["queue": .string($0.queue), "depth": .int(Int64($0.depth)), "scanned": .int(Int64($0.scanned))]) }),
-                "notes": .array(notes.map(OutputValue.string)),
+                "sources": .array(sources.map { .object(["queue": .string($0.queue), "depth": .integer(Int64($0.depth)), "scanned": .integer(Int64($0.scanned))]) }),
+                "notes": .array(notes.map(JSONValue.string)),
                 "summary": .string(summary),
             ]).json()
         }
@@ -398,8 +359,8 @@ public struct PurgeResult: Renderable {
         case .table:
             Report(columns: ["queue", "purged"], rows: purged.map { [$0.queue, "\($0.count)"] }).render(.table) + "\npurged \(total)"
         case .json:
-            OutputValue.object([
-                "queues": .array(purged.map { .object(["queue": .string($0.queue), "purged": .int(Int64($0.count))]) }), "total": .int(Int64(total)),
+            JSONValue.object([
+                "queues": .array(purged.map { .object(["queue": .string($0.queue), "purged": .integer(Int64($0.count))]) }), "total": .integer(Int64(total)),
             ]).json()
         }
     }
@@ -440,10 +401,10 @@ public struct ExportResult: Renderable {
             out.append(summary)
             return out.joined(separator: "\n")
         case .json:
-            return OutputValue.object([
-                "file": .string(file), "removed": .bool(removed), "skipped": .int(Int64(skipped)), "total": .int(Int64(total)),
-                "queues": .array(exported.map { .object(["queue": .string($0.queue), "exported": .int(Int64($0.count))]) }),
-                "sources": .array(sources.map { .object(["queue": .string($0.queue), "depth": .int(Int64($0.depth)), "scanned": .int(Int64($0.scanned))]) }),
+            return JSONValue.object([
+                "file": .string(file), "removed": .bool(removed), "skipped": .integer(Int64(skipped)), "total": .integer(Int64(total)),
+                "queues": .array(exported.map { .object(["queue": .string($0.queue), "exported": .integer(Int64($0.count))]) }),
+                "sources": .array(sources.map { .object(["queue": .string($0.queue), "depth": .integer(Int64($0.depth)), "scanned": .integer(Int64($0.scanned))]) }),
                 "summary": .string(summary),
             ]).json()
         }
@@ -474,10 +435,10 @@ public struct ImportResult: Renderable {
             out.append(summary)
             return out.joined(separator: "\n")
         case .json:
-            return OutputValue.object([
-                "file": .string(file), "dryRun": .bool(dryRun), "total": .int(Int64(total)),
-                "queues": .array(imported.map { .object(["queue": .string($0.queue), "imported": .int(Int64($0.count))]) }),
-                "failures": .array(failures.map { .object(["line": .int(Int64($0.line)), "messageId": .optional($0.messageID), "error": .string($0.error)]) }),
+            return JSONValue.object([
+                "file": .string(file), "dryRun": .bool(dryRun), "total": .integer(Int64(total)),
+                "queues": .array(imported.map { .object(["queue": .string($0.queue), "imported": .integer(Int64($0.count))]) }),
+                "failures": .array(failures.map { .object(["line": .integer(Int64($0.line)), "messageId": .optional($0.messageID), "error": .string($0.error)]) }),
                 "summary": .string(summary),
             ]).json()
         }

@@ -19,7 +19,7 @@ public struct OrderAdmin: Sendable {
         do {
             details = try OrderQueries.order(id, on: connection)
         } catch let error as PostgresError where error.kind == .connection {
-            throw AdminError("lost the connection to ordersdb while reading order \(id): \(error)", exitCode: ExitStatus.databaseUnavailable)
+            throw AdminError("lost the connection to ordersdb while reading order \(id.uuidString.lowercased()): \(error)", exitCode: ExitStatus.databaseUnavailable)
         }
         guard let details else { throw AdminError("no order \(id.uuidString.lowercased()) in ordersdb") }
         return OrderView(order: details)

@@ -68,7 +68,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
         }
         let details = try await database.withConnection { try OrderQueries.order(id, on: $0) }
         guard let details else {
-            throw Problem(status: .notFound, code: "order-not-found", title: "Unknown order", detail: "no order \(id) has been processed (yet)")
+            throw Problem(status: .notFound, code: "order-not-found", title: "Unknown order", detail: "no order \(UUIDText.string(id)) has been processed (yet)")
         }
         return try JSONResponse.make(details)
     }

@@ -12,8 +12,9 @@ public enum OrderRequest {
         do {
             value = try JSONValue.parse(body)
         } catch {
-            // Checked only now, as parsing validates every string: invalid
-            // UTF-8 still wins over any other fault, as it always did.
+            // Checked only on failure (parsing validates every string), and
+            // reported before any syntax fault: a client that sends another
+            // encoding learns that, not where the first odd byte sits.
             let message = String(validating: body, as: UTF8.self) == nil ? "is not valid UTF-8" : "is not valid JSON"
             return .failure(ValidationFailure([FieldError(field: "body", message: message)]))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Postgres
+import TextCodecs
 
 /// An order as `GET /orders/{id}` shows it.
 public struct OrderDetails: Sendable, Hashable, Codable {
@@ -10,7 +11,7 @@ public struct OrderDetails: Sendable, Hashable, Codable {
     }
 
     public struct Allocation: Sendable, Hashable, Codable {
-        public let allocationId: UUID
+        @LowercaseUUID public var allocationId: UUID
         public let lineNo: Int
         public let vendorId: String
         public let productId: String
@@ -19,7 +20,7 @@ public struct OrderDetails: Sendable, Hashable, Codable {
         public let appliedAt: Date?
     }
 
-    public let orderId: UUID
+    @LowercaseUUID public var orderId: UUID
     public let status: OrderStatus
     public let reason: String?
     public let reviewRequired: Bool

@@ -35,7 +35,7 @@ struct PostgresArray: PostgresEncodable {
         postgresText = String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The same text as `PostgresArray(uuids.map(\.uuidString))`, without
+    /// The same text as `PostgresArray(uuids.map(UUIDText.string))`, without
     /// building a `String` per element.
     init(_ uuids: [UUID]) {
         var bytes: [UInt8] = [UInt8(ascii: "{")]

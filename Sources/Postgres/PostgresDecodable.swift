@@ -114,10 +114,17 @@ extension UUID: PostgresDecodable {
 }
 
 extension Date: PostgresDecodable {
-    /// Reads `timestamptz`, `timestamp` (as UTC) and `date` (midnight UTC) output.
+    /// Reads `timestamptz`, `timestamp` (as UTC) and `date` (midnight UTC) output,
+    /// microseconds at most (the column's precision); `infinity` and `-infinity`
+    /// as `distantFuture` and `distantPast`.
     public init(postgresText: String) throws(PostgresError) {
-        guard let value = TimestampText.parse(postgresText) else { throw .cannotDecode(Self.self) }
-        self = value
+        switch postgresText {
+        case "infinity": self = .distantFuture
+        case "-infinity": self = .distantPast
+        default:
+            guard let (seconds, nanoseconds) = TimestampText.postgres.parse(postgresText) else { throw .cannotDecode(Self.self) }
+            self = Date(timeIntervalSince1970: Double(seconds) + Double(nanoseconds / 1000) / 1_000_000)
+        }
     }
 }
 

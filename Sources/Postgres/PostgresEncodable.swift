@@ -61,12 +61,17 @@ extension Decimal: PostgresEncodable {
 }
 
 extension UUID: PostgresEncodable {
-    public var postgresText: String? { UUIDText.string(self, uppercase: false) }
+    public var postgresText: String? { UUIDText.string(self) }
 }
 
 extension Date: PostgresEncodable {
-    /// ISO 8601 in UTC with microseconds, e.g. `2026-11-21 00:42:09.123000+00`, for `timestamptz`.
-    public var postgresText: String? { TimestampText.format(self) }
+    /// ISO 8601 in UTC with microseconds, e.g. `2026-11-21 00:42:09.123000+00`, for `timestamptz`
+    /// (rounded to the microsecond, the column's precision).
+    public var postgresText: String? {
+        let micros = Int64((timeIntervalSince1970 * 1_000_000).rounded())
+        let (seconds, micro) = CivilCalendar.floorDivide(micros, 1_000_000)
+        return TimestampText.postgres.string(seconds: seconds, nanoseconds: micro * 1000)
+    }
 }
 
 extension Data: PostgresEncodable {

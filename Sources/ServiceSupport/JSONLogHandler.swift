@@ -10,10 +10,10 @@ import TextCodecs
 /// One JSON object per line on stdout: `ts`, `level`, `logger`, `msg` and the
 /// metadata, keys sorted (the order id travels as `order_id`, the correlation id).
 ///
-/// Written by hand into one byte buffer and one `write(2)`: the workers log a
-/// line per order, and Foundation's date formatting plus `JSONSerialization`
-/// (which sorts keys with locale-aware comparison) cost more CPU than applying
-/// the order.
+/// Written with `JSONWriter` into one byte buffer and one `write(2)`: the
+/// workers log lines per order, and Foundation's date formatting plus
+/// `JSONSerialization` (which sorts keys with locale-aware comparison) cost
+/// more CPU than applying the order.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
@@ -43,9 +43,8 @@ public struct JSONLogHandler: LogHandler {
     ) -> [UInt8] {
         var fields = metadata
         if let extra, !extra.isEmpty { fields.merge(extra) { $1 } }
-        var out: [UInt8] = []
-        out.reserveCapacity(192 + message.utf8.count)
-        out.append(UInt8(ascii: "{"))
+        var out = JSONWriter(capacity: 192 + message.utf8.count)
+        out.raw("{")
         // The fixed fields win over metadata of the same name (skipped here, not
         // removed from `fields`, which would copy the logger's metadata every line).
         let fixed = ["ts", "level", "logger", "msg"]
@@ -53,41 +52,41 @@ public struct JSONLogHandler: LogHandler {
         keys.append(contentsOf: fixed)
         keys.sort()
         for (index, key) in keys.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            JSONText.appendString(key, to: &out)
-            out.append(UInt8(ascii: ":"))
+            if index > 0 { out.raw(",") }
+            out.string(key)
+            out.raw(":")
             switch key {
             case "ts": appendTimestamp(now, to: &out)
-            case "level": JSONText.appendString(level.rawValue, to: &out)
-            case "logger": JSONText.appendString(label, to: &out)
-            case "msg": JSONText.appendString(message, to: &out)
+            case "level": out.string(level.rawValue)
+            case "logger": out.string(label)
+            case "msg": out.string(message)
             default: appendValue(fields[key]!, to: &out)
             }
         }
-        out.append(UInt8(ascii: "}"))
-        return out
+        out.raw("}")
+        return out.bytes
     }
 
-    private static func appendValue(_ value: Logger.MetadataValue, to out: inout [UInt8]) {
+    private static func appendValue(_ value: Logger.MetadataValue, to out: inout JSONWriter) {
         switch value {
-        case .string(let s): JSONText.appendString(s, to: &out)
-        case .stringConvertible(let c): JSONText.appendString(c.description, to: &out)
+        case .string(let s): out.string(s)
+        case .stringConvertible(let c): out.string(c.description)
         case .array(let values):
-            out.append(UInt8(ascii: "["))
+            out.raw("[")
             for (index, element) in values.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
+                if index > 0 { out.raw(",") }
                 appendValue(element, to: &out)
             }
-            out.append(UInt8(ascii: "]"))
+            out.raw("]")
         case .dictionary(let dictionary):
-            out.append(UInt8(ascii: "{"))
+            out.raw("{")
             for (index, key) in dictionary.keys.sorted().enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONText.appendString(key, to: &out)
-                out.append(UInt8(ascii: ":"))
+                if index > 0 { out.raw(",") }
+                out.string(key)
+                out.raw(":")
                 appendValue(dictionary[key]!, to: &out)
             }
-            out.append(UInt8(ascii: "}"))
+            out.raw("}")
         }
     }
 
@@ -98,13 +97,10 @@ public struct JSONLogHandler: LogHandler {
     }
 
     /// `"2026-11-21T03:04:05.123456Z"` (UTC, microseconds).
-    static func appendTimestamp(_ time: timespec, to out: inout [UInt8]) {
-        let (year, month, day, secondOfDay) = CivilCalendar.civil(fromSecondsSince1970: Int64(time.tv_sec))
-        out.append(UInt8(ascii: "\""))
-        CivilCalendar.appendDateTime(
-            year: year, month: month, day: day, secondOfDay: secondOfDay, separator: UInt8(ascii: "T"),
-            fraction: Int64(time.tv_nsec) / 1000, fractionDigits: 6, to: &out)
-        out.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
+    static func appendTimestamp(_ time: timespec, to out: inout JSONWriter) {
+        out.raw("\"")
+        TimestampText.log.append(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), to: &out.bytes)
+        out.raw("\"")
     }
 
     /// Writes the whole line to stdout; a failed write drops it: stdout is

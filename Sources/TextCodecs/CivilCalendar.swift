@@ -1,7 +1,6 @@
-/// Proleptic Gregorian dates as days since 1970-01-01, by arithmetic alone:
-/// the timestamp formats on the hot paths (message dates, PostgreSQL
-/// timestamps) are fixed, and Foundation's calendars and formatters cost
-/// more than the rest of the work around them.
+/// Proleptic Gregorian dates as days since 1970-01-01, by arithmetic alone,
+/// for `TimestampText` (Foundation's calendars cost more than the rest of the
+/// work on the paths that write timestamps).
 public enum CivilCalendar {
     public static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
@@ -38,55 +37,11 @@ public enum CivilCalendar {
         return (year, month, day, secondOfDay)
     }
 
-    /// Appends a non-negative `value` in decimal, zero-padded to at least `count` digits.
-    public static func appendDigits(_ value: Int64, count: Int, to bytes: inout [UInt8]) {
-        var divisor: Int64 = 1
-        var width = 1
-        while width < count || value / divisor >= 10 {
-            divisor *= 10
-            width += 1
-        }
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
+    public static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
         }
     }
-
-    /// Appends `YYYY-MM-DD` `separator` `HH:MM:SS.` and `fraction` zero-padded to
-    /// `fractionDigits` (the layout every timestamp here writes; years of four digits or more).
-    public static func appendDateTime(
-        year: Int64, month: Int64, day: Int64, secondOfDay: Int64, separator: UInt8, fraction: Int64, fractionDigits: Int,
-        to bytes: inout [UInt8]
-    ) {
-        appendDigits(year, count: 4, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(month, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(day, count: 2, to: &bytes)
-        bytes.append(separator)
-        appendDigits(secondOfDay / 3600, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(secondOfDay / 60 % 60, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(secondOfDay % 60, count: 2, to: &bytes)
-        bytes.append(UInt8(ascii: "."))
-        appendDigits(fraction, count: fractionDigits, to: &bytes)
-    }
-}
-
-/// One hexadecimal digit's value (either case), or nil.
-@inline(__always)
-public func hexDigitValue(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-    default: nil
-    }
-}
-
-/// The hexadecimal digit of a nibble (0...15).
-@inline(__always)
-func hexDigit(_ nibble: UInt8, uppercase: Bool) -> UInt8 {
-    nibble < 10 ? UInt8(ascii: "0") + nibble : (uppercase ? UInt8(ascii: "A") : UInt8(ascii: "a")) + nibble - 10
 }

@@ -112,10 +112,40 @@ struct DeadLetterFormatTests {
     }
 
     @Test func outputValuesAreValidJSON() throws {
-        let value = OutputValue.object(["a": .array([.int(1), .string("q\"\u{1}\n"), .null, .double(1.5), .bool(false)]), "b": .object([:])])
+        let value = JSONValue.object(["a": .array([.integer(1), .string("q\"\u{1}\n"), .null, .number(1.5), .bool(false)]), "b": .object([:])])
         for pretty in [true, false] {
             let object = try JSONSerialization.jsonObject(with: Data(value.json(pretty: pretty).utf8)) as? [String: Any]
             #expect((object?["a"] as? [Any])?[1] as? String == "q\"\u{1}\n")
         }
+    }
+
+    /// `dlq peek --output json` shows a header in the shape `dlq export` writes it.
+    @Test func peekShowsHeadersInTheExportShape() throws {
+        func typed(_ type: String, _ value: JSONValue) -> JSONValue { .object(["type": .string(type), "value": value]) }
+        let expected: [(AMQPValue, JSONValue)] = [
+            (.int64(3), typed("int64", .integer(3))),
+            (.uint64(7), typed("uint64", .integer(7))),
+            (.string("x"), typed("string", .string("x"))),
+            (.decimal(scale: 2, value: 1234), typed("decimal", .object(["scale": .integer(2), "value": .integer(1234)]))),
+            (.bytes([0, 255]), typed("bytes", .string("AP8="))),
+            (.timestamp(1_700_000_000), typed("timestamp", .integer(1_700_000_000))),
+            (.table(["k": .array([.bool(true)])]), typed("table", .object(["k": typed("array", .array([typed("bool", .bool(true))]))]))),
+            (.void, .object(["type": .string("void")])),
+        ]
+        for (value, json) in expected {
+            #expect(TypedValue(value).json == json, "\(value)")
+            let exported = try JSONLines.decoder.decode(TypedValue.self, from: Data(TypedValue(value).json.json(pretty: false).utf8))
+            #expect(exported.value == value, "what peek shows reads back as the export's type")
+        }
+    }
+
+    /// Table output's JSON form goes through the same writer: valid JSON, DEL unescaped, as JSONEncoder writes it.
+    @Test func reportJSONIsOneArrayOfObjects() throws {
+        let report = Report(columns: ["queue", "count"], rows: [["a\u{7F}/b", "1"], ["c", "2"]])
+        let text = report.render(.json)
+        #expect(text.contains("\u{7F}") && !text.contains(#"\u007f"#))
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: String]])
+        #expect(rows == [["queue": "a\u{7F}/b", "count": "1"], ["queue": "c", "count": "2"]])
+        #expect(Report(columns: ["x"], rows: []).render(.json) == "[]")
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
 @testable import OrderCore
+import TextCodecs
 
 @Suite struct MessageEncodingTests {
-    /// `MessageCoding.encoder` as it was before the hand-written encoders and
-    /// the fast date formatting.
+    /// JSONEncoder with Foundation's own ISO 8601 date formatting: the oracle
+    /// for the hand-written encoders and `TimestampText.message`.
     private static let foundationEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .custom { date, encoder in
@@ -14,6 +15,20 @@ import Testing
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
+
+    /// `foundationEncoder`'s bytes with the ids in lower case, the one form ids are written in
+    /// (JSONEncoder writes `uuidString`, upper case).
+    private static func foundationBytes(_ value: some Encodable, ids: [UUID]) throws -> [UInt8] {
+        var text = String(decoding: try foundationEncoder.encode(value), as: UTF8.self)
+        for id in ids { text = text.replacingOccurrences(of: id.uuidString, with: id.uuidString.lowercased()) }
+        return Array(text.utf8)
+    }
+
+    private static func foundationBytes(_ order: OrderPlaced) throws -> [UInt8] { try foundationBytes(order, ids: [order.orderId]) }
+
+    private static func foundationBytes(_ allocation: VendorAllocation) throws -> [UInt8] {
+        try foundationBytes(allocation, ids: [allocation.allocationId, allocation.orderId])
+    }
 
     private static let awkward = "say \"hi\" \\ back\\slash /slash é€😀 \u{0}\u{1}\u{8}\u{9}\u{A}\u{B}\u{C}\u{D}\u{1B}\u{1F} \u{7F}\u{80}\u{2028}"
 
@@ -32,8 +47,10 @@ import Testing
 
     @Test(arguments: orders)
     func orderPlacedBytesAreJSONEncoders(order: OrderPlaced) throws {
-        #expect(order.encoded() == Array(try Self.foundationEncoder.encode(order)))
-        #expect(order.encoded() == Array(try MessageCoding.encoder.encode(order)))
+        #expect(order.encoded() == (try Self.foundationBytes(order)))
+        let projectEncoder = String(decoding: try MessageCoding.encoder.encode(order), as: UTF8.self)
+            .replacingOccurrences(of: order.orderId.uuidString, with: order.orderId.uuidString.lowercased())
+        #expect(order.encoded() == Array(projectEncoder.utf8))
     }
 
     @Test(arguments: orders)
@@ -52,16 +69,16 @@ import Testing
             OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: "p1", quantity: 1)], idempotencyKey: nil, acceptedAt: Date(timeIntervalSince1970: 1_700_000_000.123_456)),
         ]
         for order in odd {
-            #expect(order.encoded() == Array(try Self.foundationEncoder.encode(order)))
+            #expect(order.encoded() == (try Self.foundationBytes(order)))
         }
     }
 
     @Test func everyASCIICharacterIsEscapedAsJSONEncoderDoes() throws {
         let everything = String(decoding: (0...0x7F).map { UInt8($0) }, as: UTF8.self) + "é€😀\u{FEFF}"
         let allocation = VendorAllocation(allocationId: UUID(), orderId: UUID(), vendorId: everything, productId: "/\\\"", quantity: 5)
-        #expect(allocation.encoded() == Array(try Self.foundationEncoder.encode(allocation)))
+        #expect(allocation.encoded() == (try Self.foundationBytes(allocation)))
         #expect(try JSONValue.parse(allocation.encoded()) == .object([
-            "allocationId": .string(allocation.allocationId.uuidString), "orderId": .string(allocation.orderId.uuidString),
+            "allocationId": .string(allocation.allocationId.uuidString.lowercased()), "orderId": .string(allocation.orderId.uuidString.lowercased()),
             "vendorId": .string(everything), "productId": .string("/\\\""), "quantity": .integer(5),
         ]))
     }
@@ -72,17 +89,31 @@ import Testing
             VendorAllocation(allocationId: UUID(), orderId: UUID(uuidString: "FFFFFFFF-ABCD-EF01-2345-6789abcdef01")!, vendorId: "vendor \"B\"", productId: "a.b_c-9", quantity: 1_000_000),
         ]
         for allocation in allocations {
-            #expect(allocation.encoded() == Array(try Self.foundationEncoder.encode(allocation)))
+            #expect(allocation.encoded() == (try Self.foundationBytes(allocation)))
             #expect(try VendorAllocation.decode(allocation.encoded()) == allocation)
         }
         #expect(String(decoding: allocations[0].encoded(), as: UTF8.self)
-            == #"{"allocationId":"00000000-0000-0000-0000-000000000000","orderId":"\#(allocations[0].orderId.uuidString)","productId":"p1","quantity":1,"vendorId":"vendorA"}"#)
+            == #"{"allocationId":"00000000-0000-0000-0000-000000000000","orderId":"\#(allocations[0].orderId.uuidString.lowercased())","productId":"p1","quantity":1,"vendorId":"vendorA"}"#)
     }
 
     @Test func orderPlacedText() {
         let order = Self.orders[0]
         #expect(String(decoding: order.encoded(), as: UTF8.self)
-            == #"{"acceptedAt":"2026-11-21T03:04:05.123Z","lines":[{"productId":"p1","quantity":2}],"orderId":"6F1C2B8E-3D4A-4E5F-9A7B-0C1D2E3F4A5B"}"#)
+            == #"{"acceptedAt":"2026-11-21T03:04:05.123Z","lines":[{"productId":"p1","quantity":2}],"orderId":"6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b"}"#)
+    }
+
+    /// Ids are written in lower case; bodies written with upper-case ids (as
+    /// `uuidString` writes them) still decode to the same message.
+    @Test func upperCaseIdsDecode() throws {
+        let order = Self.orders[0]
+        let upper = #"{"acceptedAt":"2026-11-21T03:04:05.123Z","lines":[{"productId":"p1","quantity":2}],"orderId":"6F1C2B8E-3D4A-4E5F-9A7B-0C1D2E3F4A5B"}"#
+        #expect(try OrderPlaced.decode(Array(upper.utf8)) == order)
+        let allocation = VendorAllocation(allocationId: UUID(), orderId: order.orderId, vendorId: "v", productId: "p1", quantity: 1)
+        let upperAllocation = String(decoding: allocation.encoded(), as: UTF8.self)
+            .replacingOccurrences(of: UUIDText.string(allocation.allocationId), with: allocation.allocationId.uuidString)
+            .replacingOccurrences(of: UUIDText.string(allocation.orderId), with: allocation.orderId.uuidString)
+        #expect(upperAllocation != String(decoding: allocation.encoded(), as: UTF8.self))
+        #expect(try VendorAllocation.decode(Array(upperAllocation.utf8)) == allocation)
     }
 
     private static let ids = #""allocationId":"6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b","orderId":"6F1C2B8E-3D4A-4E5F-9A7B-0C1D2E3F4A5C""#

@@ -53,7 +53,10 @@ private let quietLogger: Logger = {
                 let response = try await client.postOrder(
                     #"{"items":[{"productId":"\#(plenty)","quantity":5},{"productId":"\#(scarce)","quantity":2}]}"#)
                 #expect(response.status == 202)
-                return try #require(UUID(uuidString: response.json["orderId"] as? String ?? ""))
+                let text = try #require(response.json["orderId"] as? String)
+                #expect(text == text.lowercased(), "ids are written in lower case (RFC 9562)")
+                #expect(response.headers[.location] == "/orders/\(text)")
+                return try #require(UUID(uuidString: text))
             }
             let statuses = try await system.withWorker { try await system.waitForOrders([id]) }
             #expect(statuses[id] == "REJECTED")
@@ -63,8 +66,10 @@ private let quietLogger: Logger = {
             // An application's services (pool, publisher) end with its test run: read with a new one.
             let reader = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
             try await reader.test(.router) { client in
-                let details = try await client.call(.get, "/orders/\(id)")
+                // Asked for in upper case (`UUID`'s description), answered in lower case.
+                let details = try await client.call(.get, "/orders/\(id.uuidString.uppercased())")
                 #expect(details.status == 200)
+                #expect(details.json["orderId"] as? String == id.uuidString.lowercased())
                 #expect(details.json["status"] as? String == "REJECTED")
                 #expect((details.json["reason"] as? String)?.contains(scarce) == true)
                 #expect((details.json["lines"] as? [Any])?.count == 2)

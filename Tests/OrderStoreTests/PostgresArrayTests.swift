@@ -30,7 +30,7 @@ struct PostgresArrayTests {
 
     @Test func uuidsAreTheirUUIDStringsAndRoundTrip() throws {
         let ids = (0..<50).map { _ in UUID() }
-        #expect(PostgresArray(ids).postgresText == PostgresArray(ids.map(\.uuidString)).postgresText)
+        #expect(PostgresArray(ids).postgresText == PostgresArray(ids.map { $0.uuidString.lowercased() }).postgresText)
         #expect(PostgresArray([UUID]()).postgresText == "{}")
         let connection = try PostgresConnection(configuration: PostgresConfiguration(url: TestEnvironment.databaseURL))
         defer { connection.close() }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import TextCodecs
 
 @testable import ServiceSupport
 
@@ -50,9 +51,9 @@ import Testing
             (4_102_444_799, 999_999_999, "2099-12-31T23:59:59.999999Z"),
         ]
         for (seconds, nanos, expected) in cases {
-            var out: [UInt8] = []
+            var out = JSONWriter()
             JSONLogHandler.appendTimestamp(timespec(tv_sec: seconds, tv_nsec: nanos), to: &out)
-            #expect(String(decoding: out, as: UTF8.self) == "\"\(expected)\"")
+            #expect(String(decoding: out.bytes, as: UTF8.self) == "\"\(expected)\"")
         }
     }
 }

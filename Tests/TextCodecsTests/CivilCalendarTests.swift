@@ -1,5 +1,5 @@
 import Testing
-import TextCodecs
+@testable import TextCodecs
 
 @Suite struct CivilCalendarTests {
     @Test func roundTripsOverFourHundredYearsEachWay() {
@@ -23,7 +23,7 @@ import TextCodecs
         #expect(CivilCalendar.civil(fromSecondsSince1970: 1_795_230_245) == (2026, 11, 21, 11_045))
         for (value, count, text) in [(Int64(5), 2, "05"), (0, 6, "000000"), (123, 3, "123"), (12_345, 4, "12345"), (2026, 4, "2026")] {
             var bytes: [UInt8] = []
-            CivilCalendar.appendDigits(value, count: count, to: &bytes)
+            TimestampText.appendDigits(value, count: count, to: &bytes)
             #expect(String(decoding: bytes, as: UTF8.self) == text)
         }
     }

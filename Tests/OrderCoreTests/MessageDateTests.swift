@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import OrderCore
 
-@Suite struct ISO8601TimestampTests {
+@Suite struct MessageDateTests {
     /// A fixed-seed generator, so a failure names a reproducible date.
     private struct SplitMix64: RandomNumberGenerator {
         var state: UInt64
@@ -64,7 +64,7 @@ import Testing
         for seconds in [-30_610_224_000.0, -62_135_596_800, -12_212_553_600.001, 253_402_300_800, 1e12, -1e13] {
             let date = Date(timeIntervalSince1970: seconds)
             var bytes: [UInt8] = []
-            #expect(!ISO8601Timestamp.append(date, to: &bytes))
+            #expect(!MessageCoding.fastAppendDate(date, to: &bytes))
             #expect(bytes.isEmpty)
             #expect(MessageCoding.formatDate(date) == MessageCoding.foundationFormatDate(date))
         }
@@ -73,13 +73,13 @@ import Testing
     @Test func formatThenParseRoundTrips() throws {
         for date in Self.sample {
             let text = MessageCoding.formatDate(date)
-            let parsed = try #require(ISO8601Timestamp.parse(text), "\(text)")
+            let parsed = try #require(MessageCoding.fastParseDate(text), "\(text)")
             // Milliseconds are truncated, as Foundation did.
             let lost = date.timeIntervalSince(parsed)
             #expect(lost > -0.000_001 && lost < 0.001, "\(text)")
             #expect(MessageCoding.formatDate(parsed) == text)
             // A parsed date is a fixed point: it encodes and parses to itself.
-            #expect(ISO8601Timestamp.parse(MessageCoding.formatDate(parsed)) == parsed)
+            #expect(MessageCoding.fastParseDate(MessageCoding.formatDate(parsed)) == parsed)
         }
     }
 
@@ -93,7 +93,7 @@ import Testing
         // Not compared: with a `±HH:MM` offset Foundation's first strategy read the
         // local time as UTC and ignored the offset; the fast path applies it.
         for text in texts {
-            let fast = try #require(ISO8601Timestamp.parse(text), "\(text)")
+            let fast = try #require(MessageCoding.fastParseDate(text), "\(text)")
             let foundation = try #require(MessageCoding.foundationParseDate(text), "\(text)")
             // Equal but for the last bit or two of the Double (the fast path rounds up
             // rather than land just below a millisecond).
@@ -110,7 +110,7 @@ import Testing
         "2026-01-01T00:00:00Zjunk", "２026-01-01T00:00:00Z", "", "yesterday", "2026-11-21T03:04:05.1234567891Z",
     ])
     func theFastPathLeavesTheRestToFoundation(text: String) {
-        #expect(ISO8601Timestamp.parse(text) == nil)
+        #expect(MessageCoding.fastParseDate(text) == nil)
         #expect(MessageCoding.parseDate(text) == MessageCoding.foundationParseDate(text))
     }
 }

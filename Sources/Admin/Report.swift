@@ -1,12 +1,8 @@
 import Foundation
-
-/// How a command prints its result.
-public enum OutputFormat: String, CaseIterable, Sendable {
-    case table, json
-}
+import OrderCore
 
 /// Renders rows as an aligned text table or as JSON, the two forms every command offers.
-public struct Report: Sendable {
+public struct Report: Renderable {
     public var columns: [String]
     public var rows: [[String]]
 
@@ -19,9 +15,7 @@ public struct Report: Sendable {
         switch format {
         case .table: return table()
         case .json:
-            let objects = rows.map { Dictionary(uniqueKeysWithValues: zip(columns, $0)) }
-            let data = try! JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            return String(decoding: data, as: UTF8.self)
+            return JSONValue.array(rows.map { .object(Dictionary(uniqueKeysWithValues: zip(columns, $0.map(JSONValue.string)))) }).json()
         }
     }
 

@@ -1,0 +1,71 @@
+import Foundation
+import TextCodecs
+
+/// The body of a message on `orders_queue` (AMQP `type` "order.placed.v1",
+/// `message_id` and `correlation_id` the order id).
+public struct OrderPlaced: Sendable, Hashable, Codable {
+    public static let messageType = "order.placed.v1"
+
+    public let orderId: UUID
+    public let lines: [OrderLine]
+    public let idempotencyKey: String?
+    public let acceptedAt: Date
+
+    public init(orderId: UUID, lines: [OrderLine], idempotencyKey: String?, acceptedAt: Date) {
+        self.orderId = orderId
+        self.lines = lines
+        self.idempotencyKey = idempotencyKey
+        self.acceptedAt = acceptedAt
+    }
+
+    /// The same bytes as `MessageCoding.encoder` (sorted keys, no
+    /// `idempotencyKey` when nil), written with `JSONWriter`: the API writes
+    /// one per order, and JSONEncoder with Foundation's date formatting cost
+    /// more than the rest of the request.
+    public func encoded() -> [UInt8] {
+        var writer = JSONWriter(capacity: 112 + (idempotencyKey?.utf8.count ?? 0) + lines.count * 48)
+        writer.raw(#"{"acceptedAt":"#)
+        writer.date(acceptedAt)
+        if let idempotencyKey {
+            writer.raw(#","idempotencyKey":"#)
+            writer.string(idempotencyKey)
+        }
+        writer.raw(#","lines":["#)
+        for (index, line) in lines.enumerated() {
+            writer.raw(index == 0 ? #"{"productId":"# : #",{"productId":"#)
+            writer.string(line.productId)
+            writer.raw(#","quantity":"#)
+            writer.integer(line.quantity)
+            writer.raw("}")
+        }
+        writer.raw(#"],"orderId":"#)
+        writer.uuid(orderId)
+        writer.raw("}")
+        return writer.bytes
+    }
+
+    /// Decodes and validates a message body. Anything wrong is a `PoisonMessage`:
+    /// it goes to the DLQ with the reason, never retried.
+    public static func decode(_ body: [UInt8]) throws(PoisonMessage) -> OrderPlaced {
+        var fields = try MessageFields(body)
+        let orderId = fields.uuid("orderId")
+        var lines: [OrderLine] = []
+        switch OrderRequest.validate(.object(["items": fields["lines"] ?? .null])) {
+        case .success(let valid): lines = valid
+        case .failure(let failure):
+            for error in failure.errors { fields.note("\(error.field.replacingOccurrences(of: "items", with: "lines")): \(error.message)") }
+        }
+        var acceptedAt = Date(timeIntervalSince1970: 0)
+        if let text = fields.string("acceptedAt") {
+            if let date = MessageCoding.parseDate(text) { acceptedAt = date } else { fields.note("acceptedAt: not an ISO 8601 date") }
+        }
+        var key: String?
+        switch fields["idempotencyKey"] {
+        case nil, .null?: break
+        case .string(let text)?: key = text
+        case let other?: fields.note("idempotencyKey: must be a string, not \(other.typeName)")
+        }
+        guard fields.problems.isEmpty, let orderId else { throw fields.poison }
+        return OrderPlaced(orderId: orderId, lines: lines, idempotencyKey: key, acceptedAt: acceptedAt)
+    }
+}
