@@ -79,12 +79,11 @@ struct OrdersController<Context: RequestContext>: Sendable {
     /// takes about 2.2 µs where this takes 0.15 µs (release build, 200,000
     /// runs), a cost order-api would pay on every accepted request.
     static func acceptedBody(orderId: String) -> [UInt8] {
-        var body: [UInt8] = []
-        body.reserveCapacity(64)
-        body.append(contentsOf: #"{"orderId":"#.utf8)
-        JSONText.appendString(orderId, to: &body)
-        body.append(contentsOf: #","status":"QUEUED"}"#.utf8)
-        return body
+        var writer = JSONWriter(capacity: 64)
+        writer.raw(#"{"orderId":"#)
+        writer.string(orderId)
+        writer.raw(#","status":"QUEUED"}"#)
+        return writer.bytes
     }
 
     /// `application/json` or any `…+json`, parameters ignored, case-insensitive.
