@@ -72,7 +72,7 @@ recreate_test_databases() {
         fi
         server=${url%%\?*}
         server="${server%/*}/postgres"
-        psql "$server" -v ON_ERROR_STOP=1 -qAt \
+        PGOPTIONS="-c client_min_messages=warning" psql "$server" -v ON_ERROR_STOP=1 -qAt \
             -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" -c "CREATE DATABASE \"$name\"" || return 1
         say "    $name: created, empty"
     done

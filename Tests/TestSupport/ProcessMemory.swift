@@ -17,7 +17,11 @@ public enum ProcessMemory {
     /// malloc_trim), so what remains is what is still allocated, not what the
     /// allocator keeps for later: a leak stands out from allocator noise.
     public static func residentBytesInUse() throws -> Int {
-        _ = malloc_trim(0)
+        // malloc.h is not part of Swift's Glibc module: looked up by name.
+        if let symbol = dlsym(nil, "malloc_trim") {
+            typealias MallocTrim = @convention(c) (Int) -> Int32
+            _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+        }
         return try residentBytes()
     }
 }
