@@ -104,8 +104,12 @@ import Testing
                     ).rows.map { (try $0.decode(0, as: UUID.self), try $0.decode(1, as: Int.self)) }
                 }
                 #expect(!appliedHere.isEmpty, "\(vendor): nothing applied")
-                #expect(Dictionary(uniqueKeysWithValues: appliedHere) == Dictionary(uniqueKeysWithValues: appliedThere),
-                        "\(vendor): APPLIED in ordersdb and applied at the vendor differ")
+                let here = Dictionary(uniqueKeysWithValues: appliedHere), there = Dictionary(uniqueKeysWithValues: appliedThere)
+                let differing = Set(here.keys).union(there.keys).filter { here[$0] != there[$0] }
+                #expect(differing.isEmpty, """
+                    \(vendor): \(differing.count) of \(here.count) APPLIED allocations differ from the vendor's \(there.count) records, \
+                    e.g. \(differing.prefix(3).map { "\($0): ordersdb \(here[$0].map(String.init) ?? "-"), vendor \(there[$0].map(String.init) ?? "-")" })
+                    """)
             }
 
             for product in products {
