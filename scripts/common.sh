@@ -39,6 +39,10 @@ require_swift() {
 test_database_url() {
     local url=$1 query='' name
     if [[ $url == *\?* ]]; then query="?${url#*\?}"; url=${url%%\?*}; fi
+    if [[ ${url#*://} != */?* ]]; then  # no database name: nothing to rename
+        printf '%s%s\n' "$url" "$query"
+        return
+    fi
     name=${url##*/}
     [[ $name == *_test ]] || name="${name}_test"
     printf '%s/%s%s\n' "${url%/*}" "$name" "$query"
@@ -60,7 +64,7 @@ use_test_databases() {
 # VENDOR_DATABASE_URLS name (the `orders` role may create databases). Refuses a name
 # that does not end in `_test`: a demo database is never dropped.
 recreate_test_databases() {
-    local url name server entries entry
+    local url name server entries
     command -v psql >/dev/null || { printf '%s: psql is not on PATH (scripts/services install puts it there)\n' "$PROG" >&2; return 1; }
     IFS=',' read -ra entries <<<"$VENDOR_DATABASE_URLS"
     for url in "$DATABASE_URL" "${entries[@]#*=}"; do

@@ -4,7 +4,8 @@ import TestSupport
 
 /// The tests' data stays out of the databases `scripts/run` seeds for the demo:
 /// the test run has databases of its own, whether scripts/test sets the
-/// variables or a plain `swift test` falls back on the defaults.
+/// variables, a plain `swift test` falls back on the defaults, or the shell
+/// still points the variables at the demo databases.
 @Suite("Test databases")
 struct TestDatabaseTests {
     @Test func theTestRunUsesDatabasesOfItsOwn() throws {
@@ -39,7 +40,7 @@ struct TestDatabaseTests {
         #expect(output.stdout.split(separator: "\n").map(String.init) == expected)
     }
 
-    @Test func aTestDatabaseNameIsTheDemoNameWithASuffix() {
+    @Test func aTestDatabaseNameIsTheGivenNameWithASuffix() {
         #expect(TestEnvironment.testDatabaseURL("postgres://u:p@h:5432/ordersdb?sslmode=disable")
                 == "postgres://u:p@h:5432/ordersdb_test?sslmode=disable")
         #expect(TestEnvironment.testDatabaseURL("postgres://u:p@h/ordersdb_test") == "postgres://u:p@h/ordersdb_test")

@@ -3,10 +3,12 @@ import ServiceSupport
 
 /// Where the integration tests find the live broker and databases that
 /// `scripts/services start` runs. The variables are the ones the daemons read;
-/// when one is unset, the daemons' default applies (ServiceSupport's `Defaults`),
-/// except that a test run never uses the demo databases `scripts/run` seeds: it
-/// uses databases of its own, named after them with `_test` appended (scripts/test
-/// creates and migrates them, and exports their URLs).
+/// when one is unset, the daemons' default applies (ServiceSupport's `Defaults`).
+/// A test run never uses the databases they name, though, such as the demo
+/// databases `scripts/run` seeds: it uses databases of its own, named after them
+/// with `_test` appended (scripts/test creates and migrates them, and exports
+/// their URLs), so even a shell set up for scripts/run keeps test rows out of
+/// the demo data.
 public enum TestEnvironment {
     public static var amqpURL: String {
         env("AMQP_URL") ?? Defaults.amqpURL
@@ -17,12 +19,12 @@ public enum TestEnvironment {
     }
 
     public static var databaseURL: String {
-        env("DATABASE_URL") ?? defaultDatabaseURL
+        testDatabaseURL(env("DATABASE_URL") ?? Defaults.databaseURL)
     }
 
     /// The vendor databases, from `VENDOR_DATABASE_URLS` (`name=url,name=url`).
     public static var vendorDatabaseURLs: [(vendor: String, url: String)] {
-        env("VENDOR_DATABASE_URLS").map(parseNamedURLs) ?? defaultVendorDatabaseURLs
+        parseNamedURLs(env("VENDOR_DATABASE_URLS") ?? Defaults.vendorDatabaseURLs).map { ($0.vendor, testDatabaseURL($0.url)) }
     }
 
     /// The variables a process started by a test reads to find the broker and the
@@ -39,6 +41,7 @@ public enum TestEnvironment {
     /// The orders database when DATABASE_URL is unset: the daemons' default, renamed for tests.
     public static var defaultDatabaseURL: String { testDatabaseURL(Defaults.databaseURL) }
 
+    /// The vendor databases when VENDOR_DATABASE_URLS is unset.
     public static var defaultVendorDatabaseURLs: [(vendor: String, url: String)] {
         parseNamedURLs(Defaults.vendorDatabaseURLs).map { ($0.vendor, testDatabaseURL($0.url)) }
     }
