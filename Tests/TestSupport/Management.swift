@@ -1,19 +1,8 @@
 import Foundation
 
-/// The broker's own view, from the management API. Its figures are refreshed
-/// every few seconds, so the waits poll until a figure settles; counters only
-/// grow, so a stale reading can delay a wait on them but never satisfy it early.
+/// The broker's own view, from the management API. Its queue figures are
+/// refreshed every few seconds, so a wait polls until they settle.
 public enum Management {
-    /// A queue's messages and how many of its deliveries were settled.
-    public struct QueueFigures: Sendable, Equatable, CustomStringConvertible {
-        public var ready: Int
-        public var unacknowledged: Int
-        /// Deliveries acked by consumers or taken with automatic ack, since the queue was declared.
-        public var acknowledged: Int
-
-        public var description: String { "ready \(ready), unacked \(unacknowledged), acked \(acknowledged)" }
-    }
-
     /// Ready plus unacknowledged messages in `queue`; nil before the management API has figures for it.
     public static func messages(in queue: String) throws -> Int? {
         try object(at: queuePath(queue))?["messages"] as? Int
@@ -25,29 +14,6 @@ public enum Management {
         while seen != expected, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(500))
             seen = try messages(in: queue)
-        }
-        return seen
-    }
-
-    /// nil before the management API has message figures for the queue.
-    public static func figures(of queue: String) throws -> QueueFigures? {
-        guard let object = try object(at: queuePath(queue)),
-            let ready = object["messages_ready"] as? Int, let unacknowledged = object["messages_unacknowledged"] as? Int
-        else { return nil }
-        let stats = object["message_stats"] as? [String: Any] ?? [:]
-        let acknowledged = ["ack", "get_no_ack", "deliver_no_ack"].reduce(0) { $0 + (stats[$1] as? Int ?? 0) }
-        return QueueFigures(ready: ready, unacknowledged: unacknowledged, acknowledged: acknowledged)
-    }
-
-    /// Polls `queue`'s figures until `done` holds or `timeout` passes; returns the last figures seen.
-    public static func waitForFigures(
-        of queue: String, timeout: Duration = .seconds(30), until done: (QueueFigures) -> Bool
-    ) async throws -> QueueFigures? {
-        let deadline = ContinuousClock.now + timeout
-        var seen = try figures(of: queue)
-        while seen.map(done) != true, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(500))
-            seen = try figures(of: queue)
         }
         return seen
     }
