@@ -184,7 +184,7 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["AMQP", "Postgres"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["AMQP", "Postgres", "ServiceSupport"], path: "Tests/TestSupport"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(
             name: "PostgresTests",

@@ -1,6 +1,6 @@
 # Sourced by scripts/run and scripts/test (not run on its own): the repository
-# root, the configuration defaults every process reads, step banners with
-# timings, and how to ask orderctl whether it has a subcommand yet.
+# root, the configuration defaults every process reads, the test databases, step
+# banners with timings, and how to ask orderctl whether it has a subcommand yet.
 # The sourcing script sets PROG (its name, for messages) and `set -euo pipefail`.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +26,60 @@ show_configuration() {
 require_swift() {
     command -v swift >/dev/null \
         || die "swift is not on PATH: install a Swift 6 toolchain (https://www.swift.org/install/linux/) and run again"
+}
+
+# --- Test databases -------------------------------------------------------------
+# Tests never touch the databases scripts/run seeds for the demo: they use databases
+# of their own, named after those with `_test` appended (ordersdb_test, ...).
+# TestSupport's TestEnvironment derives the same names from the daemons' defaults
+# when DATABASE_URL and VENDOR_DATABASE_URLS are unset, so a plain `swift test`
+# lands there too.
+
+# test_database_url URL: URL with `_test` appended to its database name, unless it ends so already.
+test_database_url() {
+    local url=$1 query='' name
+    if [[ $url == *\?* ]]; then query="?${url#*\?}"; url=${url%%\?*}; fi
+    if [[ ${url#*://} != */?* ]]; then  # no database name: nothing to rename
+        printf '%s%s\n' "$url" "$query"
+        return
+    fi
+    name=${url##*/}
+    [[ $name == *_test ]] || name="${name}_test"
+    printf '%s/%s%s\n' "${url%/*}" "$name" "$query"
+}
+
+# use_test_databases: points DATABASE_URL and VENDOR_DATABASE_URLS at the test databases.
+use_test_databases() {
+    local entry entries urls=()
+    DATABASE_URL=$(test_database_url "$DATABASE_URL")
+    IFS=',' read -ra entries <<<"$VENDOR_DATABASE_URLS"
+    for entry in "${entries[@]}"; do
+        urls+=("${entry%%=*}=$(test_database_url "${entry#*=}")")
+    done
+    VENDOR_DATABASE_URLS=$(IFS=','; printf '%s' "${urls[*]}")
+    export DATABASE_URL VENDOR_DATABASE_URLS
+}
+
+# recreate_test_databases: drops and creates, empty, every database DATABASE_URL and
+# VENDOR_DATABASE_URLS name (the `orders` role may create databases). Refuses a name
+# that does not end in `_test`: a demo database is never dropped.
+recreate_test_databases() {
+    local url name server entries
+    command -v psql >/dev/null || { printf '%s: psql is not on PATH (scripts/services install puts it there)\n' "$PROG" >&2; return 1; }
+    IFS=',' read -ra entries <<<"$VENDOR_DATABASE_URLS"
+    for url in "$DATABASE_URL" "${entries[@]#*=}"; do
+        name=${url%%\?*}
+        name=${name##*/}
+        if [[ ! $name =~ ^[A-Za-z0-9_]+_test$ ]]; then
+            printf '%s: refusing to recreate database "%s": a test database name ends in _test\n' "$PROG" "$name" >&2
+            return 1
+        fi
+        server=${url%%\?*}
+        server="${server%/*}/postgres"
+        PGOPTIONS="-c client_min_messages=warning" psql "$server" -v ON_ERROR_STOP=1 -qAt \
+            -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" -c "CREATE DATABASE \"$name\"" || return 1
+        say "    $name: created, empty"
+    done
 }
 
 # run_step TITLE COMMAND [ARGS...]: a banner, the command, its duration; stops the

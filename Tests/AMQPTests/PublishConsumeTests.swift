@@ -241,11 +241,20 @@ import Testing
     @Test func idleConnectionSurvivesOnHeartbeats() async throws {
         var config = try AMQPConfiguration(url: TestEnvironment.amqpURL)
         config.heartbeat = 1
+        config.connectionName = TestEnvironment.uniqueName("heartbeat")
         let connection = try await AMQPConnection.connect(config)
         let channel = try await connection.openChannel()
         // Four heartbeat intervals with no traffic from us: the broker would close a silent client after two.
         try await Task.sleep(for: .seconds(4))
         #expect(connection.isOpen)
+        // The broker agreed to 1 s: with heartbeats off (0) or its default (60 s), four idle seconds would prove nothing.
+        var negotiated = try Management.negotiatedHeartbeat(ofConnectionNamed: config.connectionName)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while negotiated == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(250))
+            negotiated = try Management.negotiatedHeartbeat(ofConnectionNamed: config.connectionName)
+        }
+        #expect(negotiated == 1)
         let queue = try await channel.declareQueue("", durable: false, exclusive: true, autoDelete: true)
         #expect(queue.name.hasPrefix("amq.gen"))
         await connection.close()

@@ -190,70 +190,11 @@ final class DLQFixture: Sendable {
     }
 }
 
-/// The broker's own view of a queue, from the management API (its figures
-/// are refreshed every few seconds, so this waits for them to settle on `expected`).
-enum Management {
-    static func messages(in queue: String) throws -> Int? {
-        guard let base = URL(string: TestEnvironment.managementURL), let user = base.user, let password = base.password,
-            let host = base.host
-        else { return nil }
-        let vhost = "%2F"
-        let encoded = queue.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? queue
-        let url = "\(base.scheme ?? "http")://\(host):\(base.port ?? 15672)/api/queues/\(vhost)/\(encoded)"
-        let output = try Command.run("/usr/bin/curl", ["-s", "-f", "-u", "\(user):\(password)", url])
-        guard output.status == 0,
-            let object = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
-        else { return nil }
-        return object["messages"] as? Int
-    }
-
-    static func waitForMessages(in queue: String, toBe expected: Int, timeout: Duration = .seconds(30)) async throws -> Int? {
-        let deadline = ContinuousClock.now + timeout
-        var seen = try messages(in: queue)
-        while seen != expected, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(500))
-            seen = try messages(in: queue)
-        }
-        return seen
-    }
-}
-
-/// Runs a program with standard input from /dev/null (never a terminal) and collects its output.
-enum Command {
-    struct Output {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-    }
-
-    static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let directory = FileManager.default.temporaryDirectory
-        let out = directory.appendingPathComponent("admin-tests-\(UUID().uuidString).out")
-        let err = directory.appendingPathComponent("admin-tests-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
-        }
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
-    }
-
+extension Command {
     /// The real `orderctl` binary (`.build/debug/orderctl`), against the live services.
     static func orderctl(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
         try run(
             try ChildProcess.executable("orderctl").path, arguments,
-            environment: ["AMQP_URL": TestEnvironment.amqpURL, "DATABASE_URL": TestEnvironment.databaseURL].merging(environment) { $1 })
+            environment: TestEnvironment.processEnvironment.merging(environment) { $1 })
     }
 }

@@ -10,14 +10,6 @@ struct ComposeTests {
     /// The long-running processes, each a compose service of the same name.
     static let daemons = ["order-api", "order-worker", "vendor-sync-worker", "stock-sync"]
 
-    /// Executables that compose.yaml already runs but Package.swift does not declare
-    /// yet. This set only shrinks: when one of them becomes an `.executableTarget`,
-    /// `plannedExecutablesAreNotDeclaredYet` fails until the name is removed here,
-    /// so a misspelt service can hide behind this list only until its target lands.
-    static let plannedExecutablesNotYetInPackage: Set<String> = [
-
-    ]
-
     // MARK: Services
 
     @Test func everyServiceExists() throws {
@@ -38,22 +30,12 @@ struct ComposeTests {
             #expect((build["dockerfile"] as? String ?? "Dockerfile") == "Dockerfile", "\(name) builds from Dockerfile")
             let executable = try #require(mapping(build["args"])?["EXECUTABLE"] as? String,
                                           "\(name) sets no EXECUTABLE build arg")
-            #expect(targets.contains(executable) || Self.plannedExecutablesNotYetInPackage.contains(executable),
-                    "\(name) runs \(executable), which is neither an executableTarget in Package.swift nor planned")
+            #expect(targets.contains(executable), "\(name) runs \(executable), which is no executableTarget in Package.swift")
         }
         for daemon in Self.daemons {
             #expect(Self.executable(of: services[daemon]) == daemon, "service \(daemon) must run the executable \(daemon)")
         }
         #expect(Self.executable(of: services["migrate"]) == "orderctl")
-    }
-
-    @Test func plannedExecutablesAreNotDeclaredYet() throws {
-        let targets = try Self.executableTargets()
-        #expect(targets.contains("orderctl"), "reading Package.swift found no executableTarget orderctl: \(targets)")
-        for name in Self.plannedExecutablesNotYetInPackage {
-            #expect(!targets.contains(name),
-                    "\(name) is an executableTarget now: remove it from plannedExecutablesNotYetInPackage")
-        }
     }
 
     @Test func everyExecutableTargetRunsInCompose() throws {

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import OrderAPI
 import OrderCore
+import Postgres
 import TestSupport
 import Testing
 
@@ -54,6 +55,12 @@ struct ChaosTests {
         }
     }
 
+    /// Each outage hits work in flight: a session holds the product's stock rows, so the
+    /// worker takes deliveries but cannot apply them when the service stops under it.
+    /// The broker stops with the worker's deliveries unacked (released then, they are
+    /// applied while nobody can take their acks, and come back after the restart); the
+    /// database stops in the middle of the worker's transactions, and more orders arrive
+    /// while it is down. Every order is applied once, after the restarts.
     @Test func workerRidesOutBrokerAndDatabaseRestartsApplyingEachOrderOnce() async throws {
         try await LocalServices.waitForQuorumQueues()
         try await OrderSystemFixture.with(retryDelayMilliseconds: 1000) { system in
@@ -61,25 +68,71 @@ struct ChaosTests {
             let orders = (0..<400).map { _ in
                 OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 2)], idempotencyKey: nil, acceptedAt: Date())
             }
-            let ids = orders.map(\.orderId)
+            let beforeBrokerStop = Array(orders[0..<200]), beforeDatabaseStop = Array(orders[200..<300])
+            let duringDatabaseOutage = Array(orders[300..<400])
             try await system.withWorker(["WORKER_PREFETCH": "20", "MAX_RETRIES": "10"]) { () async throws in
-                for order in orders.prefix(200) { try await system.publish(order) }
-                try await Task.sleep(for: .milliseconds(300))
+                // 1. The broker.
+                let brokerBlocker = try StockRowLock(product)
+                for order in beforeBrokerStop { try await system.publish(order) }
+                try await system.expectInFlight(beforeBrokerStop)
                 try LocalServices.stop(.rabbitmq)
+                brokerBlocker.release()
                 try LocalServices.start(.rabbitmq)
                 try await LocalServices.waitForQuorumQueues()
                 try await system.reconnectBroker()
-                for order in orders.dropFirst(200) { try await system.publish(order) }
-                try await Task.sleep(for: .milliseconds(300))
+                let afterBrokerRestart = try await system.waitForOrders(beforeBrokerStop.map(\.orderId), timeout: .seconds(120))
+                #expect(afterBrokerRestart.count == beforeBrokerStop.count, "applied after the broker restart")
+                // The copies redelivered after the restart settle too, so the next check counts only new orders.
+                _ = try await system.broker.waitForDepth(of: system.topology.orders.main) { $0 == 0 }
+                try await Task.sleep(for: .seconds(1))
+
+                // 2. The database.
+                let databaseBlocker = try StockRowLock(product)
+                for order in beforeDatabaseStop { try await system.publish(order) }
+                try await system.expectInFlight(beforeDatabaseStop)
                 try LocalServices.stop(.postgres)
-                try await Task.sleep(for: .seconds(2))
+                databaseBlocker.release()  // its session ended with the server
+                do {
+                    for order in duringDatabaseOutage { try await system.publish(order) }
+                } catch {
+                    try? LocalServices.start(.postgres)
+                    throw error
+                }
                 try LocalServices.start(.postgres)
-                let statuses = try await system.waitForOrders(ids, timeout: .seconds(120))
+                let statuses = try await system.waitForOrders(orders.map(\.orderId), timeout: .seconds(120))
                 #expect(statuses.count == orders.count)
                 #expect(statuses.values.allSatisfy { $0 == "CONFIRMED" })
             }
             #expect(try system.stock(of: product) == ["vendorA": 10_000 - 2 * orders.count], "each order decremented once")
             #expect(try await system.depth(system.topology.orders.deadLetter) == 0)
         }
+    }
+}
+
+/// A session that holds a product's `vendor_stock` rows (SELECT … FOR UPDATE in an
+/// open transaction), so the worker blocks on them until `release`.
+private final class StockRowLock {
+    private let connection: PostgresConnection
+
+    init(_ product: String) throws {
+        connection = try TestEnvironment.connectPostgres()
+        try connection.query("BEGIN")
+        try connection.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
+    }
+
+    /// Rolls back (if the session still exists) and closes the session.
+    func release() {
+        _ = try? connection.query("ROLLBACK")
+        connection.close()
+    }
+}
+
+extension OrderSystemFixture {
+    /// The worker holds some of `orders` (taken from the queue, unacked) and has applied none of them.
+    fileprivate func expectInFlight(_ orders: [OrderPlaced]) async throws {
+        let ready = try await broker.waitForDepth(of: topology.orders.main) { $0 < orders.count }
+        #expect(ready < orders.count, "the worker took none of the \(orders.count) orders")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try statuses(orders.map(\.orderId)).isEmpty, "orders were applied while their stock rows were locked")
     }
 }

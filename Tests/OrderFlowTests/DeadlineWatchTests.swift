@@ -23,12 +23,12 @@ import Testing
     }
 
     /// Runs `body` while the watch's timer loop runs, as its owner's child task.
-    private func withRunningWatch<T: Sendable>(_ body: (DeadlineWatch) async -> T) async -> T {
+    private func withRunningWatch<T: Sendable>(_ body: (DeadlineWatch) async throws -> T) async rethrows -> T {
         let watch = DeadlineWatch()
-        return await withDiscardingTaskGroup { group in
+        return try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await watch.run() }
             defer { group.cancelAll() }
-            return await body(watch)
+            return try await body(watch)
         }
     }
 
@@ -41,21 +41,39 @@ import Testing
         }
     }
 
-    @Test func aLaterAnswerIsDroppedAndAShorterDeadlineIsNotHeldUpByALongerOne() async {
-        await withRunningWatch { watch in
-            // The long wait is registered first; the short one must still time out long before it.
-            let long = Task { await outcome(watch, timeout: .seconds(600)) { wait in
-                Task { try? await Task.sleep(for: .milliseconds(300)); wait.answer(.success(())) }
-            } }
+    @Test func aLaterAnswerIsDroppedAndAShorterDeadlineIsNotHeldUpByALongerOne() async throws {
+        try await withRunningWatch { watch in
             let clock = ContinuousClock()
-            let started = clock.now
-            let shortWait = Mutex<DeadlineWatch.Wait?>(nil)
-            let short = await outcome(watch, timeout: .milliseconds(20)) { wait in shortWait.withLock { $0 = wait } }
-            // The broker's answer after the deadline: dropped (a second resume would trap here).
-            shortWait.withLock { $0 }?.answer(.success(()))
-            #expect(short == "timeout")
-            #expect(clock.now - started < .seconds(30), "answered by the watch, not by the late answer")
-            #expect(await long.value == "ok")
+            let shortRun = Mutex<Task<(outcome: String, elapsed: Duration), Never>?>(nil)
+            // The long wait is registered first, here, before the short one exists: a watch that
+            // kept its waits in arrival order would look at the long one first and stop there.
+            let long = await outcome(watch, timeout: .seconds(600)) { longWait in
+                // Answered once the short wait ended, or after 2 s at the latest (when the short one
+                // is held up behind it, which only the long one's answer would then release).
+                let release = Task {
+                    try? await Task.sleep(for: .seconds(2))
+                    longWait.answer(.success(()))
+                }
+                shortRun.withLock {
+                    $0 = Task {
+                        let started = clock.now
+                        let shortWait = Mutex<DeadlineWatch.Wait?>(nil)
+                        let short = await outcome(watch, timeout: .milliseconds(20)) { wait in shortWait.withLock { $0 = wait } }
+                        let elapsed = clock.now - started
+                        // The broker's answer after the deadline: dropped (a second resume would trap here).
+                        shortWait.withLock { $0 }?.answer(.success(()))
+                        release.cancel()
+                        longWait.answer(.success(()))
+                        return (short, elapsed)
+                    }
+                }
+            }
+            let shortTask = try #require(shortRun.withLock { $0 })
+            let short = await shortTask.value
+            #expect(short.outcome == "timeout")
+            // The watch looks at its waits at least every 100 ms; behind the long wait this takes 2 s.
+            #expect(short.elapsed < .milliseconds(250), "the 20 ms wait was answered after \(short.elapsed)")
+            #expect(long == "ok")
         }
     }
 }

@@ -66,6 +66,12 @@ final class OrderSystemFixture: Sendable {
         try TestEnvironment.withOrdersDatabase(body)
     }
 
+    /// A `text[]` or `uuid[]` parameter in PostgreSQL's array form, `{"a","b"}`
+    /// (the ids tests make hold no quotes or backslashes).
+    static func arrayParameter(_ elements: [String]) -> String {
+        "{" + elements.map { "\"\($0)\"" }.joined(separator: ",") + "}"
+    }
+
     /// Creates a product (unique id) with stock per vendor; returns its id.
     func product(_ name: String, stock: [String: Int]) throws -> String {
         let id = "\(prefix)\(name)".replacingOccurrences(of: "flow-", with: "t")
@@ -79,9 +85,8 @@ final class OrderSystemFixture: Sendable {
     func statuses(_ ids: [UUID]) throws -> [UUID: String] {
         guard !ids.isEmpty else { return [:] }
         return try Self.database { connection in
-            let list = "{" + ids.map(\.uuidString).joined(separator: ",") + "}"
-            return Dictionary(uniqueKeysWithValues: try connection.query(
-                "SELECT id, status FROM orders WHERE id = ANY($1::uuid[])", [list]
+            Dictionary(uniqueKeysWithValues: try connection.query(
+                "SELECT id, status FROM orders WHERE id = ANY($1::uuid[])", [Self.arrayParameter(ids.map(\.uuidString))]
             ).rows.map { (try $0.decode(0, as: UUID.self), try $0.decode(1, as: String.self)) })
         }
     }
@@ -117,17 +122,43 @@ final class OrderSystemFixture: Sendable {
         await channel.close()
     }
 
+    /// Publishes copies of messages to `queue` (confirmed), as a redelivery or an operator's replay would.
+    func publish(_ messages: [(body: [UInt8], properties: AMQPProperties)], to queue: String) async throws {
+        let channel = try await broker.openConfirmChannel()
+        for message in messages {
+            try await channel.publish(message.body, routingKey: queue, mandatory: true, properties: message.properties)
+        }
+        await channel.close()
+    }
+
+    /// Waits until a consumer took every message out of `queue`, then gives it a moment to settle them.
+    func waitUntilTaken(_ queue: String) async throws {
+        let ready = try await broker.waitForDepth(of: queue) { $0 == 0 }
+        #expect(ready == 0, "\(queue): \(ready) messages were never consumed")
+        try await Task.sleep(for: .seconds(1))
+    }
+
+    /// After the consumers of `queues` stopped: nothing is left in them. A message a consumer
+    /// took and did not ack is back in its queue once the consumer is gone, so this also
+    /// proves nothing was left unacked, retried or dead-lettered.
+    func expectSettled(_ queues: QueueSet) async throws {
+        try await Task.sleep(for: .milliseconds(500))
+        for queue in [queues.main, queues.retry, queues.deadLetter] {
+            #expect(try await depth(queue) == 0, "\(queue) still holds messages")
+        }
+    }
+
     func publish(_ order: OrderPlaced) async throws {
         try await publishRaw(order.encoded(), messageID: order.orderId.uuidString)
     }
 
     // MARK: Processes in-process
 
+    /// What every process of this slice reads: the test run's broker and databases, this fixture's queues.
     var environment: [String: String] {
-        [
-            "AMQP_URL": TestEnvironment.amqpURL, "DATABASE_URL": TestEnvironment.databaseURL, "QUEUE_PREFIX": prefix,
-            "RETRY_DELAY_MS": "\(topology.retryDelayMilliseconds)",
-        ]
+        TestEnvironment.processEnvironment.merging([
+            "QUEUE_PREFIX": prefix, "RETRY_DELAY_MS": "\(topology.retryDelayMilliseconds)",
+        ]) { $1 }
     }
 
     /// Runs the real order-worker services until `body` returns, then shuts them down gracefully.

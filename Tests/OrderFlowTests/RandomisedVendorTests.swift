@@ -4,9 +4,10 @@ import OrderStore
 import TestSupport
 import Testing
 
-/// About a minute of orders, vendor restocks, vendor-sync pauses and crashes,
-/// and stock-sync runs, interleaved at random; then everything drains and the
-/// stock invariants must hold.
+/// About a minute of orders, vendor restocks, vendor-sync pauses and crashes
+/// (SIGTERM and SIGKILL of a real vendor-sync-worker process), and stock-sync
+/// runs, interleaved at random; then everything drains and the stock invariants
+/// must hold.
 @Suite(.timeLimit(.minutes(4))) struct RandomisedVendorTests {
     @Test func randomInterleavingKeepsEveryStockInvariant() async throws {
         try await OrderSystemFixture.with(retryDelayMilliseconds: 500) { system in
@@ -22,7 +23,7 @@ import Testing
             }
             var restocked: [String: [String: Int]] = [:]
             var placed: [UUID] = []
-            var vendorSync: RunningServices? = try system.startVendorSync()
+            var vendorSync: ChildProcess? = try system.startVendorSyncProcess()
             var counts = (orders: 0, restocks: 0, pauses: 0, crashes: 0, syncs: 0)
 
             try await system.withWorker(["WORKER_CONCURRENCY": "2"]) {
@@ -45,12 +46,15 @@ import Testing
                         counts.restocks += 1
                     case 65..<75:
                         if let running = vendorSync {
-                            let crash = Bool.random(using: &generator)
-                            await running.stop(abruptly: crash)
+                            // Crashes and pauses take turns, so both happen in every run.
+                            let crash = counts.crashes <= counts.pauses
+                            // A SIGTERM may arrive before the process handles signals: then it ends as killed, a crash too.
+                            running.kill(crash ? SIGKILL : SIGTERM)
+                            #expect(await running.waitForExit() != nil, "vendor-sync-worker did not exit")
                             if crash { counts.crashes += 1 } else { counts.pauses += 1 }
                             vendorSync = nil
                         } else {
-                            vendorSync = try system.startVendorSync()
+                            vendorSync = try system.startVendorSyncProcess()
                         }
                     case 75..<85:
                         let report = try await system.stockSyncOnce()
@@ -61,16 +65,52 @@ import Testing
                     }
                 }
                 // Drain: every order applied, every allocation settled at its vendor.
-                if vendorSync == nil { vendorSync = try system.startVendorSync() }
+                if vendorSync == nil { vendorSync = try system.startVendorSyncProcess() }
                 #expect(try await system.waitForOrders(placed, timeout: .seconds(90)).count == placed.count)
                 let settled = try await system.waitForAllocationsSettled(placed, timeout: .seconds(90))
                 #expect(settled["PENDING", default: 0] == 0)
                 #expect(settled["CONFLICTED", default: 0] == 0, "nothing is sold outside, so nothing conflicts")
             }
-            await vendorSync?.stop()
+            if let running = vendorSync {
+                running.kill(SIGTERM)
+                #expect(await running.waitForExit() == 0, "vendor-sync-worker exits 0 on SIGTERM: \(running.log.suffix(500))")
+            }
             _ = try await system.stockSyncOnce()
             print("randomised run: \(counts)")
-            #expect(counts.orders > 50 && counts.syncs > 3 && counts.pauses + counts.crashes > 3)
+            #expect(counts.orders > 50 && counts.syncs > 3 && counts.pauses + counts.crashes > 3 && counts.crashes > 1)
+
+            // Stock ran out on the way: the run decided both ways, not one way for every order.
+            let outcomes = try OrderSystemFixture.database { connection in
+                try connection.query("SELECT status, reason FROM orders WHERE id = ANY($1::uuid[])", [OrderSystemFixture.arrayParameter(placed.map(\.uuidString))]).rows
+                    .map { (status: try $0.decode(0, as: String.self), reason: try $0.decode(1, as: String?.self)) }
+            }
+            #expect(outcomes.count == placed.count)
+            #expect(outcomes.contains { $0.status == "CONFIRMED" }, "no order was confirmed")
+            #expect(outcomes.contains { $0.status == "REJECTED" && $0.reason?.hasPrefix("insufficient stock") == true },
+                    "no order was rejected for stock")
+
+            // Every allocation ordersdb calls APPLIED is applied at its vendor, with the same units, and nothing else is.
+            for vendor in vendors {
+                let appliedHere = try OrderSystemFixture.database { connection in
+                    try connection.query(
+                        "SELECT id, quantity FROM allocations WHERE vendor_id = $1 AND product_id = ANY($2::text[]) AND status = 'APPLIED'",
+                        [vendor, OrderSystemFixture.arrayParameter(products)]
+                    ).rows.map { (try $0.decode(0, as: UUID.self), try $0.decode(1, as: Int.self)) }
+                }
+                let appliedThere = try OrderSystemFixture.vendorDatabase(vendor) { connection in
+                    try connection.query(
+                        "SELECT allocation_id, quantity FROM applied_allocations WHERE product_id = ANY($1::text[])",
+                        [OrderSystemFixture.arrayParameter(products)]
+                    ).rows.map { (try $0.decode(0, as: UUID.self), try $0.decode(1, as: Int.self)) }
+                }
+                #expect(!appliedHere.isEmpty, "\(vendor): nothing applied")
+                let here = Dictionary(uniqueKeysWithValues: appliedHere), there = Dictionary(uniqueKeysWithValues: appliedThere)
+                let differing = Set(here.keys).union(there.keys).filter { here[$0] != there[$0] }
+                #expect(differing.isEmpty, """
+                    \(vendor): \(differing.count) of \(here.count) APPLIED allocations differ from the vendor's \(there.count) records, \
+                    e.g. \(differing.prefix(3).map { "\($0): ordersdb \(here[$0].map(String.init) ?? "-"), vendor \(there[$0].map(String.init) ?? "-")" })
+                    """)
+            }
 
             for product in products {
                 let supplied = vendors.reduce(0) { $0 + initial[product]![$1]! + (restocked[product]?[$1] ?? 0) }

@@ -39,23 +39,14 @@ extension OrderSystemFixture {
         }
     }
 
-    var vendorEnvironment: [String: String] {
-        environment.merging([
-            "VENDOR_DATABASE_URLS": TestEnvironment.vendorDatabaseURLs.map { "\($0.vendor)=\($0.url)" }.joined(separator: ","),
-        ]) { $1 }
-    }
-
-    /// Starts the real vendor-sync-worker services; stop them with `RunningServices.stop`.
-    func startVendorSync(_ overrides: [String: String] = [:]) throws -> RunningServices {
-        let configuration = try VendorSyncConfiguration(environment: EnvironmentConfiguration(vendorEnvironment.merging(overrides) { $1 }))
-        var logger = Logger(label: "test-vendor-sync")
-        logger.logLevel = .critical
-        return RunningServices(try VendorSyncApp(configuration: configuration, logger: logger).services, logger: logger)
+    /// Starts vendor-sync-worker as a process of its own, to be stopped with SIGTERM or killed.
+    func startVendorSyncProcess() throws -> ChildProcess {
+        try ChildProcess("vendor-sync-worker", environment: environment.merging(["LOG_LEVEL": "warning"]) { $1 })
     }
 
     /// Runs the real vendor-sync-worker services until `body` returns.
     func withVendorSync<T>(_ overrides: [String: String] = [:], _ body: () async throws -> T) async throws -> T {
-        let configuration = try VendorSyncConfiguration(environment: EnvironmentConfiguration(vendorEnvironment.merging(overrides) { $1 }))
+        let configuration = try VendorSyncConfiguration(environment: EnvironmentConfiguration(environment.merging(overrides) { $1 }))
         var logger = Logger(label: "test-vendor-sync")
         logger.logLevel = .warning
         return try await withServices(try VendorSyncApp(configuration: configuration, logger: logger).services, logger: logger, body)
@@ -63,7 +54,7 @@ extension OrderSystemFixture {
 
     /// One stock-sync run over every vendor (waiting for the lock if another test's run holds it).
     func stockSyncOnce(_ overrides: [String: String] = [:]) async throws -> StockSyncReport {
-        let configuration = try StockSyncConfiguration(environment: EnvironmentConfiguration(vendorEnvironment.merging(overrides) { $1 }))
+        let configuration = try StockSyncConfiguration(environment: EnvironmentConfiguration(environment.merging(overrides) { $1 }))
         var logger = Logger(label: "test-stock-sync")
         logger.logLevel = .error
         let app = try StockSyncApp(configuration: configuration, logger: logger, periodic: false)
@@ -79,7 +70,7 @@ extension OrderSystemFixture {
 
     /// Waits until every allocation of the given orders left PENDING.
     func waitForAllocationsSettled(_ ids: [UUID], timeout: Duration = .seconds(60)) async throws -> [String: Int] {
-        let list = "{" + ids.map(\.uuidString).joined(separator: ",") + "}"
+        let list = Self.arrayParameter(ids.map(\.uuidString))
         let deadline = ContinuousClock.now + timeout
         var counts: [String: Int] = [:]
         repeat {
@@ -105,7 +96,7 @@ func require_<T>(_ value: T?, _ message: String) throws -> T {
     return value
 }
 
-/// Services running in the background of a test, stopped gracefully or abruptly (a crash: nothing in flight is acked).
+/// Services running in the background of a test until it stops them gracefully.
 final class RunningServices: Sendable {
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
@@ -116,8 +107,8 @@ final class RunningServices: Sendable {
         task = Task { try await group.run() }
     }
 
-    func stop(abruptly: Bool = false) async {
-        if abruptly { task.cancel() } else { await group.triggerGracefulShutdown() }
+    func stop() async {
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 }

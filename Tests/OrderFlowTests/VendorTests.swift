@@ -72,25 +72,20 @@ import Testing
             let placed = order(product, 3)
             try await system.publish(placed)
             _ = try await system.withWorker { try await system.waitForOrders([placed.orderId]) }
-            // Duplicate every vendor_sync message the worker published.
+            // The vendor_sync message the worker published, delivered once and, after that one
+            // settled, again: only the vendor's applied record can refuse the second copy.
             let messages = try await system.drain(system.topology.vendorSync.main)
             #expect(messages.count == 1)
-            let channel = try await system.broker.openConfirmChannel()
-            for message in messages + messages {
-                try await channel.publish(message.body, routingKey: system.topology.vendorSync.main, mandatory: true, properties: message.properties)
-            }
+            let copy = messages.map { (body: $0.body, properties: $0.properties) }
             try await system.withVendorSync {
-                _ = try await system.waitForAllocationsSettled([placed.orderId])
-                // Let the second copy be processed too.
-                let deadline = ContinuousClock.now + .seconds(10)
-                while try await system.depth(system.topology.vendorSync.main) > 0, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                try await Task.sleep(for: .milliseconds(500))
+                try await system.publish(copy, to: system.topology.vendorSync.main)
+                #expect(try await system.waitForAllocationsSettled([placed.orderId]) == ["APPLIED": 1])
+                try await system.publish(copy, to: system.topology.vendorSync.main)
+                try await system.waitUntilTaken(system.topology.vendorSync.main)
             }
+            try await system.expectSettled(system.topology.vendorSync)
             #expect(try system.vendorStock("vendorA", product) == 4, "one decrement of 3")
             #expect(try system.appliedAllocations("vendorA", product).count == 1)
-            #expect(try await system.depth(system.topology.vendorSync.deadLetter) == 0)
         }
     }
 
@@ -124,16 +119,21 @@ import Testing
                 #expect(message.properties.headers["x-retry-count"] == .int64(3))
                 #expect(message.properties.headers["x-error-reason"]?.stringValue == "vendor-database-unavailable")
             }
-            // vendorB is back: replay the dead letters (twice, as a careless operator might).
-            let channel = try await system.broker.openConfirmChannel()
-            for message in dead + dead {
+            // vendorB is back: replay the dead letters, and once they settled, replay them again, as a
+            // careless operator might; the second time only vendorB's applied records can refuse them.
+            let replayed = dead.map { message in
                 var properties = message.properties
                 properties.headers = properties.headers.filter { !$0.key.hasPrefix("x-") }
-                try await channel.publish(message.body, routingKey: system.topology.vendorSync.main, mandatory: true, properties: properties)
+                return (body: message.body, properties: properties)
             }
             let settled = try await system.withVendorSync {
-                try await system.waitForAllocationsSettled(orders.map(\.orderId))
+                try await system.publish(replayed, to: system.topology.vendorSync.main)
+                let settled = try await system.waitForAllocationsSettled(orders.map(\.orderId))
+                try await system.publish(replayed, to: system.topology.vendorSync.main)
+                try await system.waitUntilTaken(system.topology.vendorSync.main)
+                return settled
             }
+            try await system.expectSettled(system.topology.vendorSync)
             #expect(settled == ["APPLIED": 3])
             #expect(try system.vendorStock("vendorB", shared) == 3, "each of B's allocations applied exactly once")
             #expect(try system.appliedAllocations("vendorB", shared) == (count: 2, units: 7))

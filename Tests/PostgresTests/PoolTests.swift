@@ -14,25 +14,30 @@ struct PoolTests {
     @Test(.timeLimit(.minutes(1)))
     func fiftyConcurrentTasksShareFourConnections() async throws {
         let pool = try makePool(size: 4)
-        let results = try await withThrowingTaskGroup(of: (Int, Int32).self) { group in
+        // Every job waits (at most 5 s) until four jobs hold a connection at once: a pool that
+        // ran its jobs one at a time, or on fewer connections, would leave the first ones waiting in vain.
+        let fourAtOnce = ThreadBarrier(parties: 4)
+        let results = try await withThrowingTaskGroup(of: (Int, Int32, Bool).self) { group in
             for index in 0..<50 {
                 group.addTask {
                     try await pool.withConnection { connection in
+                        let met = fourAtOnce.wait(timeout: 5)
                         let row = try connection.query(
                             "SELECT $1::int * 2, pg_backend_pid(), pg_sleep(0.01)", index).singleRow()
-                        return (try row.decode(0, as: Int.self), try row.decode(1, as: Int32.self))
+                        return (try row.decode(0, as: Int.self), try row.decode(1, as: Int32.self), met)
                     }
                 }
             }
-            var results: [(Int, Int32)] = []
+            var results: [(Int, Int32, Bool)] = []
             for try await result in group { results.append(result) }
             return results
         }
         await pool.shutdown()
         #expect(results.count == 50)
         #expect(Set(results.map(\.0)) == Set((0..<50).map { $0 * 2 }))
+        #expect(results.allSatisfy { $0.2 }, "four jobs never held connections at the same time")
         let backends = Set(results.map(\.1))
-        #expect(backends.count >= 1 && backends.count <= 4, "\(backends)")
+        #expect(backends.count == 4, "four connections, no more, and the four jobs held at once had one each: \(backends)")
     }
 
     @Test func aQueryErrorReturnsAUsableConnection() async throws {

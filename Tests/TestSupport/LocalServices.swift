@@ -9,6 +9,8 @@ public enum LocalServices {
     /// Chaos tests stop shared services, so they only run when scripts/test asks (CHAOS_TESTS=1).
     public static var chaosEnabled: Bool { ProcessInfo.processInfo.environment["CHAOS_TESTS"] == "1" }
 
+    /// Throws when the service was not running (scripts/services exits 3), so a chaos
+    /// test fails when the outage it means to cause does not happen.
     public static func stop(_ service: Service) throws { try run("stop-\(service.rawValue)") }
     public static func start(_ service: Service) throws { try run("start-\(service.rawValue)") }
 

@@ -18,7 +18,10 @@ public final class ChildProcess: @unchecked Sendable {
     public init(_ name: String, environment: [String: String]) throws {
         process = Process()
         process.executableURL = try Self.executable(name)
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // The test run's broker and databases unless `environment` says otherwise, never the daemons' defaults.
+        process.environment = ProcessInfo.processInfo.environment
+            .merging(TestEnvironment.processEnvironment) { $1 }
+            .merging(environment) { $1 }
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8)).log")
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logFile)

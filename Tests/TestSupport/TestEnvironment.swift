@@ -1,11 +1,17 @@
 import Foundation
+import ServiceSupport
 
 /// Where the integration tests find the live broker and databases that
-/// `scripts/services start` runs. The defaults match that script; the
-/// variables are the same ones the daemons read.
+/// `scripts/services start` runs. The variables are the ones the daemons read;
+/// when one is unset, the daemons' default applies (ServiceSupport's `Defaults`).
+/// A test run never uses the databases they name, though, such as the demo
+/// databases `scripts/run` seeds: it uses databases of its own, named after them
+/// with `_test` appended (scripts/test creates and migrates them, and exports
+/// their URLs), so even a shell set up for scripts/run keeps test rows out of
+/// the demo data.
 public enum TestEnvironment {
     public static var amqpURL: String {
-        env("AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672/%2F"
+        env("AMQP_URL") ?? Defaults.amqpURL
     }
 
     public static var managementURL: String {
@@ -13,19 +19,55 @@ public enum TestEnvironment {
     }
 
     public static var databaseURL: String {
-        env("DATABASE_URL") ?? "postgres://orders:orders@127.0.0.1:5432/ordersdb"
+        testDatabaseURL(env("DATABASE_URL") ?? Defaults.databaseURL)
     }
 
-    /// The vendor databases, in the `VENDOR_DATABASE_URLS` form `name=url,name=url`.
+    /// The vendor databases, from `VENDOR_DATABASE_URLS` (`name=url,name=url`).
     public static var vendorDatabaseURLs: [(vendor: String, url: String)] {
-        let raw = env("VENDOR_DATABASE_URLS")
-            ?? "vendorA=postgres://orders:orders@127.0.0.1:5432/vendoradb,vendorB=postgres://orders:orders@127.0.0.1:5432/vendorbdb"
-        return raw.split(separator: ",").compactMap { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { return nil }
-            return (String(parts[0]), String(parts[1]))
-        }
+        parseNamedURLs(env("VENDOR_DATABASE_URLS") ?? Defaults.vendorDatabaseURLs).map { ($0.vendor, testDatabaseURL($0.url)) }
     }
+
+    /// The variables a process started by a test reads to find the broker and the
+    /// databases, so that it lands where the test looks whatever the test's own environment.
+    public static var processEnvironment: [String: String] {
+        [
+            "AMQP_URL": amqpURL, "DATABASE_URL": databaseURL,
+            "VENDOR_DATABASE_URLS": vendorDatabaseURLs.map { "\($0.vendor)=\($0.url)" }.joined(separator: ","),
+        ]
+    }
+
+    // MARK: Test databases
+
+    /// The orders database when DATABASE_URL is unset: the daemons' default, renamed for tests.
+    public static var defaultDatabaseURL: String { testDatabaseURL(Defaults.databaseURL) }
+
+    /// The vendor databases when VENDOR_DATABASE_URLS is unset.
+    public static var defaultVendorDatabaseURLs: [(vendor: String, url: String)] {
+        parseNamedURLs(Defaults.vendorDatabaseURLs).map { ($0.vendor, testDatabaseURL($0.url)) }
+    }
+
+    /// The databases `scripts/run` seeds for the demo (the daemons' defaults), which tests must not touch.
+    public static var demoDatabaseNames: Set<String> {
+        Set(([Defaults.databaseURL] + parseNamedURLs(Defaults.vendorDatabaseURLs).map(\.url)).compactMap(databaseName(of:)))
+    }
+
+    /// The database a URL names (its path without the leading `/`).
+    public static func databaseName(of url: String) -> String? {
+        guard let path = URLComponents(string: url)?.path, path.count > 1 else { return nil }
+        return String(path.dropFirst())
+    }
+
+    /// `url` with `_test` appended to its database name, unless the name already ends so.
+    /// scripts/common.sh's `test_database_url` applies the same rule.
+    public static func testDatabaseURL(_ url: String) -> String {
+        guard var components = URLComponents(string: url), let name = databaseName(of: url) else { return url }
+        if !name.hasSuffix(testSuffix) { components.path = "/\(name)\(testSuffix)" }
+        return components.string ?? url
+    }
+
+    public static let testSuffix = "_test"
+
+    // MARK: Names
 
     /// The repository's root, found from this source file's location.
     public static var repositoryRoot: URL {
@@ -40,8 +82,17 @@ public enum TestEnvironment {
         "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
+    /// `name=url,name=url`, read the way the daemons read VENDOR_DATABASE_URLS.
+    private static func parseNamedURLs(_ raw: String) -> [(vendor: String, url: String)] {
+        do {
+            return try EnvironmentConfiguration(["VENDOR_DATABASE_URLS": raw]).namedURLs("VENDOR_DATABASE_URLS", default: "")
+                .map { ($0.name, $0.url) }
+        } catch {
+            preconditionFailure("\(error)")
+        }
+    }
+
     private static func env(_ name: String) -> String? {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
-        return value
+        EnvironmentConfiguration().optionalString(name)
     }
 }

@@ -108,18 +108,23 @@ import Testing
     @Test func retryQueueDeadLettersBackToItsMainQueueAfterTheTTL() async throws {
         try await withTopology { baseTopology, connection in
             var topology = baseTopology
-            topology.retryDelayMilliseconds = 300
+            topology.retryDelayMilliseconds = 1000
             try await topology.declare(on: connection)
             let publisher = try await connection.openConfirmChannel()
+            let channel = try await connection.openChannel()
+            // Taken before the publish, so the broker's TTL cannot have started earlier.
+            let published = ContinuousClock.now
             try await publisher.publish(Array("retry me".utf8), routingKey: topology.orders.retry, mandatory: true,
                                         properties: AMQPProperties(headers: ["x-retry-count": 1], deliveryMode: .persistent, messageID: "r1"))
-            let channel = try await connection.openChannel()
             var delivered: AMQPDelivery?
-            for _ in 0..<50 where delivered == nil {
-                try await Task.sleep(for: .milliseconds(100))
+            var arrival: Duration?
+            while delivered == nil, ContinuousClock.now - published < .seconds(10) {
                 delivered = try await channel.get(queue: topology.orders.main)
+                if delivered == nil { try await Task.sleep(for: .milliseconds(25)) } else { arrival = ContinuousClock.now - published }
             }
-            let message = try #require(delivered)
+            let message = try #require(delivered, "the message never left the retry queue")
+            let waited = try #require(arrival)
+            #expect(waited >= .milliseconds(topology.retryDelayMilliseconds), "reached the main queue after \(waited), before the TTL")
             #expect(message.body == Array("retry me".utf8))
             #expect(message.properties.headers["x-retry-count"] == .int64(1))
             #expect(message.properties.headers["x-death"] != nil)
