@@ -23,7 +23,7 @@ import Testing
     }
 
     /// Runs `body` while the watch's timer loop runs, as its owner's child task.
-    private func withRunningWatch<T: Sendable>(_ body: (DeadlineWatch) async throws -> T) async rethrows -> T {
+    private func withRunningWatch<T: Sendable>(_ body: (DeadlineWatch) async throws -> T) async throws -> T {
         let watch = DeadlineWatch()
         return try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await watch.run() }
@@ -32,8 +32,8 @@ import Testing
         }
     }
 
-    @Test func anUnansweredWaitFailsAtItsDeadlineAndAnAnsweredOneKeepsItsAnswer() async {
-        await withRunningWatch { watch in
+    @Test func anUnansweredWaitFailsAtItsDeadlineAndAnAnsweredOneKeepsItsAnswer() async throws {
+        try await withRunningWatch { watch in
             async let silent = outcome(watch, timeout: .milliseconds(50))
             async let confirmed = outcome(watch, timeout: .milliseconds(50)) { $0.answer(.success(())) }
             async let refused = outcome(watch, timeout: .milliseconds(50)) { $0.answer(.failure(Answered())) }

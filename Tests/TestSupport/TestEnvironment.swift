@@ -85,7 +85,7 @@ public enum TestEnvironment {
     /// `name=url,name=url`, read the way the daemons read VENDOR_DATABASE_URLS.
     private static func parseNamedURLs(_ raw: String) -> [(vendor: String, url: String)] {
         do {
-            return try EnvironmentConfiguration(["VENDOR_DATABASE_URLS": raw]).namedURLs("VENDOR_DATABASE_URLS", default: "")
+            return try EnvironmentConfiguration(["VENDOR_DATABASE_URLS": raw]).vendorDatabaseURLs()
                 .map { ($0.name, $0.url) }
         } catch {
             preconditionFailure("\(error)")
