@@ -106,7 +106,7 @@ let package = Package(
         .target(
             name: "HTTPSupport",
             dependencies: [
-                "OrderCore", "Postgres",
+                "OrderCore", "Postgres", "ServiceSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Hummingbird
+import ServiceSupport
 
 /// Turns every error into a problem document (``Problem/init(_:request:)``),
 /// so no client ever sees an empty or HTML error; errors the mapping does not
@@ -12,7 +13,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let problem = Problem(error, request: request)
             if problem.status == .internalServerError, !(error is Problem) {
-                context.logger.error("unhandled error", metadata: ["error": "\(error)"])
+                context.logger.error("unhandled error", metadata: [LogKey.error: "\(error)"])
             }
             throw problem
         }

@@ -49,12 +49,12 @@ struct OrdersController<Context: RequestContext>: Sendable {
         do {
             try await publisher.publish(order.encoded(), routingKey: queue, properties: properties, timeout: publishTimeout)
         } catch {
-            context.logger.warning("order not accepted: broker unavailable", metadata: ["order_id": .string(id), "error": "\(error)"])
+            context.logger.warning("order not accepted: broker unavailable", metadata: [LogKey.orderId: .string(id), LogKey.error: "\(error)"])
             throw Problem(
                 status: .serviceUnavailable, code: "broker-unavailable", title: "Orders cannot be accepted right now",
                 detail: "the order was not accepted; retry later", retryAfterSeconds: 2)
         }
-        context.logger.info("order accepted", metadata: ["order_id": .string(id), "lines": "\(lines.count)"])
+        context.logger.info("order accepted", metadata: [LogKey.orderId: .string(id), LogKey.lines: "\(lines.count)"])
         return Response(
             status: .accepted,
             headers: [.contentType: "application/json", .location: "/orders/\(id)"],

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import Postgres
+import ServiceSupport
 
 /// One numbered SQL file, `NNNN_name.sql`.
 public struct Migration: Sendable, Hashable {
@@ -235,7 +236,7 @@ public struct MigrationRunner: Sendable {
             if didApply {
                 appliedNow.append(migration)
                 logger?.info("applied migration", metadata: [
-                    "migration": "\(migration.fileName)", "directory": "\(directory.path)",
+                    LogKey.migration: "\(migration.fileName)", LogKey.directory: "\(directory.path)",
                 ])
             }
         }

@@ -23,7 +23,7 @@ public enum Daemon {
             logger.info("stopped")
             exit(0)
         } catch {
-            logger.critical("\(name) failed", metadata: ["error": "\(error)"])
+            logger.critical("\(name) failed", metadata: [LogKey.error: "\(error)"])
             exit(1)
         }
     }

@@ -13,7 +13,7 @@ public enum LogKey {
 
     /// What happened.
     public static let status = "status", result = "result", reason = "reason", error = "error"
-    public static let duplicate = "duplicate", allocations = "allocations"
+    public static let duplicate = "duplicate", allocations = "allocations", lines = "lines"
 
     /// A worker's windows and retries.
     public static let loop = "loop", batch = "batch", attempt = "attempt", retries = "retries", retryIn = "retry_in"
@@ -26,4 +26,7 @@ public enum LogKey {
     public static let queue = "queue", amqpURL = "amqp_url", databaseURL = "database_url", vendors = "vendors"
     public static let prefetch = "prefetch", batchSize = "batch_size", concurrency = "concurrency"
     public static let lingerMilliseconds = "linger_ms", maxRetries = "max_retries"
+
+    /// stock-sync runs and migrations.
+    public static let synced = "synced", failed = "failed", migration = "migration", directory = "directory"
 }

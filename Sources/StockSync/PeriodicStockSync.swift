@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import ServiceSupport
 
 /// Runs a sync every `interval` until shutdown; a failed run is logged and the next one comes.
 struct PeriodicStockSync: Service {
@@ -13,7 +14,7 @@ struct PeriodicStockSync: Service {
                 do {
                     _ = try await runner.runIfIdle()
                 } catch {
-                    logger.error("stock sync run failed", metadata: ["error": "\(error)"])
+                    logger.error("stock sync run failed", metadata: [LogKey.error: "\(error)"])
                 }
                 try await Task.sleep(for: interval)
             }

@@ -8,6 +8,7 @@ import Logging
 import OrderCore
 import OrderStore
 import Postgres
+import ServiceSupport
 
 /// The seed's "Stock Service": read a vendor's stock, restock or adjust it,
 /// and trigger a sync. Writes need `Authorization: Bearer <STOCK_API_TOKEN>`;
@@ -81,7 +82,7 @@ struct StockServiceController<Context: RequestContext>: Sendable {
         let productId = try product(context)
         let value = try await integerField(field, in: request, range: range)
         let stock = try await pool.withConnection { try change(productId, value, $0) }
-        context.logger.info(event, metadata: ["vendor": "\(name)", "product": "\(productId)", "\(field)": "\(value)"])
+        context.logger.info(event, metadata: [LogKey.vendor: "\(name)", LogKey.product: "\(productId)", "\(field)": "\(value)"])
         return try JSONResponse.make(StockFigure(vendorId: name, productId: productId, stock: stock, updatedAt: Date()))
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OrderStore
 import Postgres
+import ServiceSupport
 
 /// The result of one run over every vendor.
 public struct StockSyncReport: Sendable, Encodable {
@@ -63,11 +64,11 @@ public final class StockSyncRunner: Sendable {
                     let outcome = try StockSynchronizer.sync(vendor: vendor.name, local: connection, vendorDatabase: vendorDatabase)
                     synced.append(.init(vendor: vendor.name, products: outcome.products, unappliedUnits: outcome.unappliedUnits))
                 } catch {
-                    logger.warning("stock sync failed for a vendor", metadata: ["vendor": "\(vendor.name)", "error": "\(error)"])
+                    logger.warning("stock sync failed for a vendor", metadata: [LogKey.vendor: "\(vendor.name)", LogKey.error: "\(error)"])
                     failed.append(.init(vendor: vendor.name, error: "\(error)"))
                 }
             }
-            logger.info("stock sync done", metadata: ["synced": "\(synced.map(\.vendor))", "failed": "\(failed.map(\.vendor))"])
+            logger.info("stock sync done", metadata: [LogKey.synced: "\(synced.map(\.vendor))", LogKey.failed: "\(failed.map(\.vendor))"])
             return StockSyncReport(synced: synced, failed: failed)
         }
     }
