@@ -64,7 +64,7 @@ use_test_databases() {
 # VENDOR_DATABASE_URLS name (the `orders` role may create databases). Refuses a name
 # that does not end in `_test`: a demo database is never dropped.
 recreate_test_databases() {
-    local url name server entries
+    local url name server query entries
     command -v psql >/dev/null || { printf '%s: psql is not on PATH (scripts/services install puts it there)\n' "$PROG" >&2; return 1; }
     IFS=',' read -ra entries <<<"$VENDOR_DATABASE_URLS"
     for url in "$DATABASE_URL" "${entries[@]#*=}"; do
@@ -75,7 +75,9 @@ recreate_test_databases() {
             return 1
         fi
         server=${url%%\?*}
-        server="${server%/*}/postgres"
+        query=''
+        [[ $url == *\?* ]] && query="?${url#*\?}"
+        server="${server%/*}/postgres${query}"
         PGOPTIONS="-c client_min_messages=warning" psql "$server" -v ON_ERROR_STOP=1 -qAt \
             -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" -c "CREATE DATABASE \"$name\"" || return 1
         say "    $name: created, empty"

@@ -28,7 +28,7 @@ public struct DeathRecord: Sendable, Hashable {
 
     /// The records of a message's `x-death` header, most recent first (the broker's order).
     public static func records(in headers: AMQPTable) -> [DeathRecord] {
-        headers["x-death"]?.arrayValue?.compactMap(\.tableValue).map(DeathRecord.init) ?? []
+        headers[FailureHeaders.Name.death]?.arrayValue?.compactMap(\.tableValue).map(DeathRecord.init) ?? []
     }
 
     var json: JSONValue {

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Messaging
 import OrderCore
 
 // What the `dlq` commands return: structured results (tests check these)
@@ -198,7 +199,7 @@ public struct DeadLetterPeek: Renderable {
         field("app_id", p.appID)
         lines.append("headers:")
         if p.headers.isEmpty { lines.append("  (none)") }
-        for key in p.headers.keys.sorted() where key != "x-death" {
+        for key in p.headers.keys.sorted() where key != FailureHeaders.Name.death {
             let value = p.headers[key]!
             lines.append("  \(key): \(value) (\(TypedValue.typeName(value)))")
         }

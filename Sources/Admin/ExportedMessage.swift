@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Messaging
 import OrderCore
 
 /// One message as `dlq export` writes it: one JSON object per line, every
@@ -8,7 +9,6 @@ import OrderCore
 public struct ExportedMessage: Codable, Sendable, Hashable {
     /// Version of this line format.
     public static let formatVersion = 1
-    static let deliveryCountHeader = "x-delivery-count"
 
     public struct Properties: Codable, Sendable, Hashable {
         public var contentType: String?
@@ -51,11 +51,11 @@ public struct ExportedMessage: Codable, Sendable, Hashable {
         exchange = delivery.exchange
         routingKey = delivery.routingKey
         redelivered = delivery.redelivered
-        deliveryCount = p.headers[Self.deliveryCountHeader]?.intValue.map(Int64.init)
+        deliveryCount = p.headers[FailureHeaders.Name.deliveryCount]?.intValue.map(Int64.init)
         self.exportedAt = MessageCoding.formatDate(exportedAt)
         properties = Properties(
             contentType: p.contentType, contentEncoding: p.contentEncoding,
-            headers: p.headers.filter { $0.key != Self.deliveryCountHeader }.mapValues(TypedValue.init),
+            headers: p.headers.filter { $0.key != FailureHeaders.Name.deliveryCount }.mapValues(TypedValue.init),
             deliveryMode: p.deliveryMode?.rawValue, priority: p.priority, correlationId: p.correlationID, replyTo: p.replyTo,
             expiration: p.expiration, messageId: p.messageID, timestamp: p.timestamp.map { Int64($0.timeIntervalSince1970.rounded(.down)) },
             type: p.type, userId: p.userID, appId: p.appID)

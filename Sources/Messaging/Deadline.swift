@@ -42,7 +42,10 @@ final class DeadlineWatch: Sendable {
 
     private let state = Mutex(State())
 
-    func watch(_ wait: Wait) {
+    /// Times `wait`; false when the loop has ended, in which case the wait is
+    /// answered at once with `CancellationError` and its operation must not start.
+    @discardableResult
+    func watch(_ wait: Wait) -> Bool {
         let (idle, ended) = state.withLock { state in
             guard !state.ended else { return (nil as CheckedContinuation<Void, Never>?, true) }
             var index = state.waits.endIndex
@@ -52,6 +55,7 @@ final class DeadlineWatch: Sendable {
         }
         if ended { wait.answer(.failure(CancellationError())) }
         idle?.resume()
+        return !ended
     }
 
     /// Times the waits until its task is cancelled; then fails the waits still

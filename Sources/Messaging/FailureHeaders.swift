@@ -33,9 +33,13 @@ public struct FailureHeaders: Sendable, Hashable {
         /// Headers RabbitMQ adds when it dead-letters; copying them into a new
         /// publish can make RabbitMQ 3.10 drop the message as a dead-letter cycle.
         public static let brokerDeadLetter: Set<String> = [
-            "x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
-            "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason", "x-delivery-count",
+            death, "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
+            "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason", deliveryCount,
         ]
+        /// The broker's record of each dead-lettering (an array of tables).
+        public static let death = "x-death"
+        /// How often a quorum queue delivered the message (RabbitMQ counts, not the worker).
+        public static let deliveryCount = "x-delivery-count"
     }
 
     /// `x-retry-count` (0 when absent).

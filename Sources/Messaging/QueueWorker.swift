@@ -138,7 +138,7 @@ public struct QueueWorker: Service {
             // The feeder ends with its task; the windows end first.
             defer { group.cancelAll() }
             try await withGracefulShutdownHandler {
-                try await handleWindows(from: batcher, channel: channel, publisher: publisher, logger: logger)
+                try await handleWindows(from: batcher, channel: channel, consumerTag: consumer.tag, publisher: publisher, logger: logger)
             } onGracefulShutdown: {
                 batcher.stop()
             }
@@ -148,19 +148,27 @@ public struct QueueWorker: Service {
     /// Handles windows until the batcher stops or ends. One window may be
     /// finishing (confirms, failure copies, ack) while the next one is
     /// handled: its transaction overlaps those round trips.
-    private func handleWindows(from batcher: DeliveryBatcher, channel: AMQPChannel, publisher: AMQPChannel, logger: Logger) async throws {
+    private func handleWindows(
+        from batcher: DeliveryBatcher, channel: AMQPChannel, consumerTag: String, publisher: AMQPChannel, logger: Logger
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { finishing in
             do {
-                var previous = false
+                var windowFinishing = false
                 let clock = ContinuousClock()
                 while true {
                     let waitStart = clock.now
                     let batch = try await batcher.nextBatch(limit: configuration.settings.batchSize, linger: configuration.settings.linger)
-                    if batch.isEmpty || batcher.isStopped { break }
+                    if batch.isEmpty || batcher.isStopped {
+                        // Stopping: the broker must not refill the prefetch slots the last
+                        // window's ack frees. Deliveries it sent anyway go back on close, and
+                        // each would count towards the queue's x-delivery-limit.
+                        if batcher.isStopped { try? await channel.cancel(consumerTag: consumerTag) }
+                        break
+                    }
                     let handleStart = clock.now
                     let handled = await handle(batch, logger: logger)
                     let handleEnd = clock.now
-                    if previous { _ = try await finishing.next() }
+                    if windowFinishing { _ = try await finishing.next() }
                     // Where a window's time goes: waiting for messages, the handler, the previous window's confirms.
                     logger.debug(
                         "window handled",
@@ -170,7 +178,7 @@ public struct QueueWorker: Service {
                             LogKey.previousMilliseconds: "\((clock.now - handleEnd).milliseconds)",
                         ])
                     finishing.addTask { try await finish(batch, handled, channel: channel, publisher: publisher, logger: logger) }
-                    previous = true
+                    windowFinishing = true
                 }
                 try await finishing.waitForAll()
             } catch {
@@ -216,6 +224,7 @@ public struct QueueWorker: Service {
     private func failureCopy(
         of delivery: AMQPDelivery, _ outcome: DeliveryOutcome, logger: Logger
     ) -> (AMQPOutgoingMessage, exhausted: (delivery: AMQPDelivery, reason: String, logger: Logger)?)? {
+        // Most deliveries are done: nothing below is computed for them.
         guard outcome != .done else { return nil }
         var logger = logger
         if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: LogKey.orderId] = "\(id)" }
@@ -228,7 +237,7 @@ public struct QueueWorker: Service {
         }
         switch outcome {
         case .done:
-            return nil  // (answered above)
+            return nil
         case .retry(let reason, let message):
             switch configuration.settings.retryPolicy.route(retriesSoFar: retries, transient: true) {
             case .retry(let attempt):

@@ -11,7 +11,8 @@ import Synchronization
 ///
 /// A `Service`: its `run` owns the connecting, the closing of dead channels
 /// and the publish deadlines, so no publish leaves work behind in a task of
-/// its own. Until `run` starts, a publish that needs a connection waits for it.
+/// its own. Until `run` starts, a publish that needs a connection waits for it
+/// and no deadline is enforced: run it in the daemon's ServiceGroup.
 public final class ReconnectingPublisher: Service, Sendable {
     private let configuration: AMQPConfiguration
     private let logger: Logger
@@ -61,6 +62,7 @@ public final class ReconnectingPublisher: Service, Sendable {
     }
 
     private func maintainChannel() async {
+        guard !state.withLock({ $0.stopped }) else { return }
         await connect(answering: [])
         while let work = await nextWork() {
             for channel in work.dead { await channel.connection.close() }
@@ -89,7 +91,14 @@ public final class ReconnectingPublisher: Service, Sendable {
             logger.warning("publisher cannot connect", metadata: [LogKey.error: "\(error)"])
             result = .failure(error)
         }
-        for waiter in waiting { waiter(result) }
+        // Callers that came while this attempt ran share its outcome rather than
+        // wait for another attempt: a broker that is down fails them within one
+        // connect timeout.
+        let arrivedMeanwhile = state.withLock { state in
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for waiter in waiting + arrivedMeanwhile { waiter(result) }
     }
 
     private typealias Waiter = @Sendable (Result<AMQPChannel, any Error>) -> Void
@@ -156,7 +165,7 @@ public final class ReconnectingPublisher: Service, Sendable {
     }
 
     /// Forgets a channel that died, so the next publish reconnects.
-    public func discard(_ dead: AMQPChannel) {
+    func discard(_ dead: AMQPChannel) {
         update { state in
             guard let channel = state.channel, channel === dead else { return }
             state.channel = nil
@@ -172,7 +181,7 @@ public final class ReconnectingPublisher: Service, Sendable {
         let deadline = ContinuousClock.now + timeout
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let wait = DeadlineWatch.Wait(continuation, timeout: timeout, deadline: deadline)
-            deadlines.watch(wait)
+            guard deadlines.watch(wait) else { return }
             if let channel = openChannel() {
                 send(body, routingKey: routingKey, properties: properties, on: channel, answering: wait)
                 return

@@ -29,8 +29,8 @@ public struct OrderAPIConfiguration: Sendable {
 
     public var logMetadata: Logger.Metadata {
         [
-            "address": "\(host):\(port)", "amqp_url": "\(URLRedaction.redact(amqpURL))",
-            "database_url": "\(URLRedaction.redact(databaseURL))", "db_pool_size": "\(databasePoolSize)",
+            "address": "\(host):\(port)", LogKey.amqpURL: "\(URLRedaction.redact(amqpURL))",
+            LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))", "db_pool_size": "\(databasePoolSize)",
             "max_body_bytes": "\(maxBodyBytes)", "publish_timeout": "\(publishTimeout)", "queue": "\(topology.orders.main)",
         ]
     }

@@ -20,6 +20,16 @@ public struct VendorAllocation: Sendable, Hashable, Codable {
         self.quantity = quantity
     }
 
+    /// Codable's form, with the ids in lower case (see `OrderPlaced.encode(to:)`).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(UUIDText.string(allocationId), forKey: .allocationId)
+        try container.encode(UUIDText.string(orderId), forKey: .orderId)
+        try container.encode(vendorId, forKey: .vendorId)
+        try container.encode(productId, forKey: .productId)
+        try container.encode(quantity, forKey: .quantity)
+    }
+
     /// The same bytes as `MessageCoding.encoder` (sorted keys), written directly.
     public func encoded() -> [UInt8] {
         var writer = JSONWriter(capacity: 160 + vendorId.utf8.count + productId.utf8.count)

@@ -59,14 +59,16 @@ public enum OrderApplier {
 
     /// Thrown (and answered by the one-by-one fallback) when an order is neither
     /// new nor found: its row went while this window looked at it.
-    struct VanishedOrder: Error {}
+    struct VanishedOrder: Error, CustomStringConvertible {
+        var description: String { "the order's row went while its window was applied" }
+    }
 
     private static func applyInTransaction(_ orders: [OrderPlaced], _ connection: PostgresConnection) throws -> [OrderApplication] {
         // First copy of each order id, inserted in id order so that two windows
         // sharing orders take their keys in the same order.
         var seen = Set<UUID>()
         let firsts = orders.filter { seen.insert($0.orderId).inserted }.sorted { $0.orderId < $1.orderId }
-        var fresh = Set(try insertOrders(firsts, onConflict: "ON CONFLICT (id) DO NOTHING", connection))
+        var fresh = Set(try insertOrders(firsts, connection))
 
         // Already there: a duplicate, or a FAILED order replayed from the DLQ, which is applied now.
         let others = firsts.filter { !fresh.contains($0.orderId) }
@@ -84,8 +86,13 @@ public enum OrderApplier {
                 if row.status == .failed { failed.append(order) } else { done[order.orderId] = row }
             }
             if !failed.isEmpty {
-                try connection.query("DELETE FROM orders WHERE id = ANY($1::uuid[])", [PostgresArray(failed.map(\.orderId))])
-                fresh.formUnion(try insertOrders(failed, onConflict: "", connection))
+                // Applied now, in the row it failed in (its created_at stays): its
+                // lines are written again below with those of the new orders.
+                let ids = PostgresArray(failed.map(\.orderId))
+                try connection.query(
+                    "UPDATE orders SET status = 'CONFIRMED', reason = NULL, updated_at = now() WHERE id = ANY($1::uuid[])", [ids])
+                try connection.query("DELETE FROM order_lines WHERE order_id = ANY($1::uuid[])", [ids])
+                fresh.formUnion(failed.map(\.orderId))
             }
             if !done.isEmpty {
                 for row in try connection.query(
@@ -157,7 +164,7 @@ public enum OrderApplier {
         if !rejected.isEmpty {
             try connection.query(
                 """
-                UPDATE orders AS o SET status = 'REJECTED', reason = d.reason
+                UPDATE orders AS o SET status = 'REJECTED', reason = d.reason, updated_at = now()
                 FROM unnest($1::uuid[], $2::text[]) AS d(id, reason)
                 WHERE o.id = d.id
                 """, [PostgresArray(rejected.map(\.orderId)), PostgresArray(rejected.map(\.reason))])
@@ -191,12 +198,12 @@ public enum OrderApplier {
 
     /// Inserts the orders as CONFIRMED (step 2 turns the rejected ones) and
     /// returns the ids it inserted.
-    private static func insertOrders(_ orders: [OrderPlaced], onConflict: String, _ connection: PostgresConnection) throws -> [UUID] {
+    private static func insertOrders(_ orders: [OrderPlaced], _ connection: PostgresConnection) throws -> [UUID] {
         try connection.query(
             """
             INSERT INTO orders (id, idempotency_key, status, queued_at)
             SELECT d.id, d.key, 'CONFIRMED', d.queued_at FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS d(id, key, queued_at)
-            \(onConflict) RETURNING id
+            ON CONFLICT (id) DO NOTHING RETURNING id
             """,
             [
                 PostgresArray(orders.map(\.orderId)), PostgresArray(optional: orders.map(\.idempotencyKey)),

@@ -14,6 +14,14 @@ public enum WindowFallback {
         window: @escaping @Sendable ([Item], PostgresConnection) throws -> [Applied],
         single: @escaping @Sendable (Item, PostgresConnection) throws -> Applied
     ) async -> [Result<Applied, any Error>] {
+        // A window of one is its own fallback: one attempt, not the same one twice.
+        if items.count == 1 {
+            do {
+                return [.success(try await pool.withConnection { try single(items[0], $0) })]
+            } catch {
+                return [.failure(error)]
+            }
+        }
         do {
             return try await pool.withConnection { try window(items, $0) }.map { .success($0) }
         } catch let error as PostgresError where error.kind == .connection {

@@ -123,14 +123,16 @@ public struct PostgresConfiguration: Sendable, Hashable {
     /// The URL with the password replaced by `***`, for logs.
     public var redactedURL: String {
         var url = "postgres://" + Self.percentEncoded(user)
-        if let password { url += ":" + Self.percentEncoded(password) }
+        // The password never enters the text: a redaction after the fact would
+        // depend on the encoding keeping its `:` and `@` apart.
+        if password != nil { url += ":" + URLRedaction.mask }
         url += "@" + (host.contains(":") ? "[\(host)]" : host) + ":\(port)/" + Self.percentEncoded(database)
         var items: [(String, String)] = []
         if let applicationName { items.append(("application_name", applicationName)) }
         items.append(("connect_timeout", String(connectTimeout)))
         items += options.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         url += "?" + items.map { Self.percentEncoded($0.0) + "=" + Self.percentEncoded($0.1) }.joined(separator: "&")
-        return URLRedaction.redact(url)
+        return url
     }
 
     /// The keyword/value pairs handed to `PQconnectdbParams`.

@@ -13,13 +13,13 @@ public struct StockSyncApp {
     let pools: [PostgresPool]
 
     public init(configuration: StockSyncConfiguration, logger: Logger, periodic: Bool = true) throws {
-        let local = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: 2, logger: logger)
-        var vendors: [(name: String, configuration: PostgresConfiguration)] = []
+        // Every URL is parsed before any pool starts its threads, so a bad one leaves none behind.
+        let localDatabase = try PostgresConfiguration(url: configuration.databaseURL)
+        let vendors = try configuration.vendorDatabaseURLs.map { (name: $0.name, configuration: try PostgresConfiguration(url: $0.url)) }
+        let local = PostgresPool(configuration: localDatabase, size: 2, logger: logger)
         var pools: [String: PostgresPool] = [:]
-        for vendor in configuration.vendorDatabaseURLs {
-            let config = try PostgresConfiguration(url: vendor.url)
-            vendors.append((vendor.name, config))
-            pools[vendor.name] = PostgresPool(configuration: config, size: 2, logger: logger)
+        for vendor in vendors {
+            pools[vendor.name] = PostgresPool(configuration: vendor.configuration, size: 2, logger: logger)
         }
         self.pools = [local] + Array(pools.values)
         let runner = StockSyncRunner(local: local, vendors: vendors, logger: logger)

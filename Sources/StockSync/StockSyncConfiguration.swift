@@ -24,8 +24,8 @@ public struct StockSyncConfiguration: Sendable {
 
     public var logMetadata: Logger.Metadata {
         [
-            "database_url": "\(URLRedaction.redact(databaseURL))",
-            "vendors": "\(vendorDatabaseURLs.map { "\($0.name)=\(URLRedaction.redact($0.url))" }.joined(separator: ","))",
+            LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))",
+            LogKey.vendors: "\(vendorDatabaseURLs.map { "\($0.name)=\(URLRedaction.redact($0.url))" }.joined(separator: ","))",
             "interval": "\(interval)", "address": "\(host):\(port)", "writes": "\(apiToken == nil ? "disabled" : "enabled (token set)")",
         ]
     }

@@ -2,6 +2,9 @@
 /// description, log line and error message that shows a connection URL goes
 /// through here.
 public enum URLRedaction {
+    /// What stands where a password was.
+    public static let mask = "***"
+
     /// `scheme://user:secret@host/…` → `scheme://user:***@host/…`; a URL
     /// without a password comes back unchanged.
     ///
@@ -17,6 +20,6 @@ public enum URLRedaction {
             let colon = afterScheme[..<firstAt].firstIndex(of: ":"),
             let lastAt = afterScheme.lastIndex(of: "@")
         else { return url }
-        return url[..<afterScheme.index(after: colon)] + "***" + url[lastAt...]
+        return url[..<afterScheme.index(after: colon)] + mask + url[lastAt...]
     }
 }

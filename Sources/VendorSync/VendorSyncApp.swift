@@ -13,15 +13,18 @@ public struct VendorSyncApp {
     public let services: [any Service]
 
     public init(configuration: VendorSyncConfiguration, logger: Logger) throws {
-        let orders = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.consume.loops, logger: logger)
+        // Every URL is parsed before any pool starts its threads, so a bad one leaves none behind.
+        let ordersDatabase = try PostgresConfiguration(url: configuration.databaseURL)
+        let vendorDatabases = try configuration.vendorDatabaseURLs.map { (name: $0.name, configuration: try PostgresConfiguration(url: $0.url)) }
+        let amqp = try AMQPConfiguration(url: configuration.amqpURL, connectionName: "vendor-sync-worker")
+        let orders = PostgresPool(configuration: ordersDatabase, size: configuration.consume.loops, logger: logger)
         var vendors: [String: PostgresPool] = [:]
-        for vendor in configuration.vendorDatabaseURLs {
-            vendors[vendor.name] = PostgresPool(configuration: try PostgresConfiguration(url: vendor.url), size: configuration.consume.loops, logger: logger)
+        for vendor in vendorDatabases {
+            vendors[vendor.name] = PostgresPool(configuration: vendor.configuration, size: configuration.consume.loops, logger: logger)
         }
         let worker = QueueWorker(
             configuration: QueueWorkerConfiguration(
-                amqp: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "vendor-sync-worker"),
-                queues: configuration.topology.vendorSync, settings: configuration.consume, workerName: "vendor-sync-worker"),
+                amqp: amqp, queues: configuration.topology.vendorSync, settings: configuration.consume, workerName: "vendor-sync-worker"),
             handler: VendorSyncHandler(orders: orders, vendors: vendors),
             logger: logger)
         // Stopped in reverse order: the worker finishes before the pools close.

@@ -83,7 +83,8 @@ struct ChaosTests {
                 let afterBrokerRestart = try await system.waitForOrders(beforeBrokerStop.map(\.orderId), timeout: .seconds(120))
                 #expect(afterBrokerRestart.count == beforeBrokerStop.count, "applied after the broker restart")
                 // The copies redelivered after the restart settle too, so the next check counts only new orders.
-                _ = try await system.broker.waitForDepth(of: system.topology.orders.main) { $0 == 0 }
+                let settled = try await system.broker.waitForDepth(of: system.topology.orders.main) { $0 == 0 }
+                #expect(settled == 0, "the redelivered copies had not settled before the database phase")
                 try await Task.sleep(for: .seconds(1))
 
                 // 2. The database.
