@@ -35,6 +35,13 @@ public struct JSONSyntaxError: Error, Sendable, Hashable, CustomStringConvertibl
         return "\(reason.rawValue) \(path) at byte \(offset)"
     }
 
+    /// For `.duplicateKey`, the field error a request's validation reports:
+    /// the key's path, and that it came twice.
+    public var duplicateField: FieldError? {
+        guard reason == .duplicateKey, let path else { return nil }
+        return FieldError(field: path, message: "appears more than once; send each field once")
+    }
+
     /// The same error seen from the container that holds the member at
     /// `step` (`productId` inside `items[0]`): a path grows as the parser
     /// unwinds, so building it costs nothing on the way in.
