@@ -140,7 +140,7 @@ struct StockServiceController<Context: RequestContext>: Sendable {
         do {
             value = try JSONValue.parse(body.readableBytesView)
         } catch {
-            if let duplicate = error.duplicateField { throw Problem(status: .badRequest, code: "invalid-request", title: "The request is invalid", errors: [duplicate]) }
+            if let duplicate = error.duplicateField { throw Problem.invalidBody(ValidationFailure([duplicate])) }
             value = nil
         }
         guard case .object(let object)? = value else {
