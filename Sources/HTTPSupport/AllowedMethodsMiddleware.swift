@@ -39,7 +39,10 @@ public struct AllowedMethodsMiddleware<Context: RequestContext>: RouterMiddlewar
             guard let allowed = allowedMethods(at: request.uri.path) else { throw error }
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
             if request.method == .options {
-                return Response(status: .noContent, headers: [.allow: allow])
+                var response = Response(status: .noContent, headers: [.allow: allow])
+                // Response adds one for its empty body; a 204 has none (RFC 9110, 8.6).
+                response.headers[.contentLength] = nil
+                return response
             }
             throw Problem(
                 status: .methodNotAllowed, code: "method-not-allowed", title: "Method not allowed",
