@@ -52,16 +52,17 @@ final class IdempotencyKeys: Sendable {
     }
 
     /// Takes `key` for `lines`, or throws the 422 problem when it stands for
-    /// other lines. A caller whose order is then not accepted gives the key
-    /// back with ``release(_:for:)``.
-    func claim(_ key: String, for lines: [OrderLine], logger: Logger) async throws {
+    /// other lines. True when this request is the first here to use the key:
+    /// if its order is then not accepted, it gives the key back with
+    /// ``release(_:for:)``. A retry (false) leaves the key to the first.
+    func claim(_ key: String, for lines: [OrderLine], logger: Logger) async throws -> Bool {
         let digest = Self.digest(lines)
         switch claim(key, digest: digest) {
-        case .sameLines: return
+        case .sameLines: return false
         case .otherLines: throw Self.reused(key)
         case .new: break
         }
-        guard let stored = await storedLines(of: key, logger: logger), stored != lines else { return }
+        guard let stored = await storedLines(of: key, logger: logger), stored != lines else { return true }
         release(key, digest: digest)
         throw Self.reused(key)
     }

@@ -41,7 +41,9 @@ struct OrdersController<Context: RequestContext>: Sendable {
         case .success(let valid): lines = valid
         case .failure(let failure): throw Problem.invalidBody(failure)
         }
-        if let key { try await idempotencyKeys.claim(key, for: lines, logger: context.logger) }
+        // Given back if the order is not accepted, so the client may use it again.
+        var claimedKey: String?
+        if let key, try await idempotencyKeys.claim(key, for: lines, logger: context.logger) { claimedKey = key }
 
         let order = OrderPlaced(orderId: key.map(OrderID.make(idempotencyKey:)) ?? RandomUUID.make(), lines: lines, idempotencyKey: key, acceptedAt: Date())
         let properties = order.amqpProperties(appID: "order-api")
@@ -49,7 +51,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
         do {
             try await publisher.publish(order.encoded(), routingKey: queue, properties: properties, timeout: publishTimeout)
         } catch {
-            if let key { idempotencyKeys.release(key, for: lines) }
+            if let claimedKey { idempotencyKeys.release(claimedKey, for: lines) }
             context.logger.warning("order not accepted: broker unavailable", metadata: [LogKey.orderId: .string(id), LogKey.error: "\(error)"])
             throw Problem(
                 status: .serviceUnavailable, code: "broker-unavailable", title: "Orders cannot be accepted right now",
