@@ -198,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "OrderFlowTests",
             dependencies: [
-                "OrderAPI", "OrderWorker", "VendorSync", "StockSync", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
+                "OrderAPI", "HTTPSupport", "OrderWorker", "VendorSync", "StockSync", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -15,15 +15,22 @@ public struct Problem: HTTPResponseError, Sendable, Encodable {
     public let detail: String?
     /// For 400s: every invalid field.
     public let errors: [FieldError]?
-    let retryAfterSeconds: Int?
+    /// Fields the status calls for besides Content-Type: Retry-After on a
+    /// 503, Allow on a 405, WWW-Authenticate on a 401.
+    public let headers: HTTPFields
 
-    public init(status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, errors: [FieldError]? = nil, retryAfterSeconds: Int? = nil) {
+    public init(
+        status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, errors: [FieldError]? = nil,
+        retryAfterSeconds: Int? = nil, headers: HTTPFields = [:]
+    ) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.errors = errors
-        self.retryAfterSeconds = retryAfterSeconds
+        var headers = headers
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        self.headers = headers
     }
 
     enum CodingKeys: String, CodingKey { case type, title, status, detail, code, errors }
@@ -39,8 +46,8 @@ public struct Problem: HTTPResponseError, Sendable, Encodable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var headers: HTTPFields = [.contentType: "application/problem+json"]
-        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        var headers = headers
+        headers[.contentType] = "application/problem+json"
         let body = try MessageCoding.encoder.encode(self)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

@@ -3,7 +3,8 @@ import ServiceSupport
 
 /// Turns every error into a problem document (``Problem/init(_:request:)``),
 /// so no client ever sees an empty or HTML error; errors the mapping does not
-/// know are logged here, where their detail is safe.
+/// know are logged here, where their detail is safe. A HEAD request gets the
+/// problem's status and headers without its body (RFC 9110, 9.3.2).
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
@@ -15,7 +16,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             if problem.status == .internalServerError, !(error is Problem) {
                 context.logger.error("unhandled error", metadata: [LogKey.error: "\(error)"])
             }
-            throw problem
+            guard request.method == .head else { throw problem }
+            return try problem.response(from: request, context: context).createHeadResponse()
         }
     }
 }

@@ -12,11 +12,11 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         configuration: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-api"), logger: logger)
     let database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.databasePoolSize, logger: logger)
 
-    let router = Router(context: BasicRequestContext.self)
+    let router = HTTPRouter(context: BasicRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     OrdersController(
-        publisher: publisher, database: database, queue: configuration.topology.orders.main, maxBodyBytes: configuration.maxBodyBytes,
-        publishTimeout: configuration.publishTimeout
+        publisher: publisher, database: database, idempotencyKeys: IdempotencyKeys(database: database),
+        queue: configuration.topology.orders.main, maxBodyBytes: configuration.maxBodyBytes, publishTimeout: configuration.publishTimeout
     ).addRoutes(to: router)
     ProductsController(database: database).addRoutes(to: router)
     HealthController(publisher: publisher, database: database).addRoutes(to: router)

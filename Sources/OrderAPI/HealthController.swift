@@ -8,7 +8,7 @@ struct HealthController<Context: RequestContext>: Sendable {
     let publisher: ReconnectingPublisher
     let database: PostgresPool
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: HTTPRouter<Context>) {
         router.get("/health/live") { _, _ in try JSONResponse.make(["status": "ok"]) }
         router.get("/health/ready", use: ready)
     }

@@ -9,7 +9,7 @@ import Postgres
 struct ProductsController<Context: RequestContext>: Sendable {
     let database: PostgresPool
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: HTTPRouter<Context>) {
         router.get("/products", use: list)
         router.get("/products/{id}", use: show)
     }

@@ -21,7 +21,10 @@ extension JSONValue {
     /// Numbers: a literal whose value is an integer that fits `Int64` is
     /// `.integer` (also `1.0` or `2e2`, as JSONDecoder reads them into Int64),
     /// anything else `.number`. Integrality is decided on the decimal text, not
-    /// on the rounded Double. When an object repeats a key, the last value wins.
+    /// on the rounded Double. An object that repeats a key is an error
+    /// (`.duplicateKey`, naming the key's path): readers disagree on which
+    /// value counts, so a body that says `productId` twice is refused rather
+    /// than read as one of them.
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONSyntaxError) -> JSONValue {
         let result = bytes.withContiguousStorageIfAvailable(parseResult)
             ?? Array(bytes).withUnsafeBufferPointer(parseResult)
@@ -132,11 +135,21 @@ private struct JSONParser {
         while true {
             skipWhitespace()
             guard index < input.count, input[index] == ASCII.quote else { throw unexpected() }
+            let keyStart = index
             let key = try parseString()
             skipWhitespace()
             guard index < input.count, input[index] == ASCII.colon else { throw unexpected() }
             index += 1
-            object[key] = try parseValue()
+            let value: JSONValue
+            do {
+                value = try parseValue()
+            } catch {
+                throw error.inside(key)
+            }
+            // One hash for both the check and the insertion.
+            if object.updateValue(value, forKey: key) != nil {
+                throw JSONSyntaxError(reason: .duplicateKey, offset: keyStart, path: key)
+            }
             if try closesAfterMember(ASCII.closeBrace) { return .object(object) }
         }
     }
@@ -146,7 +159,11 @@ private struct JSONParser {
         var array: [JSONValue] = []
         if closesEmpty(ASCII.closeBracket) { return .array(array) }
         while true {
-            array.append(try parseValue())
+            do {
+                array.append(try parseValue())
+            } catch {
+                throw error.inside("[\(array.count)]")
+            }
             if try closesAfterMember(ASCII.closeBracket) { return .array(array) }
         }
     }

@@ -12,6 +12,7 @@ public enum OrderRequest {
         do {
             value = try JSONValue.parse(body)
         } catch {
+            if let duplicate = error.duplicateField { return .failure(ValidationFailure([duplicate])) }
             // Checked only on failure (parsing validates every string), and
             // reported before any syntax fault: a client that sends another
             // encoding learns that, not where the first odd byte sits.

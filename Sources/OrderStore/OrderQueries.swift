@@ -1,4 +1,5 @@
 import Foundation
+import OrderCore
 import Postgres
 import TextCodecs
 
@@ -74,6 +75,26 @@ public enum OrderQueries {
             reviewRequired: row.decode(3), reviewReason: row.decode(4, as: String?.self), idempotencyKey: row.decode(5, as: String?.self),
             queuedAt: row.decode(6, as: Date?.self), createdAt: row.decode(7), updatedAt: row.decode(8), lines: lines,
             allocations: allocations)
+    }
+
+    /// The lines of the order that holds this Idempotency-Key, in request
+    /// order; nil when no order does. Every stored order has its lines (a
+    /// FAILED one too), so they tell whether a request reuses the key for
+    /// another order.
+    public static func lines(ofIdempotencyKey key: String, on connection: PostgresConnection) throws -> [OrderLine]? {
+        let rows = try connection.query(
+            """
+            SELECT l.product_id, l.quantity
+            FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id
+            WHERE o.idempotency_key = $1
+            ORDER BY l.line_no
+            """, [key]
+        ).rows
+        guard !rows.isEmpty else { return nil }
+        return try rows.compactMap { row in
+            guard let productId = try row.decode(0, as: String?.self) else { return nil }
+            return OrderLine(productId: productId, quantity: try row.decode(1))
+        }
     }
 
     /// Every product, or the one asked for.

@@ -3,7 +3,6 @@ import Foundation
 import HTTPSupport
 import HTTPTypes
 import Hummingbird
-import HummingbirdAuth
 import Logging
 import OrderCore
 import OrderStore
@@ -27,7 +26,7 @@ struct StockServiceController<Context: RequestContext>: Sendable {
         self.tokenDigest = token.map { SHA256.hash(data: Array($0.utf8)) }
     }
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: HTTPRouter<Context>) {
         router.get("/vendors") { _, _ in try JSONResponse.make(["vendors": vendors.keys.sorted()]) }
         router.get("/vendors/{vendor}/stock", use: list)
         router.get("/vendors/{vendor}/stock/{productId}", use: show)
@@ -97,12 +96,24 @@ struct StockServiceController<Context: RequestContext>: Sendable {
         guard let tokenDigest else {
             throw Problem(status: .forbidden, code: "writes-disabled", title: "Stock writes are disabled", detail: "set STOCK_API_TOKEN to enable them")
         }
-        guard request.headers[.authorization] != nil else {
-            throw Problem(status: .unauthorized, code: "unauthorized", title: "Send Authorization: Bearer <token>")
+        guard let authorization = request.headers[.authorization] else {
+            throw Problem(
+                status: .unauthorized, code: "unauthorized", title: "Send Authorization: Bearer <token>",
+                headers: [.wwwAuthenticate: #"Bearer realm="stock-service""#])
         }
-        guard let bearer = request.headers.bearer, SHA256.hash(data: Array(bearer.token.utf8)) == tokenDigest else {
+        guard let token = Self.bearerToken(authorization), SHA256.hash(data: Array(token.utf8)) == tokenDigest else {
             throw Problem(status: .forbidden, code: "forbidden", title: "The token is not valid")
         }
+    }
+
+    /// The token of `Bearer <token>`. The scheme is case-insensitive and
+    /// may be followed by several spaces (RFC 9110, 11.1 and 11.4), which
+    /// hummingbird-auth's reading (exactly `Bearer `) does not allow.
+    static func bearerToken(_ authorization: String) -> Substring? {
+        let value = Substring(authorization)
+        guard let space = value.firstIndex(of: " "), value[..<space].lowercased() == "bearer" else { return nil }
+        let token = value[space...].drop { $0 == " " }
+        return token.isEmpty ? nil : token
     }
 
     private func vendor(_ context: Context) throws -> (String, PostgresPool) {
@@ -123,8 +134,16 @@ struct StockServiceController<Context: RequestContext>: Sendable {
     }
 
     private func integerField(_ name: String, in request: Request, range: ClosedRange<Int>) async throws -> Int {
+        try JSONMediaType.require(request)
         let body = try await request.body.collect(upTo: 4096)
-        guard let value = try? JSONValue.parse(body.readableBytesView), case .object(let object) = value else {
+        let value: JSONValue?
+        do {
+            value = try JSONValue.parse(body.readableBytesView)
+        } catch {
+            if let duplicate = error.duplicateField { throw Problem.invalidBody(ValidationFailure([duplicate])) }
+            value = nil
+        }
+        guard case .object(let object)? = value else {
             throw Problem(status: .badRequest, code: "invalid-request", title: "Send a JSON object", errors: [FieldError(field: "body", message: "is not a JSON object")])
         }
         guard case .integer(let number)? = object[name], range.contains(Int(clamping: number)) else {

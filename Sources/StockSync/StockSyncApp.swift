@@ -25,7 +25,7 @@ public struct StockSyncApp {
         let runner = StockSyncRunner(local: local, vendors: vendors, logger: logger)
         self.runner = runner
 
-        let router = Router(context: BasicRequestContext.self)
+        let router = HTTPRouter(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         StockServiceController(vendors: pools, runner: runner, token: configuration.apiToken).addRoutes(to: router)
         // Listed first, so they are stopped last: after the server and the periodic sync.

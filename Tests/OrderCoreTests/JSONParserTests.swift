@@ -35,8 +35,6 @@ import Testing
         (#"{"a":1,"b":{"c":[]},"":"e"}"#, .object(["a": .integer(1), "b": .object(["c": .array([])]), "": .string("e")])),
         (" \t\n\r[ 1 ,\n2 ] \r\n\t ", .array([.integer(1), .integer(2)])),
         (#"{ "a" : [ ] , "b" : { } }"#, .object(["a": .array([]), "b": .object([:])])),
-        (#"{"a":1,"a":2}"#, .object(["a": .integer(2)])),
-        (#"{"\u0061":1,"a":true}"#, .object(["a": .bool(true)])),
     ])
     func acceptsValidJSON(text: String, expected: JSONValue) throws {
         #expect(try parse(text) == expected)
@@ -191,6 +189,27 @@ import Testing
         #expect(throws: JSONSyntaxError(reason: .loneSurrogate, offset: 2)) { try parse(#"["\ud800"]"#) }
         #expect(throws: JSONSyntaxError(reason: .numberOutOfRange, offset: 1)) { try parse("[1e999]") }
         #expect(JSONSyntaxError(reason: .trailingContent, offset: 3).description == "content after the JSON value at byte 3")
+    }
+
+    /// A repeated key is refused wherever it sits, named by its path (as
+    /// validation names fields) and placed at its second occurrence.
+    @Test(arguments: [
+        (#"{"a":1,"a":2}"#, "a", 7),
+        (#"{"a":1,"a":1}"#, "a", 7),
+        (#"{"\u0061":1,"a":true}"#, "a", 12),
+        (#"{"productId":"p3","productId":"p1","quantity":1}"#, "productId", 18),
+        (#"{"items":[{"productId":"p1","quantity":1},{"quantity":1,"quantity":2}]}"#, "items[1].quantity", 56),
+        (#"[[{"x":{"y":0,"y":0}}]]"#, "[0][0].x.y", 14),
+        (#"{"a":{},"b":{"a":{},"a":{}}}"#, "b.a", 20),
+    ])
+    func refusesDuplicateKeys(text: String, path: String, offset: Int) {
+        #expect(throws: JSONSyntaxError(reason: .duplicateKey, offset: offset, path: path)) { try parse(text) }
+    }
+
+    @Test func theSameKeyInSiblingObjectsIsNoDuplicate() throws {
+        #expect(try parse(#"[{"a":1},{"a":2}]"#) == .array([.object(["a": .integer(1)]), .object(["a": .integer(2)])]))
+        #expect(try parse(#"{"a":{"a":1}}"#) == .object(["a": .object(["a": .integer(1)])]))
+        #expect(JSONSyntaxError(reason: .duplicateKey, offset: 7, path: "items[0].a").description == "duplicate key items[0].a at byte 7")
     }
 
     @Test func anyCollectionOfBytes() throws {

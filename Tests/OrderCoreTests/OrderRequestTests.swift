@@ -36,6 +36,8 @@ import Testing
         (#"{"items":[{"productId":"p1","quantity":1}],"productId":"p1"}"#, ["items"]),
         (#"{}"#, ["items"]),
         (#"[1,2]"#, ["body"]),
+        (#"{"productId":"p3","productId":"p1","quantity":1}"#, ["productId"]),
+        (#"{"items":[{"productId":"p1","quantity":1,"quantity":5}]}"#, ["items[0].quantity"]),
         (#"not json"#, ["body"]),
         (#""#, ["body"]),
     ])

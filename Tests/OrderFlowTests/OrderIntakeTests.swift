@@ -105,6 +105,124 @@ private let quietLogger: Logger = {
         }
     }
 
+    /// The IETF Idempotency-Key draft: a key sent again with other lines is a
+    /// 422, never a second order the worker would drop as a duplicate. Seen by
+    /// the instance that accepted the key, also while the requests race.
+    @Test func aKeyReusedForOtherLinesIsRefusedByTheInstanceThatAcceptedIt() async throws {
+        try await OrderSystemFixture.with { system in
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            let key = "checkout-\(UUID().uuidString)"
+            let raced = "race-\(UUID().uuidString)"
+            try await app.test(.router) { client in
+                let first = try await client.postOrder(#"{"productId":"p2","quantity":1}"#, key: key)
+                #expect(first.status == 202)
+                let other = try await client.postOrder(#"{"productId":"p3","quantity":7}"#, key: key)
+                #expect(other.status == 422, "\(other.text)")
+                #expect(other.contentType == "application/problem+json")
+                #expect(other.json["code"] as? String == "idempotency-key-reused")
+                // The same lines in the other request form are a retry.
+                let retry = try await client.postOrder(#"{"items":[{"productId":"p2","quantity":1}]}"#, key: key)
+                #expect(retry.status == 202)
+                #expect(retry.json["orderId"] as? String == first.json["orderId"] as? String)
+
+                async let a = client.postOrder(#"{"productId":"p2","quantity":1}"#, key: raced)
+                async let b = client.postOrder(#"{"productId":"p2","quantity":2}"#, key: raced)
+                #expect(try await [a.status, b.status].sorted() == [202, 422])
+            }
+            // The first order, its retry and one of the raced pair: nothing of the refused ones.
+            #expect(try await system.depth(system.topology.orders.main) == 3)
+        }
+    }
+
+    /// Seen by any instance once the order is processed: a fresh API (no
+    /// memory of the key) finds the stored order's lines in the database.
+    @Test func aKeyReusedForOtherLinesAfterItsOrderWasProcessedIsRefusedEverywhere() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("reused", stock: ["vendorA": 10])
+            let key = "checkout-\(UUID().uuidString)"
+            let first = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            let id = try await first.test(.router) { client in
+                let response = try await client.postOrder(#"{"productId":"\#(product)","quantity":2}"#, key: key)
+                #expect(response.status == 202)
+                return try #require(UUID(uuidString: response.json["orderId"] as? String ?? ""))
+            }
+            let statuses = try await system.withWorker { try await system.waitForOrders([id]) }
+            #expect(statuses[id] == "CONFIRMED")
+
+            let second = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            try await second.test(.router) { client in
+                let other = try await client.postOrder(#"{"productId":"\#(product)","quantity":3}"#, key: key)
+                #expect(other.status == 422, "\(other.text)")
+                #expect(other.json["code"] as? String == "idempotency-key-reused")
+                let more = try await client.postOrder(#"{"items":[{"productId":"\#(product)","quantity":2},{"productId":"\#(product)","quantity":1}]}"#, key: key)
+                #expect(more.status == 422)
+                let retry = try await client.postOrder(#"{"productId":"\#(product)","quantity":2}"#, key: key)
+                #expect(retry.status == 202)
+                #expect(retry.json["orderId"] as? String == id.uuidString.lowercased())
+            }
+            #expect(try await system.depth(system.topology.orders.main) == 1, "only the retry was published")
+        }
+    }
+
+    /// RFC 9110: HEAD wherever GET, OPTIONS with Allow, and 405 with Allow
+    /// for a known path asked with a method it does not answer.
+    @Test func methodsFollowHTTPSemantics() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("head", stock: ["vendorA": 4])
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            try await app.test(.router) { client in
+                // Bodies that stay the same between the two requests (the
+                // product list does not: other tests add products meanwhile).
+                for path in ["/products/\(product)", "/health/live", "/openapi.yaml"] {
+                    let get = try await client.call(.get, path)
+                    let head = try await client.call(.head, path)
+                    #expect(head.status == get.status, "\(path)")
+                    #expect(head.contentType == get.contentType, "\(path)")
+                    #expect(head.headers[.contentLength] == get.headers[.contentLength], "\(path)")
+                    #expect(head.headers[.contentLength] != nil, "\(path)")
+                    #expect(head.body.isEmpty, "\(path)")
+                }
+                let products = try await client.call(.head, "/products")
+                #expect(products.status == 200)
+                #expect(products.contentType == "application/json")
+                #expect(products.body.isEmpty)
+                let missing = try await client.call(.head, "/orders/\(UUID())")
+                #expect(missing.status == 404)
+                #expect(missing.body.isEmpty)
+
+                for (path, allow) in [
+                    ("/order", "POST, OPTIONS"), ("/orders", "POST, OPTIONS"), ("/orders/\(UUID())", "GET, HEAD, OPTIONS"),
+                    ("/products", "GET, HEAD, OPTIONS"), ("/products/p1", "GET, HEAD, OPTIONS"), ("/health/ready", "GET, HEAD, OPTIONS"),
+                ] {
+                    let options = try await client.call(.options, path)
+                    #expect(options.status == 204, "\(path)")
+                    #expect(options.headers[.allow] == allow, "\(path)")
+                    #expect(options.headers[.contentLength] == nil, "\(path): a 204 has no Content-Length")
+                }
+                for (method, path, allow) in [
+                    (HTTPRequest.Method.get, "/order", "POST, OPTIONS"), (.delete, "/products", "GET, HEAD, OPTIONS"),
+                    (.put, "/orders/\(UUID())", "GET, HEAD, OPTIONS"), (.post, "/products/p1", "GET, HEAD, OPTIONS"),
+                    (.patch, "/health/live", "GET, HEAD, OPTIONS"),
+                ] {
+                    let response = try await client.call(method, path)
+                    #expect(response.status == 405, "\(method) \(path)")
+                    #expect(response.headers[.allow] == allow, "\(method) \(path)")
+                    #expect(response.contentType == "application/problem+json", "\(method) \(path)")
+                    #expect(response.json["code"] as? String == "method-not-allowed", "\(method) \(path)")
+                }
+                let headOfPost = try await client.call(.head, "/order")
+                #expect(headOfPost.status == 405)
+                #expect(headOfPost.headers[.allow] == "POST, OPTIONS")
+                #expect(headOfPost.body.isEmpty)
+                for method in [HTTPRequest.Method.options, .delete, .get] {
+                    let nowhere = try await client.call(method, "/nowhere/\(UUID())")
+                    #expect(nowhere.status == 404, "\(method)")
+                    #expect(nowhere.headers[.allow] == nil, "\(method)")
+                }
+            }
+        }
+    }
+
     @Test func badInputIsAProblemAndPublishesNothing() async throws {
         try await OrderSystemFixture.with { system in
             let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
@@ -119,6 +237,11 @@ private let quietLogger: Logger = {
                 ("empty body", [], [.contentType: "application/json"], 400, "body"),
                 ("invalid UTF-8", [0x7B, 0x22, 0xC3, 0x28, 0x22, 0x7D], [.contentType: "application/json"], 400, "body"),
                 ("not JSON", Array("productId=p1".utf8), [.contentType: "application/x-www-form-urlencoded"], 415, nil),
+                ("no Content-Type", Array(#"{"productId":"p1","quantity":1}"#.utf8), [:], 415, nil),
+                ("Latin-1", Array(#"{"productId":"p1","quantity":1}"#.utf8), [.contentType: "application/json; charset=iso-8859-1"], 415, nil),
+                ("duplicate key", Array(#"{"productId":"p3","productId":"p1","quantity":1}"#.utf8), [.contentType: "application/json"], 400, "productId"),
+                ("duplicate key in a line", Array(#"{"items":[{"productId":"p1","quantity":1,"quantity":9}]}"#.utf8),
+                 [.contentType: "application/json"], 400, "items[0].quantity"),
                 ("1 MiB body", [UInt8](repeating: 0x20, count: 1 << 20), [.contentType: "application/json"], 413, nil),
                 ("bad idempotency key", Array(#"{"productId":"p1","quantity":1}"#.utf8),
                  [.contentType: "application/json", HTTPField.Name("Idempotency-Key")!: String(repeating: "k", count: 300)], 400, "Idempotency-Key"),

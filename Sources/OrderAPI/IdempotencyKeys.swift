@@ -1,0 +1,134 @@
+import HTTPSupport
+import Logging
+import OrderCore
+import OrderStore
+import Postgres
+import ServiceSupport
+import Synchronization
+
+/// Whether a request may use its `Idempotency-Key`: the same key with the
+/// same lines is a retry (answered with the same order id, applied once by
+/// the worker); the same key with other lines is a 422 (the IETF
+/// Idempotency-Key draft, section 2.7), never a second order silently dropped.
+///
+/// The API writes nothing at intake (it keeps accepting while PostgreSQL is
+/// down), so a key is checked against two records, neither complete:
+/// - the keys this instance accepted lately (the last ``remembered``), held
+///   from before the publish, so two requests racing with one key and
+///   different lines are told apart even while the first order is queued;
+/// - the `orders` table, for a key not among them: it holds every order the
+///   worker has processed, from any instance. A lookup that fails (the
+///   database is down) lets the request through, and lookups pause for
+///   ``lookupPause`` so a database that is down costs one failed lookup,
+///   not one per request.
+/// A key reused on another instance while its first order is still queued,
+/// or while the database cannot be asked, goes through: the worker then
+/// applies the first order and answers the second as its duplicate.
+///
+/// Keys are global: POST /order has no caller authentication yet, so two
+/// clients that choose the same key share it. Once callers authenticate,
+/// the key is to be scoped by the caller.
+final class IdempotencyKeys: Sendable {
+    /// About 300 bytes a key at most: a few MB for the whole memory.
+    static let remembered = 10_000
+    static let lookupPause: Duration = .seconds(5)
+
+    private let database: PostgresPool
+    private let state = Mutex(State())
+
+    private struct State {
+        /// Each key's lines digest and its slot in `slots`.
+        var keys: [String: (digest: Int, slot: Int)] = [:]
+        /// A ring of the remembered keys: the oldest is forgotten first.
+        var slots: [String] = []
+        var next = 0
+        var lookupsPausedUntil: ContinuousClock.Instant?
+    }
+
+    private enum Claim { case new, sameLines, otherLines }
+
+    init(database: PostgresPool) {
+        self.database = database
+    }
+
+    /// Takes `key` for `lines`, or throws the 422 problem when it stands for
+    /// other lines. True when this request is the first here to use the key:
+    /// if its order is then not accepted, it gives the key back with
+    /// ``release(_:for:)``. A retry (false) leaves the key to the first.
+    func claim(_ key: String, for lines: [OrderLine], logger: Logger) async throws -> Bool {
+        let digest = Self.digest(lines)
+        switch claim(key, digest: digest) {
+        case .sameLines: return false
+        case .otherLines: throw Self.reused(key)
+        case .new: break
+        }
+        guard let stored = await storedLines(of: key, logger: logger), stored != lines else { return true }
+        release(key, digest: digest)
+        throw Self.reused(key)
+    }
+
+    /// Forgets `key` if it still stands for `lines`: the order was not
+    /// accepted, so the client may retry the key with other lines.
+    func release(_ key: String, for lines: [OrderLine]) {
+        release(key, digest: Self.digest(lines))
+    }
+
+    /// A digest with the process's hash seed: it never leaves the process.
+    /// Two different line lists that collide (a chance in 2^64) would pass
+    /// as a retry, and the worker would drop the second as a duplicate.
+    private static func digest(_ lines: [OrderLine]) -> Int {
+        var hasher = Hasher()
+        hasher.combine(lines)
+        return hasher.finalize()
+    }
+
+    private func claim(_ key: String, digest: Int) -> Claim {
+        state.withLock { state in
+            if let known = state.keys[key] { return known.digest == digest ? .sameLines : .otherLines }
+            if state.slots.count < Self.remembered {
+                state.keys[key] = (digest, state.slots.count)
+                state.slots.append(key)
+            } else {
+                let slot = state.next
+                let oldest = state.slots[slot]
+                if state.keys[oldest]?.slot == slot { state.keys[oldest] = nil }
+                state.slots[slot] = key
+                state.keys[key] = (digest, slot)
+                state.next = (slot + 1) % Self.remembered
+            }
+            return .new
+        }
+    }
+
+    private func release(_ key: String, digest: Int) {
+        state.withLock { state in
+            if state.keys[key]?.digest == digest { state.keys[key] = nil }
+        }
+    }
+
+    /// The stored order's lines; nil when there is none or the database cannot tell.
+    private func storedLines(of key: String, logger: Logger) async -> [OrderLine]? {
+        let paused = state.withLock { state in state.lookupsPausedUntil.map { ContinuousClock.now < $0 } ?? false }
+        guard !paused else { return nil }
+        do {
+            return try await database.withConnection { try OrderQueries.lines(ofIdempotencyKey: key, on: $0) }
+        } catch {
+            let wasLookingUp = state.withLock { state in
+                defer { state.lookupsPausedUntil = ContinuousClock.now + Self.lookupPause }
+                return state.lookupsPausedUntil.map { ContinuousClock.now >= $0 } ?? true
+            }
+            if wasLookingUp {
+                logger.warning(
+                    "idempotency keys: the database lookup failed; checking only this instance's recent keys for now",
+                    metadata: [LogKey.error: "\(error)"])
+            }
+            return nil
+        }
+    }
+
+    private static func reused(_ key: String) -> Problem {
+        Problem(
+            status: .unprocessableContent, code: "idempotency-key-reused", title: "The Idempotency-Key was used for another order",
+            detail: "the key \(key) was first sent with other lines; send a new key for a new order")
+    }
+}
