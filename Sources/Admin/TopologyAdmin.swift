@@ -47,14 +47,29 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
             + "`orderctl dlq import --file \(queue).jsonl`."
     }
 
-    /// Lists the queues that are missing or differ; throws (exit 1) when there are any.
+    /// Lists every queue with its depth and consumers, and whether it is missing or
+    /// differs; `mismatches` is not empty (exit 1) when any is.
     public func verify() async throws -> (report: Report, mismatches: [TopologyMismatch]) {
-        let mismatches = try await withConnection("verifying the topology") { try await topology.verify(on: $0) }
+        let (mismatches, states) = try await withConnection("verifying the topology") { connection in
+            let mismatches = try await topology.verify(on: connection)
+            var states: [String: AMQPQueueState] = [:]
+            for queue in topology.queues where !mismatches.contains(where: { $0.queue == queue.name && $0.problem == .missing }) {
+                // A failed passive declare closes its channel, so each queue gets a fresh one.
+                let channel = try await connection.openChannel()
+                states[queue.name] = try await channel.declareQueue(queue.name, passive: true)
+                await channel.close()
+            }
+            return (mismatches, states)
+        }
         let rows = topology.queues.map { queue -> [String] in
             let problems = mismatches.filter { $0.queue == queue.name }
-            return [queue.name, problems.isEmpty ? "ok" : problems.map(\.description).joined(separator: "; ")]
+            let state = states[queue.name]
+            return [
+                queue.name, queue.role.rawValue, state.map { "\($0.messageCount)" } ?? "-", state.map { "\($0.consumerCount)" } ?? "-",
+                problems.isEmpty ? "ok" : problems.map(\.description).joined(separator: "; "),
+            ]
         }
-        return (Report(columns: ["queue", "status"], rows: rows), mismatches)
+        return (Report(columns: ["queue", "role", "ready", "consumers", "status"], rows: rows), mismatches)
     }
 
     public func export() -> String { topology.definitionsJSON() }

@@ -32,8 +32,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @Option(name: .customLong("queue"), help: "A queue to work on, by its full name (repeatable; default: every DLQ of the topology).")
         var queues: [String] = []
 
-        @Option(name: .customLong("queue-prefix"), help: "Prefix of every queue name of the topology (default: $QUEUE_PREFIX, else none).")
-        var queuePrefix: String = EnvironmentConfiguration().queuePrefix
+        @OptionGroup var topology: TopologyOptions
 
         @Option(name: .customLong("scan-limit"), help: "Most messages read from one queue.")
         var scanLimit: Int = DeadLetterAdmin.defaultScanLimit
@@ -43,7 +42,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         }
 
         var admin: DeadLetterAdmin {
-            DeadLetterAdmin(amqpURL: broker.amqpURL, topology: Topology(prefix: queuePrefix), scanLimit: scanLimit)
+            DeadLetterAdmin(amqpURL: broker.amqpURL, topology: topology.topology, scanLimit: scanLimit)
         }
     }
 

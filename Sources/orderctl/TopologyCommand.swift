@@ -21,13 +21,14 @@ struct TopologyCommand: AsyncParsableCommand {
                 keep them (dlq export --remove, declare, dlq import).
                 """)
         @OptionGroup var broker: BrokerOptions
+        @OptionGroup var topology: TopologyOptions
         @OptionGroup var output: OutputOptions
         @Flag(name: .customLong("recreate-empty-dead-letter-queues"), help: "Delete and declare again an empty dead-letter queue whose arguments differ.")
         var recreateEmptyDeadLetterQueues = false
 
         func run() async throws {
             try await runReporting(output.format) {
-                let report = try await TopologyAdmin(amqpURL: broker.amqpURL).declare(recreateEmptyDeadLetterQueues: recreateEmptyDeadLetterQueues)
+                let report = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: topology.topology).declare(recreateEmptyDeadLetterQueues: recreateEmptyDeadLetterQueues)
                 print(report.render(output.format))
             }
         }
@@ -35,13 +36,14 @@ struct TopologyCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List queues that are missing or whose live arguments differ from the code (exit 1 if any).")
+            abstract: "List every queue with its ready messages and consumers, and those missing or whose arguments differ from the code (exit 1 if any).")
         @OptionGroup var broker: BrokerOptions
+        @OptionGroup var topology: TopologyOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             try await runReporting(output.format) {
-                let (report, mismatches) = try await TopologyAdmin(amqpURL: broker.amqpURL).verify()
+                let (report, mismatches) = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: topology.topology).verify()
                 print(report.render(output.format))
                 if !mismatches.isEmpty { throw ExitCode(ExitStatus.failure) }
             }

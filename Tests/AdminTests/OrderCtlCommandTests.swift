@@ -4,6 +4,7 @@ import Foundation
 import OrderCore
 import TestSupport
 import Testing
+import Topology
 
 /// The real `orderctl` binary, with standard input from /dev/null (not a terminal).
 @Suite(.timeLimit(.minutes(3))) struct OrderCtlCommandTests {
@@ -191,7 +192,7 @@ import Testing
             defer { try? FileManager.default.removeItem(atPath: file) }
             let export = try Command.orderctl(["dlq", "export", "--file", file, "--remove", "--older-than", "1d"] + base)
             #expect(export.status == ExitStatus.failure)
-            #expect(export.stderr.contains("no message matched the filters (older than 1d): nothing was exported"), "\(export.stderr)")
+            #expect(export.stderr.contains("no message matched the filters (older than 1d 0h): nothing was exported"), "\(export.stderr)")
             #expect(try await system.waitForDepth(dlq, toBe: 1) == 1, "nothing removed")
 
             // No filter on an empty queue is nothing to do, not a refusal; a filter that matches is a success.
@@ -201,6 +202,37 @@ import Testing
             #expect(matching.status == 0, "\(matching.stderr)")
             #expect(matching.stdout.split(separator: "\n").last == "replayed 1, skipped 0, failed 0")
         }
+    }
+
+    @Test func topologyDeclareAndVerifyWorkOnAPrefixedTopologyAndShowDepths() async throws {
+        let topology = Topology(prefix: TestEnvironment.uniqueName("ctl") + ".")
+        let connection = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "orderctl-tests")
+        func deleteAll() async {
+            if let channel = try? await connection.openChannel() {
+                for queue in topology.queues { _ = try? await channel.deleteQueue(queue.name) }
+            }
+            await connection.close()
+        }
+        do {
+            let declare = try Command.orderctl(["topology", "declare", "--queue-prefix", topology.prefix])
+            #expect(declare.status == 0, "\(declare.stderr)")
+            let dlq = topology.orders.deadLetter
+            let publisher = try await connection.openConfirmChannel()
+            try await publisher.publish(Array("{}".utf8), routingKey: dlq, mandatory: true, properties: AMQPProperties(deliveryMode: .persistent))
+            #expect(try await connection.waitForDepth(of: dlq) { $0 == 1 } == 1)
+
+            let verify = try Command.orderctl(["topology", "verify", "--queue-prefix", topology.prefix, "--output", "json"])
+            #expect(verify.status == 0, "\(verify.stderr)")
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(verify.stdout.utf8)) as? [[String: String]])
+            #expect(rows.map { $0["queue"] } == topology.queues.map(\.name))
+            #expect(rows.allSatisfy { $0["status"] == "ok" })
+            #expect(rows.first { $0["queue"] == dlq }?["ready"] == "1")
+            #expect(rows.first { $0["queue"] == topology.orders.main }?["ready"] == "0")
+        } catch {
+            await deleteAll()
+            throw error
+        }
+        await deleteAll()
     }
 
     @Test func topologyExportPrintsTheDefinitionsOrWritesTheFileTheREADMENames() throws {
