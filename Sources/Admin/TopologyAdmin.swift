@@ -50,7 +50,7 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
     /// Lists every queue with its depth and consumers, and whether it is missing or
     /// differs; `mismatches` is not empty (exit 1) when any is.
     public func verify() async throws -> (report: Report, mismatches: [TopologyMismatch]) {
-        let (mismatches, states) = try await withConnection("verifying the topology") { connection in
+        let (mismatches, states) = try await withConnection("verifying the topology") { connection -> ([TopologyMismatch], [String: AMQPQueueState]) in
             let mismatches = try await topology.verify(on: connection)
             var states: [String: AMQPQueueState] = [:]
             for queue in topology.queues where !mismatches.contains(where: { $0.queue == queue.name && $0.problem == .missing }) {

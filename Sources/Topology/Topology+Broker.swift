@@ -43,19 +43,9 @@ extension Topology {
                 // The 406 closed the channel.
                 let mismatch = Self.mismatch(queue: queue.name, error: error)
                 guard queue.role == .deadLetter else { throw TopologyError.mismatch(mismatch) }
-                channel = try await connection.openChannel()
-                let state = try await channel.declareQueue(queue.name, passive: true)
-                guard recreateEmptyDeadLetterQueues, state.messageCount == 0, state.consumerCount == 0 else {
-                    await channel.close()
-                    throw TopologyError.deadLetterQueueMismatch(mismatch, messages: Int(state.messageCount), consumers: Int(state.consumerCount))
-                }
-                let deleted = try await channel.deleteQueue(queue.name)
-                try await channel.declareQueue(queue.name, durable: queue.durable, arguments: queue.arguments)
-                guard deleted == 0 else {
-                    await channel.close()
-                    throw TopologyError.lostWhileRecreating(queue: queue.name, messages: Int(deleted))
-                }
+                try await recreateEmpty(queue, mismatch, allowed: recreateEmptyDeadLetterQueues, on: connection)
                 recreated.append(queue.name)
+                channel = try await connection.openChannel()
             } catch {
                 await channel.close()
                 throw error
@@ -63,6 +53,25 @@ extension Topology {
         }
         await channel.close()
         return recreated
+    }
+
+    /// Deletes and declares again a dead-letter queue whose arguments differ, when
+    /// `allowed` and it holds no message and has no consumer; throws otherwise.
+    private func recreateEmpty(_ queue: QueueDefinition, _ mismatch: TopologyMismatch, allowed: Bool, on connection: AMQPConnection) async throws {
+        let channel = try await connection.openChannel()
+        do {
+            let state = try await channel.declareQueue(queue.name, passive: true)
+            guard allowed, state.messageCount == 0, state.consumerCount == 0 else {
+                throw TopologyError.deadLetterQueueMismatch(mismatch, messages: Int(state.messageCount), consumers: Int(state.consumerCount))
+            }
+            let deleted = try await channel.deleteQueue(queue.name)
+            try await channel.declareQueue(queue.name, durable: queue.durable, arguments: queue.arguments)
+            guard deleted == 0 else { throw TopologyError.lostWhileRecreating(queue: queue.name, messages: Int(deleted)) }
+        } catch {
+            await channel.close()
+            throw error
+        }
+        await channel.close()
     }
 
     /// Lists every queue that is missing or whose live arguments differ from the code. Creates nothing.

@@ -1,9 +1,7 @@
 import Admin
 import ArgumentParser
 import Foundation
-import ServiceSupport
 import Synchronization
-import Topology
 
 struct DeadLetterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
