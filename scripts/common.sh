@@ -111,6 +111,18 @@ orderctl_has() {
     grep -qE "^USAGE: [^ ]+ $*( |\$)" <<<"$help"
 }
 
+# topology_declare_step ORDERCTL [FLAG...]: `orderctl topology declare FLAG...` as a step
+# (skipped, and said so, when this orderctl has no `topology declare` yet).
+topology_declare_step() {
+    local orderctl=$1
+    shift
+    if orderctl_has "$orderctl" topology declare; then
+        run_step "orderctl topology declare${*:+ $*}" "$orderctl" topology declare "$@"
+    else
+        orderctl_step "$orderctl" topology declare
+    fi
+}
+
 # orderctl_step ORDERCTL WORD...: runs `orderctl WORD...` as a step (stopping the
 # script if it fails) when orderctl has that command; says it skipped otherwise.
 orderctl_step() {

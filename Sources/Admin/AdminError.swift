@@ -1,7 +1,8 @@
 import AMQP
+import OrderCore
 
 /// A failure an operator reads: one line, and the exit code scripts check.
-public struct AdminError: Error, CustomStringConvertible {
+public struct AdminError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public let exitCode: Int32
 
@@ -11,6 +12,11 @@ public struct AdminError: Error, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// The error as a script reads it with `--output json`: `{"error": "...", "exitCode": N}`.
+    public var json: String {
+        JSONValue.object(["error": .string(message), "exitCode": .integer(Int64(exitCode))]).json()
+    }
 }
 
 /// orderctl's exit codes (also in its --help).

@@ -75,7 +75,8 @@ extension DeadLetterAdmin {
                 try await readers[index].requeueRest()
             }
             return ExportResult(
-                file: url.path, exported: exported.map { ($0.queue, $0.tags.count) }, removed: remove, skipped: skipped, sources: sources)
+                file: url.path, exported: exported.map { ($0.queue, $0.tags.count) }, removed: remove, skipped: skipped, sources: sources,
+                filter: filter)
         }
     }
 

@@ -140,6 +140,12 @@ public struct DeadLetterFilter: Sendable, Hashable {
         return true
     }
 
+    /// What a replay, move or export says when this filter was given and matched no message read; nil otherwise.
+    func matchedNothing(transferred: Int, verbPast: String) -> String? {
+        guard self != .all, transferred == 0 else { return nil }
+        return "no message matched the filters (\(description)): nothing was \(verbPast)"
+    }
+
     var description: String {
         var parts: [String] = []
         if !reasons.isEmpty { parts.append("reason " + reasons.sorted().joined(separator: "|")) }

@@ -291,6 +291,11 @@ public struct TransferResult: Renderable {
 
     var verbPast: String { action == .replay ? "replayed" : "moved" }
 
+    /// Set when filters were given and no message read matched them (orderctl exits 1).
+    public var unmatchedFilter: String? {
+        filter.matchedNothing(transferred: transferred + failed, verbPast: dryRun ? "done (dry run)" : verbPast)
+    }
+
     /// The last line: counts replayed / skipped / failed.
     public var summary: String {
         if dryRun {
@@ -301,6 +306,7 @@ public struct TransferResult: Renderable {
 
     public var notes: [String] {
         var notes: [String] = []
+        if let unmatchedFilter { notes.append(unmatchedFilter.prefix(1).uppercased() + unmatchedFilter.dropFirst() + ".") }
         for source in sources where source.scanned < source.depth {
             notes.append("\(source.queue): read \(source.scanned) of \(source.depth) messages (--limit or --scan-limit); the rest were not looked at.")
         }
@@ -334,6 +340,7 @@ public struct TransferResult: Renderable {
                 "failures": .array(failures.map { .object(["queue": .string($0.queue), "messageId": .optional($0.messageID), "error": .string($0.error)]) }),
                 "sources": .array(sources.map { .object(["queue": .string($0.queue), "depth": .integer(Int64($0.depth)), "scanned": .integer(Int64($0.scanned))]) }),
                 "notes": .array(notes.map(JSONValue.string)),
+                "unmatchedFilter": .optional(unmatchedFilter),
                 "summary": .string(summary),
             ]).json()
         }
@@ -384,7 +391,11 @@ public struct ExportResult: Renderable {
     public let removed: Bool
     public let skipped: Int
     public let sources: [(queue: String, depth: Int, scanned: Int)]
+    public let filter: DeadLetterFilter
     public var total: Int { exported.reduce(0) { $0 + $1.count } }
+
+    /// Set when filters were given and no message read matched them (orderctl exits 1).
+    public var unmatchedFilter: String? { filter.matchedNothing(transferred: total, verbPast: "exported") }
 
     public var summary: String {
         "exported \(total) message\(total == 1 ? "" : "s") to \(file) (written and fsynced); "
@@ -399,11 +410,13 @@ public struct ExportResult: Renderable {
             for source in sources where source.scanned < source.depth {
                 out.append("Note: \(source.queue): read \(source.scanned) of \(source.depth) messages (--limit or --scan-limit).")
             }
+            if let unmatchedFilter { out.append("Note: \(unmatchedFilter).") }
             out.append(summary)
             return out.joined(separator: "\n")
         case .json:
             return JSONValue.object([
                 "file": .string(file), "removed": .bool(removed), "skipped": .integer(Int64(skipped)), "total": .integer(Int64(total)),
+                "unmatchedFilter": .optional(unmatchedFilter),
                 "queues": .array(exported.map { .object(["queue": .string($0.queue), "exported": .integer(Int64($0.count))]) }),
                 "sources": .array(sources.map { .object(["queue": .string($0.queue), "depth": .integer(Int64($0.depth)), "scanned": .integer(Int64($0.scanned))]) }),
                 "summary": .string(summary),

@@ -13,25 +13,63 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
     }
 
     /// Declares every queue; returns the report of what is now in place.
-    public func declare() async throws -> Report {
+    /// `recreateEmptyDeadLetterQueues`: see `Topology.declare`.
+    public func declare(recreateEmptyDeadLetterQueues: Bool = false) async throws -> Report {
+        let recreated: [String]
         do {
-            try await withConnection("declaring the topology") { try await topology.declare(on: $0) }
+            recreated = try await withConnection("declaring the topology") {
+                try await topology.declare(on: $0, recreateEmptyDeadLetterQueues: recreateEmptyDeadLetterQueues)
+            }
         } catch let error as TopologyError {
-            throw AdminError("\(error)")
+            throw AdminError(Self.explain(error, recreateAsked: recreateEmptyDeadLetterQueues))
         }
         return Report(
-            columns: ["queue", "role", "arguments"],
-            rows: topology.queues.map { [$0.name, $0.role.rawValue, Self.describe($0.arguments)] })
+            columns: ["queue", "role", "arguments", "state"],
+            rows: topology.queues.map {
+                [$0.name, $0.role.rawValue, Self.describe($0.arguments), recreated.contains($0.name) ? "recreated (was empty)" : "declared"]
+            })
     }
 
-    /// Lists the queues that are missing or differ; throws (exit 1) when there are any.
+    /// The broker's refusal, with what the operator can do about it.
+    static func explain(_ error: TopologyError, recreateAsked: Bool) -> String {
+        guard case .deadLetterQueueMismatch(let mismatch, let messages, let consumers) = error else { return "\(error)" }
+        let queue = mismatch.queue
+        if messages == 0 && consumers == 0 && !recreateAsked {
+            return "\(error) Run `orderctl topology declare --recreate-empty-dead-letter-queues` (with the workers stopped) "
+                + "to delete it and declare it with the code's arguments."
+        }
+        if consumers > 0 {
+            return "\(error) Stop what consumes it, then declare again."
+        }
+        return "\(error) Keep its messages and recreate it (with the workers stopped): "
+            + "`orderctl dlq export --queue \(queue) --file \(queue).jsonl --remove`, "
+            + "`orderctl topology declare --recreate-empty-dead-letter-queues`, "
+            + "`orderctl dlq import --file \(queue).jsonl`."
+    }
+
+    /// Lists every queue with its depth and consumers, and whether it is missing or
+    /// differs; `mismatches` is not empty (exit 1) when any is.
     public func verify() async throws -> (report: Report, mismatches: [TopologyMismatch]) {
-        let mismatches = try await withConnection("verifying the topology") { try await topology.verify(on: $0) }
+        let (mismatches, states) = try await withConnection("verifying the topology") { connection -> ([TopologyMismatch], [String: AMQPQueueState]) in
+            let mismatches = try await topology.verify(on: connection)
+            var states: [String: AMQPQueueState] = [:]
+            for queue in topology.queues where !mismatches.contains(where: { $0.queue == queue.name && $0.problem == .missing }) {
+                // A failed passive declare closes its channel, so each queue gets a fresh one.
+                let channel = try await connection.openChannel()
+                states[queue.name] = try await channel.declareQueue(queue.name, passive: true)
+                await channel.close()
+            }
+            return (mismatches, states)
+        }
         let rows = topology.queues.map { queue -> [String] in
             let problems = mismatches.filter { $0.queue == queue.name }
-            return [queue.name, problems.isEmpty ? "ok" : problems.map(\.description).joined(separator: "; ")]
+            let state = states[queue.name]
+            return [
+                queue.name, queue.role.rawValue, state.map { "\($0.messageCount)" } ?? "-", state.map { "\($0.consumerCount)" } ?? "-",
+                problems.isEmpty ? "ok" : problems.map(\.description).joined(separator: "; "),
+            ]
         }
-        return (Report(columns: ["queue", "status"], rows: rows), mismatches)
+        return (Report(columns: ["queue", "role", "ready", "consumers", "status"], rows: rows), mismatches)
     }
 
     public func export() -> String { topology.definitionsJSON() }

@@ -24,17 +24,52 @@ public struct TopologyMismatch: Sendable, Hashable, CustomStringConvertible {
 extension Topology {
     /// Declares every queue. Idempotent: declaring what exists with the same arguments changes nothing.
     /// A queue that exists with other arguments makes the broker answer 406; that error names the queue and argument.
-    public func declare(on connection: AMQPConnection) async throws {
-        let channel = try await connection.openChannel()
+    ///
+    /// With `recreateEmptyDeadLetterQueues`, a dead-letter queue whose arguments
+    /// differ is deleted and declared again when it holds no message and has no
+    /// consumer (how the DLQs of an older topology take the current arguments).
+    /// RabbitMQ 3.x quorum queues refuse `queue.delete` with if-empty, so the
+    /// check and the delete are two steps: a message dead-lettered between them
+    /// would be lost, which is why this is asked for, not done by default.
+    /// Returns the queues recreated.
+    @discardableResult
+    public func declare(on connection: AMQPConnection, recreateEmptyDeadLetterQueues: Bool = false) async throws -> [String] {
+        var channel = try await connection.openChannel()
+        var recreated: [String] = []
         for queue in queues {
             do {
                 try await channel.declareQueue(queue.name, durable: queue.durable, arguments: queue.arguments)
             } catch let error as AMQPError where error.replyCode == .preconditionFailed {
-                throw TopologyError.mismatch(Self.mismatch(queue: queue.name, error: error))
+                // The 406 closed the channel.
+                let mismatch = Self.mismatch(queue: queue.name, error: error)
+                guard queue.role == .deadLetter else { throw TopologyError.mismatch(mismatch) }
+                try await recreateEmpty(queue, mismatch, allowed: recreateEmptyDeadLetterQueues, on: connection)
+                recreated.append(queue.name)
+                channel = try await connection.openChannel()
             } catch {
                 await channel.close()
                 throw error
             }
+        }
+        await channel.close()
+        return recreated
+    }
+
+    /// Deletes and declares again a dead-letter queue whose arguments differ, when
+    /// `allowed` and it holds no message and has no consumer; throws otherwise.
+    private func recreateEmpty(_ queue: QueueDefinition, _ mismatch: TopologyMismatch, allowed: Bool, on connection: AMQPConnection) async throws {
+        let channel = try await connection.openChannel()
+        do {
+            let state = try await channel.declareQueue(queue.name, passive: true)
+            guard allowed, state.messageCount == 0, state.consumerCount == 0 else {
+                throw TopologyError.deadLetterQueueMismatch(mismatch, messages: Int(state.messageCount), consumers: Int(state.consumerCount))
+            }
+            let deleted = try await channel.deleteQueue(queue.name)
+            try await channel.declareQueue(queue.name, durable: queue.durable, arguments: queue.arguments)
+            guard deleted == 0 else { throw TopologyError.lostWhileRecreating(queue: queue.name, messages: Int(deleted)) }
+        } catch {
+            await channel.close()
+            throw error
         }
         await channel.close()
     }
@@ -75,11 +110,20 @@ extension Topology {
 
 public enum TopologyError: Error, CustomStringConvertible {
     case mismatch(TopologyMismatch)
+    /// A dead-letter queue whose arguments differ, left alone: it holds messages or has consumers, or recreating was not asked for.
+    case deadLetterQueueMismatch(TopologyMismatch, messages: Int, consumers: Int)
+    /// Messages arrived between the emptiness check and the delete of a recreated dead-letter queue.
+    case lostWhileRecreating(queue: String, messages: Int)
 
     public var description: String {
         switch self {
         case .mismatch(let mismatch):
             "\(mismatch). Declaring cannot change a queue's arguments: move its messages away, delete it and declare again."
+        case .deadLetterQueueMismatch(let mismatch, let messages, let consumers):
+            "\(mismatch); it holds \(messages) message\(messages == 1 ? "" : "s") and has \(consumers) consumer\(consumers == 1 ? "" : "s")."
+        case .lostWhileRecreating(let queue, let messages):
+            "queue '\(queue)' was recreated with the code's arguments, but \(messages) message\(messages == 1 ? "" : "s") dead-lettered "
+                + "between the emptiness check and the delete went with the old queue"
         }
     }
 }

@@ -57,12 +57,26 @@ public struct Topology: Sendable, Hashable {
                     "x-dead-letter-strategy": "at-least-once",
                     "x-overflow": "reject-publish",
                 ]),
-                QueueDefinition(name: set.deadLetter, role: .deadLetter, arguments: ["x-queue-type": "quorum"]),
+                QueueDefinition(name: set.deadLetter, role: .deadLetter, arguments: [
+                    "x-queue-type": "quorum",
+                    "x-delivery-limit": .int64(Self.deadLetterDeliveryLimit),
+                ]),
             ]
         }
     }
 
     public var deadLetterQueues: [String] { queueSets.map(\.deadLetter) }
+
+    /// A DLQ's delivery limit: in effect none. Inspecting a DLQ over AMQP takes
+    /// each message and puts it back, and every return counts as a delivery
+    /// (until RabbitMQ 4.3, where basic.nack no longer counts); a DLQ has no
+    /// dead-letter target, so a message over its limit would be dropped.
+    /// RabbitMQ 4.x gives quorum queues a limit of 20 when none is declared, and
+    /// its "no limit" value, -1, is accepted by 3.10 but read as a limit below
+    /// zero: 3.10 drops the message at its first return. The largest signed
+    /// 32-bit integer means the same on 3.10 through 4.x and survives a broker
+    /// upgrade, which a limit chosen per broker version would not.
+    public static let deadLetterDeliveryLimit = Int64(Int32.max)
 
     /// The queue set a queue name belongs to, if any.
     public func queueSet(containing queue: String) -> QueueSet? {

@@ -11,14 +11,16 @@ struct DatabaseCommand: AsyncParsableCommand {
     )
 
     struct Options: ParsableArguments {
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var vendors: VendorDatabaseOptions
+        @OptionGroup var output: OutputOptions
 
         @Option(name: .customLong("migrations-dir"), help: "Migration files (default: $MIGRATIONS_DIR or ./migrations).")
         var migrationsDir: String?
 
         func admin() throws -> DatabaseAdmin {
             let directory = migrationsDir.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? MigrationRunner.defaultDirectory()
-            return DatabaseAdmin(databaseURL: global.databaseURL, vendorDatabaseURLs: try global.vendorURLs(), migrationsDirectory: directory)
+            return DatabaseAdmin(databaseURL: database.databaseURL, vendorDatabaseURLs: try vendors.vendorURLs(), migrationsDirectory: directory)
         }
     }
 
@@ -27,7 +29,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func run() async throws {
-            try await runReporting { print(try options.admin().migrate().render(options.global.output)) }
+            try await runReporting(options.output.format) { print(try options.admin().migrate().render(options.output.format)) }
         }
     }
 
@@ -36,7 +38,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func run() async throws {
-            try await runReporting { print(try options.admin().status().render(options.global.output)) }
+            try await runReporting(options.output.format) { print(try options.admin().status().render(options.output.format)) }
         }
     }
 
@@ -48,7 +50,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         @Flag(help: "Overwrite existing stock with the demo figures.") var reset = false
 
         func run() async throws {
-            try await runReporting { print(try options.admin().seed(reset: reset).render(options.global.output)) }
+            try await runReporting(options.output.format) { print(try options.admin().seed(reset: reset).render(options.output.format)) }
         }
     }
 }

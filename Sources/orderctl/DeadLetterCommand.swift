@@ -1,9 +1,7 @@
 import Admin
 import ArgumentParser
 import Foundation
-import ServiceSupport
 import Synchronization
-import Topology
 
 struct DeadLetterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,20 +14,23 @@ struct DeadLetterCommand: AsyncParsableCommand {
             AMQP cannot look at a queue without taking messages out of it: list, peek and stats (and replay, move and \
             export, for what they leave behind) take each message with basic.get, hold it unacknowledged, and put it \
             back with basic.nack/requeue. Messages read this way are marked redelivered (quorum queues also raise \
-            x-delivery-count) and are invisible to other readers while held; if orderctl dies, the broker puts them \
-            back by itself. Depths are always the broker's own count (queue.declare, passive).
+            x-delivery-count, until RabbitMQ 4.3) and are invisible to other readers while held; if orderctl dies, the \
+            broker puts them back by itself. The DLQs are declared with a delivery limit no reading reaches, so \
+            reading never drops a message. Depths are always the broker's own count (queue.declare, passive).
+
+            replay, move and export given --reason, --older-than or --message-id exit 1 when no message matched.
             """,
         subcommands: [List.self, Peek.self, Stats.self, Replay.self, Move.self, Purge.self, Export.self, Import.self]
     )
 
     struct Options: ParsableArguments {
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var broker: BrokerOptions
+        @OptionGroup var output: OutputOptions
 
         @Option(name: .customLong("queue"), help: "A queue to work on, by its full name (repeatable; default: every DLQ of the topology).")
         var queues: [String] = []
 
-        @Option(name: .customLong("queue-prefix"), help: "Prefix of every queue name of the topology (default: $QUEUE_PREFIX, else none).")
-        var queuePrefix: String = EnvironmentConfiguration().queuePrefix
+        @OptionGroup var topology: TopologyOptions
 
         @Option(name: .customLong("scan-limit"), help: "Most messages read from one queue.")
         var scanLimit: Int = DeadLetterAdmin.defaultScanLimit
@@ -39,7 +40,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         }
 
         var admin: DeadLetterAdmin {
-            DeadLetterAdmin(amqpURL: global.amqpURL, topology: Topology(prefix: queuePrefix), scanLimit: scanLimit)
+            DeadLetterAdmin(amqpURL: broker.amqpURL, topology: topology.topology, scanLimit: scanLimit)
         }
     }
 
@@ -100,7 +101,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func run() async throws {
-            try await runReporting { print(try await options.admin.list(queues: options.queues).render(options.global.output)) }
+            try await runReporting(options.output.format) { print(try await options.admin.list(queues: options.queues).render(options.output.format)) }
         }
     }
 
@@ -119,7 +120,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await runReporting { print(try await options.admin.peek(queues: options.queues, count: n).render(options.global.output)) }
+            try await runReporting(options.output.format) { print(try await options.admin.peek(queues: options.queues, count: n).render(options.output.format)) }
         }
     }
 
@@ -131,8 +132,8 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @Option(name: .customLong("group-by"), help: "reason, age or queue.") var groupBy: DeadLetterAdmin.Grouping = .reason
 
         func run() async throws {
-            try await runReporting {
-                print(try await options.admin.stats(queues: options.queues, groupBy: groupBy).render(options.global.output))
+            try await runReporting(options.output.format) {
+                print(try await options.admin.stats(queues: options.queues, groupBy: groupBy).render(options.output.format))
             }
         }
     }
@@ -198,7 +199,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @Option(name: .customLong("expect-count"), help: "Refuse unless the queues hold exactly this many messages.") var expectCount: Int?
 
         func run() async throws {
-            try await runReporting {
+            try await runReporting(options.output.format) {
                 let result = try await options.admin.purge(queues: options.queues, expectCount: expectCount) { plan in
                     if yes { return true }
                     guard isatty(STDIN_FILENO) == 1 else {
@@ -207,7 +208,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("Purge \(plan.description)? This cannot be undone. Type yes to purge: ".utf8))
                     return readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes"
                 }
-                print(result.render(options.global.output))
+                print(result.render(options.output.format))
             }
         }
     }
@@ -228,11 +229,12 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @Flag(help: "Overwrite the file when it exists.") var force = false
 
         func run() async throws {
-            try await runReporting {
+            try await runReporting(options.output.format) {
                 let result = try await options.admin.export(
                     queues: options.queues, to: URL(fileURLWithPath: file), filter: filters.filter, limit: filters.limit, remove: remove,
                     overwrite: force)
-                print(result.render(options.global.output))
+                print(result.render(options.output.format))
+                try refuseUnmatched(result.unmatchedFilter)
             }
         }
     }
@@ -246,16 +248,17 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 headers (x-death included) and body are republished unchanged, so import into a DLQ and use dlq replay \
                 to send messages back to work. Importing a file twice publishes its messages twice.
                 """)
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var broker: BrokerOptions
+        @OptionGroup var output: OutputOptions
         @Option(name: .customLong("file"), help: "A file written by dlq export.") var file: String
         @Option(name: .customLong("to"), help: "Publish every message to this queue (full name).") var target: String?
         @Flag(name: .customLong("dry-run"), help: "Check the file and the queues; publish nothing.") var dryRun = false
 
         func run() async throws {
-            try await runReporting {
-                let result = try await DeadLetterAdmin(amqpURL: global.amqpURL).importMessages(
+            try await runReporting(output.format) {
+                let result = try await DeadLetterAdmin(amqpURL: broker.amqpURL).importMessages(
                     from: URL(fileURLWithPath: file), to: target, dryRun: dryRun)
-                print(result.render(global.output))
+                print(result.render(output.format))
                 if !result.failures.isEmpty { throw ExitCode(ExitStatus.failure) }
             }
         }
@@ -270,7 +273,7 @@ func runTransfer(
     verb: String, options: DeadLetterCommand.Options,
     _ transfer: (_ progress: (@Sendable (TransferProgress) -> Void)?) async throws -> TransferResult
 ) async throws {
-    try await runReporting {
+    try await runReporting(options.output.format) {
         let bar = ProgressBar(verb: verb)
         let result: TransferResult
         do {
@@ -278,9 +281,19 @@ func runTransfer(
             defer { bar?.finish() }
             result = try await transfer(bar?.update)
         }
-        print(result.render(options.global.output))
+        print(result.render(options.output.format))
+        try refuseUnmatched(result.unmatchedFilter)
         if result.failed > 0 { throw ExitCode(ExitStatus.failure) }
     }
+}
+
+/// Exits 1 with the result's own words when filters were given and matched
+/// nothing (the result, already printed, says so too): a script that names a
+/// message that is not there learns it from the exit status.
+func refuseUnmatched(_ unmatchedFilter: String?) throws {
+    guard let unmatchedFilter else { return }
+    FileHandle.standardError.write(Data("orderctl: \(unmatchedFilter)\n".utf8))
+    throw ExitCode(ExitStatus.failure)
 }
 
 /// A one-line progress bar on standard error, only when it is a terminal.

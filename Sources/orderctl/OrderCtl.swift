@@ -1,7 +1,6 @@
 import Admin
 import ArgumentParser
 import Foundation
-import ServiceSupport
 
 @main
 struct OrderCtl: AsyncParsableCommand {
@@ -11,18 +10,31 @@ struct OrderCtl: AsyncParsableCommand {
         discussion: """
             Connection settings come from the same environment variables as the daemons
             (AMQP_URL, DATABASE_URL, VENDOR_DATABASE_URLS, MIGRATIONS_DIR); flags override them.
+            Each command takes only the connection options it uses.
 
-            Exit codes: 0 success, 1 the command found a problem or refused, 2 bad usage,
-            3 the broker cannot be reached, 4 a database cannot be reached.
+            With --output json, results and errors are JSON on standard output (an error is
+            {"error": "...", "exitCode": N}); the error line on standard error stays.
+
+            Exit codes: 0 success, 1 the command found a problem or refused (a filter that
+            matched nothing, no such order), 2 bad usage (also a command group without a
+            subcommand, like orderctl alone), 3 the broker cannot be reached, 4 a database
+            cannot be reached.
             """,
         subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self]
     )
 
     /// ArgumentParser's own entry point, except that bad usage exits with the
-    /// documented 2 instead of EX_USAGE (64).
+    /// documented 2 instead of EX_USAGE (64), a command group given without a
+    /// subcommand is bad usage (its help, exit 2) rather than a help request,
+    /// and `--output json` gets its usage errors as JSON too.
     static func main() async {
         do {
             var command = try parseAsRoot()
+            let type = Swift.type(of: command)
+            if !type.configuration.subcommands.isEmpty {
+                FileHandle.standardError.write(Data(helpMessage(for: type).utf8))
+                Foundation.exit(ExitStatus.usage)
+            }
             if var command = command as? AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -31,6 +43,9 @@ struct OrderCtl: AsyncParsableCommand {
         } catch {
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                if OutputOptions.requestedJSON(CommandLine.arguments) {
+                    print(AdminError(message(for: error), exitCode: ExitStatus.usage).json)
+                }
                 Foundation.exit(ExitStatus.usage)
             }
             exit(withError: error)
@@ -38,50 +53,21 @@ struct OrderCtl: AsyncParsableCommand {
     }
 }
 
-/// Options every command shares.
-struct GlobalOptions: ParsableArguments {
-    // No declared defaults: --help would print the environment's values, passwords included.
-    @Option(name: .customLong("amqp-url"), help: "Broker URL (default: $AMQP_URL or \(Defaults.amqpURL)).")
-    var amqpURLOption: String?
-
-    @Option(name: .customLong("database-url"), help: "ordersdb URL (default: $DATABASE_URL or \(Defaults.databaseURL)).")
-    var databaseURLOption: String?
-
-    @Option(name: .customLong("vendor-database-urls"), help: "vendor=url,… (default: $VENDOR_DATABASE_URLS or the local vendoradb and vendorbdb).")
-    var vendorDatabaseURLsOption: String?
-
-    var amqpURL: String { amqpURLOption ?? EnvironmentConfiguration().amqpURL }
-    var databaseURL: String { databaseURLOption ?? EnvironmentConfiguration().databaseURL }
-
-    @Option(name: .customLong("output"), help: "table or json.")
-    var output: OutputFormat = .table
-}
-
-extension OutputFormat: ExpressibleByArgument {}
-
-/// Runs a command body, turning failures into one line on stderr and the documented exit code.
-func runReporting(_ body: () async throws -> Void) async throws {
+/// Runs a command body, turning failures into one line on stderr (and, with
+/// `--output json`, a JSON error object on stdout) and the documented exit code.
+func runReporting(_ output: OutputFormat, _ body: () async throws -> Void) async throws {
+    func report(_ error: AdminError) -> ExitCode {
+        FileHandle.standardError.write(Data("orderctl: \(error.message)\n".utf8))
+        if output == .json { print(error.json) }
+        return ExitCode(error.exitCode)
+    }
     do {
         try await body()
     } catch let error as AdminError {
-        FileHandle.standardError.write(Data("orderctl: \(error.message)\n".utf8))
-        throw ExitCode(error.exitCode)
+        throw report(error)
     } catch let error as ExitCode {
         throw error
     } catch {
-        FileHandle.standardError.write(Data("orderctl: \(error)\n".utf8))
-        throw ExitCode(ExitStatus.failure)
-    }
-}
-
-extension GlobalOptions {
-    func vendorURLs() throws -> [(name: String, url: String)] {
-        do {
-            let environment = EnvironmentConfiguration()
-            guard let option = vendorDatabaseURLsOption else { return try environment.vendorDatabaseURLs() }
-            return try EnvironmentConfiguration(environment.values.merging(["VENDOR_DATABASE_URLS": option]) { $1 }).vendorDatabaseURLs()
-        } catch {
-            throw AdminError("\(error)")
-        }
+        throw report(AdminError("\(error)"))
     }
 }

@@ -12,7 +12,8 @@ struct OrdersCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show an order: status, reason, lines and vendor allocations (exit 1 when there is no such order).")
-        @OptionGroup var global: GlobalOptions
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
         @Argument(help: "The order id (a UUID).", transform: Show.orderID) var id: UUID
 
         static func orderID(_ text: String) throws -> UUID {
@@ -21,7 +22,7 @@ struct OrdersCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await runReporting { print(try OrderAdmin(databaseURL: global.databaseURL).show(id).render(global.output)) }
+            try await runReporting(output.format) { print(try OrderAdmin(databaseURL: database.databaseURL).show(id).render(output.format)) }
         }
     }
 }

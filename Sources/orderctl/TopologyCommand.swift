@@ -10,26 +10,41 @@ struct TopologyCommand: AsyncParsableCommand {
     )
 
     struct Declare: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Declare every queue (idempotent).")
-        @OptionGroup var global: GlobalOptions
+        static let configuration = CommandConfiguration(
+            abstract: "Declare every queue (idempotent).",
+            discussion: """
+                A queue that exists with other arguments is refused (exit 1) and named. A dead-letter queue in that \
+                state can be recreated: with --recreate-empty-dead-letter-queues, one that holds no message and has \
+                no consumer is deleted and declared with the code's arguments. Stop the workers first: RabbitMQ 3.x \
+                quorum queues cannot be deleted "if empty", so a message dead-lettered between the check and the \
+                delete would be lost. A dead-letter queue that holds messages is left alone; the error says how to \
+                keep them (dlq export --remove, declare, dlq import).
+                """)
+        @OptionGroup var broker: BrokerOptions
+        @OptionGroup var topology: TopologyOptions
+        @OptionGroup var output: OutputOptions
+        @Flag(name: .customLong("recreate-empty-dead-letter-queues"), help: "Delete and declare again an empty dead-letter queue whose arguments differ.")
+        var recreateEmptyDeadLetterQueues = false
 
         func run() async throws {
-            try await runReporting {
-                let report = try await TopologyAdmin(amqpURL: global.amqpURL).declare()
-                print(report.render(global.output))
+            try await runReporting(output.format) {
+                let report = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: topology.topology).declare(recreateEmptyDeadLetterQueues: recreateEmptyDeadLetterQueues)
+                print(report.render(output.format))
             }
         }
     }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List queues that are missing or whose live arguments differ from the code (exit 1 if any).")
-        @OptionGroup var global: GlobalOptions
+            abstract: "List every queue with its ready messages and consumers, and those missing or whose arguments differ from the code (exit 1 if any).")
+        @OptionGroup var broker: BrokerOptions
+        @OptionGroup var topology: TopologyOptions
+        @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await runReporting {
-                let (report, mismatches) = try await TopologyAdmin(amqpURL: global.amqpURL).verify()
-                print(report.render(global.output))
+            try await runReporting(output.format) {
+                let (report, mismatches) = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: topology.topology).verify()
+                print(report.render(output.format))
                 if !mismatches.isEmpty { throw ExitCode(ExitStatus.failure) }
             }
         }
@@ -37,16 +52,23 @@ struct TopologyCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the broker definitions (rabbitmq/definitions.json) generated from the code.")
-        @Option(name: .customLong("output-file"), help: "Write to this file instead of standard output.")
-        var outputFile: String?
+            abstract: "Write the broker definitions generated from the code (what rabbitmq/definitions.json holds).",
+            discussion: "Prints them on standard output, or writes --file: `orderctl topology export --file rabbitmq/definitions.json`.")
+        @Option(name: .customLong("file"), help: "Write to this file (replaced atomically) instead of standard output.")
+        var file: String?
 
         func run() async throws {
-            let json = TopologyAdmin(amqpURL: "").export()
-            if let outputFile {
-                try Data(json.utf8).write(to: URL(fileURLWithPath: outputFile), options: .atomic)
-            } else {
-                print(json, terminator: "")
+            try await runReporting(.table) {
+                let json = TopologyAdmin(amqpURL: "").export()
+                if let file {
+                    do {
+                        try Data(json.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+                    } catch {
+                        throw AdminError("cannot write \(file): \(error.localizedDescription)")
+                    }
+                } else {
+                    print(json, terminator: "")
+                }
             }
         }
     }

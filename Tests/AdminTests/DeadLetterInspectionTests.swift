@@ -119,6 +119,35 @@ import Testing
         }
     }
 
+    /// Every read takes the messages and puts them back, and quorum queues count each
+    /// return (until RabbitMQ 4.3); 4.x gives a queue without a declared limit one of
+    /// 20, and 3.10 reads 4.x's "no limit" (-1) as "drop at the first return". The DLQs'
+    /// own limit must survive more reads than that.
+    @Test func inspectingTwentyFiveTimesNeverDropsADeadLetteredMessage() async throws {
+        try await DLQFixture.with { system in
+            let dlq = system.ordersDLQ
+            let ids: Set = ["keep-1", "keep-2"]
+            try await system.publish(ids.sorted().map { system.deadLettered((Array("{}".utf8), AMQPProperties(messageID: $0))) }, to: dlq)
+            #expect(try await system.waitForDepth(dlq, toBe: 2) == 2)
+            for round in 0..<25 {
+                switch round % 3 {
+                case 0: #expect(try await system.admin.list(queues: [dlq]).queues.first?.scanned == 2, "round \(round)")
+                case 1: #expect(try await system.admin.peek(queues: [dlq], count: 5).queues.first?.messages.count == 2, "round \(round)")
+                default: #expect(try await system.admin.stats(queues: [dlq], groupBy: .queue).total == 2, "round \(round)")
+                }
+                // (A quorum queue applies the requeues asynchronously: the depth catches up.)
+                #expect(try await system.waitForDepth(dlq, toBe: 2) == 2, "round \(round)")
+            }
+            let messages = try #require(try await system.admin.peek(queues: [dlq], count: 5).queues.first?.messages)
+            #expect(Set(messages.compactMap(\.messageID)) == ids)
+            for message in messages {
+                let count = message.delivery.properties.headers["x-delivery-count"]?.intValue ?? 0
+                #expect(count > 20 || count == 0, "every read counted, past 4.x's default limit (or, from 4.3, basic.nack counts none): \(count)")
+            }
+            #expect(try await Management.waitForMessages(in: dlq, toBe: 2) == 2)
+        }
+    }
+
     @Test func scanLimitBoundsTheReadAndSaysSo() async throws {
         try await DLQFixture.with { system in
             let messages = (0..<12).map { index in

@@ -4,6 +4,7 @@ import Foundation
 import OrderCore
 import TestSupport
 import Testing
+import Topology
 
 /// The real `orderctl` binary, with standard input from /dev/null (not a terminal).
 @Suite(.timeLimit(.minutes(3))) struct OrderCtlCommandTests {
@@ -99,6 +100,154 @@ import Testing
         #expect(try Command.orderctl(["orders", "show", "not-a-uuid"]).status == ExitStatus.usage)
         #expect(try Command.orderctl(["dlq", "stats", "--group-by", "colour"]).status == ExitStatus.usage)
         #expect(try Command.orderctl(["orders", "show", UUID().uuidString]).status == ExitStatus.failure, "no such order")
+    }
+
+    @Test func aCommandGroupWithoutASubcommandIsBadUsage() throws {
+        for arguments in [[], ["dlq"], ["topology"], ["db"], ["orders"]] as [[String]] {
+            let run = try Command.orderctl(arguments)
+            #expect(run.status == ExitStatus.usage, "orderctl \(arguments)")
+            #expect(run.stderr.contains("USAGE: orderctl"), "orderctl \(arguments): the usage, on stderr: \(run.stderr)")
+            #expect(run.stdout.isEmpty)
+        }
+        #expect(try Command.orderctl(["--help"]).status == 0, "asking for help is not bad usage")
+        #expect(try Command.orderctl(["dlq", "--help"]).status == 0)
+    }
+
+    @Test func eachCommandsHelpListsOnlyTheOptionsItReads() throws {
+        let cases: [(command: [String], has: [String], hasNot: [String])] = [
+            (["orders", "show"], ["--database-url", "--output"], ["--amqp-url", "--vendor-database-urls"]),
+            (["dlq", "list"], ["--amqp-url", "--output", "--queue-prefix"], ["--database-url", "--vendor-database-urls"]),
+            (["dlq", "replay"], ["--amqp-url", "--message-id"], ["--database-url", "--vendor-database-urls"]),
+            (["dlq", "import"], ["--amqp-url", "--file"], ["--database-url", "--vendor-database-urls", "--queue-prefix"]),
+            (["db", "migrate"], ["--database-url", "--vendor-database-urls", "--migrations-dir"], ["--amqp-url"]),
+            (["topology", "declare"], ["--amqp-url", "--output"], ["--database-url", "--vendor-database-urls"]),
+            (["topology", "export"], ["--file"], ["--amqp-url", "--database-url", "--vendor-database-urls", "--output"]),
+        ]
+        for (command, has, hasNot) in cases {
+            let help = try Command.orderctl(command + ["--help"])
+            #expect(help.status == 0, "\(command)")
+            for option in has { #expect(help.stdout.contains(option), "orderctl \(command.joined(separator: " ")) --help lists \(option)") }
+            for option in hasNot { #expect(!help.stdout.contains(option), "orderctl \(command.joined(separator: " ")) --help does not list \(option)") }
+        }
+    }
+
+    @Test func withOutputJSONErrorsAreAJSONObjectOnStandardOutput() throws {
+        func error(_ run: Command.Output) throws -> (message: String, exitCode: Int) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+            return (try #require(object["error"] as? String), try #require(object["exitCode"] as? Int))
+        }
+        let id = UUID()
+        let missing = try Command.orderctl(["orders", "show", id.uuidString, "--output", "json"])
+        #expect(missing.status == ExitStatus.failure)
+        let missingError = try error(missing)
+        #expect(missingError.message == "no order \(id.uuidString.lowercased()) in ordersdb")
+        #expect(missingError.exitCode == Int(ExitStatus.failure))
+        #expect(missing.stderr.hasPrefix("orderctl: no order"), "the line on stderr stays")
+
+        let asTable = try Command.orderctl(["orders", "show", id.uuidString])
+        #expect(asTable.status == ExitStatus.failure && asTable.stdout.isEmpty, "a table has no error object")
+
+        let noDatabase = try Command.orderctl(
+            ["orders", "show", id.uuidString, "--database-url", "postgres://orders:orders@127.0.0.1:1/ordersdb", "--output", "json"])
+        #expect(noDatabase.status == ExitStatus.databaseUnavailable)
+        #expect(try error(noDatabase).exitCode == Int(ExitStatus.databaseUnavailable))
+
+        let noBroker = try Command.orderctl(["dlq", "list", "--amqp-url", "amqp://guest:guest@127.0.0.1:1/%2F", "--output", "json"])
+        #expect(noBroker.status == ExitStatus.brokerUnavailable)
+        #expect(try error(noBroker).exitCode == Int(ExitStatus.brokerUnavailable))
+
+        let badUsage = try Command.orderctl(["orders", "show", "not-a-uuid", "--output", "json"])
+        #expect(badUsage.status == ExitStatus.usage)
+        let usageError = try error(badUsage)
+        #expect(usageError.exitCode == Int(ExitStatus.usage) && usageError.message.contains("not-a-uuid"))
+    }
+
+    @Test func replayMoveAndExportWhoseFiltersMatchNothingExitOneAndSaySo() async throws {
+        try await DLQFixture.with { system in
+            let dlq = system.ordersDLQ
+            try await system.publish([system.deadLettered((Array("{}".utf8), AMQPProperties(messageID: "there")))], to: dlq)
+            #expect(try await system.waitForDepth(dlq, toBe: 1) == 1)
+            let base = ["--queue-prefix", system.prefix, "--queue", dlq]
+
+            let replay = try Command.orderctl(["dlq", "replay", "--message-id", "NOPE"] + base)
+            #expect(replay.status == ExitStatus.failure, "\(replay.stderr)")
+            #expect(replay.stderr == "orderctl: no message matched the filters (message id NOPE): nothing was replayed\n")
+            #expect(replay.stdout.split(separator: "\n").last == "replayed 0, skipped 1, failed 0")
+            #expect(try await system.waitForDepth(dlq, toBe: 1) == 1)
+
+            let dryRun = try Command.orderctl(["dlq", "replay", "--dry-run", "--reason", "no-such-reason"] + base)
+            #expect(dryRun.status == ExitStatus.failure && dryRun.stderr.contains("no message matched the filters (reason no-such-reason)"))
+            #expect(try await system.waitForDepth(dlq, toBe: 1) == 1)
+
+            let target = try await system.extraQueue("moved")
+            let move = try Command.orderctl(["dlq", "move", "--to", target, "--message-id", "NOPE", "--output", "json"] + base)
+            #expect(move.status == ExitStatus.failure)
+            let moved = try #require(try JSONSerialization.jsonObject(with: Data(move.stdout.utf8)) as? [String: Any], "one JSON document: \(move.stdout)")
+            #expect((moved["unmatchedFilter"] as? String)?.contains("message id NOPE") == true)
+            #expect(moved["moved"] as? Int == 0)
+            #expect(try await system.waitForDepth(dlq, toBe: 1) == 1)
+
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("unmatched-\(UUID().uuidString).jsonl").path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let export = try Command.orderctl(["dlq", "export", "--file", file, "--remove", "--older-than", "1d"] + base)
+            #expect(export.status == ExitStatus.failure)
+            #expect(export.stderr.contains("no message matched the filters (older than 1d 0h): nothing was exported"), "\(export.stderr)")
+            #expect(try await system.waitForDepth(dlq, toBe: 1) == 1, "nothing removed")
+
+            // No filter on an empty queue is nothing to do, not a refusal; a filter that matches is a success.
+            let emptyQueue = try Command.orderctl(["dlq", "replay", "--queue-prefix", system.prefix, "--queue", system.topology.vendorSync.deadLetter])
+            #expect(emptyQueue.status == 0, "\(emptyQueue.stderr)")
+            let matching = try Command.orderctl(["dlq", "replay", "--message-id", "there"] + base)
+            #expect(matching.status == 0, "\(matching.stderr)")
+            #expect(matching.stdout.split(separator: "\n").last == "replayed 1, skipped 0, failed 0")
+        }
+    }
+
+    @Test func topologyDeclareAndVerifyWorkOnAPrefixedTopologyAndShowDepths() async throws {
+        let topology = Topology(prefix: TestEnvironment.uniqueName("ctl") + ".")
+        let connection = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "orderctl-tests")
+        func deleteAll() async {
+            if let channel = try? await connection.openChannel() {
+                for queue in topology.queues { _ = try? await channel.deleteQueue(queue.name) }
+            }
+            await connection.close()
+        }
+        do {
+            let declare = try Command.orderctl(["topology", "declare", "--queue-prefix", topology.prefix])
+            #expect(declare.status == 0, "\(declare.stderr)")
+            let dlq = topology.orders.deadLetter
+            let publisher = try await connection.openConfirmChannel()
+            try await publisher.publish(Array("{}".utf8), routingKey: dlq, mandatory: true, properties: AMQPProperties(deliveryMode: .persistent))
+            #expect(try await connection.waitForDepth(of: dlq) { $0 == 1 } == 1)
+
+            let verify = try Command.orderctl(["topology", "verify", "--queue-prefix", topology.prefix, "--output", "json"])
+            #expect(verify.status == 0, "\(verify.stderr)")
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(verify.stdout.utf8)) as? [[String: String]])
+            #expect(rows.map { $0["queue"] } == topology.queues.map(\.name))
+            #expect(rows.allSatisfy { $0["status"] == "ok" })
+            #expect(rows.first { $0["queue"] == dlq }?["ready"] == "1")
+            #expect(rows.first { $0["queue"] == topology.orders.main }?["ready"] == "0")
+        } catch {
+            await deleteAll()
+            throw error
+        }
+        await deleteAll()
+    }
+
+    @Test func topologyExportPrintsTheDefinitionsOrWritesTheFileTheREADMENames() throws {
+        let committed = try String(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("rabbitmq/definitions.json"), encoding: .utf8)
+        let printed = try Command.orderctl(["topology", "export"])
+        #expect(printed.status == 0)
+        #expect(printed.stdout == committed)
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("definitions-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let written = try Command.orderctl(["topology", "export", "--file", file])
+        #expect(written.status == 0 && written.stdout.isEmpty, "\(written.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == committed)
+
+        let readme = try String(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.contains("orderctl topology export --file rabbitmq/definitions.json"))
     }
 
     @Test func ordersShowPrintsWhatTheWorkerRecorded() async throws {

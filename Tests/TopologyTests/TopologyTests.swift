@@ -21,7 +21,18 @@ import Testing
         #expect(main.arguments["x-delivery-limit"] != nil)
         #expect(main.arguments["x-dead-letter-routing-key"] == "vendor_sync_dlq")
         let dlq = topology.queues[5]
-        #expect(dlq.arguments == ["x-queue-type": "quorum"], "DLQs have no TTL, length or delivery limit")
+        #expect(
+            dlq.arguments == ["x-queue-type": "quorum", "x-delivery-limit": .int64(Int64(Int32.max))],
+            "DLQs have no TTL or length, and a delivery limit no inspection reaches")
+    }
+
+    /// -1 (RabbitMQ 4.x's "no limit") drops a message at its first requeue on 3.10, and no
+    /// argument at all means 20 on 4.x: the DLQs need a positive limit no reading reaches.
+    @Test func deadLetterQueuesHaveADeliveryLimitThatMeansNoneOnEveryBroker() {
+        for queue in Topology.standard.queues where queue.role == .deadLetter {
+            let limit = queue.arguments["x-delivery-limit"]?.intValue
+            #expect(limit.map { $0 >= 1_000_000 } == true, "\(queue.name): \(String(describing: limit))")
+        }
     }
 
     @Test func mismatchNamesTheArgument() {
@@ -34,12 +45,12 @@ import Testing
     }
 
     /// rabbitmq/definitions.json is generated from this module; regenerate with
-    /// `swift run orderctl topology export --output rabbitmq/definitions.json`.
+    /// `swift run orderctl topology export --file rabbitmq/definitions.json`.
     @Test func committedDefinitionsFileMatchesTheCode() throws {
         let url = TestEnvironment.repositoryRoot.appendingPathComponent("rabbitmq/definitions.json")
         let committed = try String(contentsOf: url, encoding: .utf8)
         #expect(committed == Topology.standard.definitionsJSON(),
-                "rabbitmq/definitions.json is stale: run `swift run orderctl topology export --output rabbitmq/definitions.json`")
+                "rabbitmq/definitions.json is stale: run `swift run orderctl topology export --file rabbitmq/definitions.json`")
     }
 
     @Test func definitionsCarryQueuesUserAndPermissions() throws {
@@ -102,6 +113,45 @@ import Testing
             // declare refuses to paper over the difference, and says which queue and argument.
             let error = await #expect(throws: TopologyError.self) { try await topology.declare(on: connection) }
             #expect(error.map { "\($0)" }?.contains("x-message-ttl") == true)
+        }
+    }
+
+    /// A DLQ declared by an older topology (no delivery limit): declare names it and leaves it;
+    /// asked to, it recreates it while empty, and never while it holds a message.
+    @Test func declareRecreatesAnEmptyDeadLetterQueueOnlyWhenAskedAndNeverOneWithMessages() async throws {
+        try await withTopology { topology, connection in
+            let channel = try await connection.openChannel()
+            let dlq = topology.orders.deadLetter
+            try await channel.declareQueue(dlq, arguments: ["x-queue-type": "quorum"])
+
+            let refused = await #expect(throws: TopologyError.self) { try await topology.declare(on: connection) }
+            guard case .deadLetterQueueMismatch(let mismatch, messages: 0, consumers: 0)? = refused else {
+                Issue.record("\(String(describing: refused))")
+                return
+            }
+            #expect(mismatch.problem == .argumentDiffers(argument: "x-delivery-limit"))
+
+            let recreated = try await topology.declare(on: connection, recreateEmptyDeadLetterQueues: true)
+            #expect(recreated == [dlq])
+            #expect(try await topology.verify(on: connection) == [])
+            #expect(try await topology.declare(on: connection, recreateEmptyDeadLetterQueues: true) == [], "nothing left to recreate")
+
+            // The same old DLQ holding a message is left alone, message and all.
+            let vendorDLQ = topology.vendorSync.deadLetter
+            let setup = try await connection.openChannel()
+            try await setup.deleteQueue(vendorDLQ)
+            try await setup.declareQueue(vendorDLQ, arguments: ["x-queue-type": "quorum"])
+            let publisher = try await connection.openConfirmChannel()
+            try await publisher.publish(Array("keep me".utf8), routingKey: vendorDLQ, mandatory: true, properties: AMQPProperties(deliveryMode: .persistent))
+            _ = try await connection.waitForDepth(of: vendorDLQ, timeout: .seconds(10)) { $0 == 1 }
+            let kept = await #expect(throws: TopologyError.self) {
+                try await topology.declare(on: connection, recreateEmptyDeadLetterQueues: true)
+            }
+            guard case .deadLetterQueueMismatch(_, messages: 1, consumers: _)? = kept else {
+                Issue.record("\(String(describing: kept))")
+                return
+            }
+            #expect(try await connection.depth(of: vendorDLQ) == 1)
         }
     }
 

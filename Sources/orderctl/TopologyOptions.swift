@@ -1,0 +1,11 @@
+import ArgumentParser
+import ServiceSupport
+import Topology
+
+/// `--queue-prefix`: which topology a command works on, as the daemons' QUEUE_PREFIX selects it.
+struct TopologyOptions: ParsableArguments {
+    @Option(name: .customLong("queue-prefix"), help: "Prefix of every queue name of the topology (default: $QUEUE_PREFIX, else none).")
+    var queuePrefix: String = EnvironmentConfiguration().queuePrefix
+
+    var topology: Topology { Topology(prefix: queuePrefix) }
+}
