@@ -4,7 +4,7 @@ import Foundation
 import ServiceSupport
 
 @main
-struct OrderCtl: AsyncParsableCommand {
+struct OrderCtl: ProjectCommand {
     static let configuration = CommandConfiguration(
         commandName: "orderctl",
         abstract: "Operate the order-processing system: broker topology, databases and dead-letter queues.",
@@ -15,27 +15,9 @@ struct OrderCtl: AsyncParsableCommand {
             Exit codes: 0 success, 1 the command found a problem or refused, 2 bad usage,
             3 the broker cannot be reached, 4 a database cannot be reached.
             """,
+        version: ProjectVersion.text,
         subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self]
     )
-
-    /// ArgumentParser's own entry point, except that bad usage exits with the
-    /// documented 2 instead of EX_USAGE (64).
-    static func main() async {
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(ExitStatus.usage)
-            }
-            exit(withError: error)
-        }
-    }
 }
 
 /// Options every command shares.

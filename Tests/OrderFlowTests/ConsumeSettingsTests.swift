@@ -7,7 +7,7 @@ import VendorSync
 
 @Suite struct ConsumeSettingsTests {
     @Test func defaultsAreTheDocumentedOnes() throws {
-        let settings = try EnvironmentConfiguration([:]).consumeSettings(prefix: "WORKER", maxLoops: 256)
+        let settings = try EnvironmentConfiguration([:]).consumeSettings(.worker, maxLoops: 256)
         #expect(settings == ConsumeSettings(prefetch: 2500, batchSize: 1000, loops: 2, linger: .milliseconds(10), retryPolicy: RetryPolicy(maxRetries: 3)))
     }
 
@@ -29,7 +29,7 @@ import VendorSync
     ])
     func outOfRangeValuesAreRefusedByName(variable: String, value: String) {
         #expect {
-            try EnvironmentConfiguration([variable: value]).consumeSettings(prefix: "WORKER", maxLoops: 256)
+            try EnvironmentConfiguration([variable: value]).consumeSettings(.worker, maxLoops: 256)
         } throws: { error in
             (error as? ConfigurationError)?.variable == variable
         }
