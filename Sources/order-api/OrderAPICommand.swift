@@ -1,19 +1,16 @@
 import ArgumentParser
+import Logging
 import OrderAPI
+import ServiceLifecycle
 import ServiceSupport
 
 @main
-struct OrderAPICommand: ProjectCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "order-api",
-        abstract: "The order API: accepts orders onto the broker, serves orders, products and health over HTTP.",
-        discussion: Daemon.discussion,
-        version: ProjectVersion.text)
+struct OrderAPICommand: DaemonCommand {
+    static let configuration = CommandConfiguration.daemon(
+        "order-api", abstract: "The order API: accepts orders onto the broker, serves orders, products and health over HTTP.")
 
-    func run() async throws {
-        await Daemon.run("order-api") { logger in
-            let configuration = try OrderAPIConfiguration()
-            return (configuration.logMetadata, [try buildOrderAPI(configuration: configuration, logger: logger)])
-        }
+    func services(logger: Logger) throws -> (configuration: Logger.Metadata, services: [any Service]) {
+        let configuration = try OrderAPIConfiguration()
+        return (configuration.logMetadata, [try buildOrderAPI(configuration: configuration, logger: logger)])
     }
 }

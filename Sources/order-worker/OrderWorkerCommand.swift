@@ -1,19 +1,16 @@
 import ArgumentParser
+import Logging
 import OrderWorker
+import ServiceLifecycle
 import ServiceSupport
 
 @main
-struct OrderWorkerCommand: ProjectCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "order-worker",
-        abstract: "Consumes the orders queue: allocates stock, records each order, publishes its vendor allocations.",
-        discussion: Daemon.discussion,
-        version: ProjectVersion.text)
+struct OrderWorkerCommand: DaemonCommand {
+    static let configuration = CommandConfiguration.daemon(
+        "order-worker", abstract: "Consumes the orders queue: allocates stock, records each order, publishes its vendor allocations.")
 
-    func run() async throws {
-        await Daemon.run("order-worker") { logger in
-            let configuration = try OrderWorkerConfiguration()
-            return (configuration.logMetadata, try OrderWorkerApp(configuration: configuration, logger: logger).services)
-        }
+    func services(logger: Logger) throws -> (configuration: Logger.Metadata, services: [any Service]) {
+        let configuration = try OrderWorkerConfiguration()
+        return (configuration.logMetadata, try OrderWorkerApp(configuration: configuration, logger: logger).services)
     }
 }
