@@ -25,13 +25,13 @@ struct HealthController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
-        async let brokerError = Self.failure { _ = try await publisher.currentChannel() }
-        async let databaseError = Self.failure { try await database.withConnection { try $0.query("SELECT 1") } }
-        let (broker, database) = await (brokerError, databaseError)
-        let ready = broker == nil && database == nil
+        async let brokerFailure = Self.failure { _ = try await publisher.currentChannel() }
+        async let databaseFailure = Self.failure { try await database.withConnection { try $0.query("SELECT 1") } }
+        let (brokerError, databaseError) = await (brokerFailure, databaseFailure)
+        let ready = brokerError == nil && databaseError == nil
         let readiness = Readiness(
-            status: ready ? "ready" : "unavailable", broker: broker == nil ? "up" : "down", database: database == nil ? "up" : "down",
-            brokerError: broker, databaseError: database)
+            status: ready ? "ready" : "unavailable", broker: brokerError == nil ? "up" : "down",
+            database: databaseError == nil ? "up" : "down", brokerError: brokerError, databaseError: databaseError)
         return try JSONResponse.make(readiness, status: ready ? .ok : .serviceUnavailable)
     }
 

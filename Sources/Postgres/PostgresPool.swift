@@ -153,7 +153,7 @@ public final class PostgresPool: Service, Sendable {
     }
 
     private func open() throws(PostgresError) -> PostgresConnection {
-        do {
+        do throws(PostgresError) {
             let connection = try PostgresConnection(configuration: configuration)
             noteConnectOutcome(nil)
             return connection
