@@ -17,7 +17,7 @@ import TestSupport
         try Command.run(try ChildProcess.executable(name).path, arguments, environment: environment)
     }
 
-    @Test(arguments: executables)
+    @Test(arguments: ExecutableCommandLineTests.executables)
     func helpPrintsTheUsageAndExitsZero(name: String) throws {
         let help = try run(name, ["--help"])
         #expect(help.status == 0, "\(name): \(help.stderr)")
@@ -26,14 +26,14 @@ import TestSupport
         #expect(help.stderr.isEmpty, "\(name): \(help.stderr)")
     }
 
-    @Test(arguments: executables)
+    @Test(arguments: ExecutableCommandLineTests.executables)
     func versionPrintsTheProjectVersionAndExitsZero(name: String) throws {
         let version = try run(name, ["--version"])
         #expect(version.status == 0, "\(name): \(version.stderr)")
         #expect(version.stdout == ProjectVersion.text + "\n", "\(name): \(version.stdout)")
     }
 
-    @Test(arguments: executables)
+    @Test(arguments: ExecutableCommandLineTests.executables)
     func anUnknownArgumentPrintsTheUsageOnStderrAndExitsTwo(name: String) throws {
         let unknown = try run(name, ["--no-such-option"])
         #expect(unknown.status == 2, "\(name): \(unknown.stderr)")

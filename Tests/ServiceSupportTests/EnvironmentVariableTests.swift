@@ -4,11 +4,13 @@ import ServiceSupport
 import Testing
 
 @Suite struct EnvironmentVariableTests {
-    @Test(arguments: [
-        ("WORKER_PREFECH", EnvironmentVariable.workerPrefetch), ("DATABSE_URL", .databaseURL), ("LOG_LEVLE", .logLevel),
+    static let typos: [(String, EnvironmentVariable)] = [
+        ("WORKER_PREFECH", .workerPrefetch), ("DATABSE_URL", .databaseURL), ("LOG_LEVLE", .logLevel),
         ("worker_prefetch", .workerPrefetch), ("AMQP_URI", .amqpURL), ("VENDOR_SYNC_BATCHSIZE", .vendorSyncBatchSize),
         ("STOCK_API_TOKENS", .stockAPIToken),
-    ])
+    ]
+
+    @Test(arguments: EnvironmentVariableTests.typos)
     func aNameWithinTwoEditsOfAKnownOneIsTakenForIt(name: String, known: EnvironmentVariable) {
         #expect(EnvironmentVariable.lookalike(of: name) == known)
     }
