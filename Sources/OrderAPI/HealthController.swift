@@ -26,7 +26,7 @@ struct HealthController<Context: RequestContext>: Sendable {
 
     @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
         async let brokerFailure = Self.failure { _ = try await publisher.currentChannel() }
-        async let databaseFailure = Self.failure { try await database.withConnection { try $0.query("SELECT 1") } }
+        async let databaseFailure = Self.failure { _ = try await database.withConnection { try $0.query("SELECT 1") } }
         let (brokerError, databaseError) = await (brokerFailure, databaseFailure)
         let ready = brokerError == nil && databaseError == nil
         let readiness = Readiness(
