@@ -76,6 +76,7 @@ let package = Package(
             name: "ServiceSupport",
             dependencies: [
                 "TextCodecs",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -154,19 +155,19 @@ let package = Package(
 
         .executableTarget(
             name: "order-api",
-            dependencies: ["OrderAPI", "ServiceSupport"]
+            dependencies: ["OrderAPI", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "vendor-sync-worker",
-            dependencies: ["VendorSync", "ServiceSupport"]
+            dependencies: ["VendorSync", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "stock-sync",
-            dependencies: ["StockSync", "ServiceSupport"]
+            dependencies: ["StockSync", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "order-worker",
-            dependencies: ["OrderWorker", "ServiceSupport"]
+            dependencies: ["OrderWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: Benchmark harnesses (run by scripts/bench; tools, not services)
@@ -177,6 +178,7 @@ let package = Package(
         .executableTarget(
             name: "bench-load",
             dependencies: [
+                "ServiceSupport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

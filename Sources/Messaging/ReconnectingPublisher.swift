@@ -205,11 +205,6 @@ public final class ReconnectingPublisher: Service, Sendable {
         }
     }
 
-    /// Whether the broker answers now (for readiness).
-    public func isReady() async -> Bool {
-        (try? await currentChannel()) != nil
-    }
-
     public func close() async {
         let channel = state.withLock { state in
             defer { state.channel = nil }

@@ -9,12 +9,12 @@ extension EnvironmentConfiguration {
     public func topology() throws(ConfigurationError) -> Topology {
         Topology(
             prefix: queuePrefix,
-            retryDelayMilliseconds: try int("RETRY_DELAY_MS", default: 5000, in: 1...86_400_000))
+            retryDelayMilliseconds: try int(.retryDelayMilliseconds, default: 5000, in: 1...86_400_000))
     }
 
     /// `MAX_RETRIES` (3): retries of a transient failure before the DLQ.
     public func retryPolicy() throws(ConfigurationError) -> RetryPolicy {
-        RetryPolicy(maxRetries: try int("MAX_RETRIES", default: 3, in: 0...100))
+        RetryPolicy(maxRetries: try int(.maxRetries, default: 3, in: 0...100))
     }
 }
 
@@ -51,17 +51,47 @@ public struct ConsumeSettings: Sendable, Hashable {
     }
 }
 
+/// The variables one worker reads its ``ConsumeSettings`` from.
+public struct ConsumeVariables: Sendable {
+    public let prefetch: EnvironmentVariable
+    public let batchSize: EnvironmentVariable
+    public let concurrency: EnvironmentVariable
+    public let linger: EnvironmentVariable
+
+    /// order-worker's.
+    public static let worker = ConsumeVariables(
+        prefetch: .workerPrefetch, batchSize: .workerBatchSize, concurrency: .workerConcurrency, linger: .workerLingerMilliseconds)
+    /// vendor-sync-worker's.
+    public static let vendorSync = ConsumeVariables(
+        prefetch: .vendorSyncPrefetch, batchSize: .vendorSyncBatchSize, concurrency: .vendorSyncConcurrency,
+        linger: .vendorSyncLingerMilliseconds)
+}
+
 extension EnvironmentConfiguration {
-    /// `<prefix>_PREFETCH` (2500), `<prefix>_BATCH_SIZE` (1000, at most 1000),
-    /// `<prefix>_CONCURRENCY` (2, at most `maxLoops`), `<prefix>_LINGER_MS` (10)
-    /// and `MAX_RETRIES` (3).
-    public func consumeSettings(prefix: String, maxLoops: Int) throws(ConfigurationError) -> ConsumeSettings {
+    /// `…_PREFETCH` (2500), `…_BATCH_SIZE` (1000, at most 1000), `…_CONCURRENCY`
+    /// (2, at most `maxLoops`), `…_LINGER_MS` (10) and `MAX_RETRIES` (3).
+    ///
+    /// The prefetch must be at least twice the batch size, or the setting is
+    /// refused: a loop applies one window while the broker still holds the
+    /// acks of the one before (its vendor messages are being confirmed), so
+    /// with less the second window waits for the first one's acks and the
+    /// windows shrink to whatever the prefetch leaves over. Refused rather
+    /// than raised, because a low prefetch is also how an operator bounds a
+    /// worker's unacknowledged messages: lower the batch size with it.
+    public func consumeSettings(_ variables: ConsumeVariables, maxLoops: Int) throws(ConfigurationError) -> ConsumeSettings {
         let defaults = ConsumeSettings()
-        return ConsumeSettings(
-            prefetch: try int("\(prefix)_PREFETCH", default: defaults.prefetch, in: 1...65535),
-            batchSize: try int("\(prefix)_BATCH_SIZE", default: defaults.batchSize, in: 1...1000),
-            loops: try int("\(prefix)_CONCURRENCY", default: defaults.loops, in: 1...maxLoops),
-            linger: .milliseconds(try int("\(prefix)_LINGER_MS", default: Int(defaults.linger.milliseconds), in: 0...1000)),
+        let settings = ConsumeSettings(
+            prefetch: try int(variables.prefetch, default: defaults.prefetch, in: 1...65535),
+            batchSize: try int(variables.batchSize, default: defaults.batchSize, in: 1...1000),
+            loops: try int(variables.concurrency, default: defaults.loops, in: 1...maxLoops),
+            linger: .milliseconds(try int(variables.linger, default: Int(defaults.linger.milliseconds), in: 0...1000)),
             retryPolicy: try retryPolicy())
+        guard settings.prefetch >= 2 * settings.batchSize else {
+            throw ConfigurationError(
+                variables.prefetch,
+                "must be at least twice \(variables.batchSize.name) (\(settings.batchSize)), got \(settings.prefetch): "
+                    + "raise it to \(2 * settings.batchSize), or lower \(variables.batchSize.name) to at most half of it")
+        }
+        return settings
     }
 }

@@ -17,13 +17,13 @@ public struct OrderAPIConfiguration: Sendable {
     /// Reads `HTTP_HOST` (127.0.0.1), `HTTP_PORT` (8080), `AMQP_URL`, `DATABASE_URL`, `DB_POOL_SIZE` (4),
     /// `MAX_BODY_BYTES` (65536), `PUBLISH_TIMEOUT_MS` (1500), `QUEUE_PREFIX` ("").
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
-        host = environment.string("HTTP_HOST", default: "127.0.0.1")
-        port = try environment.int("HTTP_PORT", default: 8080, in: 0...65535)
+        host = environment.string(.httpHost, default: "127.0.0.1")
+        port = try environment.int(.httpPort, default: 8080, in: 0...65535)
         amqpURL = environment.amqpURL
         databaseURL = environment.databaseURL
-        databasePoolSize = try environment.int("DB_POOL_SIZE", default: 4, in: 1...100)
-        maxBodyBytes = try environment.int("MAX_BODY_BYTES", default: 64 * 1024, in: 1...(16 << 20))
-        publishTimeout = .milliseconds(try environment.int("PUBLISH_TIMEOUT_MS", default: 1500, in: 1...60_000))
+        databasePoolSize = try environment.int(.databasePoolSize, default: 4, in: 1...100)
+        maxBodyBytes = try environment.int(.maxBodyBytes, default: 64 * 1024, in: 1...(16 << 20))
+        publishTimeout = .milliseconds(try environment.int(.publishTimeoutMilliseconds, default: 1500, in: 1...60_000))
         topology = Topology(prefix: environment.queuePrefix)
     }
 

@@ -18,7 +18,7 @@ public struct OrderWorkerConfiguration: Sendable {
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         amqpURL = environment.amqpURL
         databaseURL = environment.databaseURL
-        consume = try environment.consumeSettings(prefix: "WORKER", maxLoops: 256)
+        consume = try environment.consumeSettings(.worker, maxLoops: 256)
         topology = try environment.topology()
     }
 

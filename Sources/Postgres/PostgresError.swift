@@ -123,6 +123,26 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         return text
     }
 
+    /// The cause alone, short enough for a health answer and safe to show
+    /// (no password, no host): for a failed connection, libpq's reason without
+    /// its "connection to server at … failed:" preamble and severity
+    /// (`password authentication failed for user "orders"`, `Connection refused`,
+    /// `database "x" does not exist`); for any other error, ``description``.
+    public var reason: String {
+        guard kind == .connection else { return description }
+        var reasons: [String] = []
+        for part in message.split(separator: "; ") {
+            var text = part[...]
+            if let preamble = text.firstRange(of: " failed: ") { text = text[preamble.upperBound...] }
+            for severity in ["FATAL:", "ERROR:"] where text.hasPrefix(severity) { text = text.dropFirst(severity.count) }
+            let reason = String(text.trimmingWhitespace)
+            // libpq's hint after a refused connection ("Is the server running on that host …?") adds nothing.
+            if reason.isEmpty || reason.hasPrefix("Is the server running") || reasons.contains(reason) { continue }
+            reasons.append(reason)
+        }
+        return reasons.isEmpty ? message : reasons.joined(separator: "; ")
+    }
+
     /// Data exceptions quote the offending input value; syntax errors quote
     /// a fragment of the SQL text ("at or near …").
     private var quotesMayHoldInput: Bool {

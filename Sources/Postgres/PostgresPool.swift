@@ -19,6 +19,10 @@ import Synchronization
 /// query, which fails with a `.connection` error (`isTransient`): retry the
 /// unit of work.
 ///
+/// A failure to open a connection is logged once, with its cause, and again
+/// only when the cause changes or connecting works again, so a wrong password
+/// is one line in the log, not one per request.
+///
 /// The pool owns its threads and connections until it is shut down: a
 /// daemon runs it as a `Service` in its ServiceGroup (listed before the
 /// services that use it, so it closes after them); a one-shot caller (a
@@ -35,6 +39,8 @@ public final class PostgresPool: Service, Sendable {
     private struct State {
         var idle: [ConnectionBox] = []
         var isShutdown = false
+        /// Why the last attempt to open a connection failed (``PostgresError/reason``); nil after a success.
+        var connectFailure: String?
     }
 
     /// A connection is only ever touched by the one job that checked it out,
@@ -81,8 +87,12 @@ public final class PostgresPool: Service, Sendable {
         }
     }
 
-    /// Serves until graceful shutdown (or cancellation), then shuts the pool down.
+    /// Opens a connection at once, so that a database the daemon cannot use
+    /// (a wrong password, an unknown database, nothing listening) is in the
+    /// log when it starts rather than at its first request; then serves until
+    /// graceful shutdown (or cancellation), and shuts the pool down.
     public func run() async throws {
+        try? await withConnection { _ in }
         try? await gracefulShutdown()
         await shutdown()
     }
@@ -134,12 +144,40 @@ public final class PostgresPool: Service, Sendable {
             reusable.connection.close()
         }
         guard !isShutdown else { throw Self.poolShutDown }
-        let connection = try PostgresConnection(configuration: configuration)
+        let connection = try open()
         logger.debug("postgres pool: opened a connection", metadata: [
             "postgres_backend_pid": "\(connection.backendPID)",
             "database_url": "\(configuration.redactedURL)",
         ])
         return ConnectionBox(connection: connection)
+    }
+
+    private func open() throws(PostgresError) -> PostgresConnection {
+        do throws(PostgresError) {
+            let connection = try PostgresConnection(configuration: configuration)
+            noteConnectOutcome(nil)
+            return connection
+        } catch {
+            noteConnectOutcome(error)
+            throw error
+        }
+    }
+
+    /// Logs the first failure to connect, each change of its cause, and the recovery.
+    private func noteConnectOutcome(_ failure: PostgresError?) {
+        let reason = failure?.reason
+        let previous = state.withLock { state in
+            defer { state.connectFailure = reason }
+            return state.connectFailure
+        }
+        guard reason != previous else { return }
+        if let failure {
+            logger.error("postgres pool: cannot connect", metadata: [
+                "database_url": "\(configuration.redactedURL)", "error": "\(failure)",
+            ])
+        } else {
+            logger.info("postgres pool: connected again", metadata: ["database_url": "\(configuration.redactedURL)"])
+        }
     }
 
     private func checkIn(_ box: ConnectionBox) {

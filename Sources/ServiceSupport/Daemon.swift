@@ -6,19 +6,28 @@ import UnixSignals
 import Glibc
 #endif
 
-/// The life of a daemon process: JSON logs, its effective configuration
+/// The life of a daemon process: JSON logs at `LOG_LEVEL`, a warning for each
+/// variable that looks like a misspelt known one, its effective configuration
 /// logged at start, its services in a ServiceGroup that shuts down gracefully
-/// on SIGTERM or SIGINT, and exit status 1 when it cannot start or fails.
+/// on SIGTERM or SIGINT, and exit status 1 when it cannot start (a
+/// configuration error included) or fails.
 public enum Daemon {
     public static func run(
         _ name: String,
         _ build: (Logger) async throws -> (configuration: Logger.Metadata, services: [any Service])
     ) async -> Never {
-        JSONLogHandler.bootstrap()
+        let environment = EnvironmentConfiguration()
+        // An unusable LOG_LEVEL is reported at the default level, and then stops the start as any configuration error does.
+        let level = Result { try environment.logLevel() }
+        JSONLogHandler.bootstrap(level: (try? level.get()) ?? .info)
         let logger = Logger(label: name)
+        for (unknown, known) in environment.lookalikes {
+            logger.warning("unknown variable \(unknown) (did you mean \(known.name)?)")
+        }
         do {
+            _ = try level.get()
             let (configuration, services) = try await build(logger)
-            logger.info("starting", metadata: configuration)
+            logger.info("starting", metadata: configuration.merging([LogKey.version: "\(ProjectVersion.text)"]) { $1 })
             try await serviceGroup(services, logger: logger).run()
             logger.info("stopped")
             exit(0)
@@ -27,6 +36,16 @@ public enum Daemon {
             exit(1)
         }
     }
+
+    /// What every daemon's `--help` says after its abstract.
+    public static let discussion = """
+        Configured by environment variables only (README, "Configuration"); LOG_LEVEL is one of \
+        trace, debug, info, notice, warning, error, critical. A set variable that looks like a misspelt \
+        known one is warned about at start. Logs JSON lines on stdout; stops gracefully on SIGTERM or SIGINT.
+
+        Exit status: 0 after a graceful stop, 1 when it cannot start (a configuration error, for one) or \
+        fails, 2 on bad usage.
+        """
 
     /// The group `run` runs: a service that returns or throws stops the
     /// group with an error, except a ``OneShotService``'s return, which

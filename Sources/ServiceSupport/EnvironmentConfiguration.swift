@@ -1,9 +1,10 @@
 import Foundation
+import Logging
 import TextCodecs
 
-/// Reads a process's configuration from environment variables. Every
-/// variable has a documented default; a value that does not parse is an
-/// error naming the variable, never a silent fallback.
+/// Reads a process's configuration from environment variables, each named in
+/// ``EnvironmentVariable``. Every variable has a documented default; a value
+/// that does not parse is an error naming the variable, never a silent fallback.
 public struct EnvironmentConfiguration: Sendable {
     public let values: [String: String]
 
@@ -11,41 +12,59 @@ public struct EnvironmentConfiguration: Sendable {
         self.values = values
     }
 
-    public func string(_ name: String, default value: String) -> String {
-        guard let raw = values[name], !raw.isEmpty else { return value }
+    public func string(_ variable: EnvironmentVariable, default value: String) -> String {
+        optionalString(variable) ?? value
+    }
+
+    public func optionalString(_ variable: EnvironmentVariable) -> String? {
+        guard let raw = values[variable.name], !raw.isEmpty else { return nil }
         return raw
     }
 
-    public func optionalString(_ name: String) -> String? {
-        guard let raw = values[name], !raw.isEmpty else { return nil }
-        return raw
-    }
-
-    public func int(_ name: String, default value: Int, in range: ClosedRange<Int> = 0...Int.max) throws(ConfigurationError) -> Int {
-        guard let raw = values[name], !raw.isEmpty else { return value }
+    public func int(_ variable: EnvironmentVariable, default value: Int, in range: ClosedRange<Int> = 0...Int.max) throws(ConfigurationError) -> Int {
+        guard let raw = optionalString(variable) else { return value }
         guard let number = Int(raw.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
-            throw ConfigurationError(variable: name, message: "must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
+            throw ConfigurationError(variable, "must be an integer from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
         }
         return number
     }
 
-    public func bool(_ name: String, default value: Bool) throws(ConfigurationError) -> Bool {
-        guard let raw = values[name]?.lowercased(), !raw.isEmpty else { return value }
+    public func bool(_ variable: EnvironmentVariable, default value: Bool) throws(ConfigurationError) -> Bool {
+        guard let raw = optionalString(variable)?.lowercased() else { return value }
         switch raw {
         case "1", "true", "yes", "on": return true
         case "0", "false", "no", "off": return false
-        default: throw ConfigurationError(variable: name, message: "must be true or false, got '\(raw)'")
+        default: throw ConfigurationError(variable, "must be true or false, got '\(raw)'")
+        }
+    }
+
+    /// `LOG_LEVEL` (info): one of swift-log's levels, in any case.
+    public func logLevel() throws(ConfigurationError) -> Logger.Level {
+        let raw = string(.logLevel, default: Logger.Level.info.rawValue)
+        guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigurationError(.logLevel, "must be one of \(levels), got '\(raw)'")
+        }
+        return level
+    }
+
+    /// Variables set here that are not in ``EnvironmentVariable`` but look like
+    /// one that is (`WORKER_PREFECH` for `WORKER_PREFETCH`): most likely typos,
+    /// which would otherwise leave the default in force without a word. Sorted by name.
+    public var lookalikes: [(unknown: String, known: EnvironmentVariable)] {
+        values.keys.sorted().compactMap { name in
+            EnvironmentVariable.lookalike(of: name).map { (name, $0) }
         }
     }
 
     /// `name=url,name=url`.
-    func namedURLs(_ name: String, default value: String) throws(ConfigurationError) -> [(name: String, url: String)] {
-        let raw = string(name, default: value)
+    func namedURLs(_ variable: EnvironmentVariable, default value: String) throws(ConfigurationError) -> [(name: String, url: String)] {
+        let raw = string(variable, default: value)
         var result: [(String, String)] = []
         for entry in raw.split(separator: ",") where !entry.trimmingCharacters(in: .whitespaces).isEmpty {
             let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw ConfigurationError(variable: name, message: "entries must look like vendorA=postgres://…, got '\(URLRedaction.redact(String(entry)))'")
+                throw ConfigurationError(variable, "entries must look like vendorA=postgres://…, got '\(URLRedaction.redact(String(entry)))'")
             }
             result.append((parts[0], parts[1]))
         }
@@ -54,30 +73,35 @@ public struct EnvironmentConfiguration: Sendable {
 
     /// `AMQP_URL`: the broker.
     public var amqpURL: String {
-        string("AMQP_URL", default: Defaults.amqpURL)
+        string(.amqpURL, default: Defaults.amqpURL)
     }
 
     /// `DATABASE_URL`: ordersdb.
     public var databaseURL: String {
-        string("DATABASE_URL", default: Defaults.databaseURL)
+        string(.databaseURL, default: Defaults.databaseURL)
     }
 
     /// `VENDOR_DATABASE_URLS`: every vendor's database, `vendorA=postgres://…,vendorB=postgres://…`.
     public func vendorDatabaseURLs() throws(ConfigurationError) -> [(name: String, url: String)] {
-        try namedURLs("VENDOR_DATABASE_URLS", default: Defaults.vendorDatabaseURLs)
+        try namedURLs(.vendorDatabaseURLs, default: Defaults.vendorDatabaseURLs)
     }
 
     /// `QUEUE_PREFIX` (""): the prefix of every queue name of the topology,
     /// so a test run or a benchmark works on queues of its own. Every process
     /// and orderctl read it here.
     public var queuePrefix: String {
-        string("QUEUE_PREFIX", default: Defaults.queuePrefix)
+        string(.queuePrefix, default: Defaults.queuePrefix)
     }
 }
 
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public let variable: String
     public let message: String
+
+    public init(_ variable: EnvironmentVariable, _ message: String) {
+        self.variable = variable.name
+        self.message = message
+    }
 
     public var description: String { "configuration: \(variable) \(message)" }
 }

@@ -109,9 +109,8 @@ public struct JSONLogHandler: LogHandler {
         try? FileDescriptorIO.writeAll(1, bytes)
     }
 
-    /// Installs JSON logging at `LOG_LEVEL` (default info) for the whole process.
-    public static func bootstrap(_ configuration: EnvironmentConfiguration = EnvironmentConfiguration()) {
-        let level = Logger.Level(rawValue: configuration.string("LOG_LEVEL", default: "info").lowercased()) ?? .info
+    /// Installs JSON logging at `level` for the whole process.
+    public static func bootstrap(level: Logger.Level) {
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
     }
 }

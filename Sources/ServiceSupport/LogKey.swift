@@ -25,7 +25,7 @@ public enum LogKey {
     /// Configuration, logged at start.
     public static let queue = "queue", amqpURL = "amqp_url", databaseURL = "database_url", vendors = "vendors"
     public static let prefetch = "prefetch", batchSize = "batch_size", concurrency = "concurrency"
-    public static let lingerMilliseconds = "linger_ms", maxRetries = "max_retries"
+    public static let lingerMilliseconds = "linger_ms", maxRetries = "max_retries", version = "version"
 
     /// stock-sync runs and migrations.
     public static let synced = "synced", failed = "failed", migration = "migration", directory = "directory"

@@ -16,10 +16,10 @@ public struct StockSyncConfiguration: Sendable {
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         databaseURL = environment.databaseURL
         vendorDatabaseURLs = try environment.vendorDatabaseURLs()
-        interval = .seconds(try environment.int("STOCK_SYNC_INTERVAL_SECONDS", default: 30, in: 1...86_400))
-        host = environment.string("STOCK_SYNC_HTTP_HOST", default: "127.0.0.1")
-        port = try environment.int("STOCK_SYNC_HTTP_PORT", default: 8081, in: 0...65535)
-        apiToken = environment.optionalString("STOCK_API_TOKEN")
+        interval = .seconds(try environment.int(.stockSyncIntervalSeconds, default: 30, in: 1...86_400))
+        host = environment.string(.stockSyncHTTPHost, default: "127.0.0.1")
+        port = try environment.int(.stockSyncHTTPPort, default: 8081, in: 0...65535)
+        apiToken = environment.optionalString(.stockAPIToken)
     }
 
     public var logMetadata: Logger.Metadata {

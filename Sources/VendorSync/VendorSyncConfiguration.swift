@@ -20,7 +20,7 @@ public struct VendorSyncConfiguration: Sendable {
         amqpURL = environment.amqpURL
         databaseURL = environment.databaseURL
         vendorDatabaseURLs = try environment.vendorDatabaseURLs()
-        consume = try environment.consumeSettings(prefix: "VENDOR_SYNC", maxLoops: 64)
+        consume = try environment.consumeSettings(.vendorSync, maxLoops: 64)
         topology = try environment.topology()
     }
 

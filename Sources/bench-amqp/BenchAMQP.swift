@@ -11,10 +11,11 @@ import Topology
 /// librabbitmq wrapper, pre-filling an orders queue, and the bench queues'
 /// lifecycle. Results are printed as `key=value` lines for the script.
 @main
-struct BenchAMQP: AsyncParsableCommand {
+struct BenchAMQP: ProjectCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-amqp",
         abstract: "Broker harness for scripts/bench (not a service).",
+        version: ProjectVersion.text,
         subcommands: [Ceiling.self, Fill.self, Declare.self, Delete.self, Purge.self, Depth.self]
     )
 }

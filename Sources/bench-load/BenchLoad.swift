@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ServiceSupport
 
 /// An open-loop HTTP load generator for `POST /order` (scripts/bench, part d).
 ///
@@ -18,9 +19,10 @@ import NIOPosix
 ///
 /// Prints `key=value` lines; `--ids-out` writes the accepted order ids, one per line.
 @main
-struct BenchLoad: ParsableCommand {
+struct BenchLoad: ProjectCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench-load", abstract: "Open-loop load on order-api's POST /order (scripts/bench; not a service).")
+        commandName: "bench-load", abstract: "Open-loop load on order-api's POST /order (scripts/bench; not a service).",
+        version: ProjectVersion.text)
 
     @Option(help: "order-api host.") var host = "127.0.0.1"
     @Option(help: "order-api port.") var port = 8080

@@ -1,9 +1,10 @@
 import Admin
 import ArgumentParser
 import Foundation
+import ServiceSupport
 
 @main
-struct OrderCtl: AsyncParsableCommand {
+struct OrderCtl: ProjectCommand {
     static let configuration = CommandConfiguration(
         commandName: "orderctl",
         abstract: "Operate the order-processing system: broker topology, databases and dead-letter queues.",
@@ -20,11 +21,11 @@ struct OrderCtl: AsyncParsableCommand {
             subcommand, like orderctl alone), 3 the broker cannot be reached, 4 a database
             cannot be reached.
             """,
+        version: ProjectVersion.text,
         subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self]
     )
 
-    /// ArgumentParser's own entry point, except that bad usage exits with the
-    /// documented 2 instead of EX_USAGE (64), a command group given without a
+    /// `ProjectCommand`'s entry point (bad usage exits 2), except that a command group given without a
     /// subcommand is bad usage (its help, exit 2) rather than a help request,
     /// and `--output json` gets its usage errors as JSON too.
     static func main() async {

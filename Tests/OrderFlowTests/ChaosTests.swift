@@ -70,7 +70,7 @@ struct ChaosTests {
             }
             let beforeBrokerStop = Array(orders[0..<200]), beforeDatabaseStop = Array(orders[200..<300])
             let duringDatabaseOutage = Array(orders[300..<400])
-            try await system.withWorker(["WORKER_PREFETCH": "20", "MAX_RETRIES": "10"]) { () async throws in
+            try await system.withWorker(["WORKER_PREFETCH": "20", "WORKER_BATCH_SIZE": "10", "MAX_RETRIES": "10"]) { () async throws in
                 // 1. The broker.
                 let brokerBlocker = try StockRowLock(product)
                 for order in beforeBrokerStop { try await system.publish(order) }

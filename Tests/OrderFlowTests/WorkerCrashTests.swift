@@ -32,7 +32,7 @@ import Testing
                 try await group.waitForAll()
             }
             let ids = orders.map(\.orderId)
-            let environment = system.environment.merging(["LOG_LEVEL": "warning", "WORKER_CONCURRENCY": "4", "WORKER_PREFETCH": "100"]) { $1 }
+            let environment = system.environment.merging(["LOG_LEVEL": "warning", "WORKER_CONCURRENCY": "4", "WORKER_PREFETCH": "100", "WORKER_BATCH_SIZE": "50"]) { $1 }
 
             let first = try ChildProcess("order-worker", environment: environment)
             // Kill it once a good part, but not all, is applied.

@@ -11,20 +11,20 @@ import ServiceSupport
 /// the demo data.
 public enum TestEnvironment {
     public static var amqpURL: String {
-        env("AMQP_URL") ?? Defaults.amqpURL
+        env(.amqpURL) ?? Defaults.amqpURL
     }
 
     public static var managementURL: String {
-        env("RABBITMQ_MANAGEMENT_URL") ?? "http://guest:guest@127.0.0.1:15672"
+        env(.rabbitMQManagementURL) ?? "http://guest:guest@127.0.0.1:15672"
     }
 
     public static var databaseURL: String {
-        testDatabaseURL(env("DATABASE_URL") ?? Defaults.databaseURL)
+        testDatabaseURL(env(.databaseURL) ?? Defaults.databaseURL)
     }
 
     /// The vendor databases, from `VENDOR_DATABASE_URLS` (`name=url,name=url`).
     public static var vendorDatabaseURLs: [(vendor: String, url: String)] {
-        parseNamedURLs(env("VENDOR_DATABASE_URLS") ?? Defaults.vendorDatabaseURLs).map { ($0.vendor, testDatabaseURL($0.url)) }
+        parseNamedURLs(env(.vendorDatabaseURLs) ?? Defaults.vendorDatabaseURLs).map { ($0.vendor, testDatabaseURL($0.url)) }
     }
 
     /// The variables a process started by a test reads to find the broker and the
@@ -92,7 +92,7 @@ public enum TestEnvironment {
         }
     }
 
-    private static func env(_ name: String) -> String? {
-        EnvironmentConfiguration().optionalString(name)
+    private static func env(_ variable: EnvironmentVariable) -> String? {
+        EnvironmentConfiguration().optionalString(variable)
     }
 }

@@ -267,9 +267,13 @@ final class ConnectionLoop: @unchecked Sendable {
         if reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION, reply.reply.id == MethodID.connectionClose,
             let close = reply.reply.decoded?.load(as: amqp_connection_close_t.self)
         {
+            let code = AMQPError.ReplyCode(rawValue: Int(close.reply_code))
+            // During login (we ask for authentication_failure_close) 403 means the
+            // credentials were refused; the broker's text does not say so plainly.
+            let why = code == .accessRefused ? "the user name or password is wrong: " : ""
             return AMQPError(
-                kind: .connectionClosed, replyCode: .init(rawValue: Int(close.reply_code)),
-                message: "login to vhost '\(configuration.vhost)' refused: \(CDecode.string(close.reply_text))")
+                kind: .connectionClosed, replyCode: code,
+                message: "login as '\(configuration.user)' to vhost '\(configuration.vhost)' refused: \(why)\(CDecode.string(close.reply_text))")
         }
         if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
             let cause = Self.libraryError(reply.library_error, context: "logging in")

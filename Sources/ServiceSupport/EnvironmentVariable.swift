@@ -1,0 +1,79 @@
+/// Every environment variable the project reads, in one registry: the
+/// readers of ``EnvironmentConfiguration`` take their names from it, the
+/// start-up check of a daemon compares the environment against it (a
+/// variable that is not here but looks like one that is gets a warning), and
+/// the README's configuration table lists exactly these (a test compares them).
+public enum EnvironmentVariable: String, CaseIterable, Sendable {
+    // Every process.
+    case amqpURL = "AMQP_URL"
+    case databaseURL = "DATABASE_URL"
+    case vendorDatabaseURLs = "VENDOR_DATABASE_URLS"
+    case logLevel = "LOG_LEVEL"
+    case queuePrefix = "QUEUE_PREFIX"
+
+    // orderctl.
+    case migrationsDirectory = "MIGRATIONS_DIR"
+
+    // order-api.
+    case httpHost = "HTTP_HOST"
+    case httpPort = "HTTP_PORT"
+    case databasePoolSize = "DB_POOL_SIZE"
+    case maxBodyBytes = "MAX_BODY_BYTES"
+    case publishTimeoutMilliseconds = "PUBLISH_TIMEOUT_MS"
+
+    // The queue workers.
+    case workerPrefetch = "WORKER_PREFETCH"
+    case workerBatchSize = "WORKER_BATCH_SIZE"
+    case workerConcurrency = "WORKER_CONCURRENCY"
+    case workerLingerMilliseconds = "WORKER_LINGER_MS"
+    case vendorSyncPrefetch = "VENDOR_SYNC_PREFETCH"
+    case vendorSyncBatchSize = "VENDOR_SYNC_BATCH_SIZE"
+    case vendorSyncConcurrency = "VENDOR_SYNC_CONCURRENCY"
+    case vendorSyncLingerMilliseconds = "VENDOR_SYNC_LINGER_MS"
+    case maxRetries = "MAX_RETRIES"
+    case retryDelayMilliseconds = "RETRY_DELAY_MS"
+
+    // stock-sync.
+    case stockSyncIntervalSeconds = "STOCK_SYNC_INTERVAL_SECONDS"
+    case stockSyncHTTPHost = "STOCK_SYNC_HTTP_HOST"
+    case stockSyncHTTPPort = "STOCK_SYNC_HTTP_PORT"
+    case stockAPIToken = "STOCK_API_TOKEN"
+
+    // The tests and scripts/services.
+    case rabbitMQManagementURL = "RABBITMQ_MANAGEMENT_URL"
+    case stateDirectory = "ORDERS_STATE_DIR"
+
+    public var name: String { rawValue }
+
+    /// The known variable `name` most likely stands for when it is not one
+    /// itself: the nearest within two edits (insertions, deletions,
+    /// substitutions), compared in upper case; nil for a known name or one
+    /// that looks like none.
+    public static func lookalike(of name: String) -> EnvironmentVariable? {
+        guard EnvironmentVariable(rawValue: name) == nil else { return nil }
+        let upper = Array(name.uppercased().utf8)
+        var best: (variable: EnvironmentVariable, distance: Int)?
+        for variable in allCases {
+            let known = Array(variable.rawValue.utf8)
+            guard abs(known.count - upper.count) <= maximumEdits else { continue }
+            let distance = editDistance(upper, known)
+            if distance <= maximumEdits, distance < best?.distance ?? .max { best = (variable, distance) }
+        }
+        return best?.variable
+    }
+
+    static let maximumEdits = 2
+
+    /// Levenshtein distance, one row at a time.
+    static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, y) in b.enumerated() {
+                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

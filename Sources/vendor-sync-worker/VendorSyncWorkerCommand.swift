@@ -1,0 +1,16 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import ServiceSupport
+import VendorSync
+
+@main
+struct VendorSyncWorkerCommand: DaemonCommand {
+    static let configuration = CommandConfiguration.daemon(
+        "vendor-sync-worker", abstract: "Consumes the vendor_sync queue: applies each allocation in its vendor's database.")
+
+    func services(logger: Logger) throws -> (configuration: Logger.Metadata, services: [any Service]) {
+        let configuration = try VendorSyncConfiguration()
+        return (configuration.logMetadata, try VendorSyncApp(configuration: configuration, logger: logger).services)
+    }
+}

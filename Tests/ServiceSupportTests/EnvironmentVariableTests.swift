@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import ServiceSupport
+import Testing
+
+@Suite struct EnvironmentVariableTests {
+    static let typos: [(String, EnvironmentVariable)] = [
+        ("WORKER_PREFECH", .workerPrefetch), ("DATABSE_URL", .databaseURL), ("LOG_LEVLE", .logLevel),
+        ("worker_prefetch", .workerPrefetch), ("AMQP_URI", .amqpURL), ("VENDOR_SYNC_BATCHSIZE", .vendorSyncBatchSize),
+        ("STOCK_API_TOKENS", .stockAPIToken),
+    ]
+
+    @Test(arguments: EnvironmentVariableTests.typos)
+    func aNameWithinTwoEditsOfAKnownOneIsTakenForIt(name: String, known: EnvironmentVariable) {
+        #expect(EnvironmentVariable.lookalike(of: name) == known)
+    }
+
+    @Test(arguments: ["WORKER_PREFETCH", "PATH", "HOME", "HOSTNAME", "LOGNAME", "WORKER_PRFCH", "QUEUE_PREFIX_X_Y", "CHAOS_TESTS"])
+    func knownNamesAndUnrelatedOnesAreNot(name: String) {
+        #expect(EnvironmentVariable.lookalike(of: name) == nil)
+    }
+
+    @Test func theNearestKnownNameWins() {
+        // HTTP_POT is two edits from HTTP_HOST (listed first) and one from HTTP_PORT; HTTP_HOT the other way round.
+        #expect(EnvironmentVariable.lookalike(of: "HTTP_POT") == .httpPort)
+        #expect(EnvironmentVariable.lookalike(of: "HTTP_HOT") == .httpHost)
+    }
+
+    @Test func anEnvironmentListsItsLookalikesSortedAndLeavesTheRestAlone() {
+        let environment = EnvironmentConfiguration([
+            "WORKER_PREFECH": "5", "DATABSE_URL": "postgres://x", "WORKER_PREFETCH": "3000", "PATH": "/usr/bin", "LANG": "C.UTF-8",
+        ])
+        let found = environment.lookalikes.map { "\($0.unknown)->\($0.known.name)" }
+        #expect(found == ["DATABSE_URL->DATABASE_URL", "WORKER_PREFECH->WORKER_PREFETCH"])
+    }
+
+    @Test func logLevelTakesSwiftLogsLevelsInAnyCaseAndRefusesTheRestByName() throws {
+        #expect(try EnvironmentConfiguration([:]).logLevel() == .info)
+        for level in Logger.Level.allCases {
+            #expect(try EnvironmentConfiguration(["LOG_LEVEL": level.rawValue.uppercased()]).logLevel() == level)
+        }
+        let error = #expect(throws: ConfigurationError.self) { try EnvironmentConfiguration(["LOG_LEVEL": "verbose"]).logLevel() }
+        #expect(error?.variable == "LOG_LEVEL")
+        #expect(error?.description == "configuration: LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, got 'verbose'")
+    }
+
+    /// The README's configuration table documents exactly the registry.
+    @Test func theREADMEConfigurationTableListsEveryKnownVariableAndNoOther() throws {
+        let readme = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "\n## Configuration\n").dropFirst().first?.components(separatedBy: "\n## ").first)
+        var documented: Set<String> = []
+        for line in section.split(separator: "\n") where line.hasPrefix("| `") {
+            let firstColumn = line.split(separator: "|").first ?? ""
+            for match in firstColumn.matches(of: /`([A-Z][A-Z0-9_]*)`/) { documented.insert(String(match.output.1)) }
+        }
+        #expect(documented == Set(EnvironmentVariable.allCases.map(\.name)))
+    }
+
+    /// `--version` and the OpenAPI document's `info.version` are one number.
+    @Test func theVersionIsTheOpenAPIDocumentsVersion() throws {
+        let document = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("Sources/OrderAPI/openapi.yaml"), encoding: .utf8)
+        let info = try #require(document.components(separatedBy: "\ninfo:\n").dropFirst().first)
+        let version = try #require(info.firstMatch(of: /\n  version: ([^\n]+)/)?.output.1)
+        #expect(String(version).trimmingCharacters(in: .whitespaces) == ProjectVersion.text)
+    }
+
+    private static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+}
