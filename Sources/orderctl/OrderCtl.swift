@@ -15,7 +15,7 @@ struct OrderCtl: AsyncParsableCommand {
             Exit codes: 0 success, 1 the command found a problem or refused, 2 bad usage,
             3 the broker cannot be reached, 4 a database cannot be reached.
             """,
-        subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self]
+        subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self, HealthCommand.self]
     )
 
     /// ArgumentParser's own entry point, except that bad usage exits with the
