@@ -44,8 +44,9 @@ import Testing
             #expect(idle.stderr.contains("\(queue): 0 consumer(s)"), "\(idle.stderr)")
 
             let consumer = try await connection.openChannel()
-            _ = try await consumer.consume(queue: queue, consumerTag: "health-check")
-            let consuming = try Command.orderctl(["health", "--consumers-on", queue])
+            // Held until the check is done: a dropped consumer sequence cancels the consumer.
+            let deliveries = try await consumer.consume(queue: queue, consumerTag: "health-check")
+            let consuming = try withExtendedLifetime(deliveries) { try Command.orderctl(["health", "--consumers-on", queue]) }
             #expect(consuming.status == ExitStatus.success, "\(consuming.stderr)")
             #expect(consuming.stdout.hasPrefix("\(queue): 1 consumer(s)"), "\(consuming.stdout)")
 
