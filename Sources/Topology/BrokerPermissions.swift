@@ -8,12 +8,6 @@ public struct BrokerPermissions: Sendable, Hashable {
     /// Consume, get and purge a queue.
     public let read: String
 
-    public init(configure: String, write: String, read: String) {
-        self.configure = configure
-        self.write = write
-        self.read = read
-    }
-
     /// A pattern that matches exactly these names and nothing else.
     static func exactly(_ names: [String]) -> String {
         "^(" + names.map(escaped).joined(separator: "|") + ")$"
