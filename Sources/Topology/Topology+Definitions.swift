@@ -2,13 +2,26 @@ import AMQP
 import Foundation
 
 extension Topology {
-    /// The user the compose broker creates from the definitions file. Its hash is
-    /// `rabbit_password_hashing_sha256` of the password "orders" with a fixed salt:
-    /// change it (and AMQP_URL) for anything but a local stack.
-    static let composeUser = (name: "orders", passwordHash: "b3JkcmGfvHRRL4/14O3qBjpmbrZkTNKGoaNvEXb/LvSkngeh")
+    /// The broker user every process logs in as. The definitions hold its
+    /// permissions but not the user itself: a user needs a password, and no
+    /// password is committed. compose.yaml writes the user, with the password
+    /// from `RABBITMQ_PASSWORD`, into a definitions file of its own that the
+    /// broker loads before this one.
+    public static let brokerUser = "orders"
+
+    /// The least a process needs, and no more: configure, write and read on this
+    /// topology's queues, and write on the default exchange. The broker checks the
+    /// default exchange as `amq.default` both when a process publishes to a queue
+    /// by name and when it declares a queue that dead-letters through it.
+    public var brokerPermissions: BrokerPermissions {
+        let names = queues.map(\.name)
+        let queuesOnly = BrokerPermissions.exactly(names)
+        return BrokerPermissions(
+            configure: queuesOnly, write: BrokerPermissions.exactly(["amq.default"] + names), read: queuesOnly)
+    }
 
     /// `rabbitmq/definitions.json`: what a broker loads at boot (`load_definitions`)
-    /// to have this topology and a user before any process starts.
+    /// to have this topology and its user's permissions before any process starts.
     public func definitionsJSON() -> String {
         let queues: [[String: Any]] = queues.map { queue in
             [
@@ -16,14 +29,14 @@ extension Topology {
                 "arguments": queue.arguments.mapValues(Self.jsonValue),
             ]
         }
+        let permissions = brokerPermissions
         let definitions: [String: Any] = [
             "rabbit_version": "3.10.8",
-            "users": [[
-                "name": Self.composeUser.name, "password_hash": Self.composeUser.passwordHash,
-                "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"],
-            ]],
             "vhosts": [["name": "/"]],
-            "permissions": [["user": Self.composeUser.name, "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"]],
+            "permissions": [[
+                "user": Self.brokerUser, "vhost": "/",
+                "configure": permissions.configure, "write": permissions.write, "read": permissions.read,
+            ]],
             "parameters": [], "policies": [], "exchanges": [], "bindings": [],
             "queues": queues,
         ]

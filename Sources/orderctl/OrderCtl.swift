@@ -22,7 +22,7 @@ struct OrderCtl: ProjectCommand {
             cannot be reached.
             """,
         version: ProjectVersion.text,
-        subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self]
+        subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self, HealthCommand.self]
     )
 
     /// `ProjectCommand`'s entry point (bad usage exits 2), except that a command group given without a

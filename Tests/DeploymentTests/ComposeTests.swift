@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import Topology
 import Yams
 
 /// compose.yaml, the Dockerfile, CI's entry point and the README's two commands,
@@ -55,7 +56,7 @@ struct ComposeTests {
         let migrate = try #require(services["migrate"])
         #expect(Self.dependencies(of: migrate) == ["rabbitmq": "service_healthy", "postgres": "service_healthy"])
         let command = Self.strings(in: migrate["command"]).joined(separator: " ")
-        #expect(command.contains("orderctl db migrate && orderctl topology declare && orderctl db seed"), "\(command)")
+        #expect(command.hasPrefix("orderctl db migrate && orderctl topology declare && "), "\(command)")
 
         for daemon in Self.daemons {
             let dependencies = Self.dependencies(of: try #require(services[daemon]))
@@ -65,23 +66,28 @@ struct ComposeTests {
         }
     }
 
-    /// The processes reach the broker and the databases through the compose services,
-    /// with the user that rabbitmq/definitions.json and POSTGRES_USER create.
+    /// The processes reach the broker and the databases through the compose services:
+    /// the broker as the user whose permissions rabbitmq/definitions.json grants, the
+    /// databases as orders_app (the daemons) or as their owner, POSTGRES_USER (migrate).
     @Test func processesUseTheComposeServices() throws {
         let services = try Self.services()
         let databases = try Self.postgresDatabases()
+        let postgres = try #require(services["postgres"])
+        let owner = try #require(Self.environment(of: postgres)["POSTGRES_USER"])
         for (name, service) in services where service["build"] != nil {
             let environment = Self.environment(of: service)
-            let amqp = try #require(environment["AMQP_URL"].flatMap { URLComponents(string: $0) }, "\(name): AMQP_URL")
-            #expect(amqp.scheme == "amqp" && amqp.host == "rabbitmq" && amqp.user == "orders", "\(name): \(amqp)")
+            let amqp = try #require(environment["AMQP_URL"].flatMap(Self.urlComponents), "\(name): AMQP_URL")
+            #expect(amqp.scheme == "amqp" && amqp.host == "rabbitmq" && amqp.user == Topology.brokerUser, "\(name): \(amqp)")
 
+            // Interpolations first: a `${VAR:?message}` may hold a comma.
             let vendorURLs = try #require(environment["VENDOR_DATABASE_URLS"], "\(name): VENDOR_DATABASE_URLS")
-                .split(separator: ",").map { String($0.split(separator: "=", maxSplits: 1).last ?? "") }
+                .replacing(/\$\{[^}]*\}/, with: "value").split(separator: ",").map { String($0.split(separator: "=", maxSplits: 1).last ?? "") }
             let urls = try [#require(environment["DATABASE_URL"], "\(name): DATABASE_URL")] + vendorURLs
             #expect(urls.count == 3)
+            let user = name == "migrate" ? owner : Self.applicationRole
             for url in urls {
-                let components = try #require(URLComponents(string: url), "\(name): \(url)")
-                #expect(components.host == "postgres" && components.user == "orders", "\(name): \(url)")
+                let components = try #require(Self.urlComponents(url), "\(name): \(url)")
+                #expect(components.host == "postgres" && components.user == user, "\(name) must connect as \(user): \(url)")
                 #expect(databases.contains(String(components.path.dropFirst())), "\(name): \(url) names no database the postgres service creates")
             }
         }
@@ -89,55 +95,238 @@ struct ComposeTests {
 
     // MARK: Broker and database
 
-    @Test func rabbitmqLoadsTheDefinitionsFile() throws {
+    /// A supported broker (4.x; the topology also holds on 3.10, which the tests run)
+    /// that loads, in name order, the users compose writes and then the definitions
+    /// exported from the Topology module.
+    @Test func rabbitmqLoadsTheUsersAndTheDefinitionsFile() throws {
         let rabbitmq = try #require(try Self.services()["rabbitmq"])
-        #expect((rabbitmq["image"] as? String)?.hasPrefix("rabbitmq:3.10-management") == true)
-        let ports = Self.strings(in: rabbitmq["ports"])
-        #expect(ports.contains("5672:5672") && ports.contains("15672:15672"), "\(ports)")
+        #expect((rabbitmq["image"] as? String)?.hasPrefix("rabbitmq:4") == true, "\(rabbitmq["image"] ?? "no image")")
+        #expect((rabbitmq["image"] as? String)?.hasSuffix("-management") == true)
 
         let mounts = Self.bindMounts(of: rabbitmq)
-        #expect(mounts["/etc/rabbitmq/definitions.json"] == "./rabbitmq/definitions.json", "\(mounts)")
-        let conf = try #require(mounts.first { $0.key.hasPrefix("/etc/rabbitmq/") && $0.key.hasSuffix(".conf") },
+        let conf = try #require(mounts.first { $0.key.hasPrefix("/etc/rabbitmq/conf.d/") && $0.key.hasSuffix(".conf") },
                                 "rabbitmq mounts no .conf file: \(mounts)")
-        let settings = try Self.text(conf.value).split(separator: "\n").map { $0.replacingOccurrences(of: " ", with: "") }
-        #expect(settings.contains("load_definitions=/etc/rabbitmq/definitions.json"), "\(conf.value)")
+        let settings = Dictionary(try Self.text(conf.value).split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line -> (String, String)? in
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            return parts.count == 2 ? (parts[0], parts[1]) : nil
+        }, uniquingKeysWith: { $1 })
+        #expect(settings["definitions.import_backend"] == "local_filesystem", "\(conf.value): \(settings)")
+        let directory = try #require(settings["definitions.local.path"], "\(conf.value) sets no definitions.local.path")
+
+        let topologyFile = try #require(mounts.first { $0.value == "./rabbitmq/definitions.json" }?.key,
+                                        "rabbitmq does not mount rabbitmq/definitions.json: \(mounts)")
+        let usersFile = try #require(Self.configTargets(of: rabbitmq)["rabbitmq-users"], "rabbitmq does not mount the users config")
+        let topology = URL(fileURLWithPath: topologyFile)
+        let users = URL(fileURLWithPath: usersFile)
+        #expect(topology.deletingLastPathComponent().path == directory, "\(topologyFile) is not in \(directory)")
+        #expect(users.deletingLastPathComponent().path == directory, "\(usersFile) is not in \(directory)")
+        // The broker imports the files in name order; the permissions need the user.
+        #expect(users.lastPathComponent < topology.lastPathComponent, "\(usersFile) is loaded after \(topologyFile)")
     }
 
-    /// The compose services log in to the broker as orders/orders, and only the
-    /// definitions file creates that user. The file is exported from the Topology
-    /// module (`orderctl topology export`); until it is in the repository this test
-    /// is skipped, and compose.yaml's broker would not start.
-    @Test(.enabled(if: Self.exists("rabbitmq/definitions.json"), "rabbitmq/definitions.json is not exported yet"))
-    func definitionsFileCreatesTheComposeUser() throws {
+    /// The broker's user comes from compose (its password from RABBITMQ_PASSWORD, in
+    /// production and in compose.dev.yaml alike), its permissions from the definitions
+    /// file: on the topology's queues only, and without any password in the repository.
+    @Test func composeCreatesTheBrokerUserTheDefinitionsGrant() throws {
+        for file in ["compose.yaml", "compose.dev.yaml"] {
+            let configs = try #require(mapping(try Self.compose(file)["configs"]), "\(file) has no configs")
+            let content = try #require(mapping(configs["rabbitmq-users"])?["content"] as? String, "\(file): no rabbitmq-users content")
+            #expect(content.contains("\"password\": \"${RABBITMQ_PASSWORD:?"), "\(file): \(content)")
+            let json = content.replacing(/\$\{[A-Z_]+:\?[^}]*\}/, with: "secret")
+            let definitions = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], "\(file): \(json)")
+            let users = definitions["users"] as? [[String: Any]] ?? []
+            #expect(users.map { $0["name"] as? String } == [Topology.brokerUser], "\(file): \(users)")
+            #expect(users.allSatisfy { !(($0["tags"] as? [String] ?? []).contains("administrator")) }, "\(file): \(users)")
+        }
+
         let data = try Data(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("rabbitmq/definitions.json"))
         let definitions = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let users = (definitions["users"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
-        #expect(users.contains("orders"), "users: \(users)")
+        #expect((definitions["users"] as? [Any] ?? []).isEmpty, "rabbitmq/definitions.json must not hold users: their passwords would be committed")
         let permissions = definitions["permissions"] as? [[String: Any]] ?? []
-        #expect(permissions.contains { $0["user"] as? String == "orders" && $0["vhost"] as? String == "/" },
-                "orders has no permissions on vhost /")
+        let granted = try #require(permissions.first { $0["user"] as? String == Topology.brokerUser && $0["vhost"] as? String == "/" },
+                                   "\(Topology.brokerUser) has no permissions on vhost /")
+        for kind in ["configure", "write", "read"] {
+            let pattern = try #require(granted[kind] as? String)
+            #expect(pattern != ".*" && !pattern.isEmpty, "\(kind) is not limited: \(pattern)")
+        }
     }
 
     @Test func postgresCreatesTheThreeDatabases() throws {
         let postgres = try #require(try Self.services()["postgres"])
-        #expect((postgres["image"] as? String)?.hasPrefix("postgres:15") == true)
+        let image = try #require(postgres["image"] as? String)
+        let major = try #require(image.firstMatch(of: /^postgres:(\d+)/).flatMap { Int($0.output.1) }, "\(image)")
+        #expect(major >= 15, "\(image): PostgreSQL 15 or later")
         let environment = Self.environment(of: postgres)
-        #expect(environment["POSTGRES_USER"] == "orders" && environment["POSTGRES_PASSWORD"] == "orders")
+        #expect(environment["POSTGRES_USER"] == "orders")
         #expect(try Self.postgresDatabases() == ["ordersdb", "vendoradb", "vendorbdb"])
+    }
+
+    /// The daemons' role: created by an init script with a password from the
+    /// environment, allowed to connect to each database and to read and write rows
+    /// (those of tables the migrations create later too), and nothing more.
+    @Test func postgresCreatesTheLeastPrivilegedApplicationRole() throws {
+        let postgres = try #require(try Self.services()["postgres"])
+        let initDirectory = try #require(Self.bindMounts(of: postgres)["/docker-entrypoint-initdb.d"])
+        let relative = String(initDirectory.drop { $0 == "." || $0 == "/" })
+        let scripts = try FileManager.default.contentsOfDirectory(atPath: TestEnvironment.repositoryRoot.appendingPathComponent(relative).path)
+            .sorted().map { try Self.text("\(relative)/\($0)") }.joined(separator: "\n")
+        let role = Self.applicationRole
+        #expect(scripts.contains("CREATE ROLE \(role) LOGIN PASSWORD :'app_password'"), "no init script creates \(role) with a password")
+        #expect(!scripts.contains(/(?i)CREATE\s+ROLE\s+\w+\s+[^;]*(SUPERUSER|CREATEDB|CREATEROLE)/))
+        for grant in ["GRANT CONNECT ON DATABASE :\"database\" TO \(role)", "GRANT USAGE ON SCHEMA public TO \(role)",
+                      "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO \(role)",
+                      "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO \(role)", "ALTER DEFAULT PRIVILEGES FOR ROLE"] {
+            #expect(scripts.contains(grant), "the init scripts do not \(grant)")
+        }
+        let granted = try #require(scripts.firstMatch(of: /for database in ([\w ]+); do/), "the grants loop over no databases")
+        #expect(Set(granted.output.1.split(separator: " ").map(String.init)) == (try Self.postgresDatabases()),
+                "the grants cover \(granted.output.1), not every database")
+        let passwordVariable = "POSTGRES_APP_PASSWORD"
+        #expect(Self.environment(of: postgres)[passwordVariable]?.hasPrefix("${\(passwordVariable):?") == true)
+        #expect(scripts.contains("$\(passwordVariable)"))
+    }
+
+    // MARK: Production rules
+
+    /// Only the order API is published; the database, the broker and its management
+    /// UI are reached on the compose network (compose.dev.yaml publishes them locally).
+    @Test func onlyTheAPIIsPublished() throws {
+        let services = try Self.services()
+        for (name, service) in services {
+            let ports = Self.publishedPorts(of: service)
+            for infrastructure in [5432, 5672, 15672] {
+                #expect(!ports.contains { $0.container == infrastructure }, "\(name) publishes port \(infrastructure)")
+            }
+            if name == "order-api" {
+                #expect(ports.map(\.container) == [8080], "\(name): \(ports)")
+            } else {
+                #expect(ports.isEmpty, "\(name) publishes \(ports)")
+            }
+        }
+    }
+
+    /// No password in compose.yaml, in the definitions it loads or in a committed
+    /// .env: every password and token is `${VAR:?message}` (compose stops when it is
+    /// unset) or, for the optional Stock Service token, empty by default.
+    @Test func noPasswordIsCommitted() throws {
+        let required = /^\$\{[A-Z_][A-Z0-9_]*:\?[^}]+\}$/
+        let text = try Self.text("compose.yaml")
+        let strings = Self.strings(in: try Yams.load(yaml: text), recursive: true)
+        var checked = 0
+        for string in strings {
+            for match in string.matches(of: /:\/\/[^:\/@\s]+:([^@]*)@/) {
+                checked += 1
+                #expect(match.output.1.wholeMatch(of: required) != nil, "a URL's password is written out: \(string)")
+            }
+            for match in string.matches(of: /"password"\s*:\s*"([^"]*)"/) {
+                checked += 1
+                #expect(match.output.1.wholeMatch(of: required) != nil, "a password is written out: \(string)")
+            }
+        }
+        for (name, service) in try Self.services() {
+            for (key, value) in Self.environment(of: service) where key.contains(/PASSWORD|TOKEN|SECRET/) {
+                checked += 1
+                #expect(value.wholeMatch(of: required) != nil || value.wholeMatch(of: /^\$\{[A-Z_]+:-\}$/) != nil,
+                        "\(name): \(key) has a committed value")
+            }
+        }
+        #expect(checked >= 10, "found almost no password to check: is the scanner broken?")
+        #expect(!text.contains("password_hash"))
+        #expect(!(try Self.text("rabbitmq/definitions.json")).contains("password"), "rabbitmq/definitions.json holds a password")
+        #expect(try Self.text(".gitignore").split(separator: "\n").contains(".env"), ".env (production secrets) must stay out of git")
+    }
+
+    /// Every long-running service has a healthcheck; the package's daemons are checked
+    /// with `orderctl health` (the runtime image has no curl) on what each one serves.
+    @Test func everyLongRunningServiceHasAHealthcheck() throws {
+        let services = try Self.services()
+        for (name, service) in services where name != "migrate" {
+            let healthcheck = mapping(service["healthcheck"])
+            let test = Self.strings(in: healthcheck?["test"])
+            #expect(test.count >= 2 && test[0] != "NONE" && healthcheck?["disable"] as? Bool != true, "\(name) has no healthcheck")
+        }
+        let api = Self.environment(of: try #require(services["order-api"]))
+        let stockSync = Self.environment(of: try #require(services["stock-sync"]))
+        let expected = [
+            "order-api": "CMD orderctl health --url http://127.0.0.1:\(api["HTTP_PORT"] ?? "?")/health/ready",
+            "stock-sync": "CMD orderctl health --url http://127.0.0.1:\(stockSync["STOCK_SYNC_HTTP_PORT"] ?? "?")/health/live",
+            "order-worker": "CMD orderctl health --consumers-on \(Topology.standard.orders.main)",
+            "vendor-sync-worker": "CMD orderctl health --consumers-on \(Topology.standard.vendorSync.main)",
+        ]
+        for daemon in Self.daemons {
+            #expect(try Self.healthcheck(services[daemon]) == expected[daemon], "\(daemon)")
+        }
+    }
+
+    /// Inside a container, 127.0.0.1 is the container itself: a daemon bound there
+    /// is unreachable through its published port and from the other services.
+    @Test func daemonsListenOnEveryInterfaceOfTheirContainer() throws {
+        let services = try Self.services()
+        let api = Self.environment(of: try #require(services["order-api"]))
+        #expect(api["HTTP_HOST"] == "0.0.0.0", "order-api: HTTP_HOST=\(api["HTTP_HOST"] ?? "unset (127.0.0.1)")")
+        let published = Self.publishedPorts(of: try #require(services["order-api"])).map(\.container)
+        #expect(published == [api["HTTP_PORT"].flatMap { Int($0) } ?? -1], "order-api publishes \(published), listens on \(api["HTTP_PORT"] ?? "?")")
+        let stockSync = Self.environment(of: try #require(services["stock-sync"]))
+        #expect(stockSync["STOCK_SYNC_HTTP_HOST"] == "0.0.0.0", "stock-sync: STOCK_SYNC_HTTP_HOST=\(stockSync["STOCK_SYNC_HTTP_HOST"] ?? "unset (127.0.0.1)")")
+    }
+
+    /// Long-running services come back after a crash or a reboot; no service can take
+    /// the whole machine's memory or CPU.
+    @Test func servicesRestartAndHaveResourceLimits() throws {
+        for (name, service) in try Self.services() {
+            if name != "migrate" {
+                #expect(["always", "unless-stopped", "on-failure"].contains(service["restart"] as? String ?? ""),
+                        "\(name): restart \(service["restart"] ?? "unset")")
+            }
+            let limits = mapping(mapping(mapping(service["deploy"])?["resources"])?["limits"])
+            #expect(limits?["cpus"] != nil && limits?["memory"] != nil, "\(name) has no deploy.resources.limits (cpus, memory)")
+        }
+    }
+
+    /// migrate seeds the demo catalogue only when DEMO_DATA=1 (compose.dev.yaml);
+    /// production stock is never overwritten by it.
+    @Test func demoDataOnlyWhenAskedFor() throws {
+        let migrate = try #require(try Self.services()["migrate"])
+        let command = Self.strings(in: migrate["command"]).joined(separator: " ")
+        #expect(command.matches(of: /orderctl db seed/).count == 1, "\(command)")
+        #expect(command.contains(#"if [ "$$DEMO_DATA" = 1 ]; then orderctl db seed; fi"#), "\(command)")
+        #expect(Self.environment(of: migrate)["DEMO_DATA"] == "${DEMO_DATA:-0}")
+        let devMigrate = try #require(try Self.services(in: "compose.dev.yaml")["migrate"])
+        #expect(Self.environment(of: devMigrate)["DEMO_DATA"] == "1")
+    }
+
+    /// compose.dev.yaml only adds to compose.yaml: ports on this machine's loopback,
+    /// demo data; it names no service compose.yaml does not have.
+    @Test func developmentOverridePublishesOnLoopbackOnly() throws {
+        let production = try Self.services()
+        let development = try Self.services(in: "compose.dev.yaml")
+        #expect(Set(development.keys).isSubset(of: Set(production.keys)), "\(development.keys.sorted())")
+        var published: Set<Int> = []
+        for (name, service) in development {
+            #expect(service["image"] == nil && service["build"] == nil, "\(name): compose.dev.yaml changes what runs")
+            for port in Self.publishedPorts(of: service) {
+                #expect(port.hostIP == "127.0.0.1", "\(name) publishes \(port.container) beyond loopback")
+                published.insert(port.container)
+            }
+        }
+        #expect(published == [5432, 5672, 15672, 8081], "\(published)")
     }
 
     // MARK: Interpolation
 
+    /// A variable without a default either stops compose with a message (`${VAR:?…}`:
+    /// the production passwords) or is set in a committed .env. compose.dev.env sets
+    /// every required one, so the development command starts as it stands.
     @Test func interpolatedVariablesAreDefinedOrHaveDefaults() throws {
-        let compose = try Yams.load(yaml: try Self.text("compose.yaml"))
-        let dotEnv = Self.exists(".env") ? try Self.text(".env") : ""
-        let defined = Set(dotEnv.split(separator: "\n").compactMap { line -> String? in
-            line.hasPrefix("#") ? nil : line.split(separator: "=", maxSplits: 1).first.map(String.init)
-        })
-        let missing = Self.strings(in: compose, recursive: true)
-            .flatMap(Self.variablesWithoutDefault(in:))
-            .filter { !defined.contains($0) }
-        #expect(missing.isEmpty, "compose.yaml uses these variables without a default or a .env entry: \(missing)")
+        let dotEnv = Self.exists(".env") ? try Self.variables(inEnvFile: ".env") : []
+        let devEnv = try Self.variables(inEnvFile: "compose.dev.env")
+        for file in ["compose.yaml", "compose.dev.yaml"] {
+            let strings = Self.strings(in: try Yams.load(yaml: try Self.text(file)), recursive: true)
+            let required = Self.requiredVariables(in: strings)
+            let missing = strings.flatMap(Self.variablesWithoutDefault(in:)).filter { !dotEnv.contains($0) && !required.contains($0) }
+            #expect(missing.isEmpty, "\(file) uses these variables without a default, a .env entry or a ${VAR:?message}: \(missing)")
+            #expect(required.isSubset(of: devEnv), "compose.dev.env does not set \(required.subtracting(devEnv).sorted())")
+        }
     }
 
     @Test func interpolationScannerFindsVariablesWithoutDefault() {
@@ -168,7 +357,29 @@ struct ComposeTests {
                 ".ci/run does not call scripts/test")
     }
 
+    @Test func readmeShowsTheComposeCommands() throws {
+        let blockLines = try Self.readmeCodeBlockLines()
+        #expect(blockLines.contains("docker compose up --build -d"), "the production command")
+        #expect(blockLines.contains("docker compose --env-file compose.dev.env -f compose.yaml -f compose.dev.yaml up --build"),
+                "the development command (compose.dev.yaml's header says the same)")
+        #expect(try Self.text("compose.dev.yaml").contains("docker compose --env-file compose.dev.env -f compose.yaml -f compose.dev.yaml up --build"))
+    }
+
     @Test func readmeShowsBothCommandsInCodeBlocks() throws {
+        let blockLines = try Self.readmeCodeBlockLines()
+        #expect(blockLines.contains("scripts/run"))
+        #expect(blockLines.contains("scripts/test"))
+    }
+}
+
+// MARK: - Reading the files
+
+extension ComposeTests {
+    /// The database role the daemons log in as (postgres/initdb creates it).
+    static let applicationRole = "orders_app"
+
+    /// The trimmed lines inside the README's fenced code blocks.
+    static func readmeCodeBlockLines() throws -> Set<String> {
         var inBlock = false
         var blockLines: Set<String> = []
         for line in try Self.text("README.md").split(separator: "\n", omittingEmptySubsequences: false) {
@@ -179,14 +390,9 @@ struct ComposeTests {
                 blockLines.insert(trimmed)
             }
         }
-        #expect(blockLines.contains("scripts/run"))
-        #expect(blockLines.contains("scripts/test"))
+        return blockLines
     }
-}
 
-// MARK: - Reading the files
-
-extension ComposeTests {
     static func exists(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: TestEnvironment.repositoryRoot.appendingPathComponent(path).path)
     }
@@ -196,13 +402,50 @@ extension ComposeTests {
         return try String(contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent(relative), encoding: .utf8)
     }
 
-    static func compose() throws -> [String: Any] {
-        try #require(mapping(try Yams.load(yaml: try text("compose.yaml"))), "compose.yaml is not a mapping")
+    static func compose(_ file: String = "compose.yaml") throws -> [String: Any] {
+        try #require(mapping(try Yams.load(yaml: try text(file))), "\(file) is not a mapping")
     }
 
-    static func services() throws -> [String: [String: Any]] {
-        let services = try #require(mapping(try compose()["services"]), "compose.yaml has no services")
+    static func services(in file: String = "compose.yaml") throws -> [String: [String: Any]] {
+        let services = try #require(mapping(try compose(file)["services"]), "\(file) has no services")
         return services.compactMapValues(mapping)
+    }
+
+    /// `VAR=value` lines of an env file, comments skipped.
+    static func variables(inEnvFile path: String) throws -> Set<String> {
+        Set(try text(path).split(separator: "\n").compactMap { line -> String? in
+            line.hasPrefix("#") ? nil : line.split(separator: "=", maxSplits: 1).first.map(String.init)
+        })
+    }
+
+    /// The variables interpolated as `${VAR:?message}`: compose refuses to start without them.
+    static func requiredVariables(in strings: [String]) -> Set<String> {
+        Set(strings.flatMap { $0.matches(of: /\$\{([A-Za-z_][A-Za-z0-9_]*):\?[^}]+\}/).map { String($0.output.1) } })
+    }
+
+    /// A URL whose interpolations (`${VAR:?message}`, which may hold spaces) are
+    /// replaced by a plain value, parsed.
+    static func urlComponents(_ url: String) -> URLComponents? {
+        URLComponents(string: url.replacing(/\$\{[^}]*\}/, with: "value"))
+    }
+
+    /// Published ports, short (`[ip:]host:container`) or long syntax.
+    static func publishedPorts(of service: [String: Any]) -> [(hostIP: String?, container: Int)] {
+        (service["ports"] as? [Any] ?? []).compactMap { entry in
+            if let map = mapping(entry) {
+                return (map["host_ip"] as? String, (map["target"] as? Int) ?? Int("\(map["target"] ?? "")") ?? -1)
+            }
+            let parts = "\(entry)".split(separator: "/").first.map { $0.split(separator: ":").map(String.init) } ?? []
+            guard let container = parts.last.flatMap({ Int($0) }) else { return nil }
+            return (parts.count == 3 ? parts[0] : nil, container)
+        }
+    }
+
+    /// `configs` entries (long syntax) as source → target.
+    static func configTargets(of service: [String: Any]) -> [String: String] {
+        Dictionary((service["configs"] as? [Any] ?? []).compactMap { entry in
+            mapping(entry).flatMap { map in (map["source"] as? String).map { ($0, map["target"] as? String ?? "/\($0)") } }
+        }, uniquingKeysWith: { $1 })
     }
 
     /// The names in `.executableTarget(name: "…"` in Package.swift.

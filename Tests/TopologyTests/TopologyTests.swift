@@ -53,14 +53,38 @@ import Testing
                 "rabbitmq/definitions.json is stale: run `swift run orderctl topology export --file rabbitmq/definitions.json`")
     }
 
-    @Test func definitionsCarryQueuesUserAndPermissions() throws {
+    @Test func definitionsCarryQueuesAndTheUsersPermissionsButNoUser() throws {
         let json = try JSONSerialization.jsonObject(with: Data(Topology.standard.definitionsJSON().utf8)) as! [String: Any]
         let queues = json["queues"] as! [[String: Any]]
         #expect(queues.count == 6)
         let retry = queues.first { $0["name"] as? String == "orders_retry_queue" }!
         let arguments = retry["arguments"] as! [String: Any]
         #expect(arguments["x-message-ttl"] as? Int == 5000)
-        #expect((json["users"] as! [[String: Any]]).first?["name"] as? String == "orders")
+        #expect(json["users"] == nil, "a user needs a password, and the file is committed")
+        let permissions = json["permissions"] as! [[String: Any]]
+        #expect(permissions.count == 1)
+        #expect(permissions.first?["user"] as? String == Topology.brokerUser)
+        let expected = Topology.standard.brokerPermissions
+        #expect(permissions.first?["configure"] as? String == expected.configure)
+        #expect(permissions.first?["write"] as? String == expected.write)
+        #expect(permissions.first?["read"] as? String == expected.read)
+    }
+
+    /// The patterns match the topology's queues (and, for writing, the default
+    /// exchange), each name whole, and nothing else: a prefix's dot is literal.
+    @Test func brokerPermissionsMatchExactlyTheTopologysNames() throws {
+        let topology = Topology(prefix: "t-1.")
+        let permissions = topology.brokerPermissions
+        let names = topology.queues.map(\.name)
+        let others = ["t-1x" + "orders_queue", "orders_queue", "t-1.orders_queue_x", "x" + names[0], "amq.direct", "t-1.other", ""]
+        for (kind, pattern, allowed) in [("configure", permissions.configure, names), ("write", permissions.write, ["amq.default"] + names),
+                                          ("read", permissions.read, names)] {
+            let regex = try Regex(pattern)
+            for name in allowed { #expect(name.wholeMatch(of: regex) != nil, "\(kind) refuses \(name)") }
+            for name in others + (kind == "write" ? [] : ["amq.default"]) {
+                #expect(name.firstMatch(of: regex) == nil, "\(kind) allows \(name): \(pattern)")
+            }
+        }
     }
 }
 
@@ -153,6 +177,62 @@ import Testing
             }
             #expect(try await connection.depth(of: vendorDLQ) == 1)
         }
+    }
+
+    /// The compose broker's user has only `brokerPermissions`: with them (on a
+    /// prefixed topology here) a process can declare the topology, publish through
+    /// the default exchange, take messages and purge, and nothing outside it.
+    @Test func theBrokerUsersPermissionsAreEnoughAndNoMore() async throws {
+        try await withTopology { topology, _ in
+            let user = TestEnvironment.uniqueName("perm")
+            try Self.management("PUT", "users/\(user)", ["password": user, "tags": ""])
+            defer { try? Self.management("DELETE", "users/\(user)") }
+            let permissions = topology.brokerPermissions
+            try Self.management("PUT", "permissions/%2F/\(user)",
+                                ["configure": permissions.configure, "write": permissions.write, "read": permissions.read])
+            var url = try #require(URLComponents(string: TestEnvironment.amqpURL))
+            url.user = user
+            url.password = user
+            let connection = try await AMQPConnection.connect(url: try #require(url.string), connectionName: "topology-permission-tests")
+            do {
+                try await topology.declare(on: connection)
+                #expect(try await topology.verify(on: connection) == [])
+                let publisher = try await connection.openConfirmChannel()
+                try await publisher.publish(Array("allowed".utf8), routingKey: topology.orders.main, mandatory: true)
+                let channel = try await connection.openChannel()
+                var delivered: AMQPDelivery?
+                for _ in 0..<200 where delivered == nil {
+                    delivered = try await channel.get(queue: topology.orders.main, noAck: true)
+                    if delivered == nil { try await Task.sleep(for: .milliseconds(25)) }
+                }
+                #expect(delivered?.body == Array("allowed".utf8))
+                try await channel.purgeQueue(topology.orders.deadLetter)
+
+                let outside = try await connection.openChannel()
+                let refused = await #expect(throws: AMQPError.self) {
+                    try await outside.declareQueue(topology.prefix + "not_in_the_topology", durable: false, autoDelete: true)
+                }
+                #expect(refused?.replyCode == .accessRefused, "\(String(describing: refused))")
+            } catch {
+                await connection.close()
+                throw error
+            }
+            await connection.close()
+        }
+    }
+
+    /// A call to the management API (`RABBITMQ_MANAGEMENT_URL`) that must succeed.
+    private static func management(_ method: String, _ path: String, _ body: [String: String]? = nil) throws {
+        let base = try #require(URLComponents(string: TestEnvironment.managementURL))
+        let user = try #require(base.user)
+        let password = try #require(base.password)
+        var arguments = ["-s", "-f", "-X", method, "-u", "\(user):\(password)", "-H", "content-type: application/json"]
+        if let body {
+            arguments += ["-d", String(decoding: try JSONSerialization.data(withJSONObject: body), as: UTF8.self)]
+        }
+        let url = "\(base.scheme ?? "http")://\(base.host ?? "127.0.0.1"):\(base.port ?? 15672)/api/\(path)"
+        let output = try Command.run("/usr/bin/curl", arguments + [url])
+        #expect(output.status == 0, "\(method) \(path): curl exit \(output.status) \(output.stdout) \(output.stderr)")
     }
 
     @Test func retryQueueDeadLettersBackToItsMainQueueAfterTheTTL() async throws {
