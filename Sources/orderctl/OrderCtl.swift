@@ -25,31 +25,13 @@ struct OrderCtl: ProjectCommand {
         subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self, HealthCommand.self]
     )
 
-    /// `ProjectCommand`'s entry point (bad usage exits 2), except that a command group given without a
-    /// subcommand is bad usage (its help, exit 2) rather than a help request,
-    /// and `--output json` gets its usage errors as JSON too.
-    static func main() async {
-        do {
-            var command = try parseAsRoot()
-            let type = Swift.type(of: command)
-            if !type.configuration.subcommands.isEmpty {
-                FileHandle.standardError.write(Data(helpMessage(for: type).utf8))
-                Foundation.exit(ExitStatus.usage)
-            }
-            if var command = command as? AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            if exitCode(for: error) == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                if OutputOptions.requestedJSON(CommandLine.arguments) {
-                    print(AdminError(message(for: error), exitCode: ExitStatus.usage).json)
-                }
-                Foundation.exit(ExitStatus.usage)
-            }
-            exit(withError: error)
+    /// A command group given without a subcommand (`orderctl`, `orderctl dlq`) is bad usage.
+    static let groupWithoutSubcommandIsUsage = true
+
+    /// With `--output json`, a usage error is a JSON error object on stdout too.
+    static func reportUsageError(_ message: String) {
+        if OutputOptions.requestedJSON(CommandLine.arguments) {
+            print(AdminError(message, exitCode: ExitStatus.usage).json)
         }
     }
 }
