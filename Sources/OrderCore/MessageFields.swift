@@ -13,6 +13,11 @@ struct MessageFields {
         do {
             value = try JSONValue.parse(body)
         } catch {
+            // A repeated key is well-formed JSON whose meaning is ambiguous: an invalid
+            // message naming the field, not an undecodable one.
+            if let field = (error as? JSONSyntaxError)?.duplicateField {
+                throw PoisonMessage(reason: .invalid, detail: "\(field.field): \(field.message)")
+            }
             throw PoisonMessage(reason: .undecodable, detail: "body is not JSON")
         }
         guard case .object(let object) = value else {

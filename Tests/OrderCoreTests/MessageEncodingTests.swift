@@ -146,6 +146,9 @@ import TextCodecs
             try OrderPlaced.decode(Array(#"{"orderId":"6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b","lines":[{"productId":"p1","quantity":0}],"acceptedAt":"yesterday"}"#.utf8))
         }
         #expect(throws: PoisonMessage(reason: .undecodable, detail: "body is not JSON")) { try OrderPlaced.decode([]) }
+        #expect(throws: PoisonMessage(reason: .invalid, detail: "orderId: appears more than once; send each field once")) {
+            try OrderPlaced.decode(Array(#"{"orderId":"6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b","orderId":"6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5c","lines":[]}"#.utf8))
+        }
         #expect(throws: PoisonMessage(reason: .undecodable, detail: "body is not JSON")) { try OrderPlaced.decode(Array(#"{"orderId":"\#u{1}"}"#.utf8)) }
     }
 
