@@ -24,7 +24,7 @@ INSERT INTO orders (id, idempotency_key, status, reason, queued_at)
     VALUES (md5(:client_id::text || '-' || :r::text)::uuid, NULL, 'CONFIRMED', NULL, now());
 INSERT INTO order_lines (order_id, line_no, product_id, quantity)
     VALUES (md5(:client_id::text || '-' || :r::text)::uuid, 1, :prefix::text || lpad(:n::text, 4, '0'), 1);
-INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity)
+INSERT INTO stock_movements (id, order_id, line_no, vendor_id, product_id, quantity)
     VALUES (gen_random_uuid(), md5(:client_id::text || '-' || :r::text)::uuid, 1, :vendor::text,
             :prefix::text || lpad(:n::text, 4, '0'), 1);
 COMMIT;

@@ -60,7 +60,7 @@ public struct OrderView: Renderable {
                     columns: ["line", "vendor", "product", "quantity", "status", "applied at", "allocation"],
                     rows: o.allocations.map {
                         ["\($0.lineNo)", $0.vendorId, $0.productId, "\($0.quantity)", $0.status, $0.appliedAt.map(MessageCoding.formatDate) ?? "-",
-                         $0.allocationId.uuidString.lowercased()]
+                         $0.movementId.uuidString.lowercased()]
                     }
                 ).render(.table))
             return out.joined(separator: "\n")

@@ -36,16 +36,18 @@ struct OrdersController<Context: RequestContext>: Sendable {
         try JSONMediaType.require(request)
         let key = try Self.validIdempotencyKey(request.headers[idempotencyKeyField])
         let body = try await request.body.collect(upTo: maxBodyBytes)
-        let lines: [OrderLine]
+        let submission: OrderSubmission
         switch OrderRequest.parse(body.readableBytesView) {
-        case .success(let valid): lines = valid
+        case .success(let valid): submission = valid
         case .failure(let failure): throw Problem.invalidBody(failure)
         }
+        let lines = submission.lines
         // Given back if the order is not accepted, so the client may use it again.
         var claimedKey: String?
         if let key, try await idempotencyKeys.claim(key, for: lines, logger: context.logger) { claimedKey = key }
 
-        let order = OrderPlaced(orderId: key.map(OrderID.make(idempotencyKey:)) ?? RandomUUID.make(), lines: lines, idempotencyKey: key, acceptedAt: Date())
+        let order = OrderPlaced(orderId: key.map(OrderID.make(idempotencyKey:)) ?? RandomUUID.make(), lines: lines, idempotencyKey: key, acceptedAt: Date(),
+            reservationId: submission.reservationId, payment: submission.payment)
         let properties = order.amqpProperties(appID: "order-api")
         let id = properties.messageID ?? UUIDText.string(order.orderId)
         do {

@@ -91,7 +91,7 @@ public enum MessageCoding {
 
 extension JSONWriter {
     /// `MessageCoding.formatDate(date)` as a JSON string (it never needs escaping).
-    mutating func date(_ date: Date) {
+    public mutating func date(_ date: Date) {
         bytes.append(UInt8(ascii: "\""))
         MessageCoding.appendDate(date, to: &bytes)
         bytes.append(UInt8(ascii: "\""))

@@ -10,12 +10,20 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
     public let lines: [OrderLine]
     public let idempotencyKey: String?
     public let acceptedAt: Date
+    /// The checkout hold the order consumes, if it named one.
+    public let reservationId: UUID?
+    /// The payment it asks for: the worker holds its stock (RESERVED) instead of confirming it.
+    public let payment: PaymentRequest?
 
-    public init(orderId: UUID, lines: [OrderLine], idempotencyKey: String?, acceptedAt: Date) {
+    public init(
+        orderId: UUID, lines: [OrderLine], idempotencyKey: String?, acceptedAt: Date, reservationId: UUID? = nil, payment: PaymentRequest? = nil
+    ) {
         self.orderId = orderId
         self.lines = lines
         self.idempotencyKey = idempotencyKey
         self.acceptedAt = acceptedAt
+        self.reservationId = reservationId
+        self.payment = payment
     }
 
     /// Codable's form of the message (JSONDecoder reads it; the
@@ -28,10 +36,12 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
         try container.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
         try container.encode(lines, forKey: .lines)
         try container.encode(UUIDText.string(orderId), forKey: .orderId)
+        try container.encodeIfPresent(payment, forKey: .payment)
+        try container.encodeIfPresent(reservationId.map(UUIDText.string), forKey: .reservationId)
     }
 
     /// The same bytes as `MessageCoding.encoder` (sorted keys, no
-    /// `idempotencyKey` when nil), written with `JSONWriter`: the API writes
+    /// `idempotencyKey`, `payment` or `reservationId` when nil), written with `JSONWriter`: the API writes
     /// one per order, and JSONEncoder with Foundation's date formatting cost
     /// more than the rest of the request.
     public func encoded() -> [UInt8] {
@@ -52,6 +62,15 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
         }
         writer.raw(#"],"orderId":"#)
         writer.uuid(orderId)
+        if let payment {
+            writer.raw(#","payment":{"method":"#)
+            writer.string(payment.method)
+            writer.raw("}")
+        }
+        if let reservationId {
+            writer.raw(#","reservationId":"#)
+            writer.uuid(reservationId)
+        }
         writer.raw("}")
         return writer.bytes
     }
@@ -77,7 +96,12 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
         case .string(let text)?: key = text
         case let other?: fields.note("idempotencyKey: must be a string, not \(other.typeName)")
         }
+        var errors: [FieldError] = []
+        let reservationId = OrderRequest.validateReservationId(fields["reservationId"], errors: &errors)
+        let payment = OrderRequest.validatePayment(fields["payment"], errors: &errors)
+        for error in errors { fields.note("\(error.field): \(error.message)") }
         guard fields.problems.isEmpty, let orderId else { throw fields.poison }
-        return OrderPlaced(orderId: orderId, lines: lines, idempotencyKey: key, acceptedAt: acceptedAt)
+        return OrderPlaced(
+            orderId: orderId, lines: lines, idempotencyKey: key, acceptedAt: acceptedAt, reservationId: reservationId, payment: payment)
     }
 }

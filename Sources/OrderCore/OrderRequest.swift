@@ -1,10 +1,42 @@
 import Foundation
+import TextCodecs
+
+/// A payment the order asks for (`"payment": {"method": "pm_card_visa"}`): a
+/// Stripe PaymentMethod id the shop's front end obtained. An order with one
+/// holds its stock (RESERVED) until the payment is done or the hold expires.
+public struct PaymentRequest: Sendable, Hashable, Codable {
+    public let method: String
+
+    public init(method: String) { self.method = method }
+
+    /// Stripe's object ids: a prefix, an underscore and letters, digits or underscores.
+    static func isValidMethod(_ text: String) -> Bool {
+        (3...255).contains(text.utf8.count) && text.contains("_")
+            && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }
+    }
+}
+
+/// A valid `POST /order` body: its lines, and optionally the checkout hold it
+/// consumes and the payment it asks for.
+public struct OrderSubmission: Sendable, Hashable {
+    public let lines: [OrderLine]
+    /// `POST /inventory/reservations`' id: the order takes the held units instead of taking stock again.
+    public let reservationId: UUID?
+    public let payment: PaymentRequest?
+
+    public init(lines: [OrderLine], reservationId: UUID? = nil, payment: PaymentRequest? = nil) {
+        self.lines = lines
+        self.reservationId = reservationId
+        self.payment = payment
+    }
+}
 
 /// Validates the body of `POST /order`: either one line
-/// (`{"productId":"p1","quantity":2}`) or several (`{"items":[…]}`).
-/// Every invalid field is reported, not just the first.
+/// (`{"productId":"p1","quantity":2}`) or several (`{"items":[…]}`), with the
+/// optional `reservationId` and `payment`. Every invalid field is reported,
+/// not just the first.
 public enum OrderRequest {
-    public static func parse(_ body: some Collection<UInt8>) -> Result<[OrderLine], ValidationFailure> {
+    public static func parse(_ body: some Collection<UInt8>) -> Result<OrderSubmission, ValidationFailure> {
         guard !body.isEmpty else {
             return .failure(ValidationFailure([FieldError(field: "body", message: "is empty; send a JSON object")]))
         }
@@ -19,7 +51,45 @@ public enum OrderRequest {
             let message = String(validating: body, as: UTF8.self) == nil ? "is not valid UTF-8" : "is not valid JSON"
             return .failure(ValidationFailure([FieldError(field: "body", message: message)]))
         }
-        return validate(value)
+        guard case .object(var object) = value else { return validate(value).map { OrderSubmission(lines: $0) } }
+        var errors: [FieldError] = []
+        let reservationId = validateReservationId(object.removeValue(forKey: "reservationId"), errors: &errors)
+        let payment = validatePayment(object.removeValue(forKey: "payment"), errors: &errors)
+        switch validate(.object(object)) {
+        case .success(let lines) where errors.isEmpty:
+            return .success(OrderSubmission(lines: lines, reservationId: reservationId, payment: payment))
+        case .success: return .failure(ValidationFailure(errors))
+        case .failure(let failure): return .failure(ValidationFailure(failure.errors + errors))
+        }
+    }
+
+    static func validateReservationId(_ value: JSONValue?, errors: inout [FieldError]) -> UUID? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let text)?:
+            if let id = UUIDText.parse(text) { return id }
+            errors.append(FieldError(field: "reservationId", message: "must be a reservation id (a UUID) from POST /inventory/reservations"))
+        case let other?: errors.append(FieldError(field: "reservationId", message: "must be a string, not \(other.typeName)"))
+        }
+        return nil
+    }
+
+    static func validatePayment(_ value: JSONValue?, errors: inout [FieldError]) -> PaymentRequest? {
+        switch value {
+        case nil, .null?: return nil
+        case .object(let fields)?:
+            for key in fields.keys.sorted() where key != "method" {
+                errors.append(FieldError(field: "payment." + key, message: "is not a known field"))
+            }
+            switch fields["method"] {
+            case .string(let method)? where PaymentRequest.isValidMethod(method): return PaymentRequest(method: method)
+            case .string?: errors.append(FieldError(field: "payment.method", message: "must be a payment method id such as pm_card_visa"))
+            case nil: errors.append(FieldError(field: "payment.method", message: "is required"))
+            case let other?: errors.append(FieldError(field: "payment.method", message: "must be a string, not \(other.typeName)"))
+            }
+        case let other?: errors.append(FieldError(field: "payment", message: "must be an object, not \(other.typeName)"))
+        }
+        return nil
     }
 
     public static func validate(_ value: JSONValue) -> Result<[OrderLine], ValidationFailure> {

@@ -2,19 +2,13 @@ import Foundation
 import OrderCore
 import Postgres
 
-public enum OrderStatus: String, Sendable, Hashable, Codable {
-    case confirmed = "CONFIRMED"
-    case rejected = "REJECTED"
-    case failed = "FAILED"
-}
-
 /// What applying an order did.
 public struct OrderApplication: Sendable, Hashable {
     public let orderId: UUID
-    public let status: OrderStatus
+    public let status: OrderState
     public let reason: String?
     /// For a CONFIRMED order, its allocations: one vendor_sync message each.
-    public let allocations: [VendorAllocation]
+    public let allocations: [VendorMovement]
     /// True when the order had already been applied (redelivery, duplicate publish, replay).
     public let duplicate: Bool
 }
@@ -72,14 +66,14 @@ public enum OrderApplier {
 
         // Already there: a duplicate, or a FAILED order replayed from the DLQ, which is applied now.
         let others = firsts.filter { !fresh.contains($0.orderId) }
-        var done: [UUID: (status: OrderStatus, reason: String?)] = [:]
-        var previousAllocations: [UUID: [VendorAllocation]] = [:]
+        var done: [UUID: (status: OrderState, reason: String?)] = [:]
+        var previousAllocations: [UUID: [VendorMovement]] = [:]
         if !others.isEmpty {
             var failed: [OrderPlaced] = []
             let rows = try Dictionary(uniqueKeysWithValues: connection.query(
                 "SELECT id, status, reason FROM orders WHERE id = ANY($1::uuid[]) FOR UPDATE", [PostgresArray(others.map(\.orderId))]
             ).rows.map { row in
-                (try row.decode(0, as: UUID.self), (status: OrderStatus(rawValue: try row.decode(1, as: String.self)) ?? .failed, reason: try row.decode(2, as: String?.self)))
+                (try row.decode(0, as: UUID.self), (status: OrderState(rawValue: try row.decode(1, as: String.self)) ?? .failed, reason: try row.decode(2, as: String?.self)))
             })
             for order in others {
                 guard let row = rows[order.orderId] else { throw VanishedOrder() }
@@ -96,11 +90,11 @@ public enum OrderApplier {
             }
             if !done.isEmpty {
                 for row in try connection.query(
-                    "SELECT order_id, id, vendor_id, product_id, quantity FROM allocations WHERE order_id = ANY($1::uuid[]) ORDER BY line_no, vendor_id",
+                    "SELECT order_id, id, vendor_id, product_id, quantity, kind FROM stock_movements WHERE order_id = ANY($1::uuid[]) AND kind = 'allocate' ORDER BY line_no, vendor_id",
                     [PostgresArray(Array(done.keys))]
                 ).rows {
                     let orderId: UUID = try row.decode(0)
-                    previousAllocations[orderId, default: []].append(try StockStatements.allocation(row, orderId: orderId, from: 1))
+                    previousAllocations[orderId, default: []].append(try StockStatements.vendorMovement(row, orderId: orderId, from: 1))
                 }
             }
         }
@@ -127,7 +121,7 @@ public enum OrderApplier {
 
         var results: [OrderApplication] = []
         var rejected: [(orderId: UUID, reason: String)] = []
-        var allocations: [StockStatements.NewAllocation] = []
+        var allocations: [StockStatements.NewMovement] = []
         for order in orders {
             if let previous = decided[order.orderId] {
                 results.append(OrderApplication(orderId: order.orderId, status: previous.status, reason: previous.reason, allocations: previous.allocations, duplicate: true))
@@ -140,7 +134,7 @@ public enum OrderApplier {
                 application = OrderApplication(orderId: order.orderId, status: .rejected, reason: reason, allocations: [], duplicate: false)
                 rejected.append((order.orderId, reason))
             case .allocate(let plan):
-                let planned = StockStatements.newAllocations(plan, orderId: order.orderId)
+                let planned = StockStatements.movements(plan, kind: .allocate, orderId: order.orderId)
                 allocations += planned
                 for taken in plan {
                     // (product, vendor) is vendor_stock's key: one row to replace.
@@ -150,7 +144,7 @@ public enum OrderApplier {
                 }
                 application = OrderApplication(
                     orderId: order.orderId, status: .confirmed, reason: nil,
-                    allocations: planned.map(\.vendorAllocation),
+                    allocations: planned.compactMap(\.vendorMovement),
                     duplicate: false)
             }
             decided[order.orderId] = application
@@ -158,8 +152,8 @@ public enum OrderApplier {
         }
 
         if !allocations.isEmpty {
-            try StockStatements.decrement(allocations.map(\.planned), on: connection)
-            try StockStatements.insertAllocations(allocations, on: connection)
+            try StockStatements.applyToStock(allocations, on: connection)
+            try StockStatements.insertMovements(allocations, on: connection)
         }
         if !rejected.isEmpty {
             try connection.query(
@@ -188,11 +182,11 @@ public enum OrderApplier {
     /// The stored outcome of an order, or nil when it was never applied.
     public static func existing(_ orderId: UUID, on connection: PostgresConnection) throws -> OrderApplication? {
         guard let row = try connection.query("SELECT status, reason FROM orders WHERE id = $1", [orderId]).first,
-            let status = OrderStatus(rawValue: try row.decode(0, as: String.self))
+            let status = OrderState(rawValue: try row.decode(0, as: String.self))
         else { return nil }
         let allocations = try connection.query(
-            "SELECT id, vendor_id, product_id, quantity FROM allocations WHERE order_id = $1 ORDER BY line_no, vendor_id", [orderId]
-        ).rows.map { try StockStatements.allocation($0, orderId: orderId, from: 0) }
+            "SELECT id, vendor_id, product_id, quantity, kind FROM stock_movements WHERE order_id = $1 AND kind = 'allocate' ORDER BY line_no, vendor_id", [orderId]
+        ).rows.map { try StockStatements.vendorMovement($0, orderId: orderId, from: 0) }
         return OrderApplication(orderId: orderId, status: status, reason: try row.decode(1, as: String?.self), allocations: allocations, duplicate: true)
     }
 

@@ -12,7 +12,7 @@ public struct OrderDetails: Sendable, Hashable, Codable {
     }
 
     public struct Allocation: Sendable, Hashable, Codable {
-        @LowercaseUUID public var allocationId: UUID
+        @LowercaseUUID public var movementId: UUID
         public let lineNo: Int
         public let vendorId: String
         public let productId: String
@@ -22,7 +22,7 @@ public struct OrderDetails: Sendable, Hashable, Codable {
     }
 
     @LowercaseUUID public var orderId: UUID
-    public let status: OrderStatus
+    public let status: OrderState
     public let reason: String?
     public let reviewRequired: Bool
     public let reviewReason: String?
@@ -63,15 +63,15 @@ public enum OrderQueries {
         let allocations = try connection.query(
             """
             SELECT id, line_no, vendor_id, product_id, quantity, status, applied_at
-            FROM allocations WHERE order_id = $1 ORDER BY line_no, vendor_id
+            FROM stock_movements WHERE order_id = $1 ORDER BY line_no, vendor_id
             """, [id]
         ).rows.map {
             try OrderDetails.Allocation(
-                allocationId: $0.decode(0), lineNo: $0.decode(1), vendorId: $0.decode(2), productId: $0.decode(3),
+                movementId: $0.decode(0), lineNo: $0.decode(1), vendorId: $0.decode(2), productId: $0.decode(3),
                 quantity: $0.decode(4), status: $0.decode(5), appliedAt: $0.decode(6, as: Date?.self))
         }
         return try OrderDetails(
-            orderId: row.decode(0), status: OrderStatus(rawValue: row.decode(1)) ?? .failed, reason: row.decode(2, as: String?.self),
+            orderId: row.decode(0), status: OrderState(rawValue: row.decode(1)) ?? .failed, reason: row.decode(2, as: String?.self),
             reviewRequired: row.decode(3), reviewReason: row.decode(4, as: String?.self), idempotencyKey: row.decode(5, as: String?.self),
             queuedAt: row.decode(6, as: Date?.self), createdAt: row.decode(7), updatedAt: row.decode(8), lines: lines,
             allocations: allocations)

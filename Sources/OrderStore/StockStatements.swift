@@ -2,9 +2,10 @@ import Foundation
 import OrderCore
 import Postgres
 import ServiceSupport
+import TextCodecs
 
-/// The statements `OrderApplier` says to ordersdb about lines, stock and
-/// allocations, each one statement for a whole window.
+/// The statements ordersdb's writers use for lines, stock and the movement
+/// ledger, each one statement for a whole window.
 enum StockStatements {
     /// Locks and reads the `vendor_stock` rows of `products`, in (product,
     /// vendor) order: the lock order every applier takes them in.
@@ -26,36 +27,84 @@ enum StockStatements {
         let vendorId: String
     }
 
-    /// Subtracts the planned quantities, summed per (product, vendor), with one
-    /// statement whose rows come in (product, vendor) order.
-    static func decrement(_ allocations: [PlannedAllocation], on connection: PostgresConnection) throws {
-        var decrements: [StockKey: Int] = [:]
-        for planned in allocations {
-            decrements[StockKey(productId: planned.productId, vendorId: planned.vendorId), default: 0] += planned.quantity
+    /// Changes `vendor_stock` by each movement's effect (allocate and hold
+    /// take, release and restock give back), summed per (product, vendor),
+    /// with one statement whose rows come in (product, vendor) order: the lock
+    /// order. The caller has locked the rows (`lock`), or takes them here in
+    /// that order.
+    static func applyToStock(_ movements: [NewMovement], on connection: PostgresConnection) throws {
+        var deltas: [StockKey: Int] = [:]
+        for movement in movements {
+            deltas[StockKey(productId: movement.productId, vendorId: movement.vendorId), default: 0] += movement.stockDelta
         }
-        let rows = decrements.sorted { ($0.key.productId, $0.key.vendorId) < ($1.key.productId, $1.key.vendorId) }
+        let rows = deltas.filter { $0.value != 0 }.sorted { ($0.key.productId, $0.key.vendorId) < ($1.key.productId, $1.key.vendorId) }
+        guard !rows.isEmpty else { return }
         try connection.query(
             """
-            UPDATE vendor_stock AS s SET stock = s.stock - d.quantity
-            FROM unnest($1::text[], $2::text[], $3::int[]) AS d(product_id, vendor_id, quantity)
+            UPDATE vendor_stock AS s SET stock = s.stock + d.delta
+            FROM unnest($1::text[], $2::text[], $3::int[]) AS d(product_id, vendor_id, delta)
             WHERE s.product_id = d.product_id AND s.vendor_id = d.vendor_id
             """, [PostgresArray(rows.map(\.key.productId)), PostgresArray(rows.map(\.key.vendorId)), PostgresArray(rows.map(\.value))])
     }
 
-    /// An allocation a confirmed order is given: the plan's share, its new id, the order.
-    struct NewAllocation {
-        let planned: PlannedAllocation
+    /// A row of the ledger (`stock_movements`) about to be written.
+    struct NewMovement {
         let id: UUID
-        let orderId: UUID
+        let kind: StockMovementKind
+        let orderId: UUID?
+        let lineNumber: Int?
+        let reservationId: UUID?
+        let vendorId: String
+        let productId: String
+        let quantity: Int
 
-        var vendorAllocation: VendorAllocation {
-            VendorAllocation(allocationId: id, orderId: orderId, vendorId: planned.vendorId, productId: planned.productId, quantity: planned.quantity)
+        init(id: UUID = RandomUUID.make(), kind: StockMovementKind, orderId: UUID?, lineNumber: Int?, reservationId: UUID? = nil,
+             vendorId: String, productId: String, quantity: Int) {
+            self.id = id
+            self.kind = kind
+            self.orderId = orderId
+            self.lineNumber = lineNumber
+            self.reservationId = reservationId
+            self.vendorId = vendorId
+            self.productId = productId
+            self.quantity = quantity
+        }
+
+        /// What it does to local available stock.
+        var stockDelta: Int { kind.takesStock ? -quantity : quantity }
+
+        /// The vendor_sync message of a vendor-bound movement (allocate, restock); nil for hold and release.
+        var vendorMovement: VendorMovement? {
+            guard let vendorKind = kind.vendorKind, let orderId else { return nil }
+            return VendorMovement(movementId: id, kind: vendorKind, orderId: orderId, vendorId: vendorId, productId: productId, quantity: quantity)
         }
     }
 
-    /// `plan`'s allocations for `orderId`, each with a fresh id.
-    static func newAllocations(_ plan: [PlannedAllocation], orderId: UUID) -> [NewAllocation] {
-        plan.map { NewAllocation(planned: $0, id: RandomUUID.make(), orderId: orderId) }
+    /// `plan`'s shares as movements of one kind for `orderId` (and/or a reservation), each with a fresh id.
+    static func movements(_ plan: [PlannedAllocation], kind: StockMovementKind, orderId: UUID?, reservationId: UUID? = nil) -> [NewMovement] {
+        plan.map {
+            NewMovement(kind: kind, orderId: orderId, lineNumber: orderId == nil ? nil : $0.lineNumber, reservationId: reservationId,
+                        vendorId: $0.vendorId, productId: $0.productId, quantity: $0.quantity)
+        }
+    }
+
+    /// Writes movements to the ledger with one statement: vendor-bound kinds
+    /// PENDING (until vendor-sync applies them), local kinds LOCAL.
+    static func insertMovements(_ movements: [NewMovement], on connection: PostgresConnection) throws {
+        guard !movements.isEmpty else { return }
+        try connection.query(
+            """
+            INSERT INTO stock_movements (id, kind, status, order_id, line_no, reservation_id, vendor_id, product_id, quantity)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::int[], $6::uuid[], $7::text[], $8::text[], $9::int[])
+            """,
+            [
+                PostgresArray(movements.map(\.id)), PostgresArray(movements.map(\.kind.rawValue)),
+                PostgresArray(movements.map { $0.kind.vendorKind == nil ? "LOCAL" : "PENDING" }),
+                PostgresArray(optional: movements.map { $0.orderId.map(UUIDText.string) }),
+                PostgresArray(optional: movements.map { $0.lineNumber.map(String.init) }),
+                PostgresArray(optional: movements.map { $0.reservationId.map(UUIDText.string) }),
+                PostgresArray(movements.map(\.vendorId)), PostgresArray(movements.map(\.productId)), PostgresArray(movements.map(\.quantity)),
+            ])
     }
 
     /// Inserts the orders' lines (numbered from 1 in request order) with one statement.
@@ -69,25 +118,12 @@ enum StockStatements {
             [PostgresArray(lines.map(\.0)), PostgresArray(lines.map(\.1)), PostgresArray(lines.map(\.2.productId)), PostgresArray(lines.map(\.2.quantity))])
     }
 
-    /// Inserts allocations (PENDING) with one statement.
-    static func insertAllocations(_ allocations: [NewAllocation], on connection: PostgresConnection) throws {
-        try connection.query(
-            """
-            INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity)
-            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[])
-            """,
-            [
-                PostgresArray(allocations.map(\.id)), PostgresArray(allocations.map(\.orderId)),
-                PostgresArray(allocations.map(\.planned.lineNumber)), PostgresArray(allocations.map(\.planned.vendorId)),
-                PostgresArray(allocations.map(\.planned.productId)), PostgresArray(allocations.map(\.planned.quantity)),
-            ])
-    }
-
-    /// An `allocations` row read as `id, vendor_id, product_id, quantity` from
-    /// column `first` on.
-    static func allocation(_ row: PostgresRow, orderId: UUID, from first: Int) throws -> VendorAllocation {
-        VendorAllocation(
-            allocationId: try row.decode(first), orderId: orderId, vendorId: try row.decode(first + 1),
+    /// A vendor-bound `stock_movements` row read as `id, vendor_id, product_id,
+    /// quantity, kind` from column `first` on.
+    static func vendorMovement(_ row: PostgresRow, orderId: UUID, from first: Int) throws -> VendorMovement {
+        VendorMovement(
+            movementId: try row.decode(first), kind: VendorMovement.Kind(rawValue: try row.decode(first + 4)) ?? .allocate,
+            orderId: orderId, vendorId: try row.decode(first + 1),
             productId: try row.decode(first + 2), quantity: try row.decode(first + 3))
     }
 }

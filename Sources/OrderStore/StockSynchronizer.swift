@@ -27,7 +27,7 @@ public enum StockSynchronizer {
             try local.query("INSERT INTO vendors (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [vendor])
             try local.query("SELECT product_id FROM vendor_stock WHERE vendor_id = $1 ORDER BY product_id FOR UPDATE", [vendor])
             let pending = try local.query(
-                "SELECT id, product_id, quantity FROM allocations WHERE vendor_id = $1 AND status = 'PENDING'", [vendor]
+                "SELECT id, product_id, quantity FROM stock_movements WHERE vendor_id = $1 AND status = 'PENDING'", [vendor]
             ).rows.map { (id: try $0.decode(0, as: UUID.self), product: try $0.decode(1, as: String.self), quantity: try $0.decode(2, as: Int.self)) }
 
             let snapshot = try VendorStore.snapshot(checking: pending.map(\.id), on: vendorDatabase)

@@ -20,11 +20,11 @@ public struct VendorSnapshot: Sendable, Hashable {
 
 /// SQL against a vendor's own database (migrations/vendor).
 public enum VendorStore {
-    private static func noProduct(_ allocation: VendorAllocation) -> String {
+    private static func noProduct(_ allocation: VendorMovement) -> String {
         "vendor \(allocation.vendorId) has no product \(allocation.productId)"
     }
 
-    private static func cannotCover(_ allocation: VendorAllocation) -> String {
+    private static func cannotCover(_ allocation: VendorMovement) -> String {
         "vendor \(allocation.vendorId) cannot cover \(allocation.quantity) of \(allocation.productId)"
     }
 
@@ -32,12 +32,12 @@ public enum VendorStore {
     /// exactly the result each would have had alone, in order: the product rows
     /// are locked (sorted), each allocation is checked against what the earlier
     /// ones left, and the records and decrements are written with one statement
-    /// each. The allocation id is `applied_allocations`' primary key, recorded
+    /// each. The allocation id is `applied_movements`' primary key, recorded
     /// in the same transaction as the decrement: an allocation id seen before
     /// (in the database or earlier in the window) is `alreadyApplied`. Any
     /// error rolls the whole window back: the caller then applies them one by
     /// one (`WindowFallback`), each as a window of one.
-    public static func apply(_ allocations: [VendorAllocation], on connection: PostgresConnection) throws -> [VendorApplyResult] {
+    public static func apply(_ allocations: [VendorMovement], on connection: PostgresConnection) throws -> [VendorApplyResult] {
         try connection.withTransaction { connection in
             let products = Array(Set(allocations.map(\.productId))).sorted()
             // The row locks also serialise two windows holding the same allocation
@@ -49,19 +49,19 @@ public enum VendorStore {
                 stock[try row.decode(0, as: String.self)] = try row.decode(1, as: Int.self)
             }
             var seen = Set(try connection.query(
-                "SELECT allocation_id FROM applied_allocations WHERE allocation_id = ANY($1::uuid[])",
-                [PostgresArray(allocations.map(\.allocationId))]
+                "SELECT movement_id FROM applied_movements WHERE movement_id = ANY($1::uuid[])",
+                [PostgresArray(allocations.map(\.movementId))]
             ).rows.map { try $0.decode(0, as: UUID.self) })
 
             var results: [VendorApplyResult] = []
-            var applied: [VendorAllocation] = []
+            var applied: [VendorMovement] = []
             for allocation in allocations {
-                if seen.contains(allocation.allocationId) {
+                if seen.contains(allocation.movementId) {
                     results.append(.alreadyApplied)
                 } else if let available = stock[allocation.productId] {
                     if available >= allocation.quantity {
                         stock[allocation.productId] = available - allocation.quantity
-                        seen.insert(allocation.allocationId)
+                        seen.insert(allocation.movementId)
                         applied.append(allocation)
                         results.append(.applied)
                     } else {
@@ -76,11 +76,11 @@ public enum VendorStore {
             // and the error sends the window to the one-by-one path.
             try connection.query(
                 """
-                INSERT INTO applied_allocations (allocation_id, order_id, product_id, quantity)
-                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[])
+                INSERT INTO applied_movements (movement_id, order_id, product_id, quantity, kind)
+                SELECT *, 'allocate' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[])
                 """,
                 [
-                    PostgresArray(applied.map(\.allocationId)), PostgresArray(applied.map(\.orderId)),
+                    PostgresArray(applied.map(\.movementId)), PostgresArray(applied.map(\.orderId)),
                     PostgresArray(applied.map(\.productId)), PostgresArray(applied.map(\.quantity)),
                 ])
             var taken: [String: Int] = [:]
@@ -97,7 +97,7 @@ public enum VendorStore {
     }
 
     /// One allocation: the window of one.
-    public static func apply(_ allocation: VendorAllocation, on connection: PostgresConnection) throws -> VendorApplyResult {
+    public static func apply(_ allocation: VendorMovement, on connection: PostgresConnection) throws -> VendorApplyResult {
         try apply([allocation], on: connection)[0]
     }
 
@@ -110,7 +110,7 @@ public enum VendorStore {
             var applied = Set<UUID>()
             if !allocations.isEmpty {
                 applied = Set(try connection.query(
-                    "SELECT allocation_id FROM applied_allocations WHERE allocation_id = ANY($1::uuid[])",
+                    "SELECT movement_id FROM applied_movements WHERE movement_id = ANY($1::uuid[])",
                     [PostgresArray(allocations)]
                 ).rows.map { try $0.decode(0, as: UUID.self) })
             }
@@ -153,14 +153,14 @@ public enum AllocationStore {
     public static func markApplied(_ allocationIds: [UUID], on connection: PostgresConnection) throws {
         guard !allocationIds.isEmpty else { return }
         try connection.query(
-            "UPDATE allocations SET status = 'APPLIED', applied_at = now() WHERE id = ANY($1::uuid[]) AND status = 'PENDING'",
+            "UPDATE stock_movements SET status = 'APPLIED', applied_at = now() WHERE id = ANY($1::uuid[]) AND status = 'PENDING'",
             [PostgresArray(allocationIds)])
     }
 
     /// Marks an allocation CONFLICTED and flags its order for review.
-    public static func markConflicted(_ allocation: VendorAllocation, reason: String, on connection: PostgresConnection) throws {
+    public static func markConflicted(_ allocation: VendorMovement, reason: String, on connection: PostgresConnection) throws {
         try connection.withTransaction { connection in
-            try connection.query("UPDATE allocations SET status = 'CONFLICTED' WHERE id = $1 AND status = 'PENDING'", [allocation.allocationId])
+            try connection.query("UPDATE stock_movements SET status = 'CONFLICTED' WHERE id = $1 AND status = 'PENDING'", [allocation.movementId])
             try connection.query(
                 """
                 UPDATE orders SET review_required = true, updated_at = now(),

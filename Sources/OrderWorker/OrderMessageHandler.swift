@@ -95,7 +95,7 @@ public struct OrderMessageHandler: DeliveryHandler {
                 allocation.encoded(), routingKey: queue, mandatory: true,
                 properties: AMQPProperties(
                     contentType: "application/json", deliveryMode: .persistent, correlationID: UUIDText.string(allocation.orderId),
-                    messageID: UUIDText.string(allocation.allocationId), timestamp: now, type: VendorAllocation.messageType))
+                    messageID: UUIDText.string(allocation.movementId), timestamp: now, type: VendorMovement.messageType))
         }
     }
 

@@ -9,7 +9,7 @@
 /// `postgres_backend_pid`).
 public enum LogKey {
     /// Who a line is about.
-    public static let orderId = "order_id", allocationId = "allocation_id", vendor = "vendor", product = "product", quantity = "quantity"
+    public static let orderId = "order_id", movementId = "movement_id", vendor = "vendor", product = "product", quantity = "quantity"
 
     /// What happened.
     public static let status = "status", result = "result", reason = "reason", error = "error"

@@ -36,6 +36,11 @@ public struct Topology: Sendable, Hashable {
 
     public var queueSets: [QueueSet] { [orders, vendorSync] }
 
+    /// The durable topic exchange every committed order transition
+    /// (`order.<state>`) and inventory threshold crossing (`inventory.*`) is
+    /// published to; subscribers bind their own queues.
+    public var orderEvents: String { prefix + "order_events" }
+
     /// Every queue with the arguments it must have, in a stable order.
     public var queues: [QueueDefinition] {
         queueSets.flatMap { set in

@@ -29,10 +29,10 @@ public struct VendorSyncHandler: DeliveryHandler {
 
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         var outcomes = [DeliveryOutcome](repeating: .done, count: deliveries.count)
-        var byVendor: [String: [(index: Int, allocation: VendorAllocation)]] = [:]
+        var byVendor: [String: [(index: Int, allocation: VendorMovement)]] = [:]
         for (index, delivery) in deliveries.enumerated() {
             do {
-                let allocation = try VendorAllocation.decode(delivery.body)
+                let allocation = try VendorMovement.decode(delivery.body)
                 guard vendors[allocation.vendorId] != nil else {
                     outcomes[index] = .deadLetter(
                         reason: "unknown-vendor", message: "no database configured for vendor \(allocation.vendorId) (VENDOR_DATABASE_URLS)")
@@ -43,7 +43,7 @@ public struct VendorSyncHandler: DeliveryHandler {
                 outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
             }
         }
-        var synced: [(index: Int, allocation: VendorAllocation, result: VendorApplyResult)] = []
+        var synced: [(index: Int, allocation: VendorMovement, result: VendorApplyResult)] = []
         for (vendorId, items) in byVendor.sorted(by: { $0.key < $1.key }) {
             let results = await WindowFallback.apply(
                 items.map(\.allocation), on: vendors[vendorId]!, logger: logger, metadata: [LogKey.vendor: "\(vendorId)"],
@@ -63,13 +63,13 @@ public struct VendorSyncHandler: DeliveryHandler {
 
     /// ordersdb's side: APPLIED in one statement, CONFLICTED one by one (rare). The vendor
     /// side is done and idempotent, so a failure here only retries this update.
-    private func record(_ synced: [(index: Int, allocation: VendorAllocation, result: VendorApplyResult)], logger: Logger) async -> [(Int, DeliveryOutcome)] {
+    private func record(_ synced: [(index: Int, allocation: VendorMovement, result: VendorApplyResult)], logger: Logger) async -> [(Int, DeliveryOutcome)] {
         var outcomes: [(Int, DeliveryOutcome)] = []
         let applied = synced.filter { $0.result == .applied || $0.result == .alreadyApplied }
         var recordFailed = false
         if !applied.isEmpty {
             do {
-                try await orders.withConnection { try AllocationStore.markApplied(applied.map(\.allocation.allocationId), on: $0) }
+                try await orders.withConnection { try AllocationStore.markApplied(applied.map(\.allocation.movementId), on: $0) }
             } catch {
                 recordFailed = true
                 outcomes += applied.map { ($0.index, .retry(reason: "database-unavailable", message: "\(error)")) }
@@ -80,7 +80,7 @@ public struct VendorSyncHandler: DeliveryHandler {
             if recordFailed, result == .applied || result == .alreadyApplied { continue }
             var logger = logger
             logger[metadataKey: LogKey.orderId] = .string(UUIDText.string(allocation.orderId))
-            logger[metadataKey: LogKey.allocationId] = .string(UUIDText.string(allocation.allocationId))
+            logger[metadataKey: LogKey.movementId] = .string(UUIDText.string(allocation.movementId))
             logger[metadataKey: LogKey.vendor] = "\(allocation.vendorId)"
             if case .conflicted(let reason) = result {
                 do {

@@ -110,7 +110,7 @@ final class DLQFixture: Sendable {
         try Self.database { connection in
             let list = "{" + ids.map(\.uuidString).joined(separator: ",") + "}"
             return try connection.query(
-                "SELECT coalesce(sum(quantity), 0)::int FROM allocations WHERE order_id = ANY($1::uuid[])", [list]
+                "SELECT coalesce(sum(quantity), 0)::int FROM stock_movements WHERE order_id = ANY($1::uuid[])", [list]
             ).rows[0].decode(0, as: Int.self)
         }
     }

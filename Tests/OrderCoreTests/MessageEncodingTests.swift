@@ -64,25 +64,38 @@ import TextCodecs
 
     @Test func everyASCIICharacterIsEscapedAsJSONEncoderDoes() throws {
         let everything = String(decoding: (0...0x7F).map { UInt8($0) }, as: UTF8.self) + "é€😀\u{FEFF}"
-        let allocation = VendorAllocation(allocationId: UUID(), orderId: UUID(), vendorId: everything, productId: "/\\\"", quantity: 5)
+        let allocation = VendorMovement(movementId: UUID(), orderId: UUID(), vendorId: everything, productId: "/\\\"", quantity: 5)
         #expect(allocation.encoded() == (try Self.foundationBytes(allocation)))
         #expect(try JSONValue.parse(allocation.encoded()) == .object([
-            "allocationId": .string(allocation.allocationId.uuidString.lowercased()), "orderId": .string(allocation.orderId.uuidString.lowercased()),
+            "kind": .string("allocate"), "movementId": .string(allocation.movementId.uuidString.lowercased()), "orderId": .string(allocation.orderId.uuidString.lowercased()),
             "vendorId": .string(everything), "productId": .string("/\\\""), "quantity": .integer(5),
         ]))
     }
 
     @Test func vendorAllocationBytesAndRoundTrip() throws {
         let allocations = [
-            VendorAllocation(allocationId: UUID(uuidString: "00000000-0000-0000-0000-000000000000")!, orderId: UUID(), vendorId: "vendorA", productId: "p1", quantity: 1),
-            VendorAllocation(allocationId: UUID(), orderId: UUID(uuidString: "FFFFFFFF-ABCD-EF01-2345-6789abcdef01")!, vendorId: "vendor \"B\"", productId: "a.b_c-9", quantity: 1_000_000),
+            VendorMovement(movementId: UUID(uuidString: "00000000-0000-0000-0000-000000000000")!, orderId: UUID(), vendorId: "vendorA", productId: "p1", quantity: 1),
+            VendorMovement(movementId: UUID(), orderId: UUID(uuidString: "FFFFFFFF-ABCD-EF01-2345-6789abcdef01")!, vendorId: "vendor \"B\"", productId: "a.b_c-9", quantity: 1_000_000),
         ]
         for allocation in allocations {
             #expect(allocation.encoded() == (try Self.foundationBytes(allocation)))
-            #expect(try VendorAllocation.decode(allocation.encoded()) == allocation)
+            #expect(try VendorMovement.decode(allocation.encoded()) == allocation)
         }
         #expect(String(decoding: allocations[0].encoded(), as: UTF8.self)
-            == #"{"allocationId":"00000000-0000-0000-0000-000000000000","orderId":"\#(allocations[0].orderId.uuidString.lowercased())","productId":"p1","quantity":1,"vendorId":"vendorA"}"#)
+            == #"{"kind":"allocate","movementId":"00000000-0000-0000-0000-000000000000","orderId":"\#(allocations[0].orderId.uuidString.lowercased())","productId":"p1","quantity":1,"vendorId":"vendorA"}"#)
+        let restock = VendorMovement(movementId: UUID(), kind: .restock, orderId: UUID(), vendorId: "vendorB", productId: "p2", quantity: 3)
+        #expect(restock.encoded() == (try Self.foundationBytes(restock)))
+        #expect(try VendorMovement.decode(restock.encoded()) == restock)
+    }
+
+    /// A vendor.allocation.v1 body (before movements had kinds) still decodes, as an allocation.
+    @Test func aLegacyAllocationBodyDecodesAsAnAllocation() throws {
+        let order = UUID(), movement = UUID()
+        let legacy = #"{"allocationId":"\#(UUIDText.string(movement))","orderId":"\#(UUIDText.string(order))","productId":"p1","quantity":2,"vendorId":"vendorA"}"#
+        #expect(try VendorMovement.decode(Array(legacy.utf8))
+            == VendorMovement(movementId: movement, kind: .allocate, orderId: order, vendorId: "vendorA", productId: "p1", quantity: 2))
+        let wrongKind = #"{"kind":"hold","movementId":"\#(UUIDText.string(movement))","orderId":"\#(UUIDText.string(order))","productId":"p1","quantity":2,"vendorId":"vendorA"}"#
+        #expect(throws: PoisonMessage.self) { try VendorMovement.decode(Array(wrongKind.utf8)) }
     }
 
     @Test func orderPlacedText() {
@@ -97,26 +110,26 @@ import TextCodecs
         let order = Self.orders[0]
         let upper = #"{"acceptedAt":"2026-11-21T03:04:05.123Z","lines":[{"productId":"p1","quantity":2}],"orderId":"6F1C2B8E-3D4A-4E5F-9A7B-0C1D2E3F4A5B"}"#
         #expect(try OrderPlaced.decode(Array(upper.utf8)) == order)
-        let allocation = VendorAllocation(allocationId: UUID(), orderId: order.orderId, vendorId: "v", productId: "p1", quantity: 1)
+        let allocation = VendorMovement(movementId: UUID(), orderId: order.orderId, vendorId: "v", productId: "p1", quantity: 1)
         let upperAllocation = String(decoding: allocation.encoded(), as: UTF8.self)
-            .replacingOccurrences(of: UUIDText.string(allocation.allocationId), with: allocation.allocationId.uuidString)
+            .replacingOccurrences(of: UUIDText.string(allocation.movementId), with: allocation.movementId.uuidString)
             .replacingOccurrences(of: UUIDText.string(allocation.orderId), with: allocation.orderId.uuidString)
         #expect(upperAllocation != String(decoding: allocation.encoded(), as: UTF8.self))
-        #expect(try VendorAllocation.decode(Array(upperAllocation.utf8)) == allocation)
+        #expect(try VendorMovement.decode(Array(upperAllocation.utf8)) == allocation)
     }
 
-    private static let ids = #""allocationId":"6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b","orderId":"6F1C2B8E-3D4A-4E5F-9A7B-0C1D2E3F4A5C""#
+    private static let ids = #""movementId":"6f1c2b8e-3d4a-4e5f-9a7b-0c1d2e3f4a5b","orderId":"6F1C2B8E-3D4A-4E5F-9A7B-0C1D2E3F4A5C""#
 
     @Test(arguments: [
         ("not json", PoisonMessage(reason: .undecodable, detail: "body is not JSON")),
         ("", PoisonMessage(reason: .undecodable, detail: "body is not JSON")),
-        (#"{"allocationId":1"#, PoisonMessage(reason: .undecodable, detail: "body is not JSON")),
+        (#"{"movementId":1"#, PoisonMessage(reason: .undecodable, detail: "body is not JSON")),
         ("[]", PoisonMessage(reason: .invalid, detail: "body must be a JSON object, not array")),
-        (#"{"allocationId":1}"#, PoisonMessage(reason: .invalid, detail:
-            "allocationId: must be a string, not number; orderId: is required; vendorId: is required; productId: is required; quantity: is required")),
+        (#"{"movementId":1}"#, PoisonMessage(reason: .invalid, detail:
+            "movementId: must be a string, not number; orderId: is required; vendorId: is required; productId: is required; quantity: is required")),
         (#"{\#(ids),"vendorId":"v","productId":"p1"}"#, PoisonMessage(reason: .invalid, detail: "quantity: is required")),
-        (#"{"allocationId":"x","orderId":"6F1C2B8E-3D4A-4E5F-9A7B-0C1D2E3F4A5C","vendorId":"v","productId":"p1","quantity":1}"#,
-         PoisonMessage(reason: .invalid, detail: "allocationId: not a UUID")),
+        (#"{"movementId":"x","orderId":"6F1C2B8E-3D4A-4E5F-9A7B-0C1D2E3F4A5C","vendorId":"v","productId":"p1","quantity":1}"#,
+         PoisonMessage(reason: .invalid, detail: "movementId: not a UUID")),
         (#"{\#(ids),"vendorId":null,"productId":"p1","quantity":"1"}"#,
          PoisonMessage(reason: .invalid, detail: "vendorId: must be a string, not null; quantity: must be an integer, not string")),
         (#"{\#(ids),"vendorId":"v","productId":"p1","quantity":2.5}"#, PoisonMessage(reason: .invalid, detail: "quantity: must be an integer from 1 to 1000000")),
@@ -126,14 +139,14 @@ import TextCodecs
         (#"{\#(ids),"vendorId":"","productId":"p1","quantity":1}"#, PoisonMessage(reason: .invalid, detail: "productId or vendorId is not valid")),
     ])
     func vendorAllocationPoison(body: String, expected: PoisonMessage) {
-        #expect(throws: expected) { try VendorAllocation.decode(Array(body.utf8)) }
+        #expect(throws: expected) { try VendorMovement.decode(Array(body.utf8)) }
     }
 
     @Test func vendorAllocationIgnoresUnknownFieldsAndAcceptsIntegralNumbers() throws {
         let body = #"{\#(Self.ids),"vendorId":"v","productId":"p1","quantity":2.0,"note":{"x":[1]}}"#
-        let allocation = try VendorAllocation.decode(Array(body.utf8))
+        let allocation = try VendorMovement.decode(Array(body.utf8))
         #expect(allocation.quantity == 2)
-        #expect(allocation.allocationId.uuidString == "6F1C2B8E-3D4A-4E5F-9A7B-0C1D2E3F4A5B")
+        #expect(allocation.movementId.uuidString == "6F1C2B8E-3D4A-4E5F-9A7B-0C1D2E3F4A5B")
     }
 
     @Test func orderPlacedNullKeyAndWrongTypes() throws {

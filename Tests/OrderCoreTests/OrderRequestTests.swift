@@ -11,8 +11,8 @@ import Testing
     }
 
     @Test func singleLineAndItemsForms() throws {
-        #expect(try OrderRequest.parse(Array(#"{"productId":"p1","quantity":2}"#.utf8)).get() == [OrderLine(productId: "p1", quantity: 2)])
-        let lines = try OrderRequest.parse(Array(#"{"items":[{"productId":"a.b_c-9","quantity":1},{"productId":"p2","quantity":1000000}]}"#.utf8)).get()
+        #expect(try OrderRequest.parse(Array(#"{"productId":"p1","quantity":2}"#.utf8)).get().lines == [OrderLine(productId: "p1", quantity: 2)])
+        let lines = try OrderRequest.parse(Array(#"{"items":[{"productId":"a.b_c-9","quantity":1},{"productId":"p2","quantity":1000000}]}"#.utf8)).get().lines
         #expect(lines.map(\.quantity) == [1, 1_000_000])
     }
 
@@ -126,9 +126,9 @@ import Testing
     }
 
     @Test func vendorAllocationRoundTripsAndRejectsGarbage() throws {
-        let message = VendorAllocation(allocationId: UUID(), orderId: UUID(), vendorId: "vendorA", productId: "p1", quantity: 3)
-        #expect(try VendorAllocation.decode(message.encoded()) == message)
-        #expect(throws: PoisonMessage.self) { try VendorAllocation.decode(Array(#"{"allocationId":1}"#.utf8)) }
+        let message = VendorMovement(movementId: UUID(), orderId: UUID(), vendorId: "vendorA", productId: "p1", quantity: 3)
+        #expect(try VendorMovement.decode(message.encoded()) == message)
+        #expect(throws: PoisonMessage.self) { try VendorMovement.decode(Array(#"{"movementId":1}"#.utf8)) }
     }
 }
 

@@ -171,7 +171,7 @@ final class RecordingHandler: DeliveryHandler {
                 let rows = try connection.query(
                     """
                     SELECT o.id, o.reason, (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id),
-                           (SELECT coalesce(sum(a.quantity), 0) FROM allocations a WHERE a.order_id = o.id), o.idempotency_key
+                           (SELECT coalesce(sum(a.quantity), 0) FROM stock_movements a WHERE a.order_id = o.id), o.idempotency_key
                     FROM orders o WHERE o.id = ANY($1::uuid[])
                     """, ["{" + ids.map(\.orderId.uuidString).joined(separator: ",") + "}"]
                 ).rows
@@ -212,7 +212,7 @@ final class RecordingHandler: DeliveryHandler {
             #expect(try system.stock(of: product).values.reduce(0, +) == 1)
             #expect(try await system.depth(system.topology.orders.main) == 0, "all acked")
             let vendorSync = try await system.drain(system.topology.vendorSync.main)
-            let units = try vendorSync.reduce(0) { $0 + (try VendorAllocation.decode($1.body)).quantity }
+            let units = try vendorSync.reduce(0) { $0 + (try VendorMovement.decode($1.body)).quantity }
             #expect(units == 24 + 2, "one set of allocations per order, re-published once for the duplicate")
         }
     }

@@ -93,13 +93,13 @@ import Testing
             for vendor in vendors {
                 let appliedHere = try OrderSystemFixture.database { connection in
                     try connection.query(
-                        "SELECT id, quantity FROM allocations WHERE vendor_id = $1 AND product_id = ANY($2::text[]) AND status = 'APPLIED'",
+                        "SELECT id, quantity FROM stock_movements WHERE vendor_id = $1 AND product_id = ANY($2::text[]) AND status = 'APPLIED'",
                         [vendor, OrderSystemFixture.arrayParameter(products)]
                     ).rows.map { (try $0.decode(0, as: UUID.self), try $0.decode(1, as: Int.self)) }
                 }
                 let appliedThere = try OrderSystemFixture.vendorDatabase(vendor) { connection in
                     try connection.query(
-                        "SELECT allocation_id, quantity FROM applied_allocations WHERE product_id = ANY($1::text[])",
+                        "SELECT movement_id, quantity FROM applied_movements WHERE product_id = ANY($1::text[])",
                         [OrderSystemFixture.arrayParameter(products)]
                     ).rows.map { (try $0.decode(0, as: UUID.self), try $0.decode(1, as: Int.self)) }
                 }
@@ -117,7 +117,7 @@ import Testing
                 let confirmed = try OrderSystemFixture.database { connection in
                     try connection.query(
                         """
-                        SELECT coalesce(sum(a.quantity), 0)::int FROM allocations a JOIN orders o ON o.id = a.order_id
+                        SELECT coalesce(sum(a.quantity), 0)::int FROM stock_movements a JOIN orders o ON o.id = a.order_id
                         WHERE a.product_id = $1 AND o.status = 'CONFIRMED'
                         """, [product]
                     ).singleRow().decode(0, as: Int.self)

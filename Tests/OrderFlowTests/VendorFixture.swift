@@ -33,7 +33,7 @@ extension OrderSystemFixture {
     func appliedAllocations(_ vendor: String, _ product: String) throws -> (count: Int, units: Int) {
         try Self.vendorDatabase(vendor) { connection in
             let row = try connection.query(
-                "SELECT count(*)::int, coalesce(sum(quantity), 0)::int FROM applied_allocations WHERE product_id = $1", [product]
+                "SELECT count(*)::int, coalesce(sum(quantity), 0)::int FROM applied_movements WHERE product_id = $1", [product]
             ).singleRow()
             return (try row.decode(0), try row.decode(1))
         }
@@ -76,7 +76,7 @@ extension OrderSystemFixture {
         repeat {
             counts = try Self.database { connection in
                 Dictionary(uniqueKeysWithValues: try connection.query(
-                    "SELECT status, count(*)::int FROM allocations WHERE order_id = ANY($1::uuid[]) GROUP BY status", [list]
+                    "SELECT status, count(*)::int FROM stock_movements WHERE order_id = ANY($1::uuid[]) GROUP BY status", [list]
                 ).rows.map { (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self)) })
             }
             if counts["PENDING", default: 0] == 0 { return counts }

@@ -62,7 +62,7 @@ import Testing
             let otherSold = confirmed.filter { $0.lines.count == 2 }.count
             #expect(try system.stock(of: other) == ["vendorA": 100_000 - otherSold])
             let allocations = try OrderSystemFixture.database { connection in
-                try connection.query("SELECT coalesce(sum(quantity), 0)::int FROM allocations WHERE product_id = $1", [product]).rows[0].decode(0, as: Int.self)
+                try connection.query("SELECT coalesce(sum(quantity), 0)::int FROM stock_movements WHERE product_id = $1", [product]).rows[0].decode(0, as: Int.self)
             }
             #expect(allocations == unitsOfProduct, "one allocation set per order")
             #expect(try await system.depth(system.topology.orders.deadLetter) == 0)

@@ -39,7 +39,8 @@ struct MigrationDatabaseTests {
             let applied = try runner.apply(on: connection)
             #expect(applied.map(\.version) == files.map(\.version))
             #expect(try tables(connection) == ["schema_migrations", "vendors", "products", "vendor_stock",
-                                               "orders", "order_lines", "allocations"])
+                                               "orders", "order_lines", "stock_movements", "order_transitions",
+                                               "reservations", "outbox", "product_stock_levels"])
             #expect(try runner.apply(on: connection).isEmpty, "a second run applies nothing")
             #expect(try runner.pending(on: connection).isEmpty)
             let recorded = try connection.query("SELECT version, name, checksum FROM schema_migrations ORDER BY version").rows
@@ -83,12 +84,12 @@ struct MigrationDatabaseTests {
                                       orderID, "key-1", Date())
                 try transaction.query("INSERT INTO order_lines (order_id, line_no, product_id, quantity) VALUES ($1, 1, 'p2', 17)", orderID)
                 try transaction.query("""
-                    INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity)
+                    INSERT INTO stock_movements (id, order_id, line_no, vendor_id, product_id, quantity)
                     VALUES ($1, $3, 1, 'vendorA', 'p2', 15), ($2, $3, 1, 'vendorB', 'p2', 2)
                     """, UUID(), UUID(), orderID)
             }
             let pending = try connection.query(
-                "SELECT count(*) FROM allocations WHERE vendor_id = $1 AND status = 'PENDING'", "vendorA").singleRow()
+                "SELECT count(*) FROM stock_movements WHERE vendor_id = $1 AND status = 'PENDING'", "vendorA").singleRow()
             #expect(try pending.decode(0, as: Int.self) == 1)
             let order = try connection.query("SELECT review_required, created_at, updated_at FROM orders WHERE id = $1", orderID).singleRow()
             #expect(try order.decode("review_required", as: Bool.self) == false)
@@ -100,7 +101,7 @@ struct MigrationDatabaseTests {
                 try connection.query("INSERT INTO orders (id, idempotency_key, status) VALUES ($1, 'key-1', 'CONFIRMED')", UUID())
             }
             expectSQLState(.checkViolation, constraint: "orders_status_valid") {
-                try connection.query("INSERT INTO orders (id, status, reason) VALUES ($1, 'QUEUED', 'not a stored status')", UUID())
+                try connection.query("INSERT INTO orders (id, status, reason) VALUES ($1, 'PENDING', 'not a state')", UUID())
             }
             expectSQLState(.checkViolation, constraint: "orders_reason_required") {
                 try connection.query("INSERT INTO orders (id, status) VALUES ($1, 'REJECTED')", UUID())
@@ -112,29 +113,29 @@ struct MigrationDatabaseTests {
             expectSQLState(.checkViolation, constraint: "order_lines_quantity_range") {
                 try connection.query("INSERT INTO order_lines VALUES ($1, 2, 'p1', 1000001)", orderID)
             }
-            expectSQLState(.checkViolation, constraint: "allocations_quantity_positive") {
-                try connection.query("INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity) VALUES ($1, $2, 1, 'vendorA', 'p1', 0)", UUID(), orderID)
+            expectSQLState(.checkViolation, constraint: "stock_movements_quantity_positive") {
+                try connection.query("INSERT INTO stock_movements (id, order_id, line_no, vendor_id, product_id, quantity) VALUES ($1, $2, 1, 'vendorA', 'p1', 0)", UUID(), orderID)
             }
-            expectSQLState(.foreignKeyViolation, constraint: "allocations_line_fk") {
-                try connection.query("INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity) VALUES ($1, $2, 9, 'vendorA', 'p1', 1)", UUID(), orderID)
+            expectSQLState(.foreignKeyViolation, constraint: "stock_movements_line_fk") {
+                try connection.query("INSERT INTO stock_movements (id, order_id, line_no, vendor_id, product_id, quantity) VALUES ($1, $2, 9, 'vendorA', 'p1', 1)", UUID(), orderID)
             }
-            expectSQLState(.foreignKeyViolation, constraint: "allocations_stock_fk") {  // vendorB does not stock p1
-                try connection.query("INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity) VALUES ($1, $2, 1, 'vendorB', 'p1', 1)", UUID(), orderID)
+            expectSQLState(.foreignKeyViolation, constraint: "stock_movements_stock_fk") {  // vendorB does not stock p1
+                try connection.query("INSERT INTO stock_movements (id, order_id, line_no, vendor_id, product_id, quantity) VALUES ($1, $2, 1, 'vendorB', 'p1', 1)", UUID(), orderID)
             }
-            expectSQLState(.foreignKeyViolation, constraint: "allocations_stock_fk") {
-                try connection.query("INSERT INTO allocations (id, order_id, line_no, vendor_id, product_id, quantity) VALUES ($1, $2, 1, 'vendorA', 'p404', 1)", UUID(), orderID)
+            expectSQLState(.foreignKeyViolation, constraint: "stock_movements_stock_fk") {
+                try connection.query("INSERT INTO stock_movements (id, order_id, line_no, vendor_id, product_id, quantity) VALUES ($1, $2, 1, 'vendorA', 'p404', 1)", UUID(), orderID)
             }
-            expectSQLState(.checkViolation, constraint: "allocations_status_valid") {
-                try connection.query("UPDATE allocations SET status = 'DONE' WHERE order_id = $1", orderID)
+            expectSQLState(.checkViolation, constraint: "stock_movements_status_valid") {
+                try connection.query("UPDATE stock_movements SET status = 'DONE' WHERE order_id = $1", orderID)
             }
-            expectSQLState(.checkViolation, constraint: "allocations_applied_at_set") {
-                try connection.query("UPDATE allocations SET status = 'APPLIED' WHERE order_id = $1", orderID)
+            expectSQLState(.checkViolation, constraint: "stock_movements_applied_at_set") {
+                try connection.query("UPDATE stock_movements SET status = 'APPLIED' WHERE order_id = $1", orderID)
             }
-            let marked = try connection.query("UPDATE allocations SET status = 'APPLIED', applied_at = now() WHERE order_id = $1", orderID)
+            let marked = try connection.query("UPDATE stock_movements SET status = 'APPLIED', applied_at = now() WHERE order_id = $1", orderID)
             #expect(marked.affectedRows == 2)
             // Deleting an order takes its lines and allocations with it.
             try connection.query("DELETE FROM orders WHERE id = $1", orderID)
-            #expect(try connection.query("SELECT count(*) FROM allocations").singleRow().decode(0, as: Int.self) == 0)
+            #expect(try connection.query("SELECT count(*) FROM stock_movements").singleRow().decode(0, as: Int.self) == 0)
         }
     }
 
@@ -145,7 +146,7 @@ struct MigrationDatabaseTests {
             let runner = MigrationRunner(directory: Self.vendorDirectory)
             let applied = try runner.apply(on: connection)
             #expect(applied.first?.fileName == "0001_initial.sql")
-            #expect(try tables(connection) == ["schema_migrations", "products", "applied_allocations"])
+            #expect(try tables(connection) == ["schema_migrations", "products", "applied_movements"])
             #expect(try runner.apply(on: connection).isEmpty)
 
             try connection.query("INSERT INTO products (id, name, stock) VALUES ('p1', 'Product 1', 10)")
@@ -158,16 +159,16 @@ struct MigrationDatabaseTests {
             let order = UUID()
             func applyAllocation() throws {
                 try connection.withTransaction { transaction in
-                    try transaction.query("INSERT INTO applied_allocations (allocation_id, order_id, product_id, quantity) VALUES ($1, $2, 'p1', 3)",
+                    try transaction.query("INSERT INTO applied_movements (movement_id, order_id, product_id, quantity, kind) VALUES ($1, $2, 'p1', 3, 'allocate')",
                                           allocation, order)
                     try transaction.query("UPDATE products SET stock = stock - 3, updated_at = now() WHERE id = 'p1'")
                 }
             }
             try applyAllocation()
-            expectSQLState(.uniqueViolation, constraint: "applied_allocations_pkey") { try applyAllocation() }
+            expectSQLState(.uniqueViolation, constraint: "applied_movements_pkey") { try applyAllocation() }
             let stock = try connection.query("SELECT stock FROM products WHERE id = 'p1'").singleRow().decode(0, as: Int.self)
             #expect(stock == 7, "the duplicate rolled back: decremented once")
-            #expect(try connection.query("SELECT count(*) FROM applied_allocations").singleRow().decode(0, as: Int.self) == 1)
+            #expect(try connection.query("SELECT count(*) FROM applied_movements").singleRow().decode(0, as: Int.self) == 1)
         }
     }
 

@@ -18,8 +18,8 @@ private let orderBody = OrderPlaced(
     acceptedAt: Date(timeIntervalSince1970: 1_795_000_000.123)
 ).encoded()
 
-private let allocationBody = VendorAllocation(
-    allocationId: UUID(uuidString: "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d")!,
+private let allocationBody = VendorMovement(
+    movementId: UUID(uuidString: "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d")!,
     orderId: UUID(uuidString: "3f2504e0-4f89-41d3-9a0c-0305e82c3301")!,
     vendorId: "vendor-a", productId: "widget-blue.xl", quantity: 12
 ).encoded()
@@ -63,11 +63,11 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("OrderPlaced: JSONDecoder") { benchmark in
         for _ in benchmark.scaledIterations { blackHole(try decoder.decode(OrderPlaced.self, from: Data(orderBody))) }
     }
-    Benchmark("VendorAllocation: hand-written parser") { benchmark in
-        for _ in benchmark.scaledIterations { blackHole(try VendorAllocation.decode(allocationBody)) }
+    Benchmark("VendorMovement: hand-written parser") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try VendorMovement.decode(allocationBody)) }
     }
-    Benchmark("VendorAllocation: JSONDecoder") { benchmark in
-        for _ in benchmark.scaledIterations { blackHole(try decoder.decode(VendorAllocation.self, from: Data(allocationBody))) }
+    Benchmark("VendorMovement: JSONDecoder") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try decoder.decode(VendorMovement.self, from: Data(allocationBody))) }
     }
     Benchmark("POST /order body: hand-written parser") { benchmark in
         for _ in benchmark.scaledIterations { blackHole(try OrderRequest.parse(requestBody).get()) }
