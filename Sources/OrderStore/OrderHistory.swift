@@ -19,7 +19,9 @@ public enum OrderHistory {
     }
 
     /// Records one transition for each of several orders (locked by the
-    /// caller), with one statement per table: the worker's window.
+    /// caller), with one statement per table: the worker's window. At most one
+    /// transition per order per call. The row's reason becomes the
+    /// transition's (nil clears a reason an earlier state had).
     public static func record(
         _ transitions: [(orderId: UUID, transition: OrderTransition)], actor: OrderActor, on connection: PostgresConnection
     ) throws -> [RecordedTransition] {
@@ -31,7 +33,7 @@ public enum OrderHistory {
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[])
                     AS d(order_id, from_status, to_status, cause, reason, event_id)
             ), updated AS (
-                UPDATE orders AS o SET status = d.to_status, reason = coalesce(d.reason, o.reason),
+                UPDATE orders AS o SET status = d.to_status, reason = d.reason,
                     last_seq = o.last_seq + 1, updated_at = now()
                 FROM d WHERE o.id = d.order_id AND o.status = d.from_status
                 RETURNING o.id, o.last_seq, o.updated_at
