@@ -14,6 +14,15 @@ import Testing
         OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: quantity)], idempotencyKey: nil, acceptedAt: Date())
     }
 
+    /// An order of one line the real worker confirmed (its allocations now wait in vendor_sync).
+    private func confirmedOrder(_ system: OrderSystemFixture, _ product: String, _ quantity: Int) async throws -> OrderPlaced {
+        let placed = order(product, quantity)
+        try await system.publish(placed)
+        let status = try await system.withWorker { try await system.waitForOrders([placed.orderId]) }[placed.orderId]
+        try #require(status == "CONFIRMED")
+        return placed
+    }
+
     /// A vendor_sync message as order-worker and the outbox relay publish it.
     private func message(_ movement: VendorMovement) -> (body: [UInt8], properties: AMQPProperties) {
         (movement.encoded(), AMQPProperties(
@@ -121,9 +130,7 @@ import Testing
     @Test func aRestockRaisesTheVendorsStockOnceUnderRedeliveryAndReplay() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.vendorProduct("restock", stock: ["vendorA": 7])
-            let placed = order(product, 3)
-            try await system.publish(placed)
-            #expect(try await system.withWorker { try await system.waitForOrders([placed.orderId]) }[placed.orderId] == "CONFIRMED")
+            let placed = try await confirmedOrder(system, product, 3)
             let restock = VendorMovement(movementId: UUID(), kind: .restock, orderId: placed.orderId, vendorId: "vendorA", productId: product, quantity: 3)
             try recordRestock(restock)
             #expect(try system.stock(of: product) == ["vendorA": 7], "the units are back locally at once")
@@ -155,9 +162,7 @@ import Testing
             // Stocked locally at both vendors, but vendorB's own database has no such product.
             let product = try system.product("restock-missing", stock: ["vendorA": 5, "vendorB": 0])
             _ = try OrderSystemFixture.vendorDatabase("vendorA") { try $0.query("INSERT INTO products (id, name, stock) VALUES ($1, $1, 5)", [product]) }
-            let placed = order(product, 2)
-            try await system.publish(placed)
-            #expect(try await system.withWorker { try await system.waitForOrders([placed.orderId]) }[placed.orderId] == "CONFIRMED")
+            let placed = try await confirmedOrder(system, product, 2)
             let restock = VendorMovement(movementId: UUID(), kind: .restock, orderId: placed.orderId, vendorId: "vendorB", productId: product, quantity: 2)
             try recordRestock(restock)
             try await system.withVendorSync {
@@ -177,9 +182,7 @@ import Testing
     @Test func aRefusedAllocationMovesToAnotherVendorWithExactStockOnBothSides() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.vendorProduct("realloc", stock: ["vendorA": 5, "vendorB": 10])
-            let placed = order(product, 4)
-            try await system.publish(placed)
-            #expect(try await system.withWorker { try await system.waitForOrders([placed.orderId]) }[placed.orderId] == "CONFIRMED")
+            let placed = try await confirmedOrder(system, product, 4)
             #expect(try system.stock(of: product) == ["vendorA": 5, "vendorB": 6], "most available first: all 4 from vendorB")
             // vendorB sold 8 elsewhere before hearing of the allocation.
             _ = try OrderSystemFixture.vendorDatabase("vendorB") { try $0.query("UPDATE products SET stock = 2 WHERE id = $1", [product]) }
@@ -224,9 +227,7 @@ import Testing
     @Test func aRefusedAllocationNoOtherVendorCanCoverFlagsTheOrder() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.vendorProduct("realloc-none", stock: ["vendorA": 3, "vendorB": 6])
-            let placed = order(product, 5)
-            try await system.publish(placed)
-            #expect(try await system.withWorker { try await system.waitForOrders([placed.orderId]) }[placed.orderId] == "CONFIRMED")
+            let placed = try await confirmedOrder(system, product, 5)
             #expect(try system.stock(of: product) == ["vendorA": 3, "vendorB": 1])
             _ = try OrderSystemFixture.vendorDatabase("vendorB") { try $0.query("UPDATE products SET stock = 4 WHERE id = $1", [product]) }
 
@@ -244,9 +245,7 @@ import Testing
     @Test func aRefusedAllocationOfACancelledOrderIsNotReallocated() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.vendorProduct("realloc-cancelled", stock: ["vendorA": 5, "vendorB": 10])
-            let placed = order(product, 4)
-            try await system.publish(placed)
-            #expect(try await system.withWorker { try await system.waitForOrders([placed.orderId]) }[placed.orderId] == "CONFIRMED")
+            let placed = try await confirmedOrder(system, product, 4)
             // Cancelled before vendorB heard of it (the status as the cancel records it).
             guard case .transition(let cancel) = OrderLifecycle.decide(.confirmed, .cancel(reason: "changed my mind")) else {
                 Issue.record("CONFIRMED cannot be cancelled")
