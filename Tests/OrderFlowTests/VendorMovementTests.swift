@@ -23,30 +23,6 @@ import Testing
         return placed
     }
 
-    /// A vendor_sync message as order-worker and the outbox relay publish it.
-    private func message(_ movement: VendorMovement) -> (body: [UInt8], properties: AMQPProperties) {
-        (movement.encoded(), AMQPProperties(
-            contentType: "application/json", deliveryMode: .persistent, correlationID: movement.orderId.uuidString.lowercased(),
-            messageID: movement.movementId.uuidString.lowercased(), type: VendorMovement.messageType))
-    }
-
-    /// A restock of an order's line written to ordersdb as a cancellation writes it:
-    /// the movement PENDING, the local units back.
-    private func recordRestock(_ movement: VendorMovement) throws {
-        try OrderSystemFixture.database { connection in
-            try connection.withTransaction { connection in
-                try connection.query(
-                    """
-                    INSERT INTO stock_movements (id, kind, status, order_id, line_no, vendor_id, product_id, quantity)
-                    VALUES ($1, 'restock', 'PENDING', $2, 1, $3, $4, $5)
-                    """, [movement.movementId, movement.orderId, movement.vendorId, movement.productId, movement.quantity])
-                try connection.query(
-                    "UPDATE vendor_stock SET stock = stock + $3 WHERE product_id = $1 AND vendor_id = $2",
-                    [movement.productId, movement.vendorId, movement.quantity])
-            }
-        }
-    }
-
     private func movementStatuses(_ orderId: UUID) throws -> [String: [String]] {
         try OrderSystemFixture.database { connection in
             var result: [String: [String]] = [:]
@@ -131,11 +107,13 @@ import Testing
         try await OrderSystemFixture.with { system in
             let product = try system.vendorProduct("restock", stock: ["vendorA": 7])
             let placed = try await confirmedOrder(system, product, 3)
-            let restock = VendorMovement(movementId: UUID(), kind: .restock, orderId: placed.orderId, vendorId: "vendorA", productId: product, quantity: 3)
-            try recordRestock(restock)
+            let restocks = try system.restockAll(placed.orderId)
+            let restock = try #require(restocks.first)
+            #expect(restocks == [VendorMovement(
+                movementId: restock.movementId, kind: .restock, orderId: placed.orderId, vendorId: "vendorA", productId: product, quantity: 3)])
             #expect(try system.stock(of: product) == ["vendorA": 7], "the units are back locally at once")
 
-            let copies = Array(repeating: message(restock), count: 2)
+            let copies = Array(repeating: OrderSystemFixture.message(restock), count: 2)
             try await system.withVendorSync {
                 // The order's allocation (published by the worker), then the restock twice: a redelivery.
                 try await system.publish(copies, to: system.topology.vendorSync.main)
@@ -164,9 +142,11 @@ import Testing
             _ = try OrderSystemFixture.vendorDatabase("vendorA") { try $0.query("INSERT INTO products (id, name, stock) VALUES ($1, $1, 5)", [product]) }
             let placed = try await confirmedOrder(system, product, 2)
             let restock = VendorMovement(movementId: UUID(), kind: .restock, orderId: placed.orderId, vendorId: "vendorB", productId: product, quantity: 2)
-            try recordRestock(restock)
+            try OrderSystemFixture.database { connection in
+                try connection.withTransaction { try OrderSystemFixture.record([(1, restock)], on: $0) }
+            }
             try await system.withVendorSync {
-                try await system.publish([message(restock)], to: system.topology.vendorSync.main)
+                try await system.publish([OrderSystemFixture.message(restock)], to: system.topology.vendorSync.main)
                 _ = try await system.waitForAllocationsSettled([placed.orderId])
             }
             try await system.expectSettled(system.topology.vendorSync)
@@ -213,7 +193,7 @@ import Testing
 
             // Published as the relay would, and applied: both vendors and ordersdb agree.
             try await system.withVendorSync {
-                try await system.publish([message(sent)], to: system.topology.vendorSync.main)
+                try await system.publish([OrderSystemFixture.message(sent)], to: system.topology.vendorSync.main)
                 _ = try await system.waitForAllocationsSettled([placed.orderId])
             }
             #expect(try movementStatuses(placed.orderId) == ["allocate vendorA": ["APPLIED"], "allocate vendorB": ["CONFLICTED"]])
