@@ -2,7 +2,8 @@
 -- transaction (Sources/OrderStore/OrderApplier.swift) for an order of one line
 -- of quantity 1, statement for statement: look the order id up FOR UPDATE,
 -- lock the product's stock rows FOR UPDATE in (product, vendor) order,
--- decrement, insert the order, its line and its allocation, commit.
+-- decrement, insert the order, its history row (QUEUED → CONFIRMED, seq 1),
+-- its line and its allocate movement (PENDING until vendor-sync applies it), commit.
 -- Run with -M prepared and:
 --   -D prefix=bench-u- -D products=1000   uniform over bench-u-0001 … bench-u-1000
 --   -D prefix=bench-h- -D products=1      all on bench-h-0001
@@ -20,11 +21,13 @@ SELECT vendor_id, product_id, stock FROM vendor_stock
 UPDATE vendor_stock SET stock = stock - 1
     WHERE product_id = :prefix::text || lpad(:n::text, 4, '0') AND vendor_id = :vendor::text
     RETURNING stock AS left_in_stock \gset
-INSERT INTO orders (id, idempotency_key, status, reason, queued_at)
-    VALUES (md5(:client_id::text || '-' || :r::text)::uuid, NULL, 'CONFIRMED', NULL, now());
+INSERT INTO orders (id, idempotency_key, status, reason, queued_at, last_seq)
+    VALUES (md5(:client_id::text || '-' || :r::text)::uuid, NULL, 'CONFIRMED', NULL, now(), 1);
+INSERT INTO order_transitions (order_id, seq, event_id, from_status, to_status, cause, actor)
+    VALUES (md5(:client_id::text || '-' || :r::text)::uuid, 1, gen_random_uuid(), 'QUEUED', 'CONFIRMED', 'stock-allocated', 'system');
 INSERT INTO order_lines (order_id, line_no, product_id, quantity)
     VALUES (md5(:client_id::text || '-' || :r::text)::uuid, 1, :prefix::text || lpad(:n::text, 4, '0'), 1);
-INSERT INTO stock_movements (id, order_id, line_no, vendor_id, product_id, quantity)
-    VALUES (gen_random_uuid(), md5(:client_id::text || '-' || :r::text)::uuid, 1, :vendor::text,
+INSERT INTO stock_movements (id, kind, status, order_id, line_no, vendor_id, product_id, quantity)
+    VALUES (gen_random_uuid(), 'allocate', 'PENDING', md5(:client_id::text || '-' || :r::text)::uuid, 1, :vendor::text,
             :prefix::text || lpad(:n::text, 4, '0'), 1);
 COMMIT;

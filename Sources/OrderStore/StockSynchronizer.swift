@@ -1,4 +1,5 @@
 import Foundation
+import OrderCore
 import Postgres
 
 /// What one vendor's sync did.
@@ -6,50 +7,105 @@ public struct VendorSyncOutcome: Sendable, Hashable {
     public let vendor: String
     /// Products whose local figure was written.
     public let products: Int
-    /// Units held back because the vendor had not applied them yet.
+    /// Net units of the vendor-bound movements the vendor had not applied yet
+    /// (allocations count positive, restocks negative), held back from its figure.
     public let unappliedUnits: Int
+    /// Units held by live reservations at the vendor, held back from its figure.
+    public let heldUnits: Int
+    /// Units the vendor reported too few to cover what is unapplied and held,
+    /// per product: those figures were written as 0 (see `StockSynchronizer`).
+    public let shortfall: [String: Int]
 }
 
-/// Pulls a vendor's stock into ordersdb without re-inflating it.
+/// Pulls a vendor's stock into ordersdb without re-inflating or deflating it
+/// (DESIGN.md "Stock movements"):
 ///
-/// local(vendor, product) = vendor's stock − allocations of that vendor and
-/// product that the vendor had not applied when its stock was read. The
-/// vendor's stock and its applied allocation ids come from one snapshot, and
-/// the local rows of the vendor stay locked (FOR UPDATE, product order, the
-/// same order the worker locks in) from before the pending allocations are
-/// read until the new figures are written, so no order can slip between.
+///     local(vendor, product) = vendor's stock
+///                            − net of that vendor's movements it had not applied when its stock was read
+///                              (PENDING, not in the snapshot's applied set; allocate +q, restock −q)
+///                            − units held by ACTIVE reservations there (Σhold − Σrelease)
+///
+/// The vendor's stock and its applied movement ids come from one snapshot.
+/// Every ACTIVE reservation holding stock at the vendor is locked (FOR SHARE)
+/// and then the local stock rows of the vendor's products (FOR UPDATE,
+/// product then vendor order): the lock order every writer takes them in, so from before the ledger is read until
+/// the new figures are written no hold can end or be consumed (consuming one
+/// changes no stock row) and no order can take stock. The ledger is read in
+/// one statement, so it is one consistent state.
+///
+/// A figure below 0 means the vendor now has fewer units than are held or
+/// promised to it: 0 is written (no more can be sold), the shortfall is
+/// reported, and the allocations that follow are refused by the vendor and
+/// reallocated or flagged for review (`MovementStore.settleRefusal`).
 public enum StockSynchronizer {
     /// The advisory lock that keeps two stock-sync runs from overlapping.
     public static let advisoryLockKey: Int64 = 0x5354_4F43_4B53_594E  // "STOCKSYN"
 
-    public static func sync(vendor: String, local: PostgresConnection, vendorDatabase: PostgresConnection) throws -> VendorSyncOutcome {
+    public static func sync(
+        vendor: String, local: PostgresConnection, vendorDatabase: PostgresConnection, stockLevels: StockLevelPolicy, eventsExchange: String
+    ) throws -> VendorSyncOutcome {
         try local.withTransaction { local in
             try local.query("INSERT INTO vendors (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [vendor])
-            try local.query("SELECT product_id FROM vendor_stock WHERE vendor_id = $1 ORDER BY product_id FOR UPDATE", [vendor])
-            let pending = try local.query(
-                "SELECT id, product_id, quantity FROM stock_movements WHERE vendor_id = $1 AND status = 'PENDING'", [vendor]
-            ).rows.map { (id: try $0.decode(0, as: UUID.self), product: try $0.decode(1, as: String.self), quantity: try $0.decode(2, as: Int.self)) }
+            try local.query(
+                """
+                SELECT r.id FROM reservations r
+                WHERE r.status = 'ACTIVE' AND EXISTS (SELECT 1 FROM stock_movements m WHERE m.reservation_id = r.id AND m.vendor_id = $1)
+                ORDER BY r.id FOR SHARE OF r
+                """, [vendor])
+            // Every vendor's row of the vendor's products, as every writer locks them, so
+            // the stock levels below see the products' sums one transaction after another.
+            let products = try local.query("SELECT product_id FROM vendor_stock WHERE vendor_id = $1", [vendor]).rows.map { try $0.decode(0, as: String.self) }
+            var current: [String: Int] = [:]
+            for row in try StockStatements.lock(products, on: local) where row.vendorId == vendor { current[row.productId] = row.stock }
+            // Pending vendor-bound movements one by one (the snapshot says which it
+            // applied), then the live holds summed per product, with the id NULL.
+            let ledger = try local.query(
+                """
+                SELECT id, product_id, CASE kind WHEN 'allocate' THEN quantity ELSE -quantity END
+                FROM stock_movements WHERE vendor_id = $1 AND status = 'PENDING'
+                UNION ALL
+                SELECT NULL, m.product_id, sum(CASE m.kind WHEN 'hold' THEN m.quantity ELSE -m.quantity END)::int
+                FROM stock_movements m JOIN reservations r ON r.id = m.reservation_id
+                WHERE m.vendor_id = $1 AND m.kind IN ('hold', 'release') AND r.status = 'ACTIVE'
+                GROUP BY m.product_id
+                """, [vendor]
+            ).rows.map { (id: try $0.decode(0, as: UUID?.self), product: try $0.decode(1, as: String.self), units: try $0.decode(2, as: Int.self)) }
 
-            let snapshot = try VendorStore.snapshot(checking: pending.map(\.id), on: vendorDatabase)
+            let snapshot = try VendorStore.snapshot(checking: ledger.compactMap(\.id), on: vendorDatabase)
 
             var unapplied: [String: Int] = [:]
-            for allocation in pending where !snapshot.applied.contains(allocation.id) {
-                unapplied[allocation.product, default: 0] += allocation.quantity
+            var held: [String: Int] = [:]
+            for entry in ledger {
+                if let id = entry.id {
+                    if !snapshot.applied.contains(id) { unapplied[entry.product, default: 0] += entry.units }
+                } else {
+                    held[entry.product, default: 0] += entry.units
+                }
             }
-            let products = snapshot.stock.keys.sorted()
-            let figures = products.map { max(0, snapshot.stock[$0]! - unapplied[$0, default: 0]) }
-            if !products.isEmpty {
+            let reported = snapshot.stock.keys.sorted()
+            var figures: [Int] = []
+            var shortfall: [String: Int] = [:]
+            for product in reported {
+                let figure = snapshot.stock[product]! - unapplied[product, default: 0] - held[product, default: 0]
+                if figure < 0 { shortfall[product] = -figure }
+                figures.append(max(0, figure))
+            }
+            if !reported.isEmpty {
                 try local.query(
                     "INSERT INTO products (id, name) SELECT id, id FROM unnest($1::text[]) AS t(id) ON CONFLICT DO NOTHING",
-                    [PostgresArray(products)])
+                    [PostgresArray(reported)])
                 try local.query(
                     """
                     INSERT INTO vendor_stock (product_id, vendor_id, stock, synced_at)
                     SELECT d.product_id, $1, d.stock, now() FROM unnest($2::text[], $3::int[]) AS d(product_id, stock)
                     ON CONFLICT (product_id, vendor_id) DO UPDATE SET stock = EXCLUDED.stock, synced_at = EXCLUDED.synced_at
-                    """, [vendor, PostgresArray(products), PostgresArray(figures)])
+                    """, [vendor, PostgresArray(reported), PostgresArray(figures)])
             }
-            return VendorSyncOutcome(vendor: vendor, products: products.count, unappliedUnits: unapplied.values.reduce(0, +))
+            let changed = zip(reported, figures).filter { current[$0.0] != $0.1 }.map(\.0)
+            try InventoryLevels.update(changed, policy: stockLevels, exchange: eventsExchange, on: local)
+            return VendorSyncOutcome(
+                vendor: vendor, products: reported.count, unappliedUnits: unapplied.values.reduce(0, +),
+                heldUnits: held.values.reduce(0, +), shortfall: shortfall)
         }
     }
 

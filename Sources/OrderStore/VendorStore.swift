@@ -2,17 +2,18 @@ import Foundation
 import OrderCore
 import Postgres
 
-/// What happened when an allocation reached its vendor.
+/// What happened when a stock movement reached its vendor.
 public enum VendorApplyResult: Sendable, Hashable {
     case applied
     /// Applied before (a redelivery or a replay): nothing changed.
     case alreadyApplied
-    /// The vendor cannot cover it any more (sold elsewhere, or no such product there).
+    /// The vendor refused it: an allocation it cannot cover any more (sold
+    /// elsewhere), or a movement for a product it does not have.
     case conflicted(reason: String)
 }
 
 /// A vendor's stock as read in one snapshot, with which of the asked
-/// allocation ids the vendor had applied in that same snapshot.
+/// movement ids the vendor had applied in that same snapshot.
 public struct VendorSnapshot: Sendable, Hashable {
     public let stock: [String: Int]
     public let applied: Set<UUID>
@@ -20,27 +21,30 @@ public struct VendorSnapshot: Sendable, Hashable {
 
 /// SQL against a vendor's own database (migrations/vendor).
 public enum VendorStore {
-    private static func noProduct(_ allocation: VendorMovement) -> String {
-        "vendor \(allocation.vendorId) has no product \(allocation.productId)"
+    private static func refusal(_ movement: VendorMovement, available: Int?) -> String? {
+        switch (movement.kind, available) {
+        case (.allocate, nil): "vendor \(movement.vendorId) has no product \(movement.productId)"
+        case (.restock, nil): "vendor \(movement.vendorId) has no product \(movement.productId) to restock"
+        case (.allocate, let available?) where available < movement.quantity:
+            "vendor \(movement.vendorId) cannot cover \(movement.quantity) of \(movement.productId)"
+        case (.allocate, _), (.restock, _): nil
+        }
     }
 
-    private static func cannotCover(_ allocation: VendorMovement) -> String {
-        "vendor \(allocation.vendorId) cannot cover \(allocation.quantity) of \(allocation.productId)"
-    }
-
-    /// Applies a window of one vendor's allocations in one transaction, with
+    /// Applies a window of one vendor's movements in one transaction, with
     /// exactly the result each would have had alone, in order: the product rows
-    /// are locked (sorted), each allocation is checked against what the earlier
-    /// ones left, and the records and decrements are written with one statement
-    /// each. The allocation id is `applied_movements`' primary key, recorded
-    /// in the same transaction as the decrement: an allocation id seen before
-    /// (in the database or earlier in the window) is `alreadyApplied`. Any
-    /// error rolls the whole window back: the caller then applies them one by
-    /// one (`WindowFallback`), each as a window of one.
-    public static func apply(_ allocations: [VendorMovement], on connection: PostgresConnection) throws -> [VendorApplyResult] {
+    /// are locked (sorted), each movement is checked against what the earlier
+    /// ones left (an allocation takes, a restock gives back), and the records
+    /// and the stock changes are written with one statement each. The movement
+    /// id is `applied_movements`' primary key, recorded with its kind in the
+    /// same transaction as the change: a movement id seen before (in the
+    /// database or earlier in the window) is `alreadyApplied`. Any error rolls
+    /// the whole window back: the caller then applies them one by one
+    /// (`WindowFallback`), each as a window of one.
+    public static func apply(_ movements: [VendorMovement], on connection: PostgresConnection) throws -> [VendorApplyResult] {
         try connection.withTransaction { connection in
-            let products = Array(Set(allocations.map(\.productId))).sorted()
-            // The row locks also serialise two windows holding the same allocation
+            let products = Array(Set(movements.map(\.productId))).sorted()
+            // The row locks also serialise two windows holding the same movement
             // (same product), so the applied check below cannot go stale.
             var stock: [String: Int] = [:]
             for row in try connection.query(
@@ -50,25 +54,24 @@ public enum VendorStore {
             }
             var seen = Set(try connection.query(
                 "SELECT movement_id FROM applied_movements WHERE movement_id = ANY($1::uuid[])",
-                [PostgresArray(allocations.map(\.movementId))]
+                [PostgresArray(movements.map(\.movementId))]
             ).rows.map { try $0.decode(0, as: UUID.self) })
 
             var results: [VendorApplyResult] = []
             var applied: [VendorMovement] = []
-            for allocation in allocations {
-                if seen.contains(allocation.movementId) {
+            var deltas: [String: Int] = [:]
+            for movement in movements {
+                if seen.contains(movement.movementId) {
                     results.append(.alreadyApplied)
-                } else if let available = stock[allocation.productId] {
-                    if available >= allocation.quantity {
-                        stock[allocation.productId] = available - allocation.quantity
-                        seen.insert(allocation.movementId)
-                        applied.append(allocation)
-                        results.append(.applied)
-                    } else {
-                        results.append(.conflicted(reason: cannotCover(allocation)))
-                    }
+                } else if let reason = refusal(movement, available: stock[movement.productId]) {
+                    results.append(.conflicted(reason: reason))
                 } else {
-                    results.append(.conflicted(reason: noProduct(allocation)))
+                    let delta = movement.kind == .allocate ? -movement.quantity : movement.quantity
+                    stock[movement.productId]! += delta
+                    deltas[movement.productId, default: 0] += delta
+                    seen.insert(movement.movementId)
+                    applied.append(movement)
+                    results.append(.applied)
                 }
             }
             guard !applied.isEmpty else { return results }
@@ -77,41 +80,41 @@ public enum VendorStore {
             try connection.query(
                 """
                 INSERT INTO applied_movements (movement_id, order_id, product_id, quantity, kind)
-                SELECT *, 'allocate' FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[])
+                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[], $5::text[])
                 """,
                 [
                     PostgresArray(applied.map(\.movementId)), PostgresArray(applied.map(\.orderId)),
                     PostgresArray(applied.map(\.productId)), PostgresArray(applied.map(\.quantity)),
+                    PostgresArray(applied.map(\.kind.rawValue)),
                 ])
-            var taken: [String: Int] = [:]
-            for allocation in applied { taken[allocation.productId, default: 0] += allocation.quantity }
-            let rows = taken.sorted { $0.key < $1.key }
+            let rows = deltas.filter { $0.value != 0 }.sorted { $0.key < $1.key }
+            guard !rows.isEmpty else { return results }
             try connection.query(
                 """
-                UPDATE products AS p SET stock = p.stock - d.quantity, updated_at = now()
-                FROM unnest($1::text[], $2::int[]) AS d(id, quantity)
+                UPDATE products AS p SET stock = p.stock + d.delta, updated_at = now()
+                FROM unnest($1::text[], $2::int[]) AS d(id, delta)
                 WHERE p.id = d.id
                 """, [PostgresArray(rows.map(\.key)), PostgresArray(rows.map(\.value))])
             return results
         }
     }
 
-    /// One allocation: the window of one.
-    public static func apply(_ allocation: VendorMovement, on connection: PostgresConnection) throws -> VendorApplyResult {
-        try apply([allocation], on: connection)[0]
+    /// One movement: the window of one.
+    public static func apply(_ movement: VendorMovement, on connection: PostgresConnection) throws -> VendorApplyResult {
+        try apply([movement], on: connection)[0]
     }
 
-    /// The vendor's stock and which of `allocations` it has applied, in one REPEATABLE READ snapshot.
-    public static func snapshot(checking allocations: [UUID], on connection: PostgresConnection) throws -> VendorSnapshot {
+    /// The vendor's stock and which of `movements` it has applied, in one REPEATABLE READ snapshot.
+    public static func snapshot(checking movements: [UUID], on connection: PostgresConnection) throws -> VendorSnapshot {
         try connection.withTransaction(isolation: .repeatableRead) { connection in
             let stock = Dictionary(uniqueKeysWithValues: try connection.query("SELECT id, stock FROM products").rows.map {
                 (try $0.decode(0, as: String.self), try $0.decode(1, as: Int.self))
             })
             var applied = Set<UUID>()
-            if !allocations.isEmpty {
+            if !movements.isEmpty {
                 applied = Set(try connection.query(
                     "SELECT movement_id FROM applied_movements WHERE movement_id = ANY($1::uuid[])",
-                    [PostgresArray(allocations)]
+                    [PostgresArray(movements)]
                 ).rows.map { try $0.decode(0, as: UUID.self) })
             }
             return VendorSnapshot(stock: stock, applied: applied)
@@ -144,29 +147,5 @@ public enum VendorStore {
         try connection.query(
             "SELECT id, stock, updated_at FROM products WHERE $1::text IS NULL OR id = $1 ORDER BY id", [productId]
         ).rows.map { (try $0.decode(0), try $0.decode(1), try $0.decode(2)) }
-    }
-}
-
-/// ordersdb's side of vendor sync.
-public enum AllocationStore {
-    /// Marks allocations APPLIED with one statement (idempotent).
-    public static func markApplied(_ allocationIds: [UUID], on connection: PostgresConnection) throws {
-        guard !allocationIds.isEmpty else { return }
-        try connection.query(
-            "UPDATE stock_movements SET status = 'APPLIED', applied_at = now() WHERE id = ANY($1::uuid[]) AND status = 'PENDING'",
-            [PostgresArray(allocationIds)])
-    }
-
-    /// Marks an allocation CONFLICTED and flags its order for review.
-    public static func markConflicted(_ allocation: VendorMovement, reason: String, on connection: PostgresConnection) throws {
-        try connection.withTransaction { connection in
-            try connection.query("UPDATE stock_movements SET status = 'CONFLICTED' WHERE id = $1 AND status = 'PENDING'", [allocation.movementId])
-            try connection.query(
-                """
-                UPDATE orders SET review_required = true, updated_at = now(),
-                    review_reason = coalesce(review_reason || '; ', '') || $2
-                WHERE id = $1
-                """, [allocation.orderId, reason])
-        }
     }
 }

@@ -22,7 +22,8 @@ public struct StockSyncApp {
             pools[vendor.name] = PostgresPool(configuration: vendor.configuration, size: 2, logger: logger)
         }
         self.pools = [local] + Array(pools.values)
-        let runner = StockSyncRunner(local: local, vendors: vendors, logger: logger)
+        let runner = StockSyncRunner(
+            local: local, vendors: vendors, stockLevels: configuration.stockLevels, eventsExchange: configuration.eventsExchange, logger: logger)
         self.runner = runner
 
         let router = HTTPRouter(context: BasicRequestContext.self)

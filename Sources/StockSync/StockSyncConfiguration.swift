@@ -1,6 +1,8 @@
 import Logging
+import OrderCore
 import ServiceSupport
 import TextCodecs
+import Topology
 
 /// stock-sync's configuration, from the environment.
 public struct StockSyncConfiguration: Sendable {
@@ -10,9 +12,14 @@ public struct StockSyncConfiguration: Sendable {
     public var host: String
     public var port: Int
     public var apiToken: String?
+    /// The `order_events` exchange (with `QUEUE_PREFIX`) a sync's `inventory.*` events are sent to.
+    public var eventsExchange: String
+    /// When a changed figure announces an `inventory.*` event (threshold 5, LOW_STOCK_THRESHOLD's default).
+    public var stockLevels = StockLevelPolicy(threshold: 5)
 
     /// Reads `DATABASE_URL`, `VENDOR_DATABASE_URLS`, `STOCK_SYNC_INTERVAL_SECONDS` (30),
-    /// `STOCK_SYNC_HTTP_HOST` (127.0.0.1), `STOCK_SYNC_HTTP_PORT` (8081), `STOCK_API_TOKEN` (unset: writes disabled).
+    /// `STOCK_SYNC_HTTP_HOST` (127.0.0.1), `STOCK_SYNC_HTTP_PORT` (8081), `STOCK_API_TOKEN` (unset: writes disabled),
+    /// `QUEUE_PREFIX` ("").
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         databaseURL = environment.databaseURL
         vendorDatabaseURLs = try environment.vendorDatabaseURLs()
@@ -20,6 +27,7 @@ public struct StockSyncConfiguration: Sendable {
         host = environment.string(.stockSyncHTTPHost, default: "127.0.0.1")
         port = try environment.int(.stockSyncHTTPPort, default: 8081, in: 0...65535)
         apiToken = environment.optionalString(.stockAPIToken)
+        eventsExchange = Topology(prefix: environment.queuePrefix).orderEvents
     }
 
     public var logMetadata: Logger.Metadata {

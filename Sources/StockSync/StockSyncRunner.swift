@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OrderCore
 import OrderStore
 import Postgres
 import ServiceSupport
@@ -15,6 +16,9 @@ public struct StockSyncReport: Sendable, Encodable {
         public let vendor: String
         public let products: Int
         public let unappliedUnits: Int
+        public let heldUnits: Int
+        /// Per product, the units the vendor reported too few (its figure was written as 0).
+        public let shortfall: [String: Int]
     }
 
     public let synced: [Success]
@@ -27,11 +31,18 @@ public struct StockSyncReport: Sendable, Encodable {
 public final class StockSyncRunner: Sendable {
     let local: PostgresPool
     let vendors: [(name: String, configuration: PostgresConfiguration)]
+    let stockLevels: StockLevelPolicy
+    let eventsExchange: String
     let logger: Logger
 
-    public init(local: PostgresPool, vendors: [(name: String, configuration: PostgresConfiguration)], logger: Logger) {
+    public init(
+        local: PostgresPool, vendors: [(name: String, configuration: PostgresConfiguration)], stockLevels: StockLevelPolicy,
+        eventsExchange: String, logger: Logger
+    ) {
         self.local = local
         self.vendors = vendors
+        self.stockLevels = stockLevels
+        self.eventsExchange = eventsExchange
         self.logger = logger
     }
 
@@ -48,6 +59,8 @@ public final class StockSyncRunner: Sendable {
 
     private func run(wait: Bool) async throws -> StockSyncReport? {
         let vendors = vendors
+        let stockLevels = stockLevels
+        let eventsExchange = eventsExchange
         let logger = logger
         return try await local.withConnection { connection -> StockSyncReport? in
             guard try StockSynchronizer.lock(on: connection, wait: wait) else {
@@ -61,8 +74,16 @@ public final class StockSyncRunner: Sendable {
                 do {
                     let vendorDatabase = try PostgresConnection(configuration: vendor.configuration)
                     defer { vendorDatabase.close() }
-                    let outcome = try StockSynchronizer.sync(vendor: vendor.name, local: connection, vendorDatabase: vendorDatabase)
-                    synced.append(.init(vendor: vendor.name, products: outcome.products, unappliedUnits: outcome.unappliedUnits))
+                    let outcome = try StockSynchronizer.sync(
+                        vendor: vendor.name, local: connection, vendorDatabase: vendorDatabase, stockLevels: stockLevels, eventsExchange: eventsExchange)
+                    if !outcome.shortfall.isEmpty {
+                        logger.warning(
+                            "vendor reports fewer units than are held or unapplied; written as 0",
+                            metadata: [LogKey.vendor: "\(vendor.name)", "shortfall": "\(outcome.shortfall)"])
+                    }
+                    synced.append(.init(
+                        vendor: vendor.name, products: outcome.products, unappliedUnits: outcome.unappliedUnits,
+                        heldUnits: outcome.heldUnits, shortfall: outcome.shortfall))
                 } catch {
                     logger.warning("stock sync failed for a vendor", metadata: [LogKey.vendor: "\(vendor.name)", LogKey.error: "\(error)"])
                     failed.append(.init(vendor: vendor.name, error: "\(error)"))

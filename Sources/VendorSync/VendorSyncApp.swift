@@ -2,6 +2,7 @@ import AMQP
 import Logging
 import Messaging
 import OrderCore
+import OrderStore
 import Postgres
 import ServiceLifecycle
 import ServiceSupport
@@ -25,7 +26,11 @@ public struct VendorSyncApp {
         let worker = QueueWorker(
             configuration: QueueWorkerConfiguration(
                 amqp: amqp, queues: configuration.topology.vendorSync, settings: configuration.consume, workerName: "vendor-sync-worker"),
-            handler: VendorSyncHandler(orders: orders, vendors: vendors),
+            handler: VendorSyncHandler(
+                orders: orders, vendors: vendors,
+                routing: MovementRouting(
+                    vendorSyncQueue: configuration.topology.vendorSync.main, eventsExchange: configuration.topology.orderEvents,
+                    stockLevels: configuration.stockLevels)),
             logger: logger)
         // Stopped in reverse order: the worker finishes before the pools close.
         services = [orders] + vendors.keys.sorted().map { vendors[$0]! } + [worker]

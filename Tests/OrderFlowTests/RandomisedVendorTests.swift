@@ -4,10 +4,11 @@ import OrderStore
 import TestSupport
 import Testing
 
-/// About a minute of orders, vendor restocks, vendor-sync pauses and crashes
-/// (SIGTERM and SIGKILL of a real vendor-sync-worker process), and stock-sync
-/// runs, interleaved at random; then everything drains and the stock invariants
-/// must hold.
+/// About a minute of orders, cancellations that give their units back
+/// (restock movements, as the outbox relay sends them), vendor restocks,
+/// vendor-sync pauses and crashes (SIGTERM and SIGKILL of a real
+/// vendor-sync-worker process), and stock-sync runs, interleaved at random;
+/// then everything drains and the stock invariants must hold.
 @Suite(.timeLimit(.minutes(4))) struct RandomisedVendorTests {
     @Test func randomInterleavingKeepsEveryStockInvariant() async throws {
         try await OrderSystemFixture.with(retryDelayMilliseconds: 500) { system in
@@ -23,14 +24,15 @@ import Testing
             }
             var restocked: [String: [String: Int]] = [:]
             var placed: [UUID] = []
+            var cancelled = Set<UUID>()
             var vendorSync: ChildProcess? = try system.startVendorSyncProcess()
-            var counts = (orders: 0, restocks: 0, pauses: 0, crashes: 0, syncs: 0)
+            var counts = (orders: 0, cancels: 0, restocks: 0, pauses: 0, crashes: 0, syncs: 0)
 
             try await system.withWorker(["WORKER_CONCURRENCY": "2"]) {
                 let end = ContinuousClock.now + .seconds(50)
                 while ContinuousClock.now < end {
                     switch Int.random(in: 0..<100, using: &generator) {
-                    case 0..<55:
+                    case 0..<50:
                         let lines = (0..<Int.random(in: 1...2, using: &generator)).map { _ in
                             OrderLine(productId: products.randomElement(using: &generator)!, quantity: Int.random(in: 1...4, using: &generator))
                         }
@@ -38,6 +40,14 @@ import Testing
                         try await system.publish(order)
                         placed.append(order.orderId)
                         counts.orders += 1
+                    case 50..<55:
+                        // A confirmed order cancelled after the worker told its vendors.
+                        let confirmed = try system.statuses(placed.filter { !cancelled.contains($0) }).filter { $0.value == "CONFIRMED" }.keys
+                        guard let orderId = confirmed.randomElement(using: &generator) else { continue }
+                        let restocks = try system.restockAll(orderId)
+                        try await system.publish(restocks.map(OrderSystemFixture.message), to: system.topology.vendorSync.main)
+                        cancelled.insert(orderId)
+                        counts.cancels += 1
                     case 55..<65:
                         let vendor = vendors.randomElement(using: &generator)!, product = products.randomElement(using: &generator)!
                         let units = Int.random(in: 1...5, using: &generator)
@@ -77,7 +87,7 @@ import Testing
             }
             _ = try await system.stockSyncOnce()
             print("randomised run: \(counts)")
-            #expect(counts.orders > 50 && counts.syncs > 3 && counts.pauses + counts.crashes > 3 && counts.crashes > 1)
+            #expect(counts.orders > 50 && counts.cancels > 3 && counts.syncs > 3 && counts.pauses + counts.crashes > 3 && counts.crashes > 1)
 
             // Stock ran out on the way: the run decided both ways, not one way for every order.
             let outcomes = try OrderSystemFixture.database { connection in
@@ -89,7 +99,7 @@ import Testing
             #expect(outcomes.contains { $0.status == "REJECTED" && $0.reason?.hasPrefix("insufficient stock") == true },
                     "no order was rejected for stock")
 
-            // Every allocation ordersdb calls APPLIED is applied at its vendor, with the same units, and nothing else is.
+            // Every movement ordersdb calls APPLIED is applied at its vendor, with the same units, and nothing else is.
             for vendor in vendors {
                 let appliedHere = try OrderSystemFixture.database { connection in
                     try connection.query(
@@ -107,7 +117,7 @@ import Testing
                 let here = Dictionary(uniqueKeysWithValues: appliedHere), there = Dictionary(uniqueKeysWithValues: appliedThere)
                 let differing = Set(here.keys).union(there.keys).filter { here[$0] != there[$0] }
                 #expect(differing.isEmpty, """
-                    \(vendor): \(differing.count) of \(here.count) APPLIED allocations differ from the vendor's \(there.count) records, \
+                    \(vendor): \(differing.count) of \(here.count) APPLIED movements differ from the vendor's \(there.count) records, \
                     e.g. \(differing.prefix(3).map { "\($0): ordersdb \(here[$0].map(String.init) ?? "-"), vendor \(there[$0].map(String.init) ?? "-")" })
                     """)
             }
@@ -117,18 +127,20 @@ import Testing
                 let confirmed = try OrderSystemFixture.database { connection in
                     try connection.query(
                         """
-                        SELECT coalesce(sum(a.quantity), 0)::int FROM stock_movements a JOIN orders o ON o.id = a.order_id
+                        SELECT coalesce(sum(CASE a.kind WHEN 'allocate' THEN a.quantity ELSE -a.quantity END), 0)::int
+                        FROM stock_movements a JOIN orders o ON o.id = a.order_id
                         WHERE a.product_id = $1 AND o.status = 'CONFIRMED'
                         """, [product]
                     ).singleRow().decode(0, as: Int.self)
                 }
-                #expect(confirmed <= supplied, "\(product): confirmed \(confirmed) of \(supplied) ever available")
+                #expect(confirmed <= supplied, "\(product): confirmed \(confirmed) (net of cancellations) of \(supplied) ever available")
                 let local = try system.stock(of: product)
                 for vendor in vendors {
-                    let applied = try system.appliedAllocations(vendor, product).units
+                    let taken = try system.appliedMovements(vendor, product).units
+                    let givenBack = try system.appliedMovements(vendor, product, kind: .restock).units
                     let vendorStock = try #require(try system.vendorStock(vendor, product))
-                    #expect(vendorStock == initial[product]![vendor]! + (restocked[product]?[vendor] ?? 0) - applied,
-                            "\(vendor) \(product): stock = initial + restocks − applied allocations")
+                    #expect(vendorStock == initial[product]![vendor]! + (restocked[product]?[vendor] ?? 0) - taken + givenBack,
+                            "\(vendor) \(product): stock = initial + vendor restocks − applied allocations + applied restock movements")
                     #expect(local[vendor] == vendorStock, "\(vendor) \(product): local figure = the vendor's after the final sync")
                 }
             }

@@ -1,3 +1,4 @@
+import AMQP
 import Foundation
 import Logging
 import OrderCore
@@ -30,13 +31,57 @@ extension OrderSystemFixture {
         try Self.vendorDatabase(vendor) { try $0.query("SELECT stock FROM products WHERE id = $1", [product]).first?.decode(0, as: Int.self) }
     }
 
-    func appliedAllocations(_ vendor: String, _ product: String) throws -> (count: Int, units: Int) {
+    /// The movements of one kind the vendor applied to the product: how many, and their units.
+    func appliedMovements(_ vendor: String, _ product: String, kind: VendorMovement.Kind = .allocate) throws -> (count: Int, units: Int) {
         try Self.vendorDatabase(vendor) { connection in
             let row = try connection.query(
-                "SELECT count(*)::int, coalesce(sum(quantity), 0)::int FROM applied_movements WHERE product_id = $1", [product]
+                "SELECT count(*)::int, coalesce(sum(quantity), 0)::int FROM applied_movements WHERE product_id = $1 AND kind = $2",
+                [product, kind.rawValue]
             ).singleRow()
             return (try row.decode(0), try row.decode(1))
         }
+    }
+
+    /// Gives back the units of an order's allocations as a cancellation does:
+    /// one PENDING restock per allocation the vendor did not refuse, and the
+    /// local units, in one transaction; returns the restocks, for vendor_sync.
+    func restockAll(_ orderId: UUID) throws -> [VendorMovement] {
+        try Self.database { connection in
+            try connection.withTransaction { connection in
+                let restocks = try connection.query(
+                    """
+                    SELECT line_no, vendor_id, product_id, quantity FROM stock_movements
+                    WHERE order_id = $1 AND kind = 'allocate' AND status <> 'CONFLICTED'
+                    """, [orderId]
+                ).rows.map { row in
+                    (line: try row.decode(0, as: Int.self), movement: VendorMovement(
+                        movementId: UUID(), kind: .restock, orderId: orderId, vendorId: try row.decode(1), productId: try row.decode(2), quantity: try row.decode(3)))
+                }
+                try Self.record(restocks, on: connection)
+                return restocks.map(\.movement)
+            }
+        }
+    }
+
+    /// Writes restocks of order lines as a cancellation does: each movement
+    /// PENDING and its units back in the local row (rows in lock order).
+    static func record(_ restocks: [(line: Int, movement: VendorMovement)], on connection: PostgresConnection) throws {
+        for (line, restock) in restocks.sorted(by: { ($0.movement.productId, $0.movement.vendorId) < ($1.movement.productId, $1.movement.vendorId) }) {
+            try connection.query(
+                "UPDATE vendor_stock SET stock = stock + $3 WHERE product_id = $1 AND vendor_id = $2", [restock.productId, restock.vendorId, restock.quantity])
+            try connection.query(
+                """
+                INSERT INTO stock_movements (id, kind, status, order_id, line_no, vendor_id, product_id, quantity)
+                VALUES ($1, 'restock', 'PENDING', $2, $3, $4, $5, $6)
+                """, [restock.movementId, restock.orderId, line, restock.vendorId, restock.productId, restock.quantity])
+        }
+    }
+
+    /// A vendor_sync message as order-worker and the outbox relay publish it.
+    static func message(_ movement: VendorMovement) -> (body: [UInt8], properties: AMQPProperties) {
+        (movement.encoded(), AMQPProperties(
+            contentType: "application/json", deliveryMode: .persistent, correlationID: movement.orderId.uuidString.lowercased(),
+            messageID: movement.movementId.uuidString.lowercased(), type: VendorMovement.messageType))
     }
 
     /// Starts vendor-sync-worker as a process of its own, to be stopped with SIGTERM or killed.

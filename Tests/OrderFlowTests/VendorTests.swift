@@ -85,7 +85,7 @@ import Testing
             }
             try await system.expectSettled(system.topology.vendorSync)
             #expect(try system.vendorStock("vendorA", product) == 4, "one decrement of 3")
-            #expect(try system.appliedAllocations("vendorA", product).count == 1)
+            #expect(try system.appliedMovements("vendorA", product).count == 1)
         }
     }
 
@@ -136,7 +136,7 @@ import Testing
             try await system.expectSettled(system.topology.vendorSync)
             #expect(settled == ["APPLIED": 3])
             #expect(try system.vendorStock("vendorB", shared) == 3, "each of B's allocations applied exactly once")
-            #expect(try system.appliedAllocations("vendorB", shared) == (count: 2, units: 7))
+            #expect(try system.appliedMovements("vendorB", shared) == (count: 2, units: 7))
         }
     }
 

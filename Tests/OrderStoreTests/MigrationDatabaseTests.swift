@@ -169,6 +169,19 @@ struct MigrationDatabaseTests {
             let stock = try connection.query("SELECT stock FROM products WHERE id = 'p1'").singleRow().decode(0, as: Int.self)
             #expect(stock == 7, "the duplicate rolled back: decremented once")
             #expect(try connection.query("SELECT count(*) FROM applied_movements").singleRow().decode(0, as: Int.self) == 1)
+
+            // Every applied movement says which vendor-bound kind it was; hold and release never reach a vendor.
+            try connection.query("INSERT INTO applied_movements (movement_id, order_id, product_id, quantity, kind) VALUES ($1, $2, 'p1', 2, 'restock')",
+                                 UUID(), order)
+            expectSQLState(.checkViolation, constraint: "applied_movements_kind_valid") {
+                try connection.query("INSERT INTO applied_movements (movement_id, order_id, product_id, quantity, kind) VALUES ($1, $2, 'p1', 1, 'hold')",
+                                     UUID(), order)
+            }
+            expectSQLState(.notNullViolation) {
+                try connection.query("INSERT INTO applied_movements (movement_id, order_id, product_id, quantity) VALUES ($1, $2, 'p1', 1)", UUID(), order)
+            }
+            let kinds = try connection.query("SELECT kind FROM applied_movements ORDER BY kind").rows.map { try $0.decode(0, as: String.self) }
+            #expect(kinds == ["allocate", "restock"])
         }
     }
 

@@ -1,0 +1,113 @@
+import Foundation
+import OrderCore
+import Postgres
+import TextCodecs
+
+/// Where the messages a refused movement implies go.
+public struct MovementRouting: Sendable, Hashable {
+    /// The vendor_sync queue (default exchange) a reallocation's movements are sent to.
+    public let vendorSyncQueue: String
+    /// The `order_events` exchange its `inventory.*` events are sent to.
+    public let eventsExchange: String
+    public let stockLevels: StockLevelPolicy
+
+    public init(vendorSyncQueue: String, eventsExchange: String, stockLevels: StockLevelPolicy) {
+        self.vendorSyncQueue = vendorSyncQueue
+        self.eventsExchange = eventsExchange
+        self.stockLevels = stockLevels
+    }
+}
+
+/// What ordersdb made of a movement its vendor refused.
+public enum RefusalOutcome: Sendable, Hashable {
+    /// Other vendors took the units over: these allocations, sent through the outbox.
+    case reallocated([VendorMovement])
+    /// Nobody could take it over: the order is flagged for review with this reason.
+    case flagged(reason: String)
+    /// Settled by an earlier copy of the same refusal: nothing changed.
+    case alreadySettled
+}
+
+/// ordersdb's side of vendor sync: the ledger rows of vendor-bound movements
+/// (`stock_movements`, kinds allocate and restock) follow what their vendor did.
+public enum MovementStore {
+    /// Marks movements APPLIED with one statement (idempotent).
+    public static func markApplied(_ movementIds: [UUID], on connection: PostgresConnection) throws {
+        guard !movementIds.isEmpty else { return }
+        try connection.query(
+            "UPDATE stock_movements SET status = 'APPLIED', applied_at = now() WHERE id = ANY($1::uuid[]) AND status = 'PENDING'",
+            [PostgresArray(movementIds)])
+    }
+
+    /// Settles a movement its vendor refused, in one transaction: the movement
+    /// becomes CONFLICTED and
+    /// - a refused allocation of an order that still needs the goods is
+    ///   allocated again, for the same line, from the other vendors that have
+    ///   the units (`AllocationPolicy`, the refusing vendor left out): new
+    ///   allocate movements, their local stock taken, their vendor_sync
+    ///   messages and any `inventory.*` event written to the outbox;
+    /// - otherwise (no other vendor can cover it, a refused restock, an order
+    ///   that no longer holds stock) the order is flagged for review.
+    ///
+    /// The refusing vendor's local row is left as it is: its figure was taken
+    /// when the order was allocated, and stock-sync replaces it with the
+    /// vendor's own, which a CONFLICTED movement no longer offsets.
+    ///
+    /// Locks in the one lock order: the order's row, then the product's
+    /// `vendor_stock` rows (product, vendor order), then its stock level.
+    /// Only a PENDING movement is settled, so a redelivered refusal changes nothing.
+    public static func settleRefusal(
+        _ movement: VendorMovement, reason: String, routing: MovementRouting, on connection: PostgresConnection
+    ) throws -> RefusalOutcome {
+        try connection.withTransaction { connection in
+            let status = try connection.query("SELECT status FROM orders WHERE id = $1 FOR UPDATE", [movement.orderId]).first
+                .flatMap { OrderState(rawValue: try $0.decode(0, as: String.self)) }
+            guard let lineNumber = try connection.query(
+                "UPDATE stock_movements SET status = 'CONFLICTED' WHERE id = $1 AND status = 'PENDING' RETURNING line_no", [movement.movementId]
+            ).first.map({ try $0.decode(0, as: Int?.self) }) else {
+                return .alreadySettled
+            }
+            guard movement.kind == .allocate, let lineNumber, let status, status.hasTakenStock else {
+                let why = movement.kind == .restock ? "" : "; not reallocated: the order is \(status?.rawValue ?? "unknown")"
+                return try flag(movement.orderId, reason: reason + why, on: connection)
+            }
+            let others = try StockStatements.lock([movement.productId], on: connection).filter { $0.vendorId != movement.vendorId }
+            switch AllocationPolicy.decide(lines: [OrderLine(productId: movement.productId, quantity: movement.quantity)], stock: others) {
+            case .reject:
+                return try flag(
+                    movement.orderId, reason: "\(reason); no other vendor has \(movement.quantity) of \(movement.productId) to take it over",
+                    on: connection)
+            case .allocate(let plan):
+                let movements = plan.map {
+                    StockStatements.NewMovement(
+                        kind: .allocate, orderId: movement.orderId, lineNumber: lineNumber,
+                        vendorId: $0.vendorId, productId: $0.productId, quantity: $0.quantity)
+                }
+                try StockStatements.applyToStock(movements, on: connection)
+                try StockStatements.insertMovements(movements, on: connection)
+                let allocations = movements.compactMap(\.vendorMovement)
+                try Outbox.enqueue(allocations.map { message($0, queue: routing.vendorSyncQueue) }, on: connection)
+                try InventoryLevels.update([movement.productId], policy: routing.stockLevels, exchange: routing.eventsExchange, on: connection)
+                return .reallocated(allocations)
+            }
+        }
+    }
+
+    /// A movement's vendor_sync message for the outbox (default exchange, the queue as routing key),
+    /// with the properties order-worker publishes it with: message id the movement id, correlation id the order id.
+    public static func message(_ movement: VendorMovement, queue: String) -> OutboundMessage {
+        OutboundMessage(
+            exchange: "", routingKey: queue, messageId: UUIDText.string(movement.movementId),
+            correlationId: UUIDText.string(movement.orderId), type: VendorMovement.messageType, body: movement.encoded())
+    }
+
+    private static func flag(_ orderId: UUID, reason: String, on connection: PostgresConnection) throws -> RefusalOutcome {
+        try connection.query(
+            """
+            UPDATE orders SET review_required = true, updated_at = now(),
+                review_reason = coalesce(review_reason || '; ', '') || $2
+            WHERE id = $1
+            """, [orderId, reason])
+        return .flagged(reason: reason)
+    }
+}
