@@ -46,7 +46,7 @@ private let bearer: HTTPFields = [.authorization: "Bearer \(TestEnvironment.apiT
                 #expect(created.headers[.location] == "/inventory/reservations/\(id)")
                 #expect(created.json["status"] as? String == "ACTIVE")
                 #expect((created.json["items"] as? [[String: Any]])?.first?["quantity"] as? Int == 4)
-                let expiresAt = try #require(ISO8601DateFormatter().date(from: created.json["expiresAt"] as? String ?? ""))
+                let expiresAt = try #require(MessageCoding.parseDate(created.json["expiresAt"] as? String ?? ""))
                 #expect(abs(expiresAt.timeIntervalSinceNow - 600) < 30)
                 #expect(try system.stock(of: product) == ["vendorA": 0, "vendorB": 1], "held the way an order takes")
 
