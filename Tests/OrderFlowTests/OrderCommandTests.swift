@@ -11,18 +11,22 @@ import ServiceSupport
 import TestSupport
 import Testing
 
-private let quietLogger: Logger = {
-    var logger = Logger(label: "test-order-commands")
-    logger.logLevel = .error
-    return logger
-}()
-
-private let bearer: HTTPFields = [.authorization: "Bearer \(TestEnvironment.apiToken)", .contentType: "application/json"]
+private let quietLogger = OrderCommandTests.logger
+private let bearer = OrderCommandTests.shopBackend
 
 /// The order lifecycle through order-api: QUEUED from the 202 on, cancel and
 /// returns with the stock they give back, who may ask for them, and the
 /// history they leave (issue 13).
 @Suite(.timeLimit(.minutes(3))) struct OrderCommandTests {
+    static let logger: Logger = {
+        var logger = Logger(label: "test-order-commands")
+        logger.logLevel = .error
+        return logger
+    }()
+
+    /// The shop backend's authorization, with a JSON body.
+    static let shopBackend: HTTPFields = [.authorization: "Bearer \(TestEnvironment.apiToken)", .contentType: "application/json"]
+
     /// With no worker running, the Location of a 202 reads QUEUED at once,
     /// keyed or not; an id the API did not issue is a 404, as before.
     @Test func anAcceptedOrderReadsQueuedRightAfterThe202WithNoWorker() async throws {
@@ -261,6 +265,13 @@ private let bearer: HTTPFields = [.authorization: "Bearer \(TestEnvironment.apiT
                     #expect(response.status == 405, "\(method) \(path)")
                     #expect(response.headers[.allow] == allow, "\(method) \(path)")
                 }
+            }
+            // Over a real connection too (TRACE reaches the router like any method).
+            let served = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            try await served.test(.live) { client in
+                let trace = try await client.call(.trace, "/orders")
+                #expect(trace.status == 405)
+                #expect(trace.headers[.allow] == "POST, OPTIONS")
             }
         }
     }

@@ -12,13 +12,8 @@ import ServiceSupport
 import TestSupport
 import Testing
 
-private let quietLogger: Logger = {
-    var logger = Logger(label: "test-reservations")
-    logger.logLevel = .error
-    return logger
-}()
-
-private let bearer: HTTPFields = [.authorization: "Bearer \(TestEnvironment.apiToken)", .contentType: "application/json"]
+private let quietLogger = OrderCommandTests.logger
+private let bearer = OrderCommandTests.shopBackend
 
 /// Checkout holds (seed 001) and the sweeper that ends holds whose time ran out.
 @Suite(.timeLimit(.minutes(3))) struct ReservationTests {
