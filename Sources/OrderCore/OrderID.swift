@@ -19,8 +19,10 @@ public struct OrderID: Sendable {
     /// The shortest secret accepted: 16 bytes.
     public static let minimumSecretBytes = 16
 
-    private let nonceKey: SymmetricKey
-    private let tagKey: SymmetricKey
+    /// The two MACs, keyed once: each id copies the keyed state rather
+    /// than hashing the key again.
+    private let nonceMAC: HMAC<SHA256>
+    private let tagMAC: HMAC<SHA256>
 
     public struct WeakSecret: Error, CustomStringConvertible {
         public var description: String { "ORDER_ID_SECRET must be at least \(OrderID.minimumSecretBytes) bytes" }
@@ -29,14 +31,18 @@ public struct OrderID: Sendable {
     public init(secret: String) throws(WeakSecret) {
         guard secret.utf8.count >= Self.minimumSecretBytes else { throw WeakSecret() }
         let master = SymmetricKey(data: Array(secret.utf8))
-        nonceKey = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array("order-id nonce".utf8), using: master)))
-        tagKey = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array("order-id tag".utf8), using: master)))
+        func derived(_ label: String) -> HMAC<SHA256> {
+            HMAC(key: SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array(label.utf8), using: master))))
+        }
+        nonceMAC = derived("order-id nonce")
+        tagMAC = derived("order-id tag")
     }
 
     /// The id of the order a client sends with this `Idempotency-Key`.
     public func make(idempotencyKey key: String) -> UUID {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(key.utf8), using: nonceKey)
-        return mac.withUnsafeBytes { sign(nonce: $0) }
+        var mac = nonceMAC
+        mac.update(data: Array(key.utf8))
+        return mac.finalize().withUnsafeBytes { sign(nonce: $0) }
     }
 
     /// A fresh id from `randomness`' first ten bytes (a version 4 UUID
@@ -70,6 +76,8 @@ public struct OrderID: Sendable {
     }
 
     private func tag(of nonce: UnsafeRawBufferPointer) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: nonce, using: tagKey).prefix(Self.tagBytes))
+        var mac = tagMAC
+        mac.update(data: nonce)
+        return Array(mac.finalize().prefix(Self.tagBytes))
     }
 }

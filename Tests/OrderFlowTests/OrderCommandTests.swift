@@ -144,6 +144,59 @@ private let bearer = OrderCommandTests.shopBackend
         }
     }
 
+    /// Cancels racing the worker's decision, order by order: each order ends
+    /// either cancelled while QUEUED (no movement at all) or confirmed and
+    /// then cancelled (each allocation restocked once), never both or
+    /// neither; the stock is whole again either way.
+    @Test func aCancelRacingTheWorkerEndsOneWayOrTheOther() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("race", stock: ["vendorA": 50, "vendorB": 50])
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            let orders = try await app.test(.router) { client in
+                try await system.withWorker(["WORKER_LINGER_MS": "0"]) {
+                    var orders: [(id: UUID, cancel: HTTPResult)] = []
+                    for round in 0..<30 {
+                        let accepted = try await client.postOrder(#"{"productId":"\#(product)","quantity":\#(1 + round % 3)}"#)
+                        let location = try #require(accepted.headers[.location])
+                        if round % 2 == 1 { try await Task.sleep(for: .milliseconds(round % 7 * 5)) }
+                        let cancel = try await client.call(.post, location + "/cancel", headers: bearer)
+                        orders.append((try #require(UUID(uuidString: accepted.json["orderId"] as? String ?? "")), cancel))
+                    }
+                    try await system.waitUntilTaken(system.topology.orders.main)
+                    return orders
+                }
+            }
+            var outcomes: [String: Int] = [:]
+            for (id, cancel) in orders {
+                #expect(cancel.status == 200, "\(cancel.text)")
+                let (status, allocated, restocked, history) = try OrderSystemFixture.database { connection in
+                    let status: String = try connection.query("SELECT status FROM orders WHERE id = $1", [id]).first!.decode(0)
+                    let sums = try connection.query(
+                        """
+                        SELECT coalesce(sum(quantity) FILTER (WHERE kind = 'allocate'), 0)::int, coalesce(sum(quantity) FILTER (WHERE kind = 'restock'), 0)::int
+                        FROM stock_movements WHERE order_id = $1
+                        """, [id]
+                    ).first!
+                    return (status, try sums.decode(0, as: Int.self), try sums.decode(1, as: Int.self), try OrderHistory.transitions(of: id, on: connection))
+                }
+                #expect(status == "CANCELLED")
+                #expect(history.last?.to == .cancelled)
+                #expect(history.filter { $0.to == .cancelled }.count == 1, "cancelled once")
+                if history.last?.from == .queued {
+                    #expect(allocated == 0 && restocked == 0, "cancelled while QUEUED: took nothing")
+                    outcomes["cancelled while queued", default: 0] += 1
+                } else {
+                    #expect(history.last?.from == .confirmed)
+                    #expect(allocated > 0 && restocked == allocated, "confirmed, then every unit restocked once")
+                    outcomes["confirmed then cancelled", default: 0] += 1
+                }
+            }
+            #expect(outcomes.values.reduce(0, +) == 30, "\(outcomes)")
+            #expect(try system.stock(of: product) == ["vendorA": 50, "vendorB": 50])
+            try Self.clearOutbox(orders: orders.map(\.id), products: [product])
+        }
+    }
+
     /// No token, a wrong token, a guessed or forged id: 401 or 404, the same
     /// body for both 401s, and not one row changed. Without API_TOKEN the
     /// commands are refused outright.

@@ -125,7 +125,35 @@ private let bearer = OrderCommandTests.shopBackend
         }
     }
 
-    /// Two sweepers at once (two order-worker instances) end each hold once.
+    /// An order waiting on its hold, cancelled: the hold is released at once.
+    @Test func aReservedOrderCancelledReleasesItsHold() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("reserved-cancel", stock: ["vendorA": 4])
+            let orderId = try Self.reservedOrder(product: product, vendor: "vendorA", quantity: 3, seconds: 600)
+            #expect(try system.stock(of: product) == ["vendorA": 1])
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            try await app.test(.router) { client in
+                let reserved = try await client.call(.get, "/orders/\(orderId)")
+                #expect(reserved.json["status"] as? String == "RESERVED")
+                #expect(reserved.json["reservedUntil"] != nil)
+                let cancel = try await client.call(.post, "/orders/\(orderId)/cancel", headers: bearer)
+                #expect(cancel.status == 200, "\(cancel.text)")
+                #expect(cancel.json["status"] as? String == "CANCELLED")
+                #expect(cancel.json["reservedUntil"] == nil)
+                let kinds = (cancel.json["movements"] as? [[String: Any]] ?? []).map { "\($0["kind"] ?? "?") \($0["quantity"] ?? "?")" }
+                #expect(kinds.sorted() == ["hold 3", "release 3"])
+            }
+            #expect(try system.stock(of: product) == ["vendorA": 4])
+            let status: String = try OrderSystemFixture.database {
+                try $0.query("SELECT status FROM reservations WHERE order_id = $1", [orderId]).first!.decode(0)
+            }
+            #expect(status == "RELEASED")
+            try OrderCommandTests.clearOutbox(orders: [orderId], products: [product])
+        }
+    }
+
+    /// Two sweepers at once (two order-worker instances, and any other test's)
+    /// end each hold once.
     @Test func twoSweepersEndEachHoldOnce() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.product("sweep-twice", stock: ["vendorA": 40])
@@ -145,6 +173,12 @@ private let bearer = OrderCommandTests.shopBackend
                 async let first = sweepers[0].sweep()
                 async let second = sweepers[1].sweep()
                 _ = try await (first, second)
+            }
+            // Another test's order-worker may be sweeping too: a hold it has
+            // locked is skipped here (SKIP LOCKED) and ended there.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try system.stock(of: product) != ["vendorA": 40], ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
             }
             #expect(try system.stock(of: product) == ["vendorA": 40])
             let releases: Int = try OrderSystemFixture.database {
