@@ -76,7 +76,7 @@ private let bearer = OrderCommandTests.shopBackend
                 #expect(invalid.status == 400)
                 #expect((invalid.json["errors"] as? [[String: Any]])?.first?["field"] as? String == "expiresIn")
             }
-            try OrderCommandTests.clearOutbox(orders: [], products: [product])
+            try OrderCommandTests.clearOutbox(system)
         }
     }
 
@@ -121,7 +121,7 @@ private let bearer = OrderCommandTests.shopBackend
                 #expect(history.last?["cause"] as? String == "reservation-expired")
                 #expect(history.last?["actor"] as? String == "system")
             }
-            try OrderCommandTests.clearOutbox(orders: [orderId], products: [product])
+            try OrderCommandTests.clearOutbox(system)
         }
     }
 
@@ -148,7 +148,7 @@ private let bearer = OrderCommandTests.shopBackend
                 try $0.query("SELECT status FROM reservations WHERE order_id = $1", [orderId]).first!.decode(0)
             }
             #expect(status == "RELEASED")
-            try OrderCommandTests.clearOutbox(orders: [orderId], products: [product])
+            try OrderCommandTests.clearOutbox(system)
         }
     }
 
@@ -185,7 +185,7 @@ private let bearer = OrderCommandTests.shopBackend
                 try $0.query("SELECT count(*)::int FROM stock_movements WHERE product_id = $1 AND kind = 'release'", [product]).first!.decode(0)
             }
             #expect(releases == 20, "one release per hold")
-            try OrderCommandTests.clearOutbox(orders: [], products: [product])
+            try OrderCommandTests.clearOutbox(system)
         }
     }
 
