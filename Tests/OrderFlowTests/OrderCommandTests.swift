@@ -329,6 +329,19 @@ private let bearer = OrderCommandTests.shopBackend
         }
     }
 
+    /// order-api does not start without a usable secret, and says which variable.
+    @Test func orderAPIRefusesToStartWithoutAnOrderIdSecret() throws {
+        for (secret, message) in [(nil, "ORDER_ID_SECRET is required"), ("short", "ORDER_ID_SECRET must be at least 16 bytes, got 5")] {
+            var environment = TestEnvironment.processEnvironment
+            environment["ORDER_ID_SECRET"] = secret
+            #expect {
+                try OrderAPIConfiguration(environment: EnvironmentConfiguration(environment))
+            } throws: { error in
+                "\(error)".hasPrefix("configuration: \(message)")
+            }
+        }
+    }
+
     // MARK: Helpers
 
     /// A version 8 id with a made-up tag: the shape of the API's ids, not one of them.
