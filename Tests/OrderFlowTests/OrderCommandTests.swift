@@ -66,6 +66,12 @@ private let bearer = OrderCommandTests.shopBackend
                 let accepted = try await client.postOrder(#"{"productId":"\#(product)","quantity":3}"#)
                 let location = try #require(accepted.headers[.location])
                 let id = try #require(UUID(uuidString: accepted.json["orderId"] as? String ?? ""))
+                for (body, field) in [(#"{"reason":5}"#, "reason"), (#"{"actor":"system"}"#, "actor"), (#"{"why":"x"}"#, "why")] {
+                    let invalid = try await client.call(.post, location + "/cancel", headers: bearer, body: Array(body.utf8))
+                    #expect(invalid.status == 400, "\(body)")
+                    #expect((invalid.json["errors"] as? [[String: Any]])?.first?["field"] as? String == field, "\(body)")
+                }
+                #expect(try await client.call(.get, location).json["status"] as? String == "QUEUED", "an invalid cancel changes nothing")
                 var headers = bearer
                 headers[HTTPField.Name("Idempotency-Key")!] = "cancel-\(id)"
                 let cancel = try await client.call(.post, location + "/cancel", headers: headers, body: Array(#"{"reason":"changed my mind"}"#.utf8))
