@@ -136,6 +136,12 @@ private let bearer = OrderCommandTests.shopBackend
                 let reserved = try await client.call(.get, "/orders/\(orderId)")
                 #expect(reserved.json["status"] as? String == "RESERVED")
                 #expect(reserved.json["reservedUntil"] != nil)
+                let holdId: UUID = try OrderSystemFixture.database {
+                    try $0.query("SELECT id FROM reservations WHERE order_id = $1", [orderId]).first!.decode(0)
+                }
+                let direct = try await client.call(.delete, "/inventory/reservations/\(holdId)", headers: bearer)
+                #expect(direct.status == 409, "an order's hold ends with the order")
+                #expect(direct.json["code"] as? String == "reservation-belongs-to-order")
                 let cancel = try await client.call(.post, "/orders/\(orderId)/cancel", headers: bearer)
                 #expect(cancel.status == 200, "\(cancel.text)")
                 #expect(cancel.json["status"] as? String == "CANCELLED")
