@@ -108,6 +108,7 @@ let package = Package(
             name: "HTTPSupport",
             dependencies: [
                 "OrderCore", "Postgres", "ServiceSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

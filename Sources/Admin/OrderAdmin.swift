@@ -59,7 +59,7 @@ public struct OrderView: Renderable {
                 Report(
                     columns: ["line", "vendor", "product", "quantity", "status", "applied at", "allocation"],
                     rows: o.allocations.map {
-                        ["\($0.lineNo)", $0.vendorId, $0.productId, "\($0.quantity)", $0.status, $0.appliedAt.map(MessageCoding.formatDate) ?? "-",
+                        [$0.lineNo.map(String.init) ?? "-", $0.vendorId, $0.productId, "\($0.quantity)", $0.status, $0.appliedAt.map(MessageCoding.formatDate) ?? "-",
                          $0.movementId.uuidString.lowercased()]
                     }
                 ).render(.table))

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import Messaging
 import NIOCore
+import OrderStore
 import Postgres
 
 /// Builds order-api from its configuration (the executable and the tests use the same).
@@ -14,9 +15,18 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
 
     let router = HTTPRouter(context: BasicRequestContext.self)
     router.add(middleware: ProblemMiddleware())
+    let authorization = CommandAuthorization(token: configuration.apiToken)
+    let routing = OutboxRouting(
+        orderEvents: configuration.topology.orderEvents, vendorSyncQueue: configuration.topology.vendorSync.main,
+        stockLevels: configuration.stockLevels)
     OrdersController(
-        publisher: publisher, database: database, idempotencyKeys: IdempotencyKeys(database: database),
-        queue: configuration.topology.orders.main, maxBodyBytes: configuration.maxBodyBytes, publishTimeout: configuration.publishTimeout
+        publisher: publisher, database: database, idempotencyKeys: IdempotencyKeys(database: database), orderIDs: configuration.orderIDs,
+        authorization: authorization, routing: routing, queue: configuration.topology.orders.main, maxBodyBytes: configuration.maxBodyBytes,
+        publishTimeout: configuration.publishTimeout
+    ).addRoutes(to: router)
+    InventoryController(
+        database: database, authorization: authorization, routing: routing, maxBodyBytes: configuration.maxBodyBytes,
+        defaultHoldSeconds: configuration.defaultHoldSeconds
     ).addRoutes(to: router)
     ProductsController(database: database).addRoutes(to: router)
     HealthController(publisher: publisher, database: database).addRoutes(to: router)

@@ -1,4 +1,5 @@
 import Logging
+import OrderCore
 import ServiceSupport
 import TextCodecs
 import Topology
@@ -13,10 +14,35 @@ public struct OrderAPIConfiguration: Sendable {
     public var maxBodyBytes: Int
     public var publishTimeout: Duration
     public var topology: Topology
+    /// Issues and recognises order ids (`ORDER_ID_SECRET`, required).
+    public var orderIDs: OrderID
+    /// What lifecycle commands (cancel, returns, holds) require as `Authorization: Bearer`;
+    /// nil refuses them (`API_TOKEN` unset).
+    public var apiToken: String?
+    /// When products announce low stock from the API's own stock changes (cancels, returns, holds).
+    public var stockLevels: StockLevelPolicy
+    /// How long a checkout hold lasts when its request does not say.
+    public var defaultHoldSeconds: Int
 
     /// Reads `HTTP_HOST` (127.0.0.1), `HTTP_PORT` (8080), `AMQP_URL`, `DATABASE_URL`, `DB_POOL_SIZE` (4),
-    /// `MAX_BODY_BYTES` (65536), `PUBLISH_TIMEOUT_MS` (1500), `QUEUE_PREFIX` ("").
+    /// `MAX_BODY_BYTES` (65536), `PUBLISH_TIMEOUT_MS` (1500), `QUEUE_PREFIX` (""), `ORDER_ID_SECRET`
+    /// (required: at least 16 bytes), `API_TOKEN` (unset).
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
+        guard let secret = environment.optionalString(.orderIdSecret) else {
+            throw ConfigurationError(
+                .orderIdSecret,
+                "is required: order ids are signed with it (scripts/run keeps one in .local/order-id-secret; see docs/order-ids.md)")
+        }
+        do {
+            orderIDs = try OrderID(secret: secret)
+        } catch {
+            throw ConfigurationError(.orderIdSecret, "must be at least \(OrderID.minimumSecretBytes) bytes, got \(secret.utf8.count)")
+        }
+        apiToken = environment.optionalString(.apiToken)
+        // LOW_STOCK_THRESHOLD's default until order-api reads the variable too.
+        stockLevels = StockLevelPolicy(threshold: 5)
+        // RESERVATION_TTL_SECONDS' default, until order-api reads the variable too.
+        defaultHoldSeconds = 900
         host = environment.string(.httpHost, default: "127.0.0.1")
         port = try environment.int(.httpPort, default: 8080, in: 0...65535)
         amqpURL = environment.amqpURL
@@ -32,6 +58,7 @@ public struct OrderAPIConfiguration: Sendable {
             "address": "\(host):\(port)", LogKey.amqpURL: "\(URLRedaction.redact(amqpURL))",
             LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))", "db_pool_size": "\(databasePoolSize)",
             "max_body_bytes": "\(maxBodyBytes)", "publish_timeout": "\(publishTimeout)", "queue": "\(topology.orders.main)",
+            "commands": "\(apiToken == nil ? "disabled (API_TOKEN unset)" : "enabled")",
         ]
     }
 }

@@ -3,7 +3,10 @@ import Foundation
 /// The routes order-api serves; the OpenAPI document must list exactly these.
 public enum OrderAPIRoutes {
     public static let all: [(method: String, path: String)] = [
-        ("POST", "/order"), ("POST", "/orders"), ("GET", "/orders/{id}"),
+        ("POST", "/order"), ("POST", "/orders"), ("GET", "/orders/{id}"), ("GET", "/orders/{id}/events"),
+        ("POST", "/orders/{id}/cancel"), ("POST", "/orders/{id}/returns"),
+        ("POST", "/inventory/check-availability"), ("POST", "/inventory/reservations"),
+        ("GET", "/inventory/reservations/{id}"), ("DELETE", "/inventory/reservations/{id}"),
         ("GET", "/products"), ("GET", "/products/{id}"),
         ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/openapi.yaml"),
     ]

@@ -14,11 +14,15 @@ import TextCodecs
 /// name validates and lowercases it, work no request needs to repeat.
 private let idempotencyKeyField = HTTPField.Name("Idempotency-Key")!
 
-/// `POST /order`, `POST /orders`, `GET /orders/{id}`.
+/// `POST /order`, `POST /orders`, `GET /orders/{id}`, `GET /orders/{id}/events`,
+/// and the lifecycle commands `POST /orders/{id}/cancel` and `/returns`.
 struct OrdersController<Context: RequestContext>: Sendable {
     let publisher: ReconnectingPublisher
     let database: PostgresPool
     let idempotencyKeys: IdempotencyKeys
+    let orderIDs: OrderID
+    let authorization: CommandAuthorization
+    let routing: OutboxRouting
     let queue: String
     let maxBodyBytes: Int
     let publishTimeout: Duration
@@ -27,6 +31,9 @@ struct OrdersController<Context: RequestContext>: Sendable {
         router.post("/order", use: create)
         router.post("/orders", use: create)
         router.get("/orders/{id}", use: show)
+        router.get("/orders/{id}/events", use: events)
+        router.post("/orders/{id}/cancel", use: cancel)
+        router.post("/orders/{id}/returns", use: returns)
     }
 
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
@@ -46,7 +53,8 @@ struct OrdersController<Context: RequestContext>: Sendable {
         var claimedKey: String?
         if let key, try await idempotencyKeys.claim(key, for: lines, logger: context.logger) { claimedKey = key }
 
-        let order = OrderPlaced(orderId: key.map(OrderID.make(idempotencyKey:)) ?? RandomUUID.make(), lines: lines, idempotencyKey: key, acceptedAt: Date(),
+        let orderId = key.map(orderIDs.make(idempotencyKey:)) ?? orderIDs.make(randomness: RandomUUID.make())
+        let order = OrderPlaced(orderId: orderId, lines: lines, idempotencyKey: key, acceptedAt: Date(),
             reservationId: submission.reservationId, payment: submission.payment)
         let properties = order.amqpProperties(appID: "order-api")
         let id = properties.messageID ?? UUIDText.string(order.orderId)
@@ -66,16 +74,136 @@ struct OrdersController<Context: RequestContext>: Sendable {
             body: .init(byteBuffer: ByteBuffer(bytes: Self.acceptedBody(orderId: id))))
     }
 
+    /// The order as stored; an id this API issued that no worker has
+    /// decided yet (no row) is QUEUED; any other id is unknown.
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        let raw = context.parameters.get("id") ?? ""
-        guard let id = UUIDText.parse(raw) else {
-            throw Problem(status: .badRequest, code: "invalid-order-id", title: "The order id is not a UUID", errors: [FieldError(field: "id", message: "must be a UUID")])
-        }
-        let details = try await database.withConnection { try OrderQueries.order(id, on: $0) }
-        guard let details else {
-            throw Problem(status: .notFound, code: "order-not-found", title: "Unknown order", detail: "no order \(UUIDText.string(id)) has been processed (yet)")
+        let id = try Self.orderId(context)
+        guard let details = try await database.withConnection({ try OrderQueries.order(id, on: $0) }) else {
+            guard orderIDs.isOurs(id) else { throw Self.unknown(id) }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: Self.acceptedBody(orderId: UUIDText.string(id)))))
         }
         return try JSONResponse.make(details)
+    }
+
+    /// One transition of an order's history.
+    private struct Event: Encodable {
+        let sequence: Int
+        @LowercaseUUID var eventId: UUID
+        let from: OrderState
+        let to: OrderState
+        let cause: String
+        let actor: OrderActor
+        let reason: String?
+        let occurredAt: Date
+    }
+
+    private struct History: Encodable {
+        @LowercaseUUID var orderId: UUID
+        let events: [Event]
+    }
+
+    /// The order's transitions, oldest first (none yet for a QUEUED order).
+    @Sendable func events(_ request: Request, context: Context) async throws -> Response {
+        let id = try Self.orderId(context)
+        let history = try await database.withConnection { connection -> [RecordedTransition]? in
+            guard try connection.query("SELECT 1 FROM orders WHERE id = $1", [id]).first != nil else { return nil }
+            return try OrderHistory.transitions(of: id, on: connection)
+        }
+        guard let history else {
+            guard orderIDs.isOurs(id) else { throw Self.unknown(id) }
+            return try JSONResponse.make(History(orderId: id, events: []))
+        }
+        return try JSONResponse.make(History(orderId: id, events: history.map {
+            Event(sequence: $0.sequence, eventId: $0.eventId, from: $0.from, to: $0.to, cause: $0.cause, actor: $0.actor, reason: $0.reason, occurredAt: $0.occurredAt)
+        }))
+    }
+
+    /// Cancels the order (`{"reason"}` optional). Cancelling is idempotent
+    /// by nature: a cancelled order stays cancelled and one that cannot be
+    /// cancelled never can again, so a retry, with or without its
+    /// `Idempotency-Key`, gets the same answer and changes nothing more.
+    @Sendable func cancel(_ request: Request, context: Context) async throws -> Response {
+        try authorization.authorize(request)
+        let id = try Self.orderId(context)
+        _ = try Self.validIdempotencyKey(request.headers[idempotencyKeyField])
+        let body = try await JSONBody.object(of: request, upTo: maxBodyBytes, emptyIsObject: true)
+        var errors: [FieldError] = []
+        let reason = Self.text("reason", in: body, errors: &errors)
+        let actor = Self.actor(in: body, errors: &errors)
+        Self.refuseUnknownFields(body, known: ["reason", "actor"], errors: &errors)
+        guard errors.isEmpty else { throw Problem.invalidBody(ValidationFailure(errors)) }
+        let (queuedIfAbsent, routing) = (orderIDs.isOurs(id), routing)
+        let details = try await Problem.refusing {
+            try await database.withConnection {
+                try OrderCommands.cancel(id, reason: reason, actor: actor, queuedIfAbsent: queuedIfAbsent, routing: routing, on: $0)
+            }
+        }
+        context.logger.info("order cancel", metadata: [LogKey.orderId: .string(UUIDText.string(id)), "status": "\(details.status.rawValue)"])
+        return try JSONResponse.make(details)
+    }
+
+    /// Takes back `{"items":[{"productId","quantity"}]}` of a shipped or delivered order.
+    @Sendable func returns(_ request: Request, context: Context) async throws -> Response {
+        try authorization.authorize(request)
+        let id = try Self.orderId(context)
+        var body = try await JSONBody.object(of: request, upTo: maxBodyBytes)
+        var errors: [FieldError] = []
+        let actor = Self.actor(in: body, errors: &errors)
+        body["actor"] = nil
+        let items: [OrderLine]
+        switch OrderRequest.validate(.object(body)) {
+        case .success(let lines) where errors.isEmpty: items = lines
+        case .success: throw Problem.invalidBody(ValidationFailure(errors))
+        case .failure(let failure): throw Problem.invalidBody(ValidationFailure(failure.errors + errors))
+        }
+        let routing = routing
+        let details = try await Problem.refusing {
+            try await database.withConnection { try OrderCommands.returnItems(id, items: items, actor: actor, routing: routing, on: $0) }
+        }
+        context.logger.info("order return", metadata: [LogKey.orderId: .string(UUIDText.string(id)), LogKey.lines: "\(items.count)"])
+        return try JSONResponse.make(details)
+    }
+
+    static func orderId(_ context: Context) throws -> UUID {
+        guard let id = UUIDText.parse(context.parameters.get("id") ?? "") else {
+            throw Problem(status: .badRequest, code: "invalid-order-id", title: "The order id is not a UUID", errors: [FieldError(field: "id", message: "must be a UUID")])
+        }
+        return id
+    }
+
+    static func unknown(_ id: UUID) -> Problem {
+        Problem(status: .notFound, code: "order-not-found", title: "Unknown order", detail: "no order \(UUIDText.string(id))")
+    }
+
+    /// An optional string field of 1 to 500 characters.
+    static func text(_ field: String, in body: [String: JSONValue], errors: inout [FieldError]) -> String? {
+        switch body[field] {
+        case nil, .null?: return nil
+        case .string(let text)? where (1...500).contains(text.count): return text
+        case .string?: errors.append(FieldError(field: field, message: "must be 1 to 500 characters"))
+        case let other?: errors.append(FieldError(field: field, message: "must be a string, not \(other.typeName)"))
+        }
+        return nil
+    }
+
+    /// `"actor"`: who asked, `customer` (the default) or `operator`; `system` is the services' own.
+    static func actor(in body: [String: JSONValue], errors: inout [FieldError]) -> OrderActor {
+        switch body["actor"] {
+        case nil, .null?: return .customer
+        case .string(let name)? where name == OrderActor.customer.rawValue || name == OrderActor.operator.rawValue:
+            return OrderActor(rawValue: name)!
+        case _?:
+            errors.append(FieldError(field: "actor", message: "must be customer or operator"))
+            return .customer
+        }
+    }
+
+    static func refuseUnknownFields(_ body: [String: JSONValue], known: Set<String>, errors: inout [FieldError]) {
+        for key in body.keys.sorted() where !known.contains(key) {
+            errors.append(FieldError(field: key, message: "is not a known field"))
+        }
     }
 
     /// `{"orderId":…,"status":"QUEUED"}`, the bytes `JSONResponse` would

@@ -9,16 +9,23 @@ public struct OrderDetails: Sendable, Hashable, Codable {
         public let lineNo: Int
         public let productId: String
         public let quantity: Int
+        /// Units of the line that came back (RETURNED per line).
+        public let returnedQuantity: Int
     }
 
-    public struct Allocation: Sendable, Hashable, Codable {
+    /// A row of the stock-movement ledger that belongs to the order.
+    public struct Movement: Sendable, Hashable, Codable {
         @LowercaseUUID public var movementId: UUID
-        public let lineNo: Int
+        /// allocate, hold, release or restock.
+        public let kind: String
+        public let lineNo: Int?
         public let vendorId: String
         public let productId: String
         public let quantity: Int
+        /// PENDING / APPLIED / CONFLICTED for what the vendor is told, LOCAL for holds and releases.
         public let status: String
         public let appliedAt: Date?
+        public let createdAt: Date
     }
 
     @LowercaseUUID public var orderId: UUID
@@ -27,11 +34,18 @@ public struct OrderDetails: Sendable, Hashable, Codable {
     public let reviewRequired: Bool
     public let reviewReason: String?
     public let idempotencyKey: String?
+    /// Until when a RESERVED or PAYMENT_PENDING order's stock is held.
+    public let reservedUntil: Date?
+    /// The checkout hold the order consumed (lower case, as every id the API writes).
+    public let reservationId: String?
     public let queuedAt: Date?
     public let createdAt: Date
     public let updatedAt: Date
     public let lines: [Line]
-    public let allocations: [Allocation]
+    public let movements: [Movement]
+
+    /// The movements that took stock from a vendor for the order.
+    public var allocations: [Movement] { movements.filter { $0.kind == StockMovementKind.allocate.rawValue } }
 }
 
 /// A product's stock: available is the sum over its vendors.
@@ -53,28 +67,33 @@ public enum OrderQueries {
     public static func order(_ id: UUID, on connection: PostgresConnection) throws -> OrderDetails? {
         guard let row = try connection.query(
             """
-            SELECT id, status, reason, review_required, review_reason, idempotency_key, queued_at, created_at, updated_at
+            SELECT id, status, reason, review_required, review_reason, idempotency_key, reserved_until, reservation_id,
+                queued_at, created_at, updated_at
             FROM orders WHERE id = $1
             """, [id]
         ).first else { return nil }
         let lines = try connection.query(
-            "SELECT line_no, product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY line_no", [id]
-        ).rows.map { try OrderDetails.Line(lineNo: $0.decode(0), productId: $0.decode(1), quantity: $0.decode(2)) }
-        let allocations = try connection.query(
+            "SELECT line_no, product_id, quantity, returned_quantity FROM order_lines WHERE order_id = $1 ORDER BY line_no", [id]
+        ).rows.map {
+            try OrderDetails.Line(lineNo: $0.decode(0), productId: $0.decode(1), quantity: $0.decode(2), returnedQuantity: $0.decode(3))
+        }
+        let movements = try connection.query(
             """
-            SELECT id, line_no, vendor_id, product_id, quantity, status, applied_at
-            FROM stock_movements WHERE order_id = $1 ORDER BY line_no, vendor_id
+            SELECT id, kind, line_no, vendor_id, product_id, quantity, status, applied_at, created_at
+            FROM stock_movements WHERE order_id = $1 ORDER BY created_at, line_no, vendor_id, kind
             """, [id]
         ).rows.map {
-            try OrderDetails.Allocation(
-                movementId: $0.decode(0), lineNo: $0.decode(1), vendorId: $0.decode(2), productId: $0.decode(3),
-                quantity: $0.decode(4), status: $0.decode(5), appliedAt: $0.decode(6, as: Date?.self))
+            try OrderDetails.Movement(
+                movementId: $0.decode(0), kind: $0.decode(1), lineNo: $0.decode(2, as: Int?.self), vendorId: $0.decode(3),
+                productId: $0.decode(4), quantity: $0.decode(5), status: $0.decode(6), appliedAt: $0.decode(7, as: Date?.self),
+                createdAt: $0.decode(8))
         }
         return try OrderDetails(
             orderId: row.decode(0), status: OrderState(rawValue: row.decode(1)) ?? .failed, reason: row.decode(2, as: String?.self),
             reviewRequired: row.decode(3), reviewReason: row.decode(4, as: String?.self), idempotencyKey: row.decode(5, as: String?.self),
-            queuedAt: row.decode(6, as: Date?.self), createdAt: row.decode(7), updatedAt: row.decode(8), lines: lines,
-            allocations: allocations)
+            reservedUntil: row.decode(6, as: Date?.self), reservationId: row.decode(7, as: UUID?.self).map(UUIDText.string),
+            queuedAt: row.decode(8, as: Date?.self), createdAt: row.decode(9), updatedAt: row.decode(10), lines: lines,
+            movements: movements)
     }
 
     /// The lines of the order that holds this Idempotency-Key, in request

@@ -107,6 +107,13 @@ enum StockStatements {
             ])
     }
 
+    /// Writes movements to the ledger and applies them to local stock: the
+    /// two halves of every stock change outside the worker's window.
+    static func commit(_ movements: [NewMovement], on connection: PostgresConnection) throws {
+        try applyToStock(movements, on: connection)
+        try insertMovements(movements, on: connection)
+    }
+
     /// Inserts the orders' lines (numbered from 1 in request order) with one statement.
     static func insertLines(_ orders: [OrderPlaced], on connection: PostgresConnection) throws {
         let lines = orders.flatMap { order in order.lines.enumerated().map { (order.orderId, $0.offset + 1, $0.element) } }

@@ -2,6 +2,7 @@ import AMQP
 import Logging
 import Messaging
 import OrderCore
+import OrderStore
 import Postgres
 import ServiceLifecycle
 import ServiceSupport
@@ -25,7 +26,12 @@ public struct OrderWorkerApp {
                 queues: configuration.topology.orders, settings: configuration.consume, workerName: "order-worker"),
             handler: wrap.map { $0(handler) } ?? handler,
             logger: logger)
+        let sweeper = ReservationSweeper(
+            database: database, settings: configuration.sweeper,
+            routing: OutboxRouting(orderEvents: configuration.topology.orderEvents, vendorSyncQueue: configuration.topology.vendorSync.main,
+                                   stockLevels: StockLevelPolicy(threshold: 5)),
+            logger: logger)
         // ServiceGroup stops services in reverse order: the worker finishes before the pool closes.
-        services = [database, worker]
+        services = [database, worker, sweeper]
     }
 }

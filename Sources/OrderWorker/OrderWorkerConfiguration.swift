@@ -11,6 +11,7 @@ public struct OrderWorkerConfiguration: Sendable {
     public var databaseURL: String
     public var consume: ConsumeSettings
     public var topology: Topology
+    public var sweeper: ReservationSweeper.Settings
 
     /// Reads `AMQP_URL`, `DATABASE_URL`, `QUEUE_PREFIX` (""), `RETRY_DELAY_MS` (5000) and the
     /// `WORKER_` consume settings (`EnvironmentConfiguration.consumeSettings`): `WORKER_PREFETCH`,
@@ -20,6 +21,7 @@ public struct OrderWorkerConfiguration: Sendable {
         databaseURL = environment.databaseURL
         consume = try environment.consumeSettings(.worker, maxLoops: 256)
         topology = try environment.topology()
+        sweeper = try ReservationSweeper.Settings(environment: environment)
     }
 
     public var logMetadata: Logger.Metadata {

@@ -20,6 +20,8 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case databasePoolSize = "DB_POOL_SIZE"
     case maxBodyBytes = "MAX_BODY_BYTES"
     case publishTimeoutMilliseconds = "PUBLISH_TIMEOUT_MS"
+    case orderIdSecret = "ORDER_ID_SECRET"
+    case apiToken = "API_TOKEN"
 
     // The queue workers.
     case workerPrefetch = "WORKER_PREFETCH"
@@ -32,6 +34,10 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case vendorSyncLingerMilliseconds = "VENDOR_SYNC_LINGER_MS"
     case maxRetries = "MAX_RETRIES"
     case retryDelayMilliseconds = "RETRY_DELAY_MS"
+
+    // order-worker's reservation sweeper.
+    case sweeperIntervalSeconds = "SWEEPER_INTERVAL_SECONDS"
+    case sweeperBatch = "SWEEPER_BATCH"
 
     // stock-sync.
     case stockSyncIntervalSeconds = "STOCK_SYNC_INTERVAL_SECONDS"

@@ -133,19 +133,21 @@ import Testing
 }
 
 @Suite struct OrderIDAndRetryTests {
-    /// Ids already handed out must stay the same for the same key: RFC 9562
-    /// UUIDv5 in the project's namespace (the vectors agree with Python's `uuid.uuid5`).
+    static let orderIDs = try! OrderID(secret: "test-order-id-secret-5f1d9c0b7e")
+
+    /// Ids already handed out must stay the same for the same key and secret
+    /// (the vectors agree with Python's `hmac`, docs/order-ids.md's recipe).
     @Test func keyedIdsMatchFixedVectors() {
-        #expect(OrderID.make(idempotencyKey: "key-1") == UUID(uuidString: "cbc0a947-d9a7-5517-9577-205d132d2ff4"))
-        #expect(OrderID.make(idempotencyKey: "order-42") == UUID(uuidString: "4c096f43-620b-5c2c-b2ca-f8627857299d"))
-        #expect(OrderID.make(idempotencyKey: "Ünïcode-键") == UUID(uuidString: "fb2d7fdd-c1da-59bd-ac6c-b380383456f3"))
+        #expect(Self.orderIDs.make(idempotencyKey: "key-1") == UUID(uuidString: "aa62ce82-9860-890a-8612-41f2f0d7c74b"))
+        #expect(Self.orderIDs.make(idempotencyKey: "order-42") == UUID(uuidString: "b0e9dcc0-37a7-8cdb-95ca-287f2d842679"))
+        #expect(Self.orderIDs.make(idempotencyKey: "Ünïcode-键") == UUID(uuidString: "2782c777-f229-897d-b639-e24e7c7db72d"))
     }
 
     @Test func sameKeySameIdDifferentKeyDifferentId() {
-        let a = OrderID.make(idempotencyKey: "key-1")
-        #expect(a == OrderID.make(idempotencyKey: "key-1"))
-        #expect(a != OrderID.make(idempotencyKey: "key-2"))
-        #expect(a.uuidString.dropFirst(14).first == "5")
+        let a = Self.orderIDs.make(idempotencyKey: "key-1")
+        #expect(a == Self.orderIDs.make(idempotencyKey: "key-1"))
+        #expect(a != Self.orderIDs.make(idempotencyKey: "key-2"))
+        #expect(a.uuidString.dropFirst(14).first == "8", "version 8")
     }
 
     @Test func retryRouting() {

@@ -73,7 +73,7 @@ private let quietLogger: Logger = {
                 #expect(details.json["status"] as? String == "REJECTED")
                 #expect((details.json["reason"] as? String)?.contains(scarce) == true)
                 #expect((details.json["lines"] as? [Any])?.count == 2)
-                #expect((details.json["allocations"] as? [Any])?.isEmpty == true)
+                #expect((details.json["movements"] as? [Any])?.isEmpty == true)
             }
         }
     }
@@ -298,7 +298,7 @@ private let quietLogger: Logger = {
             "AMQP_URL": TestEnvironment.amqpURL,
             // Port 1 refuses connections at once.
             "DATABASE_URL": "postgres://orders:\(secret)@127.0.0.1:1/ordersdb?connect_timeout=2",
-            "QUEUE_PREFIX": TestEnvironment.uniqueName("intake-db-down") + ".",
+            "QUEUE_PREFIX": TestEnvironment.uniqueName("intake-db-down") + ".", "ORDER_ID_SECRET": TestEnvironment.orderIdSecret,
         ]))
         let app = try buildOrderAPI(configuration: configuration, logger: quietLogger)
         try await app.test(.router) { client in

@@ -18,6 +18,7 @@ private let quietLogger: Logger = {
     private func readiness(amqpURL: String = TestEnvironment.amqpURL, databaseURL: String = TestEnvironment.databaseURL) async throws -> HTTPResult {
         let configuration = try OrderAPIConfiguration(environment: EnvironmentConfiguration([
             "AMQP_URL": amqpURL, "DATABASE_URL": databaseURL, "QUEUE_PREFIX": TestEnvironment.uniqueName("readiness") + ".",
+            "ORDER_ID_SECRET": TestEnvironment.orderIdSecret,
         ]))
         let app = try buildOrderAPI(configuration: configuration, logger: quietLogger)
         return try await app.test(.router) { client in try await client.call(.get, "/health/ready") }

@@ -33,8 +33,14 @@ public enum TestEnvironment {
         [
             "AMQP_URL": amqpURL, "DATABASE_URL": databaseURL,
             "VENDOR_DATABASE_URLS": vendorDatabaseURLs.map { "\($0.vendor)=\($0.url)" }.joined(separator: ","),
+            "ORDER_ID_SECRET": orderIdSecret, "API_TOKEN": apiToken,
         ]
     }
+
+    /// order-api's secrets in tests: fixed, so that ids one test's API issued
+    /// are recognised by another instance the same test builds.
+    public static let orderIdSecret = "test-order-id-secret-5f1d9c0b7e"
+    public static let apiToken = "test-api-token-8a3e61"
 
     // MARK: Test databases
 

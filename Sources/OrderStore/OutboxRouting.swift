@@ -1,0 +1,38 @@
+import Foundation
+import OrderCore
+import Postgres
+import TextCodecs
+
+/// Where the messages of a transaction that no incoming message drives (an
+/// API command, the sweeper) go through the outbox: the order events'
+/// exchange, the vendor_sync queue, and when stock levels are announced.
+public struct OutboxRouting: Sendable {
+    public let orderEvents: String
+    public let vendorSyncQueue: String
+    public let stockLevels: StockLevelPolicy
+
+    public init(orderEvents: String, vendorSyncQueue: String, stockLevels: StockLevelPolicy) {
+        self.orderEvents = orderEvents
+        self.vendorSyncQueue = vendorSyncQueue
+        self.stockLevels = stockLevels
+    }
+
+    /// Writes what the transaction implies to the outbox, last in it (the
+    /// stock rows are locked): each changed order's whole history (a
+    /// subscriber dedups by event id, and no later event overtakes an earlier
+    /// one a crash kept back), a vendor_sync message per vendor-bound
+    /// movement, and the `inventory.*` events of the products whose stock changed.
+    func enqueue(orders: [UUID], movements: [StockStatements.NewMovement], on connection: PostgresConnection) throws {
+        var messages: [OutboundMessage] = []
+        for orderId in orders {
+            messages += try OrderHistory.eventMessages(of: orderId, exchange: orderEvents, on: connection)
+        }
+        messages += movements.compactMap(\.vendorMovement).map { movement in
+            OutboundMessage(
+                exchange: "", routingKey: vendorSyncQueue, messageId: UUIDText.string(movement.movementId),
+                correlationId: UUIDText.string(movement.orderId), type: VendorMovement.messageType, body: movement.encoded())
+        }
+        try Outbox.enqueue(messages, on: connection)
+        try InventoryLevels.update(Set(movements.map(\.productId)), policy: stockLevels, exchange: orderEvents, on: connection)
+    }
+}

@@ -1,0 +1,69 @@
+import Logging
+import OrderCore
+import OrderStore
+import Postgres
+import ServiceLifecycle
+import ServiceSupport
+import Topology
+
+/// Ends the reservations whose deadline passed, every `interval` until
+/// shutdown: checkout holds become EXPIRED, orders still waiting on their
+/// hold are cancelled with `reservation-expired`; their units come back to
+/// available stock. Each batch is one transaction that skips rows another
+/// transaction holds (`FOR UPDATE SKIP LOCKED`), so several order-worker
+/// instances sweep side by side; a round goes on while batches come back full.
+public struct ReservationSweeper: Service {
+    public struct Settings: Sendable, Hashable {
+        public var interval: Duration
+        public var batch: Int
+
+        /// `SWEEPER_INTERVAL_SECONDS` (5) and `SWEEPER_BATCH` (100).
+        public init(environment: EnvironmentConfiguration) throws {
+            interval = .seconds(try environment.int(.sweeperIntervalSeconds, default: 5, in: 1...3600))
+            batch = try environment.int(.sweeperBatch, default: 100, in: 1...10_000)
+        }
+    }
+
+    let database: PostgresPool
+    let settings: Settings
+    let routing: OutboxRouting
+    let logger: Logger
+
+    public init(database: PostgresPool, settings: Settings, routing: OutboxRouting, logger: Logger) {
+        self.database = database
+        self.settings = settings
+        self.routing = routing
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await sweep()
+                } catch {
+                    logger.error("reservation sweep failed", metadata: [LogKey.error: "\(error)"])
+                }
+                try await Task.sleep(for: settings.interval)
+            }
+        }
+    }
+
+    /// One round: batches until none comes back full. Returns how many holds
+    /// expired (checkout holds) and how many orders were cancelled.
+    @discardableResult
+    public func sweep() async throws -> (holds: Int, orders: Int) {
+        let (batch, routing) = (settings.batch, routing)
+        var total = (holds: 0, orders: 0)
+        while !Task.isCancelled {
+            let holds = try await database.withConnection { try Reservations.expireCheckoutHolds(limit: batch, routing: routing, on: $0) }
+            let orders = try await database.withConnection { try Reservations.expireOrderHolds(limit: batch, routing: routing, on: $0) }
+            total = (total.holds + holds, total.orders + orders)
+            if holds < batch && orders < batch { break }
+        }
+        if total.holds + total.orders > 0 {
+            logger.info("reservations expired", metadata: ["checkout_holds": "\(total.holds)", "orders_cancelled": "\(total.orders)"])
+        }
+        return total
+    }
+}
