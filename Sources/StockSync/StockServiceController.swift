@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import HTTPSupport
 import HTTPTypes
@@ -15,15 +14,13 @@ import ServiceSupport
 struct StockServiceController<Context: RequestContext>: Sendable {
     let vendors: [String: PostgresPool]
     let runner: StockSyncRunner
-    /// The token's digest, compared with the presented token's: digests have
-    /// one length and compare in constant time, so neither the token's
-    /// length nor its first wrong byte shows in how long a refusal takes.
-    let tokenDigest: SHA256Digest?
+    /// nil: no STOCK_API_TOKEN, writes disabled.
+    let token: BearerToken?
 
     init(vendors: [String: PostgresPool], runner: StockSyncRunner, token: String?) {
         self.vendors = vendors
         self.runner = runner
-        self.tokenDigest = token.map { SHA256.hash(data: Array($0.utf8)) }
+        self.token = token.map(BearerToken.init)
     }
 
     func addRoutes(to router: HTTPRouter<Context>) {
@@ -93,27 +90,17 @@ struct StockServiceController<Context: RequestContext>: Sendable {
     // MARK: Helpers
 
     private func authorize(_ request: Request) throws {
-        guard let tokenDigest else {
+        guard let token else {
             throw Problem(status: .forbidden, code: "writes-disabled", title: "Stock writes are disabled", detail: "set STOCK_API_TOKEN to enable them")
         }
-        guard let authorization = request.headers[.authorization] else {
+        guard request.headers[.authorization] != nil else {
             throw Problem(
                 status: .unauthorized, code: "unauthorized", title: "Send Authorization: Bearer <token>",
                 headers: [.wwwAuthenticate: #"Bearer realm="stock-service""#])
         }
-        guard let token = Self.bearerToken(authorization), SHA256.hash(data: Array(token.utf8)) == tokenDigest else {
+        guard token.isPresented(in: request) else {
             throw Problem(status: .forbidden, code: "forbidden", title: "The token is not valid")
         }
-    }
-
-    /// The token of `Bearer <token>`. The scheme is case-insensitive and
-    /// may be followed by several spaces (RFC 9110, 11.1 and 11.4), which
-    /// hummingbird-auth's reading (exactly `Bearer `) does not allow.
-    static func bearerToken(_ authorization: String) -> Substring? {
-        let value = Substring(authorization)
-        guard let space = value.firstIndex(of: " "), value[..<space].lowercased() == "bearer" else { return nil }
-        let token = value[space...].drop { $0 == " " }
-        return token.isEmpty ? nil : token
     }
 
     private func vendor(_ context: Context) throws -> (String, PostgresPool) {
@@ -134,18 +121,7 @@ struct StockServiceController<Context: RequestContext>: Sendable {
     }
 
     private func integerField(_ name: String, in request: Request, range: ClosedRange<Int>) async throws -> Int {
-        try JSONMediaType.require(request)
-        let body = try await request.body.collect(upTo: 4096)
-        let value: JSONValue?
-        do {
-            value = try JSONValue.parse(body.readableBytesView)
-        } catch {
-            if let duplicate = error.duplicateField { throw Problem.invalidBody(ValidationFailure([duplicate])) }
-            value = nil
-        }
-        guard case .object(let object)? = value else {
-            throw Problem(status: .badRequest, code: "invalid-request", title: "Send a JSON object", errors: [FieldError(field: "body", message: "is not a JSON object")])
-        }
+        let object = try await JSONBody.object(of: request, upTo: 4096)
         guard case .integer(let number)? = object[name], range.contains(Int(clamping: number)) else {
             throw Problem(status: .badRequest, code: "invalid-request", title: "The request is invalid",
                           errors: [FieldError(field: name, message: "must be an integer from \(range.lowerBound) to \(range.upperBound)")])
