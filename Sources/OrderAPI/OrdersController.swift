@@ -144,10 +144,13 @@ struct OrdersController<Context: RequestContext>: Sendable {
         return try JSONResponse.make(details)
     }
 
-    /// Takes back `{"items":[{"productId","quantity"}]}` of a shipped or delivered order.
+    /// Takes back `{"items":[{"productId","quantity"}]}` of a shipped or
+    /// delivered order. A return is not idempotent by nature (two returns of
+    /// one unit are two units), so a retry is recognised by its `Idempotency-Key`.
     @Sendable func returns(_ request: Request, context: Context) async throws -> Response {
         try authorization.authorize(request)
         let id = try Self.orderId(context)
+        let key = try Self.validIdempotencyKey(request.headers[idempotencyKeyField])
         var body = try await JSONBody.object(of: request, upTo: maxBodyBytes)
         var errors: [FieldError] = []
         let actor = Self.actor(in: body, errors: &errors)
@@ -160,7 +163,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
         }
         let routing = routing
         let details = try await Problem.refusing {
-            try await database.withConnection { try OrderCommands.returnItems(id, items: items, actor: actor, routing: routing, on: $0) }
+            try await database.withConnection { try OrderCommands.returnItems(id, items: items, idempotencyKey: key, actor: actor, routing: routing, on: $0) }
         }
         context.logger.info("order return", metadata: [LogKey.orderId: .string(UUIDText.string(id)), LogKey.lines: "\(items.count)"])
         return try JSONResponse.make(details)

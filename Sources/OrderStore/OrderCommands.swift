@@ -61,11 +61,29 @@ public enum OrderCommands {
     /// bought and has not returned yet), and restocked at the vendors they
     /// came from, in vendor order; the lines record how many came back and
     /// the order becomes RETURNED (partially, when fewer than all).
+    /// With an `idempotencyKey`, a retry of an accepted return answers the
+    /// order as it is and restocks nothing more; the key with other items is
+    /// refused (`idempotency-key-reused`).
     public static func returnItems(
-        _ orderId: UUID, items: [OrderLine], actor: OrderActor, routing: OutboxRouting, on connection: PostgresConnection
+        _ orderId: UUID, items: [OrderLine], idempotencyKey: String? = nil, actor: OrderActor, routing: OutboxRouting,
+        on connection: PostgresConnection
     ) throws -> OrderDetails {
         try connection.withTransaction { connection in
             guard let state = try lockedState(of: orderId, on: connection) else { throw notFound(orderId) }
+            let requested = returnedUnits(items)
+            if let idempotencyKey {
+                // The order's row lock serialises retries of one key: the second reads the first's row.
+                if let earlier = try connection.query(
+                    "SELECT items FROM order_return_requests WHERE order_id = $1 AND idempotency_key = $2", [orderId, idempotencyKey]
+                ).first {
+                    guard try earlier.decode(0, as: String.self) == requested else {
+                        throw CommandRefusal(
+                            .unprocessable, code: "idempotency-key-reused",
+                            message: "the Idempotency-Key was first sent with other items (\(try earlier.decode(0, as: String.self)))")
+                    }
+                    return try OrderQueries.order(orderId, on: connection)!
+                }
+            }
             let transition: OrderTransition
             switch OrderLifecycle.decide(state, .returnReceived) {
             case .transition(let decided): transition = decided
@@ -116,8 +134,20 @@ public enum OrderCommands {
             try StockStatements.commit(restocks, on: connection)
             try OrderHistory.record(transition, orderId: orderId, actor: actor, on: connection)
             try routing.enqueue(orders: [orderId], movements: restocks, on: connection)
+            if let idempotencyKey {
+                try connection.query(
+                    "INSERT INTO order_return_requests (order_id, idempotency_key, items) VALUES ($1, $2, $3)", [orderId, idempotencyKey, requested])
+            }
             return try OrderQueries.order(orderId, on: connection)!
         }
+    }
+
+    /// The returned units per product, `p1=2,p2=1` sorted by product: what a
+    /// retried return must ask for again.
+    static func returnedUnits(_ items: [OrderLine]) -> String {
+        var units: [String: Int] = [:]
+        for item in items { units[item.productId, default: 0] += item.quantity }
+        return units.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 
     /// The units a vendor still has out for each line of the order: what it

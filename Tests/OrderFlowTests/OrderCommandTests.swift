@@ -281,11 +281,21 @@ private let bearer = OrderCommandTests.shopBackend
                 let notBought = try await client.call(.post, location + "/returns", headers: bearer, body: Self.items([("nothing-\(UUID())", 1)]))
                 #expect(notBought.status == 422)
 
-                let first = try await client.call(.post, location + "/returns", headers: bearer, body: Self.items([(product, 4)]))
+                var keyed = bearer
+                keyed[HTTPField.Name("Idempotency-Key")!] = "return-\(id)"
+                let first = try await client.call(.post, location + "/returns", headers: keyed, body: Self.items([(product, 4)]))
                 #expect(first.status == 200, "\(first.text)")
                 #expect(first.json["status"] as? String == "RETURNED")
                 #expect(Self.returned(first) == [product: 4, other: 0])
                 #expect(try system.stock(of: product) == ["vendorA": 3, "vendorB": 2], "vendorA's 3 first, then 1 of vendorB's 2")
+                // A retry of that return (its answer was lost) restocks nothing more; the key with other items is refused.
+                let retry = try await client.call(.post, location + "/returns", headers: keyed, body: Self.items([(product, 4)]))
+                #expect(retry.status == 200, "\(retry.text)")
+                #expect(Self.returned(retry) == [product: 4, other: 0])
+                #expect(try system.stock(of: product) == ["vendorA": 3, "vendorB": 2])
+                let reused = try await client.call(.post, location + "/returns", headers: keyed, body: Self.items([(product, 1)]))
+                #expect(reused.status == 422)
+                #expect(reused.json["code"] as? String == "idempotency-key-reused")
                 let overTheRest = try await client.call(.post, location + "/returns", headers: bearer, body: Self.items([(product, 2)]))
                 #expect(overTheRest.status == 422)
                 let rest = try await client.call(

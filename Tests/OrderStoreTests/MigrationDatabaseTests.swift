@@ -40,7 +40,7 @@ struct MigrationDatabaseTests {
             #expect(applied.map(\.version) == files.map(\.version))
             #expect(try tables(connection) == ["schema_migrations", "vendors", "products", "vendor_stock",
                                                "orders", "order_lines", "stock_movements", "order_transitions",
-                                               "reservations", "outbox", "product_stock_levels"])
+                                               "reservations", "outbox", "product_stock_levels", "order_return_requests"])
             #expect(try runner.apply(on: connection).isEmpty, "a second run applies nothing")
             #expect(try runner.pending(on: connection).isEmpty)
             let recorded = try connection.query("SELECT version, name, checksum FROM schema_migrations ORDER BY version").rows
