@@ -24,6 +24,10 @@ public enum RefusalOutcome: Sendable, Hashable {
     case reallocated([VendorMovement])
     /// Nobody could take it over: the order is flagged for review with this reason.
     case flagged(reason: String)
+    /// The order had already given the units back (cancelled, returned): the
+    /// restocks that would undo this allocation are void (CONFLICTED), since
+    /// the vendor never gave the units up.
+    case restocksVoided(quantity: Int)
     /// Settled by an earlier copy of the same refusal: nothing changed.
     case alreadySettled
 }
@@ -67,6 +71,12 @@ public enum MovementStore {
             ).first.map({ try $0.decode(0, as: Int?.self) }) else {
                 return .alreadySettled
             }
+            if movement.kind == .allocate, let lineNumber, status?.hasTakenStock != true {
+                // A cancel (or return) already sent this allocation's units back:
+                // its restock must not reach a vendor that never gave them up.
+                let voided = try voidRestocks(undoing: movement, lineNumber: lineNumber, on: connection)
+                if voided == movement.quantity { return .restocksVoided(quantity: voided) }
+            }
             guard movement.kind == .allocate, let lineNumber, let status, status.hasTakenStock else {
                 let why = movement.kind == .restock ? "" : "; not reallocated: the order is \(status?.rawValue ?? "unknown")"
                 return try flag(movement.orderId, reason: reason + why, on: connection)
@@ -99,6 +109,35 @@ public enum MovementStore {
         OutboundMessage(
             exchange: "", routingKey: queue, messageId: UUIDText.string(movement.movementId),
             correlationId: UUIDText.string(movement.orderId), type: VendorMovement.messageType, body: movement.encoded())
+    }
+
+    /// Marks CONFLICTED the order's PENDING restocks of the refused
+    /// allocation's line, vendor and product, oldest first, as long as they fit
+    /// in its quantity (a restock that also covers applied units stays, and
+    /// waits at the vendor until an operator looks). Returns the units voided.
+    private static func voidRestocks(undoing allocation: VendorMovement, lineNumber: Int, on connection: PostgresConnection) throws -> Int {
+        let restocks = try connection.query(
+            """
+            SELECT id, quantity FROM stock_movements
+            WHERE order_id = $1 AND line_no = $2 AND vendor_id = $3 AND product_id = $4 AND kind = 'restock' AND status = 'PENDING'
+            ORDER BY created_at, id FOR UPDATE
+            """, [allocation.orderId, lineNumber, allocation.vendorId, allocation.productId]
+        ).rows.map { (id: try $0.decode(0, as: UUID.self), quantity: try $0.decode(1, as: Int.self)) }
+        var left = allocation.quantity
+        var void: [UUID] = []
+        for restock in restocks where restock.quantity <= left {
+            left -= restock.quantity
+            void.append(restock.id)
+        }
+        guard !void.isEmpty else { return 0 }
+        try connection.query("UPDATE stock_movements SET status = 'CONFLICTED' WHERE id = ANY($1::uuid[])", [PostgresArray(void)])
+        return allocation.quantity - left
+    }
+
+    /// Whether a vendor-bound movement is CONFLICTED in ordersdb: a restock
+    /// voided because the allocation it undoes was refused.
+    public static func isConflicted(_ movementId: UUID, on connection: PostgresConnection) throws -> Bool {
+        try connection.query("SELECT 1 FROM stock_movements WHERE id = $1 AND status = 'CONFLICTED'", [movementId]).first != nil
     }
 
     private static func flag(_ orderId: UUID, reason: String, on connection: PostgresConnection) throws -> RefusalOutcome {

@@ -10,6 +10,10 @@ public enum VendorApplyResult: Sendable, Hashable {
     /// The vendor refused it: an allocation it cannot cover any more (sold
     /// elsewhere), or a movement for a product it does not have.
     case conflicted(reason: String)
+    /// A restock of more units than this vendor has applied allocations for,
+    /// for that order and product: its allocation is still on its way (the
+    /// restock overtook it; retry), or was refused (its restock is void).
+    case notYetAllocated(reason: String)
 }
 
 /// A vendor's stock as read in one snapshot, with which of the asked
@@ -57,15 +61,41 @@ public enum VendorStore {
                 [PostgresArray(movements.map(\.movementId))]
             ).rows.map { try $0.decode(0, as: UUID.self) })
 
+            // Units each (order, product) has out at this vendor: a restock gives
+            // back at most those, so one that overtakes its allocation, or undoes
+            // an allocation the vendor refused, never makes stock out of nothing.
+            struct OrderProduct: Hashable {
+                let orderId: UUID
+                let productId: String
+            }
+            var outstanding: [OrderProduct: Int] = [:]
+            let restocks = movements.filter { $0.kind == .restock }
+            if !restocks.isEmpty {
+                for row in try connection.query(
+                    """
+                    SELECT order_id, product_id, sum(CASE kind WHEN 'allocate' THEN quantity ELSE -quantity END)::int
+                    FROM applied_movements WHERE order_id = ANY($1::uuid[]) AND product_id = ANY($2::text[])
+                    GROUP BY order_id, product_id
+                    """, [PostgresArray(restocks.map(\.orderId)), PostgresArray(restocks.map(\.productId))]
+                ).rows {
+                    outstanding[OrderProduct(orderId: try row.decode(0), productId: try row.decode(1))] = try row.decode(2)
+                }
+            }
+
             var results: [VendorApplyResult] = []
             var applied: [VendorMovement] = []
             var deltas: [String: Int] = [:]
             for movement in movements {
+                let key = OrderProduct(orderId: movement.orderId, productId: movement.productId)
                 if seen.contains(movement.movementId) {
                     results.append(.alreadyApplied)
                 } else if let reason = refusal(movement, available: stock[movement.productId]) {
                     results.append(.conflicted(reason: reason))
+                } else if movement.kind == .restock, movement.quantity > outstanding[key, default: 0] {
+                    results.append(.notYetAllocated(
+                        reason: "vendor \(movement.vendorId) has \(outstanding[key, default: 0]) of \(movement.productId) allocated to the order, not \(movement.quantity) to restock"))
                 } else {
+                    outstanding[key, default: 0] += movement.kind == .allocate ? movement.quantity : -movement.quantity
                     let delta = movement.kind == .allocate ? -movement.quantity : movement.quantity
                     stock[movement.productId]! += delta
                     deltas[movement.productId, default: 0] += delta

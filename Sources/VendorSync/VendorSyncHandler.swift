@@ -86,6 +86,18 @@ public struct VendorSyncHandler: DeliveryHandler {
             logger[metadataKey: LogKey.orderId] = .string(UUIDText.string(movement.orderId))
             logger[metadataKey: LogKey.movementId] = .string(UUIDText.string(movement.movementId))
             logger[metadataKey: LogKey.vendor] = "\(movement.vendorId)"
+            if case .notYetAllocated(let reason) = result {
+                // Void (its allocation was refused): done. Otherwise its allocation
+                // is still on its way: retry after it, and after the last retry the
+                // DLQ keeps it for an operator rather than restocking units never taken.
+                let void = await (try? orders.withConnection { try MovementStore.isConflicted(movement.movementId, on: $0) }) ?? false
+                if void {
+                    logger.info("restock skipped: it undoes an allocation the vendor refused", metadata: [LogKey.reason: "\(reason)"])
+                } else {
+                    outcomes.append((index, .retry(reason: "restock-ahead-of-allocation", message: reason)))
+                }
+                continue
+            }
             if case .conflicted(let reason) = result {
                 let routing = routing
                 do {
@@ -97,6 +109,10 @@ public struct VendorSyncHandler: DeliveryHandler {
                             metadata: [LogKey.reason: "\(reason)", LogKey.allocations: "\(allocations.map { "\($0.vendorId):\($0.quantity)" })"])
                     case .flagged(let flagged):
                         logger.warning("movement refused by its vendor; order flagged for review", metadata: [LogKey.reason: "\(flagged)"])
+                    case .restocksVoided(let quantity):
+                        logger.warning(
+                            "allocation refused by its vendor after the order gave its units back; the restock of them is void",
+                            metadata: [LogKey.reason: "\(reason)", LogKey.quantity: "\(quantity)"])
                     case .alreadySettled:
                         break
                     }

@@ -73,31 +73,37 @@ import Testing
         }
         try OrderSystemFixture.vendorDatabase("vendorA") { connection in
             try connection.query("INSERT INTO products (id, name, stock) VALUES ($1, $1, 4)", [product])
-            let restockId = UUID()
+            let allocationId = UUID(), restockId = UUID()
+            let notYet = { (out: Int, wanted: Int) in
+                VendorApplyResult.notYetAllocated(
+                    reason: "vendor vendorA has \(out) of \(product) allocated to the order, not \(wanted) to restock")
+            }
             let window = [
                 movement(.allocate, 5, of: product),  // 4 cannot cover 5
-                movement(.restock, 3, of: product, id: restockId),  // 7
-                movement(.allocate, 5, of: product),  // 2: the restock came first
-                movement(.restock, 3, of: product, id: restockId),  // the same movement again
+                movement(.restock, 3, of: product),  // nothing of the order's is out at this vendor: it waits
+                movement(.allocate, 2, of: product, id: allocationId),  // 2 left
+                movement(.restock, 3, of: product),  // only 2 are out
+                movement(.restock, 2, of: product, id: restockId),  // 4 again
+                movement(.restock, 2, of: product, id: restockId),  // the same movement again
                 movement(.restock, 1, of: missing),
             ]
             let results = try VendorStore.apply(window, on: connection)
             #expect(results == [
-                .conflicted(reason: "vendor vendorA cannot cover 5 of \(product)"), .applied, .applied, .alreadyApplied,
-                .conflicted(reason: "vendor vendorA has no product \(missing) to restock"),
+                .conflicted(reason: "vendor vendorA cannot cover 5 of \(product)"), notYet(0, 3), .applied, notYet(2, 3), .applied,
+                .alreadyApplied, .conflicted(reason: "vendor vendorA has no product \(missing) to restock"),
             ])
-            #expect(try VendorStore.stock(product, on: connection).first?.stock == 2)
+            #expect(try VendorStore.stock(product, on: connection).first?.stock == 4)
             // Replayed as windows of one: every one is now applied or refused as before.
             let replayed = try window.map { try VendorStore.apply($0, on: connection) }
             #expect(replayed == [
-                .conflicted(reason: "vendor vendorA cannot cover 5 of \(product)"), .alreadyApplied, .alreadyApplied, .alreadyApplied,
-                .conflicted(reason: "vendor vendorA has no product \(missing) to restock"),
+                .conflicted(reason: "vendor vendorA cannot cover 5 of \(product)"), notYet(0, 3), .alreadyApplied, notYet(0, 3),
+                .alreadyApplied, .alreadyApplied, .conflicted(reason: "vendor vendorA has no product \(missing) to restock"),
             ])
-            #expect(try VendorStore.stock(product, on: connection).first?.stock == 2)
+            #expect(try VendorStore.stock(product, on: connection).first?.stock == 4)
             let recorded = try connection.query(
                 "SELECT kind, quantity FROM applied_movements WHERE product_id = $1 ORDER BY kind", [product]
             ).rows.map { "\(try $0.decode(0, as: String.self)) \(try $0.decode(1, as: Int.self))" }
-            #expect(recorded == ["allocate 5", "restock 3"])
+            #expect(recorded == ["allocate 2", "restock 2"])
         }
     }
 
@@ -247,6 +253,42 @@ import Testing
             #expect(flagged.reason == "vendor vendorB cannot cover 4 of \(product); not reallocated: the order is CANCELLED")
             #expect(try system.stock(of: product)["vendorA"] == 5)
             #expect(try outbox(placed.orderId).isEmpty)
+        }
+    }
+
+    /// A cancel sends back the units of an allocation its vendor then refuses:
+    /// the refusal voids that restock, and the vendor, which never gave the
+    /// units up, never receives them.
+    @Test func theRestockOfAnAllocationTheVendorRefusedIsVoid() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.vendorProduct("restock-void", stock: ["vendorB": 10])
+            let placed = try await confirmedOrder(system, product, 4)
+            guard case .transition(let cancel) = OrderLifecycle.decide(.confirmed, .cancel(reason: "changed my mind")) else {
+                Issue.record("CONFIRMED cannot be cancelled")
+                return
+            }
+            try OrderSystemFixture.database { connection in
+                try connection.withTransaction { connection in
+                    _ = try connection.query("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", [placed.orderId])
+                    try OrderHistory.record(cancel, orderId: placed.orderId, actor: .customer, on: connection)
+                }
+            }
+            let restock = try #require(try system.restockAll(placed.orderId).first)
+            // vendorB sold most of it meanwhile: it will refuse the allocation of 4.
+            _ = try OrderSystemFixture.vendorDatabase("vendorB") { try $0.query("UPDATE products SET stock = 2 WHERE id = $1", [product]) }
+            try await system.withVendorSync {
+                try await system.publish([OrderSystemFixture.message(restock)], to: system.topology.vendorSync.main)
+                try await waitForSettled(placed.orderId, at: "vendorB")
+                try await system.waitUntilTaken(system.topology.vendorSync.main)
+            }
+            try await system.expectSettled(system.topology.vendorSync)
+            #expect(try movementStatuses(placed.orderId) == ["allocate vendorB": ["CONFLICTED"], "restock vendorB": ["CONFLICTED"]])
+            #expect(try system.vendorStock("vendorB", product) == 2, "neither the allocation nor its restock reached vendorB")
+            #expect(try review(placed.orderId).required == false, "nothing is left for an operator")
+            // Locally 10 − 4 allocated + 4 restocked until a sync brings in vendorB's
+            // own figure; the void restock is not held back from it (nor is the refused allocation).
+            _ = try await system.stockSyncOnce()
+            #expect(try system.stock(of: product) == ["vendorB": 2])
         }
     }
 
