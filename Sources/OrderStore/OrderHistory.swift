@@ -61,20 +61,49 @@ public enum OrderHistory {
         }
     }
 
+    /// Inserts the rows of orders a worker is about to decide, in their
+    /// initial state (QUEUED, no history yet: QUEUED is where an order starts,
+    /// not a transition), and returns the ids it inserted; an order that
+    /// already has a row is left alone. The rows are locked until the caller
+    /// commits, which it does only after `record` moved each one on.
+    public static func insertQueued(_ orders: [OrderPlaced], on connection: PostgresConnection) throws -> [UUID] {
+        guard !orders.isEmpty else { return [] }
+        return try connection.query(
+            """
+            INSERT INTO orders (id, idempotency_key, status, queued_at)
+            SELECT d.id, d.key, 'QUEUED', d.queued_at FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS d(id, key, queued_at)
+            ON CONFLICT (id) DO NOTHING RETURNING id
+            """,
+            [
+                PostgresArray(orders.map(\.orderId)), PostgresArray(optional: orders.map(\.idempotencyKey)),
+                PostgresArray(orders.map { $0.acceptedAt.postgresText! }),
+            ]
+        ).rows.map { try $0.decode(0, as: UUID.self) }
+    }
+
     /// An order's history, oldest first.
     public static func transitions(of orderId: UUID, on connection: PostgresConnection) throws -> [RecordedTransition] {
-        try connection.query(
+        try transitions(of: [orderId], on: connection)[orderId] ?? []
+    }
+
+    /// The histories of several orders, each oldest first, with one statement.
+    public static func transitions(of orderIds: [UUID], on connection: PostgresConnection) throws -> [UUID: [RecordedTransition]] {
+        guard !orderIds.isEmpty else { return [:] }
+        var histories: [UUID: [RecordedTransition]] = [:]
+        for row in try connection.query(
             """
-            SELECT seq, event_id, from_status, to_status, cause, actor, reason, occurred_at
-            FROM order_transitions WHERE order_id = $1 ORDER BY seq
-            """, [orderId]
-        ).rows.map { row in
-            RecordedTransition(
-                orderId: orderId, sequence: try row.decode(0), eventId: try row.decode(1),
-                from: OrderState(rawValue: try row.decode(2)) ?? .failed, to: OrderState(rawValue: try row.decode(3)) ?? .failed,
-                cause: try row.decode(4), actor: OrderActor(rawValue: try row.decode(5)) ?? .system,
-                reason: try row.decode(6, as: String?.self), occurredAt: try row.decode(7))
+            SELECT order_id, seq, event_id, from_status, to_status, cause, actor, reason, occurred_at
+            FROM order_transitions WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, seq
+            """, [PostgresArray(orderIds)]
+        ).rows {
+            let orderId: UUID = try row.decode(0)
+            histories[orderId, default: []].append(RecordedTransition(
+                orderId: orderId, sequence: try row.decode(1), eventId: try row.decode(2),
+                from: OrderState(rawValue: try row.decode(3)) ?? .failed, to: OrderState(rawValue: try row.decode(4)) ?? .failed,
+                cause: try row.decode(5), actor: OrderActor(rawValue: try row.decode(6)) ?? .system,
+                reason: try row.decode(7, as: String?.self), occurredAt: try row.decode(8)))
         }
+        return histories
     }
 
     /// Every event of the order, in sequence order, as `order_events` messages:
@@ -82,10 +111,25 @@ public enum OrderHistory {
     /// later event never reaches a subscriber before an earlier one that a
     /// crash kept from being published.
     public static func eventMessages(of orderId: UUID, exchange: String, on connection: PostgresConnection) throws -> [OutboundMessage] {
-        let lines = try connection.query(
-            "SELECT product_id, quantity, returned_quantity FROM order_lines WHERE order_id = $1 ORDER BY line_no", [orderId]
-        ).rows.map { try OrderEventMessage.Line(productId: $0.decode(0), quantity: $0.decode(1), returnedQuantity: $0.decode(2)) }
-        return try transitions(of: orderId, on: connection).map { OrderEventMessage.message($0, lines: lines, exchange: exchange) }
+        try eventMessages(of: [orderId], exchange: exchange, on: connection)[orderId] ?? []
+    }
+
+    /// `eventMessages(of:)` for several orders, with two statements in all.
+    public static func eventMessages(of orderIds: [UUID], exchange: String, on connection: PostgresConnection) throws -> [UUID: [OutboundMessage]] {
+        guard !orderIds.isEmpty else { return [:] }
+        var lines: [UUID: [OrderEventMessage.Line]] = [:]
+        for row in try connection.query(
+            """
+            SELECT order_id, product_id, quantity, returned_quantity FROM order_lines
+            WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no
+            """, [PostgresArray(orderIds)]
+        ).rows {
+            lines[try row.decode(0), default: []].append(
+                OrderEventMessage.Line(productId: try row.decode(1), quantity: try row.decode(2), returnedQuantity: try row.decode(3)))
+        }
+        return try transitions(of: orderIds, on: connection).mapValues { history in
+            history.map { OrderEventMessage.message($0, lines: lines[$0.orderId] ?? [], exchange: exchange) }
+        }
     }
 
     /// Thrown when a transition was decided from a state the row no longer has.

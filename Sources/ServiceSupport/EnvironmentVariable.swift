@@ -33,6 +33,12 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case maxRetries = "MAX_RETRIES"
     case retryDelayMilliseconds = "RETRY_DELAY_MS"
 
+    // order-worker: the lifecycle and its events.
+    case reservationTTLSeconds = "RESERVATION_TTL_SECONDS"
+    case lowStockThreshold = "LOW_STOCK_THRESHOLD"
+    case outboxPollMilliseconds = "OUTBOX_POLL_MILLISECONDS"
+    case outboxBatchSize = "OUTBOX_BATCH_SIZE"
+
     // stock-sync.
     case stockSyncIntervalSeconds = "STOCK_SYNC_INTERVAL_SECONDS"
     case stockSyncHTTPHost = "STOCK_SYNC_HTTP_HOST"

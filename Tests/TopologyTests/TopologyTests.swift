@@ -128,8 +128,8 @@ import Testing
 
             let mismatches = try await topology.verify(on: connection)
             #expect(mismatches.count == 2)
-            #expect(mismatches.contains { $0.queue == retry && $0.problem == .argumentDiffers(argument: "x-message-ttl") })
-            #expect(mismatches.contains { $0.queue == topology.vendorSync.deadLetter && $0.problem == .missing })
+            #expect(mismatches.contains { $0.name == retry && $0.problem == .argumentDiffers(argument: "x-message-ttl") })
+            #expect(mismatches.contains { $0.name == topology.vendorSync.deadLetter && $0.problem == .missing })
             // verify creates nothing.
             let check = try await connection.openChannel()
             await #expect(throws: AMQPError.self) { try await check.declareQueue(topology.vendorSync.deadLetter, passive: true) }
