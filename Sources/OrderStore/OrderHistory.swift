@@ -10,7 +10,8 @@ import ServiceSupport
 public enum OrderHistory {
     /// Records a decided transition of an order whose row the caller has
     /// locked (`SELECT … FOR UPDATE`, or inserted in this transaction).
-    /// Sets status, reason and `last_seq`; returns what was recorded.
+    /// Sets status, reason (the new state's: a FAILED order confirmed on
+    /// replay keeps no failure reason) and `last_seq`; returns what was recorded.
     @discardableResult
     public static func record(
         _ transition: OrderTransition, orderId: UUID, actor: OrderActor, on connection: PostgresConnection
@@ -31,7 +32,7 @@ public enum OrderHistory {
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[])
                     AS d(order_id, from_status, to_status, cause, reason, event_id)
             ), updated AS (
-                UPDATE orders AS o SET status = d.to_status, reason = coalesce(d.reason, o.reason),
+                UPDATE orders AS o SET status = d.to_status, reason = d.reason,
                     last_seq = o.last_seq + 1, updated_at = now()
                 FROM d WHERE o.id = d.order_id AND o.status = d.from_status
                 RETURNING o.id, o.last_seq, o.updated_at
