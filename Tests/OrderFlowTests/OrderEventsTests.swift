@@ -403,7 +403,7 @@ final class CommitThenFailHandler: DeliveryHandler {
             for (order, _) in cases { try await system.publish(order) }
             let ids = cases.map(\.order.orderId)
             // One loop: the two orders naming `good` are decided in queue order.
-            try await system.withWorker(["WORKER_CONCURRENCY": "1"]) {
+            try await system.withWorker(["WORKER_CONCURRENCY": "1"]) { () async throws in
                 #expect(try await system.waitForOrders(ids).count == ids.count)
             }
             let rows = try OrderSystemFixture.database { connection in
@@ -451,7 +451,7 @@ final class CommitThenFailHandler: DeliveryHandler {
                     return (delivery.routingKey, try #require(body["available"] as? Int))
                 }
             }
-            try await system.withWorker(["WORKER_BATCH_SIZE": "1", "WORKER_CONCURRENCY": "1", "LOW_STOCK_THRESHOLD": "5"]) {
+            try await system.withWorker(["WORKER_BATCH_SIZE": "1", "WORKER_CONCURRENCY": "1", "LOW_STOCK_THRESHOLD": "5"]) { () async throws in
                 _ = try await system.waitForOrders(orders.map(\.orderId))
                 #expect(try await system.waitForDepth(probe, atLeast: 2) == 2)
                 try await Task.sleep(for: .milliseconds(800))
