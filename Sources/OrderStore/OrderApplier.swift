@@ -151,51 +151,20 @@ public enum OrderApplier {
         for order in orders {
             guard toDecideIds.contains(order.orderId), decided[order.orderId] == nil else { continue }
             let state = stored[order.orderId]?.state ?? .queued
-            // What the worker found, and the movements it implies if the lifecycle agrees.
-            var event: OrderEvent
-            var orderMovements: [StockStatements.NewMovement] = []
-            if let reservationId = order.reservationId {
-                if let refusal = HoldConsumption.refusal(reservations[reservationId], for: order) {
-                    event = .stockUnavailable(reason: refusal)
-                } else {
-                    event = .stockAllocated
-                    orderMovements = HoldConsumption.movements(consuming: reservations[reservationId]!, by: order)
-                    reservations[reservationId]?.status = "CONSUMED"
-                    consumed.append((reservationId, order.orderId))
-                }
-            } else {
-                switch AllocationPolicy.decide(lines: order.lines, stock: Set(order.lines.map(\.productId)).flatMap { stock[$0] ?? [] }) {
-                case .reject(let reason):
-                    event = .stockUnavailable(reason: reason)
-                case .allocate(let plan):
-                    if order.payment != nil {
-                        let reservationId = RandomUUID.make()
-                        event = .stockReserved
-                        orderMovements = StockStatements.movements(plan, kind: .hold, orderId: order.orderId, reservationId: reservationId)
-                        holds.append((reservationId, order.orderId))
-                    } else {
-                        event = .stockAllocated
-                        orderMovements = StockStatements.movements(plan, kind: .allocate, orderId: order.orderId)
-                    }
-                    for taken in plan {
-                        // (product, vendor) is vendor_stock's key: one row to replace.
-                        guard let index = stock[taken.productId]?.firstIndex(where: { $0.vendorId == taken.vendorId }) else { continue }
-                        let row = stock[taken.productId]![index]
-                        stock[taken.productId]![index] = VendorStock(vendorId: row.vendorId, productId: row.productId, stock: row.stock - taken.quantity)
-                    }
-                }
-            }
+            let found = finding(for: order, reservations: &reservations, stock: &stock)
             let transition: OrderTransition
-            switch OrderLifecycle.decide(state, event) {
+            switch OrderLifecycle.decide(state, found.event) {
             case .transition(let decided): transition = decided
             case .refused(let refusal): throw RefusedByLifecycle(description: "the order lifecycle refused the worker's decision: \(refusal)")
             case .unchanged: throw RefusedByLifecycle(description: "the order lifecycle found the order already \(state.rawValue)")
             }
             transitions.append((order.orderId, transition))
-            movements += orderMovements
+            movements += found.movements
+            if let hold = found.hold { holds.append((hold, order.orderId)) }
+            if let reservationId = found.consumed { consumed.append((reservationId, order.orderId)) }
             decided[order.orderId] = OrderApplication(
                 orderId: order.orderId, status: transition.to, reason: transition.event.reason,
-                allocations: orderMovements.compactMap(\.vendorMovement), events: [], duplicate: false)
+                allocations: found.movements.compactMap(\.vendorMovement), events: [], duplicate: false)
         }
 
         let recorded = try OrderHistory.record(transitions, actor: .system, on: connection)
@@ -205,8 +174,10 @@ public enum OrderApplier {
         if !movements.isEmpty {
             try StockStatements.applyToStock(movements, on: connection)
             try StockStatements.insertMovements(movements, on: connection)
-            let changed = Set(movements.filter { $0.kind == .allocate || $0.kind == .hold }.map(\.productId))
-                .subtracting(movements.filter { $0.kind == .release }.map(\.productId))
+            // A consumed checkout hold (release + allocate) leaves its product's stock as it was.
+            var net: [String: Int] = [:]
+            for movement in movements { net[movement.productId, default: 0] += movement.stockDelta }
+            let changed = net.filter { $0.value != 0 }.keys
             try InventoryLevels.update(changed, policy: settings.stockLevels, exchange: settings.eventsExchange, on: connection)
         }
 
@@ -232,6 +203,39 @@ public enum OrderApplier {
             return OrderApplication(
                 orderId: application.orderId, status: application.status, reason: application.reason, allocations: application.allocations,
                 events: events[order.orderId] ?? [], duplicate: application.duplicate || !first)
+        }
+    }
+
+    /// What the worker finds for an order: the event to offer the lifecycle and
+    /// the movements it implies. `reservations` and `stock` are what the
+    /// window's earlier orders left.
+    private static func finding(
+        for order: OrderPlaced, reservations: inout [UUID: HeldReservation], stock: inout [String: [VendorStock]]
+    ) -> (event: OrderEvent, movements: [StockStatements.NewMovement], hold: UUID?, consumed: UUID?) {
+        if let reservationId = order.reservationId {
+            if let refusal = HoldConsumption.refusal(reservations[reservationId], for: order) {
+                return (.stockUnavailable(reason: refusal), [], nil, nil)
+            }
+            let movements = HoldConsumption.movements(consuming: reservations[reservationId]!, by: order)
+            reservations[reservationId]?.status = "CONSUMED"
+            return (.stockAllocated, movements, nil, reservationId)
+        }
+        switch AllocationPolicy.decide(lines: order.lines, stock: Set(order.lines.map(\.productId)).flatMap { stock[$0] ?? [] }) {
+        case .reject(let reason):
+            return (.stockUnavailable(reason: reason), [], nil, nil)
+        case .allocate(let plan):
+            for taken in plan {
+                // (product, vendor) is vendor_stock's key: one row to replace.
+                guard let index = stock[taken.productId]?.firstIndex(where: { $0.vendorId == taken.vendorId }) else { continue }
+                let row = stock[taken.productId]![index]
+                stock[taken.productId]![index] = VendorStock(vendorId: row.vendorId, productId: row.productId, stock: row.stock - taken.quantity)
+            }
+            guard order.payment != nil else {
+                return (.stockAllocated, StockStatements.movements(plan, kind: .allocate, orderId: order.orderId), nil, nil)
+            }
+            // Paid for before it is confirmed: the stock is held until the reservation's deadline.
+            let reservationId = RandomUUID.make()
+            return (.stockReserved, StockStatements.movements(plan, kind: .hold, orderId: order.orderId, reservationId: reservationId), reservationId, nil)
         }
     }
 
