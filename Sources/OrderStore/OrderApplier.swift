@@ -21,21 +21,25 @@ public struct OrderApplication: Sendable, Hashable {
 
 /// Applies a window of orders in one transaction, in two steps:
 ///
-/// 1. Insert the window's new orders, QUEUED, and their lines, taking no
-///    stock lock. `ON CONFLICT (id) DO NOTHING` both inserts and finds the
-///    orders that have a row already (redelivery, a FAILED order replayed, a
-///    cancel that reached a QUEUED order first), in one statement.
+/// 1. Record the window's new orders with their lines, taking no stock lock:
+///    each at the state the worker expects (CONFIRMED, or RESERVED for one
+///    that pays first) with its first history row (`OrderHistory.insertExpected`).
+///    `ON CONFLICT (id) DO NOTHING` both inserts and finds the orders that have
+///    a row already (a redelivery, a FAILED order replayed, a cancel that
+///    reached a QUEUED order first), in one statement.
 /// 2. Lock the checkout holds the window names, then the stock rows of every
 ///    product in the window once (FOR UPDATE, product then vendor order),
 ///    decide each order in delivery order against the stock the earlier ones
 ///    left (so one that would overshoot is REJECTED exactly as it would be
-///    alone), offer the outcome to `OrderLifecycle.decide`, and write the
-///    transitions (`OrderHistory.record`), the stock changes, the movements
-///    and the reservations with one statement each.
+///    alone), offer that to `OrderLifecycle.decide`, then write the stock
+///    changes, the movements, the reservations and the orders decided
+///    otherwise than expected (`OrderHistory.correct`) with one statement each.
 ///
 /// Concurrent windows serialize on the stock rows, and row locks last until
-/// commit, so step 1 is done before taking them. One commit — one fsync —
-/// for the whole window.
+/// the commit, so the row writes of step 1 come before taking them: one
+/// window writes its orders while another holds the locks. One commit — one
+/// fsync — for the whole window, so nobody sees an expected state that step 2
+/// corrected.
 ///
 /// The order id is the primary key, so an order applies once: a copy of one
 /// of the orders that another window committed first is found by the insert
@@ -99,7 +103,14 @@ public enum OrderApplier {
         // sharing orders take their keys in the same order.
         var seen = Set<UUID>()
         let firsts = orders.filter { seen.insert($0.orderId).inserted }.sorted { $0.orderId < $1.orderId }
-        let inserted = Set(try OrderHistory.insertQueued(firsts, on: connection))
+
+        // Step 1, before the stock locks: the new orders' rows at their expected
+        // state with their history, and their lines.
+        let expected = try firsts.map { order in (order, try transition(.queued, expectedEvent(of: order))) }
+        var recorded = try OrderHistory.insertExpected(expected, actor: .system, on: connection)
+        let inserted = Set(recorded.map(\.orderId))
+        let newOrders = firsts.filter { inserted.contains($0.orderId) }
+        if !newOrders.isEmpty { try StockStatements.insertLines(newOrders, on: connection) }
 
         // Already there: a duplicate, a cancelled QUEUED order, or a FAILED order
         // replayed from the DLQ, which the lifecycle lets the worker decide again.
@@ -122,13 +133,13 @@ public enum OrderApplier {
         // worker decide (FAILED); every other stored order is a duplicate.
         let redecided = Set(stored.filter { $0.value.state.workerMayDecide }.keys)
         let toDecide = firsts.filter { inserted.contains($0.orderId) || redecided.contains($0.orderId) }
-        // A replayed FAILED order's lines are written again with the new orders'; a
-        // cancel that reached a QUEUED order first left a row without lines.
-        let withoutLines = firsts.filter { stored[$0.orderId].map { !$0.hasLines } ?? false && !redecided.contains($0.orderId) }
+        // A replayed FAILED order's lines are written again; a cancel that reached
+        // a QUEUED order first left a row without lines.
+        let rewritten = others.filter { redecided.contains($0.orderId) || !(stored[$0.orderId]?.hasLines ?? true) }
         if !redecided.isEmpty {
             try connection.query("DELETE FROM order_lines WHERE order_id = ANY($1::uuid[])", [PostgresArray(Array(redecided))])
         }
-        if !toDecide.isEmpty || !withoutLines.isEmpty { try StockStatements.insertLines(toDecide + withoutLines, on: connection) }
+        if !rewritten.isEmpty { try StockStatements.insertLines(rewritten, on: connection) }
 
         // Step 2: checkout holds, then stock rows (the lock order).
         var reservations = try HoldConsumption.lock(toDecide.compactMap(\.reservationId), on: connection)
@@ -152,12 +163,7 @@ public enum OrderApplier {
             guard toDecideIds.contains(order.orderId), decided[order.orderId] == nil else { continue }
             let state = stored[order.orderId]?.state ?? .queued
             let found = finding(for: order, reservations: &reservations, stock: &stock)
-            let transition: OrderTransition
-            switch OrderLifecycle.decide(state, found.event) {
-            case .transition(let decided): transition = decided
-            case .refused(let refusal): throw RefusedByLifecycle(description: "the order lifecycle refused the worker's decision: \(refusal)")
-            case .unchanged: throw RefusedByLifecycle(description: "the order lifecycle found the order already \(state.rawValue)")
-            }
+            let transition = try Self.transition(state, found.event)
             transitions.append((order.orderId, transition))
             movements += found.movements
             if let hold = found.hold { holds.append((hold, order.orderId)) }
@@ -167,7 +173,15 @@ public enum OrderApplier {
                 allocations: found.movements.compactMap(\.vendorMovement), events: [], duplicate: false)
         }
 
-        let recorded = try OrderHistory.record(transitions, actor: .system, on: connection)
+        // Under the locks: the new orders decided otherwise than expected (REJECTED), and the replayed ones.
+        let expectedOf = Dictionary(uniqueKeysWithValues: expected.map { ($0.0.orderId, $0.1) })
+        let decidedOf = Dictionary(uniqueKeysWithValues: transitions.map { ($0.orderId, $0.transition) })
+        let corrections = recorded.filter { decidedOf[$0.orderId] != expectedOf[$0.orderId] }.map { ($0, decidedOf[$0.orderId]!) }
+        if !corrections.isEmpty {
+            let corrected = Dictionary(uniqueKeysWithValues: try OrderHistory.correct(corrections, on: connection).map { ($0.orderId, $0) })
+            recorded = recorded.map { corrected[$0.orderId] ?? $0 }
+        }
+        recorded += try OrderHistory.record(transitions.filter { redecided.contains($0.orderId) }, actor: .system, on: connection)
         if !holds.isEmpty || !consumed.isEmpty {
             try HoldConsumption.write(holds: holds, consumed: consumed, ttlSeconds: settings.reservationTTLSeconds, on: connection)
         }
@@ -203,6 +217,21 @@ public enum OrderApplier {
             return OrderApplication(
                 orderId: application.orderId, status: application.status, reason: application.reason, allocations: application.allocations,
                 events: events[order.orderId] ?? [], duplicate: application.duplicate || !first)
+        }
+    }
+
+    /// What the worker expects to find for a new order before it looks at the
+    /// stock: a hold for an order that pays first, otherwise an allocation.
+    private static func expectedEvent(of order: OrderPlaced) -> OrderEvent {
+        order.payment != nil && order.reservationId == nil ? .stockReserved : .stockAllocated
+    }
+
+    /// The lifecycle's transition for what the worker found.
+    private static func transition(_ state: OrderState, _ event: OrderEvent) throws -> OrderTransition {
+        switch OrderLifecycle.decide(state, event) {
+        case .transition(let transition): return transition
+        case .refused(let refusal): throw RefusedByLifecycle(description: "the order lifecycle refused the worker's decision: \(refusal)")
+        case .unchanged: throw RefusedByLifecycle(description: "the order lifecycle found the order already \(state.rawValue)")
         }
     }
 
@@ -261,7 +290,7 @@ public enum OrderApplier {
     /// publish-then-ack is left to carry it.
     public static func markFailed(_ order: OrderPlaced, reason: String, settings: Settings, on connection: PostgresConnection) throws {
         try connection.withTransaction { connection in
-            guard try OrderHistory.insertQueued([order], on: connection).count == 1 else { return }
+            guard try OrderHistory.insertQueued(order, on: connection) else { return }
             try StockStatements.insertLines([order], on: connection)
             guard case .transition(let transition) = OrderLifecycle.decide(.queued, .processingFailed(reason: reason)) else { return }
             try OrderHistory.record(transition, orderId: order.orderId, actor: .system, on: connection)
