@@ -97,6 +97,19 @@ extension OrderSystemFixture {
         }
     }
 
+    /// An outbox relay for this fixture's topology, on a pool of its own (run both).
+    func relay(amqpURL: String = TestEnvironment.amqpURL) throws -> (PostgresPool, OutboxRelay) {
+        var logger = Logger(label: "test-relay")
+        logger.logLevel = .critical
+        let pool = PostgresPool(configuration: try PostgresConfiguration(url: TestEnvironment.databaseURL), size: 1, logger: logger)
+        let relay = OutboxRelay(
+            configuration: OutboxRelay.Configuration(
+                amqp: try AMQPConfiguration(url: amqpURL, connectionName: "test-relay"), scope: topology.outboxScope, batchSize: 40,
+                pollInterval: .milliseconds(50), retryDelay: .milliseconds(50)...(.milliseconds(200))),
+            database: pool, logger: logger)
+        return (pool, relay)
+    }
+
     /// Stock movements of a product per kind, summed.
     func movements(of product: String) throws -> [String: Int] {
         try Self.database { connection in
@@ -286,18 +299,7 @@ final class CommitThenFailHandler: DeliveryHandler {
                 }
                 try Outbox.enqueue((150..<300).map { event("m-\($0)") }, on: connection)
             }
-            func relay(_ name: String) throws -> (PostgresPool, OutboxRelay) {
-                var logger = Logger(label: "test-relay-\(name)")
-                logger.logLevel = .warning
-                let pool = PostgresPool(configuration: try PostgresConfiguration(url: TestEnvironment.databaseURL), size: 1, logger: logger)
-                let relay = OutboxRelay(
-                    configuration: OutboxRelay.Configuration(
-                        amqp: try AMQPConfiguration(url: TestEnvironment.amqpURL, connectionName: "test-relay"),
-                        scope: system.topology.outboxScope, batchSize: 40, pollInterval: .milliseconds(50)),
-                    database: pool, logger: logger)
-                return (pool, relay)
-            }
-            let (poolA, relayA) = try relay("a"), (poolB, relayB) = try relay("b")
+            let (poolA, relayA) = try system.relay(), (poolB, relayB) = try system.relay()
             let logger = Logger(label: "test-relays")
             let received = try await system.withServices([poolA, poolB, relayA, relayB], logger: logger) {
                 #expect(try await system.waitForDepth(probe, atLeast: 300) == 300)
@@ -317,6 +319,40 @@ final class CommitThenFailHandler: DeliveryHandler {
                 try Outbox.pending(system.topology.outboxScope, limit: 1000, on: connection)
             }
             #expect(left.isEmpty, "published rows are deleted")
+        }
+    }
+
+    /// The relay holding the lock cannot reach the broker: its rounds fail and
+    /// leave every row; the standby relay publishes nothing meanwhile, takes
+    /// over when the first one's session ends, and publishes every row once, in order.
+    @Test func aRelayThatCannotPublishLosesNothingAndTheStandbyTakesOver() async throws {
+        try await OrderSystemFixture.with { system in
+            let probe = try await system.eventProbe("failover", keys: ["outbox.#"])
+            try OrderSystemFixture.database { connection in
+                try Outbox.enqueue((0..<100).map {
+                    OutboundMessage(
+                        exchange: system.topology.orderEvents, routingKey: "outbox.failover", messageId: "f-\($0)", correlationId: nil,
+                        type: "outbox.failover.v1", body: Array("{}".utf8))
+                }, on: connection)
+            }
+            let logger = Logger(label: "test-relays")
+            // Nothing listens on port 1.
+            let (poolA, relayA) = try system.relay(amqpURL: "amqp://guest:guest@127.0.0.1:1/%2F")
+            let failing = RunningServices([poolA, relayA], logger: logger)
+            try await Task.sleep(for: .seconds(1))
+            let (poolB, relayB) = try system.relay()
+            let standby = RunningServices([poolB, relayB], logger: logger)
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await system.depth(probe) == 0, "only the relay holding the lock publishes")
+            #expect(try OrderSystemFixture.database { try Outbox.pending(system.topology.outboxScope, limit: 1000, on: $0) }.count == 100)
+
+            await failing.stop()
+            #expect(try await system.waitForDepth(probe, atLeast: 100) == 100)
+            try await Task.sleep(for: .milliseconds(300))
+            await standby.stop()
+            let received = try await system.drain(probe)
+            #expect(received.map(\.properties.messageID) == (0..<100).map { "f-\($0)" })
+            #expect(try OrderSystemFixture.database { try Outbox.pending(system.topology.outboxScope, limit: 1000, on: $0) }.isEmpty)
         }
     }
 
