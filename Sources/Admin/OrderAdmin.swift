@@ -16,18 +16,56 @@ public struct OrderAdmin: Sendable {
         let connection = try DatabaseAdmin.connect(databaseURL, name: "ordersdb")
         defer { connection.close() }
         let details: OrderDetails?
+        let history: [RecordedTransition]
         do {
             details = try OrderQueries.order(id, on: connection)
+            history = try OrderHistory.transitions(of: id, on: connection)
         } catch let error as PostgresError where error.kind == .connection {
             throw AdminError("lost the connection to ordersdb while reading order \(id.uuidString.lowercased()): \(error)", exitCode: ExitStatus.databaseUnavailable)
         }
         guard let details else { throw AdminError("no order \(id.uuidString.lowercased()) in ordersdb") }
-        return OrderView(order: details)
+        return OrderView(order: details, history: history)
     }
 }
 
-public struct OrderView: Renderable {
+public struct OrderView: Renderable, Encodable {
     public let order: OrderDetails
+    /// Its transitions, oldest first.
+    public let history: [RecordedTransition]
+
+    /// A transition as `orders show` prints it.
+    private struct Transition: Encodable {
+        let sequence: Int
+        let occurredAt: Date
+        let from: String
+        let to: String
+        let cause: String
+        let actor: String
+        let reason: String?
+        let eventId: String
+
+        init(_ transition: RecordedTransition) {
+            sequence = transition.sequence
+            occurredAt = transition.occurredAt
+            from = transition.from.rawValue
+            to = transition.to.rawValue
+            cause = transition.cause
+            actor = transition.actor.rawValue
+            reason = transition.reason
+            eventId = transition.eventId.uuidString.lowercased()
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case history
+    }
+
+    /// The order's fields as `OrderDetails` has them, and `history`.
+    public func encode(to encoder: any Encoder) throws {
+        try order.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(history.map(Transition.init), forKey: .history)
+    }
 
     public func render(_ format: OutputFormat) -> String {
         switch format {
@@ -36,7 +74,7 @@ public struct OrderView: Renderable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = MessageCoding.encoder.outputFormatting.union(.prettyPrinted)
             encoder.dateEncodingStrategy = MessageCoding.encoder.dateEncodingStrategy
-            return String(decoding: (try? encoder.encode(order)) ?? Data("{}".utf8), as: UTF8.self)
+            return String(decoding: (try? encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
         case .table:
             let o = order
             var fields: [[String]] = [
@@ -61,6 +99,15 @@ public struct OrderView: Renderable {
                     rows: o.allocations.map {
                         [$0.lineNo.map(String.init) ?? "-", $0.vendorId, $0.productId, "\($0.quantity)", $0.status, $0.appliedAt.map(MessageCoding.formatDate) ?? "-",
                          $0.movementId.uuidString.lowercased()]
+                    }
+                ).render(.table))
+            out.append("")
+            out.append("history:")
+            out.append(
+                Report(
+                    columns: ["seq", "at", "from", "to", "cause", "actor", "reason"],
+                    rows: history.map {
+                        ["\($0.sequence)", MessageCoding.formatDate($0.occurredAt), $0.from.rawValue, $0.to.rawValue, $0.cause, $0.actor.rawValue, $0.reason ?? "-"]
                     }
                 ).render(.table))
             return out.joined(separator: "\n")

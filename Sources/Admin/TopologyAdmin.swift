@@ -25,7 +25,7 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
         }
         return Report(
             columns: ["queue", "role", "arguments", "state"],
-            rows: topology.queues.map {
+            rows: topology.exchanges.map { [$0.name, "exchange", "type=\($0.type)", "declared"] } + topology.queues.map {
                 [$0.name, $0.role.rawValue, Self.describe($0.arguments), recreated.contains($0.name) ? "recreated (was empty)" : "declared"]
             })
     }
@@ -33,7 +33,7 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
     /// The broker's refusal, with what the operator can do about it.
     static func explain(_ error: TopologyError, recreateAsked: Bool) -> String {
         guard case .deadLetterQueueMismatch(let mismatch, let messages, let consumers) = error else { return "\(error)" }
-        let queue = mismatch.queue
+        let queue = mismatch.name
         if messages == 0 && consumers == 0 && !recreateAsked {
             return "\(error) Run `orderctl topology declare --recreate-empty-dead-letter-queues` (with the workers stopped) "
                 + "to delete it and declare it with the code's arguments."
@@ -53,7 +53,7 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
         let (mismatches, states) = try await withConnection("verifying the topology") { connection -> ([TopologyMismatch], [String: AMQPQueueState]) in
             let mismatches = try await topology.verify(on: connection)
             var states: [String: AMQPQueueState] = [:]
-            for queue in topology.queues where !mismatches.contains(where: { $0.queue == queue.name && $0.problem == .missing }) {
+            for queue in topology.queues where !mismatches.contains(where: { $0.name == queue.name && $0.problem == .missing }) {
                 // A failed passive declare closes its channel, so each queue gets a fresh one.
                 let channel = try await connection.openChannel()
                 states[queue.name] = try await channel.declareQueue(queue.name, passive: true)
@@ -61,8 +61,12 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
             }
             return (mismatches, states)
         }
-        let rows = topology.queues.map { queue -> [String] in
-            let problems = mismatches.filter { $0.queue == queue.name }
+        let exchangeRows = topology.exchanges.map { exchange -> [String] in
+            let problems = mismatches.filter { $0.name == exchange.name }
+            return [exchange.name, "exchange", "-", "-", problems.isEmpty ? "ok" : problems.map(\.description).joined(separator: "; ")]
+        }
+        let rows = exchangeRows + topology.queues.map { queue -> [String] in
+            let problems = mismatches.filter { $0.name == queue.name }
             let state = states[queue.name]
             return [
                 queue.name, queue.role.rawValue, state.map { "\($0.messageCount)" } ?? "-", state.map { "\($0.consumerCount)" } ?? "-",

@@ -39,10 +39,8 @@ public struct OrderAPIConfiguration: Sendable {
             throw ConfigurationError(.orderIdSecret, "must be at least \(OrderID.minimumSecretBytes) bytes, got \(secret.utf8.count)")
         }
         apiToken = environment.optionalString(.apiToken)
-        // LOW_STOCK_THRESHOLD's default until order-api reads the variable too.
-        stockLevels = StockLevelPolicy(threshold: 5)
-        // RESERVATION_TTL_SECONDS' default, until order-api reads the variable too.
-        defaultHoldSeconds = 900
+        stockLevels = StockLevelPolicy(threshold: try environment.lowStockThreshold())
+        defaultHoldSeconds = try environment.reservationTTLSeconds()
         host = environment.string(.httpHost, default: "127.0.0.1")
         port = try environment.int(.httpPort, default: 8080, in: 0...65535)
         amqpURL = environment.amqpURL

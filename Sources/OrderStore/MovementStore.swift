@@ -4,20 +4,6 @@ import Postgres
 import TextCodecs
 
 /// Where the messages a refused movement implies go.
-public struct MovementRouting: Sendable, Hashable {
-    /// The vendor_sync queue (default exchange) a reallocation's movements are sent to.
-    public let vendorSyncQueue: String
-    /// The `order_events` exchange its `inventory.*` events are sent to.
-    public let eventsExchange: String
-    public let stockLevels: StockLevelPolicy
-
-    public init(vendorSyncQueue: String, eventsExchange: String, stockLevels: StockLevelPolicy) {
-        self.vendorSyncQueue = vendorSyncQueue
-        self.eventsExchange = eventsExchange
-        self.stockLevels = stockLevels
-    }
-}
-
 /// What ordersdb made of a movement its vendor refused.
 public enum RefusalOutcome: Sendable, Hashable {
     /// Other vendors took the units over: these allocations, sent through the outbox.
@@ -61,7 +47,7 @@ public enum MovementStore {
     /// `vendor_stock` rows (product, vendor order), then its stock level.
     /// Only a PENDING movement is settled, so a redelivered refusal changes nothing.
     public static func settleRefusal(
-        _ movement: VendorMovement, reason: String, routing: MovementRouting, on connection: PostgresConnection
+        _ movement: VendorMovement, reason: String, routing: OutboxRouting, on connection: PostgresConnection
     ) throws -> RefusalOutcome {
         try connection.withTransaction { connection in
             let status = try connection.query("SELECT status FROM orders WHERE id = $1 FOR UPDATE", [movement.orderId]).first
@@ -95,20 +81,11 @@ public enum MovementStore {
                 }
                 try StockStatements.applyToStock(movements, on: connection)
                 try StockStatements.insertMovements(movements, on: connection)
-                let allocations = movements.compactMap(\.vendorMovement)
-                try Outbox.enqueue(allocations.map { message($0, queue: routing.vendorSyncQueue) }, on: connection)
-                try InventoryLevels.update([movement.productId], policy: routing.stockLevels, exchange: routing.eventsExchange, on: connection)
-                return .reallocated(allocations)
+                // No transition: the order stays as it is, only its vendors change.
+                try routing.enqueue(orders: [], movements: movements, on: connection)
+                return .reallocated(movements.compactMap(\.vendorMovement))
             }
         }
-    }
-
-    /// A movement's vendor_sync message for the outbox (default exchange, the queue as routing key),
-    /// with the properties order-worker publishes it with: message id the movement id, correlation id the order id.
-    public static func message(_ movement: VendorMovement, queue: String) -> OutboundMessage {
-        OutboundMessage(
-            exchange: "", routingKey: queue, messageId: UUIDText.string(movement.movementId),
-            correlationId: UUIDText.string(movement.orderId), type: VendorMovement.messageType, body: movement.encoded())
     }
 
     /// Marks CONFLICTED the order's PENDING restocks of the refused

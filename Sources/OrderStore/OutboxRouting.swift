@@ -4,7 +4,7 @@ import Postgres
 import TextCodecs
 
 /// Where the messages of a transaction that no incoming message drives (an
-/// API command, the sweeper) go through the outbox: the order events'
+/// API command, the sweeper, a reallocation) go through the outbox: the order events'
 /// exchange, the vendor_sync queue, and when stock levels are announced.
 public struct OutboxRouting: Sendable {
     public let orderEvents: String
@@ -27,11 +27,7 @@ public struct OutboxRouting: Sendable {
         for orderId in orders {
             messages += try OrderHistory.eventMessages(of: orderId, exchange: orderEvents, on: connection)
         }
-        messages += movements.compactMap(\.vendorMovement).map { movement in
-            OutboundMessage(
-                exchange: "", routingKey: vendorSyncQueue, messageId: UUIDText.string(movement.movementId),
-                correlationId: UUIDText.string(movement.orderId), type: VendorMovement.messageType, body: movement.encoded())
-        }
+        messages += movements.compactMap(\.vendorMovement).map { $0.outboundMessage(queue: vendorSyncQueue) }
         try Outbox.enqueue(messages, on: connection)
         try InventoryLevels.update(Set(movements.map(\.productId)), policy: stockLevels, exchange: orderEvents, on: connection)
     }

@@ -10,24 +10,28 @@ import TextCodecs
 import Topology
 
 /// Applies a window of order messages: decode (poison → DLQ), one PostgreSQL
-/// transaction, and one `vendor_sync` message per allocation for the
-/// `QueueWorker` to publish. It acks only after those are confirmed, so a crash
-/// at any point redelivers the messages and the order id keeps each from
-/// applying twice.
+/// transaction, and one `vendor_sync` message per allocation plus the
+/// `order_events` of the window's transitions for the `QueueWorker` to
+/// publish. It acks only after those are confirmed, so a crash at any point
+/// redelivers the messages, the order id keeps each from applying twice, and
+/// the redelivery publishes what the crash held back.
 public struct OrderMessageHandler: DeliveryHandler {
     public let database: PostgresPool
     public let topology: Topology
+    public let settings: OrderApplier.Settings
 
-    public init(database: PostgresPool, topology: Topology) {
+    public init(database: PostgresPool, topology: Topology, settings: OrderApplier.Settings) {
         self.database = database
         self.topology = topology
+        self.settings = settings
     }
 
     /// A window of orders in one transaction (`OrderApplier`), one by one if
     /// that fails (`WindowFallback`). Returns the window's vendor_sync
-    /// messages, which the worker confirms before it acks.
+    /// messages and events, which the worker confirms before it acks.
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         let started = ContinuousClock.now
+        let settings = settings
         var outcomes = [DeliveryOutcome](repeating: .done, count: deliveries.count)
         var valid: [(index: Int, order: OrderPlaced)] = []
         for (index, delivery) in deliveries.enumerated() {
@@ -41,7 +45,8 @@ public struct OrderMessageHandler: DeliveryHandler {
         if !valid.isEmpty {
             let results = await WindowFallback.apply(
                 valid.map(\.order), on: database, logger: logger,
-                window: { try OrderApplier.apply($0, on: $1) }, single: { try OrderApplier.apply($0, on: $1) })
+                window: { try OrderApplier.apply($0, settings: settings, on: $1) },
+                single: { try OrderApplier.apply($0, settings: settings, on: $1) })
             for ((index, _), result) in zip(valid, results) {
                 switch result {
                 case .success(let application): applied.append(application)
@@ -51,7 +56,7 @@ public struct OrderMessageHandler: DeliveryHandler {
             }
         }
         log(applied, outcomes: outcomes, since: started, logger: logger)
-        return HandledWindow(outcomes: outcomes, messages: vendorSyncMessages(applied))
+        return HandledWindow(outcomes: outcomes, messages: messages(applied))
     }
 
     /// A line per order at debug level, and one per window at info: at thousands
@@ -85,17 +90,15 @@ public struct OrderMessageHandler: DeliveryHandler {
             ])
     }
 
-    /// One message per allocation of the confirmed orders. A duplicate
-    /// re-publishes the same allocation ids: vendor-sync applies each once.
-    private func vendorSyncMessages(_ results: [OrderApplication]) -> [AMQPOutgoingMessage] {
+    /// Each order's events, then one vendor_sync message per allocation. A
+    /// duplicate re-publishes the same event and allocation ids: subscribers
+    /// dedup by event id, vendor-sync applies each movement once.
+    private func messages(_ results: [OrderApplication]) -> [AMQPOutgoingMessage] {
         let queue = topology.vendorSync.main
         let now = Date()
-        return results.filter { $0.status == .confirmed }.flatMap(\.allocations).map { allocation in
-            AMQPOutgoingMessage(
-                allocation.encoded(), routingKey: queue, mandatory: true,
-                properties: AMQPProperties(
-                    contentType: "application/json", deliveryMode: .persistent, correlationID: UUIDText.string(allocation.orderId),
-                    messageID: UUIDText.string(allocation.movementId), timestamp: now, type: VendorMovement.messageType))
+        return results.flatMap { result in
+            result.events.map { AMQPOutgoingMessage($0, timestamp: now) }
+                + result.allocations.map { AMQPOutgoingMessage($0.outboundMessage(queue: queue), timestamp: now) }
         }
     }
 
@@ -103,7 +106,7 @@ public struct OrderMessageHandler: DeliveryHandler {
         guard let order = try? OrderPlaced.decode(delivery.body) else { return }
         do {
             try await database.withConnection { connection in
-                try OrderApplier.markFailed(order, reason: "processing failed after retries: \(reason)", on: connection)
+                try OrderApplier.markFailed(order, reason: "processing failed after retries: \(reason)", settings: settings, on: connection)
             }
         } catch {
             logger.warning("could not record the order as FAILED", metadata: [LogKey.error: "\(error)"])

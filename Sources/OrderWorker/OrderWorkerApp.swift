@@ -18,20 +18,27 @@ public struct OrderWorkerApp {
     public init(
         configuration: OrderWorkerConfiguration, logger: Logger, wrap: (@Sendable (OrderMessageHandler) -> any DeliveryHandler)? = nil
     ) throws {
-        database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.consume.loops, logger: logger)
-        let handler = OrderMessageHandler(database: database, topology: configuration.topology)
+        let postgres = try PostgresConfiguration(url: configuration.databaseURL)
+        let amqp = try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker")
+        database = PostgresPool(configuration: postgres, size: configuration.consume.loops, logger: logger)
+        let handler = OrderMessageHandler(database: database, topology: configuration.topology, settings: configuration.applierSettings)
         let worker = QueueWorker(
             configuration: QueueWorkerConfiguration(
-                amqp: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker"),
-                queues: configuration.topology.orders, settings: configuration.consume, workerName: "order-worker"),
+                amqp: amqp, queues: configuration.topology.orders, settings: configuration.consume, workerName: "order-worker"),
             handler: wrap.map { $0(handler) } ?? handler,
             logger: logger)
         let sweeper = ReservationSweeper(
             database: database, settings: configuration.sweeper,
             routing: OutboxRouting(orderEvents: configuration.topology.orderEvents, vendorSyncQueue: configuration.topology.vendorSync.main,
-                                   stockLevels: StockLevelPolicy(threshold: 5)),
+                                   stockLevels: StockLevelPolicy(threshold: configuration.lowStockThreshold)),
             logger: logger)
-        // ServiceGroup stops services in reverse order: the worker finishes before the pool closes.
-        services = [database, worker, sweeper]
+        let relayDatabase = PostgresPool(configuration: postgres, size: 1, logger: logger)
+        let relay = OutboxRelay(
+            configuration: OutboxRelay.Configuration(
+                amqp: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker-outbox"),
+                scope: configuration.topology.outboxScope, batchSize: configuration.outboxBatchSize, pollInterval: configuration.outboxPollInterval),
+            database: relayDatabase, logger: logger)
+        // ServiceGroup stops services in reverse order: the worker, the sweeper and the relay finish before their pools close.
+        services = [database, relayDatabase, worker, sweeper, relay]
     }
 }

@@ -107,6 +107,20 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The defaults every process shares, in one place so README and code agree.
+extension EnvironmentConfiguration {
+    /// `LOW_STOCK_THRESHOLD` (5): every process that changes local stock
+    /// announces `inventory.*` events against the same threshold.
+    public func lowStockThreshold() throws -> Int {
+        try int(.lowStockThreshold, default: 5, in: 0...1_000_000)
+    }
+
+    /// `RESERVATION_TTL_SECONDS` (900): how long a hold lasts when nobody says
+    /// (an order that pays; a checkout hold without `expiresIn`).
+    public func reservationTTLSeconds() throws -> Int {
+        try int(.reservationTTLSeconds, default: 900, in: 1...86_400)
+    }
+}
+
 public enum Defaults {
     public static let amqpURL = "amqp://guest:guest@127.0.0.1:5672/%2F"
     public static let databaseURL = "postgres://orders:orders@127.0.0.1:5432/ordersdb"

@@ -38,6 +38,11 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     // order-worker's reservation sweeper.
     case sweeperIntervalSeconds = "SWEEPER_INTERVAL_SECONDS"
     case sweeperBatch = "SWEEPER_BATCH"
+    // order-worker: the lifecycle and its events.
+    case reservationTTLSeconds = "RESERVATION_TTL_SECONDS"
+    case lowStockThreshold = "LOW_STOCK_THRESHOLD"
+    case outboxPollMilliseconds = "OUTBOX_POLL_MILLISECONDS"
+    case outboxBatchSize = "OUTBOX_BATCH_SIZE"
 
     // stock-sync.
     case stockSyncIntervalSeconds = "STOCK_SYNC_INTERVAL_SECONDS"

@@ -27,6 +27,11 @@ public enum LogKey {
     public static let prefetch = "prefetch", batchSize = "batch_size", concurrency = "concurrency"
     public static let lingerMilliseconds = "linger_ms", maxRetries = "max_retries", version = "version"
 
+    /// order events and the outbox relay.
+    public static let exchange = "exchange", routingKey = "routing_key", published = "published", events = "events"
+    public static let reservationTTLSeconds = "reservation_ttl_seconds", lowStockThreshold = "low_stock_threshold"
+    public static let outboxPollMilliseconds = "outbox_poll_ms", outboxBatchSize = "outbox_batch_size"
+
     /// stock-sync runs and migrations.
     public static let synced = "synced", failed = "failed", migration = "migration", directory = "directory"
 }

@@ -14,8 +14,8 @@ public struct StockSyncConfiguration: Sendable {
     public var apiToken: String?
     /// The `order_events` exchange (with `QUEUE_PREFIX`) a sync's `inventory.*` events are sent to.
     public var eventsExchange: String
-    /// When a changed figure announces an `inventory.*` event (threshold 5, LOW_STOCK_THRESHOLD's default).
-    public var stockLevels = StockLevelPolicy(threshold: 5)
+    /// When a changed figure announces an `inventory.*` event (`LOW_STOCK_THRESHOLD`).
+    public var stockLevels: StockLevelPolicy
 
     /// Reads `DATABASE_URL`, `VENDOR_DATABASE_URLS`, `STOCK_SYNC_INTERVAL_SECONDS` (30),
     /// `STOCK_SYNC_HTTP_HOST` (127.0.0.1), `STOCK_SYNC_HTTP_PORT` (8081), `STOCK_API_TOKEN` (unset: writes disabled),
@@ -28,6 +28,7 @@ public struct StockSyncConfiguration: Sendable {
         port = try environment.int(.stockSyncHTTPPort, default: 8081, in: 0...65535)
         apiToken = environment.optionalString(.stockAPIToken)
         eventsExchange = Topology(prefix: environment.queuePrefix).orderEvents
+        stockLevels = StockLevelPolicy(threshold: try environment.lowStockThreshold())
     }
 
     public var logMetadata: Logger.Metadata {

@@ -8,9 +8,10 @@ public struct BrokerPermissions: Sendable, Hashable {
     /// Consume, get and purge a queue.
     public let read: String
 
-    /// A pattern that matches exactly these names and nothing else.
-    static func exactly(_ names: [String]) -> String {
-        "^(" + names.map(escaped).joined(separator: "|") + ")$"
+    /// A pattern that matches exactly these names, and names of the form
+    /// `namePatterns` (regular expressions of their own), and nothing else.
+    static func exactly(_ names: [String], namePatterns: [String] = []) -> String {
+        "^(" + (names.map(escaped) + namePatterns).joined(separator: "|") + ")$"
     }
 
     /// `name` with every character a regular expression treats specially

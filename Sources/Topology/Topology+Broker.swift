@@ -1,28 +1,34 @@
 import AMQP
 
-/// A queue whose live state differs from the code.
+/// A queue or exchange whose live state differs from the code.
 public struct TopologyMismatch: Sendable, Hashable, CustomStringConvertible {
     public enum Problem: Sendable, Hashable {
         case missing
         /// The broker refused the redeclare (406) because this argument differs.
         case argumentDiffers(argument: String)
+        case exchangeMissing
+        /// The broker refused the redeclare (406): its type or durability differs.
+        case exchangeDiffers
     }
 
-    public let queue: String
+    /// The queue's or exchange's name.
+    public let name: String
     public let problem: Problem
     /// The broker's own words.
     public let detail: String
 
     public var description: String {
         switch problem {
-        case .missing: "queue '\(queue)' does not exist"
-        case .argumentDiffers(let argument): "queue '\(queue)': argument '\(argument)' differs from the code (\(detail))"
+        case .missing: "queue '\(name)' does not exist"
+        case .argumentDiffers(let argument): "queue '\(name)': argument '\(argument)' differs from the code (\(detail))"
+        case .exchangeMissing: "exchange '\(name)' does not exist"
+        case .exchangeDiffers: "exchange '\(name)' differs from the code (\(detail))"
         }
     }
 }
 
 extension Topology {
-    /// Declares every queue. Idempotent: declaring what exists with the same arguments changes nothing.
+    /// Declares every exchange, then every queue. Idempotent: declaring what exists with the same arguments changes nothing.
     /// A queue that exists with other arguments makes the broker answer 406; that error names the queue and argument.
     ///
     /// With `recreateEmptyDeadLetterQueues`, a dead-letter queue whose arguments
@@ -35,6 +41,16 @@ extension Topology {
     @discardableResult
     public func declare(on connection: AMQPConnection, recreateEmptyDeadLetterQueues: Bool = false) async throws -> [String] {
         var channel = try await connection.openChannel()
+        for exchange in exchanges {
+            do {
+                try await channel.declareExchange(exchange.name, type: exchange.type, durable: exchange.durable)
+            } catch let error as AMQPError where error.replyCode == .preconditionFailed {
+                throw TopologyError.mismatch(TopologyMismatch(name: exchange.name, problem: .exchangeDiffers, detail: error.message))
+            } catch {
+                await channel.close()
+                throw error
+            }
+        }
         var recreated: [String] = []
         for queue in queues {
             do {
@@ -74,16 +90,31 @@ extension Topology {
         await channel.close()
     }
 
-    /// Lists every queue that is missing or whose live arguments differ from the code. Creates nothing.
+    /// Lists every exchange and queue that is missing or whose live arguments differ from the code. Creates nothing.
     public func verify(on connection: AMQPConnection) async throws -> [TopologyMismatch] {
         var mismatches: [TopologyMismatch] = []
+        for exchange in exchanges {
+            let channel = try await connection.openChannel()
+            do {
+                try await channel.declareExchange(exchange.name, type: exchange.type, passive: true)
+            } catch let error as AMQPError where error.replyCode == .notFound {
+                mismatches.append(TopologyMismatch(name: exchange.name, problem: .exchangeMissing, detail: error.message))
+                continue
+            }
+            do {
+                try await channel.declareExchange(exchange.name, type: exchange.type, durable: exchange.durable)
+                await channel.close()
+            } catch let error as AMQPError where error.replyCode == .preconditionFailed {
+                mismatches.append(TopologyMismatch(name: exchange.name, problem: .exchangeDiffers, detail: error.message))
+            }
+        }
         for queue in queues {
             // Each failed check closes its channel, so every queue gets a fresh one.
             let channel = try await connection.openChannel()
             do {
                 try await channel.declareQueue(queue.name, passive: true)
             } catch let error as AMQPError where error.replyCode == .notFound {
-                mismatches.append(TopologyMismatch(queue: queue.name, problem: .missing, detail: error.message))
+                mismatches.append(TopologyMismatch(name: queue.name, problem: .missing, detail: error.message))
                 continue
             }
             do {
@@ -104,7 +135,7 @@ extension Topology {
             let rest = text[start.upperBound...]
             if let end = rest.firstIndex(of: "'") { argument = String(rest[..<end]) }
         }
-        return TopologyMismatch(queue: queue, problem: .argumentDiffers(argument: argument), detail: text)
+        return TopologyMismatch(name: queue, problem: .argumentDiffers(argument: argument), detail: text)
     }
 }
 

@@ -13,12 +13,20 @@ extension Topology {
     /// topology's queues, and write on the default exchange. The broker checks the
     /// default exchange as `amq.default` both when a process publishes to a queue
     /// by name and when it declares a queue that dead-letters through it.
+    /// The events exchange: configure (declare it), write (publish to it) and
+    /// read (bind a queue to it). A subscriber's queue that the broker names
+    /// (`amq.gen-…`, exclusive: `orderctl events tail`): configure, write (bind
+    /// it) and read (consume it).
     public var brokerPermissions: BrokerPermissions {
-        let names = queues.map(\.name)
-        let queuesOnly = BrokerPermissions.exactly(names)
+        let names = queues.map(\.name) + exchanges.map(\.name)
+        let serverNamed = [Self.serverNamedQueuePattern]
+        let own = BrokerPermissions.exactly(names, namePatterns: serverNamed)
         return BrokerPermissions(
-            configure: queuesOnly, write: BrokerPermissions.exactly(["amq.default"] + names), read: queuesOnly)
+            configure: own, write: BrokerPermissions.exactly(["amq.default"] + names, namePatterns: serverNamed), read: own)
     }
+
+    /// The names RabbitMQ gives a queue declared without one.
+    static let serverNamedQueuePattern = #"amq\.gen-.*"#
 
     /// `rabbitmq/definitions.json`: what a broker loads at boot (`load_definitions`)
     /// to have this topology and its user's permissions before any process starts.
@@ -29,6 +37,12 @@ extension Topology {
                 "arguments": queue.arguments.mapValues(Self.jsonValue),
             ]
         }
+        let exchanges: [[String: Any]] = exchanges.map { exchange in
+            [
+                "name": exchange.name, "vhost": "/", "type": exchange.type, "durable": exchange.durable, "auto_delete": false,
+                "internal": false, "arguments": [String: Any](),
+            ]
+        }
         let permissions = brokerPermissions
         let definitions: [String: Any] = [
             "rabbit_version": "3.10.8",
@@ -37,7 +51,7 @@ extension Topology {
                 "user": Self.brokerUser, "vhost": "/",
                 "configure": permissions.configure, "write": permissions.write, "read": permissions.read,
             ]],
-            "parameters": [], "policies": [], "exchanges": [], "bindings": [],
+            "parameters": [], "policies": [], "exchanges": exchanges, "bindings": [],
             "queues": queues,
         ]
         let data = try! JSONSerialization.data(withJSONObject: definitions, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

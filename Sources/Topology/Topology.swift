@@ -10,6 +10,9 @@ import AMQP
 /// keeps what failed for an operator. The worker decides when to retry; the
 /// broker only delays. The main queues' delivery limit is a safety net for a
 /// message that crashes its consumer again and again.
+///
+/// Events go to one durable topic exchange, `order_events`; subscribers
+/// bind queues of their own to it.
 public struct Topology: Sendable, Hashable {
     /// Prepended to every queue name; empty in production, unique per test run.
     public var prefix: String
@@ -40,6 +43,11 @@ public struct Topology: Sendable, Hashable {
     /// (`order.<state>`) and inventory threshold crossing (`inventory.*`) is
     /// published to; subscribers bind their own queues.
     public var orderEvents: String { prefix + "order_events" }
+
+    /// Every exchange the topology declares (the default exchange needs none).
+    public var exchanges: [ExchangeDefinition] {
+        [ExchangeDefinition(name: orderEvents, type: "topic")]
+    }
 
     /// Every queue with the arguments it must have, in a stable order.
     public var queues: [QueueDefinition] {
@@ -94,6 +102,12 @@ public struct QueueSet: Sendable, Hashable {
     public let main: String
     public let retry: String
     public let deadLetter: String
+}
+
+public struct ExchangeDefinition: Sendable, Hashable {
+    public let name: String
+    public let type: String
+    public var durable: Bool { true }
 }
 
 public struct QueueDefinition: Sendable, Hashable {

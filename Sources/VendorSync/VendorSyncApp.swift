@@ -28,8 +28,8 @@ public struct VendorSyncApp {
                 amqp: amqp, queues: configuration.topology.vendorSync, settings: configuration.consume, workerName: "vendor-sync-worker"),
             handler: VendorSyncHandler(
                 orders: orders, vendors: vendors,
-                routing: MovementRouting(
-                    vendorSyncQueue: configuration.topology.vendorSync.main, eventsExchange: configuration.topology.orderEvents,
+                routing: OutboxRouting(
+                    orderEvents: configuration.topology.orderEvents, vendorSyncQueue: configuration.topology.vendorSync.main,
                     stockLevels: configuration.stockLevels)),
             logger: logger)
         // Stopped in reverse order: the worker finishes before the pools close.

@@ -12,9 +12,8 @@ public struct VendorSyncConfiguration: Sendable {
     public var vendorDatabaseURLs: [(name: String, url: String)]
     public var consume: ConsumeSettings
     public var topology: Topology
-    /// When a reallocation's stock change announces an `inventory.*` event
-    /// (threshold 5, LOW_STOCK_THRESHOLD's default).
-    public var stockLevels = StockLevelPolicy(threshold: 5)
+    /// When a reallocation's stock change announces an `inventory.*` event (`LOW_STOCK_THRESHOLD`).
+    public var stockLevels: StockLevelPolicy
 
     /// Reads `AMQP_URL`, `DATABASE_URL`, `VENDOR_DATABASE_URLS`, `QUEUE_PREFIX` (""), `RETRY_DELAY_MS`
     /// (5000) and the `VENDOR_SYNC_` consume settings (`EnvironmentConfiguration.consumeSettings`):
@@ -25,6 +24,7 @@ public struct VendorSyncConfiguration: Sendable {
         vendorDatabaseURLs = try environment.vendorDatabaseURLs()
         consume = try environment.consumeSettings(.vendorSync, maxLoops: 64)
         topology = try environment.topology()
+        stockLevels = StockLevelPolicy(threshold: try environment.lowStockThreshold())
     }
 
     public var logMetadata: Logger.Metadata {

@@ -23,9 +23,9 @@ import TextCodecs
 public struct VendorSyncHandler: DeliveryHandler {
     public let orders: PostgresPool
     public let vendors: [String: PostgresPool]
-    public let routing: MovementRouting
+    public let routing: OutboxRouting
 
-    public init(orders: PostgresPool, vendors: [String: PostgresPool], routing: MovementRouting) {
+    public init(orders: PostgresPool, vendors: [String: PostgresPool], routing: OutboxRouting) {
         self.orders = orders
         self.vendors = vendors
         self.routing = routing

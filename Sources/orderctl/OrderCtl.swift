@@ -7,7 +7,7 @@ import ServiceSupport
 struct OrderCtl: ProjectCommand {
     static let configuration = CommandConfiguration(
         commandName: "orderctl",
-        abstract: "Operate the order-processing system: broker topology, databases and dead-letter queues.",
+        abstract: "Operate the order-processing system: broker topology, databases, dead-letter queues, orders and their events.",
         discussion: """
             Connection settings come from the same environment variables as the daemons
             (AMQP_URL, DATABASE_URL, VENDOR_DATABASE_URLS, MIGRATIONS_DIR); flags override them.
@@ -22,7 +22,7 @@ struct OrderCtl: ProjectCommand {
             cannot be reached.
             """,
         version: ProjectVersion.text,
-        subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self, HealthCommand.self]
+        subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self, EventsCommand.self, HealthCommand.self]
     )
 
     /// A command group given without a subcommand (`orderctl`, `orderctl dlq`) is bad usage.

@@ -11,7 +11,7 @@ struct OrdersCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show an order: status, reason, lines and vendor allocations (exit 1 when there is no such order).")
+            abstract: "Show an order: status, reason, lines, vendor allocations and its history of transitions (exit 1 when there is no such order).")
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
         @Argument(help: "The order id (a UUID).", transform: Show.orderID) var id: UUID

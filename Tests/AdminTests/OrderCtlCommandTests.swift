@@ -1,6 +1,7 @@
 import AMQP
 import Admin
 import Foundation
+import Synchronization
 import OrderCore
 import TestSupport
 import Testing
@@ -223,7 +224,7 @@ import Topology
             let verify = try Command.orderctl(["topology", "verify", "--queue-prefix", topology.prefix, "--output", "json"])
             #expect(verify.status == 0, "\(verify.stderr)")
             let rows = try #require(try JSONSerialization.jsonObject(with: Data(verify.stdout.utf8)) as? [[String: String]])
-            #expect(rows.map { $0["queue"] } == topology.queues.map(\.name))
+            #expect(rows.map { $0["queue"] } == topology.exchanges.map(\.name) + topology.queues.map(\.name))
             #expect(rows.allSatisfy { $0["status"] == "ok" })
             #expect(rows.first { $0["queue"] == dlq }?["ready"] == "1")
             #expect(rows.first { $0["queue"] == topology.orders.main }?["ready"] == "0")
@@ -270,6 +271,59 @@ import Topology
             let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
             #expect(object?["status"] as? String == "CONFIRMED")
             #expect((object?["lines"] as? [Any])?.count == 1)
+
+            // Its history: one transition, QUEUED → CONFIRMED by the system.
+            #expect(view.history.map(\.sequence) == [1])
+            #expect(view.history.first.map { ($0.from, $0.to, $0.cause, $0.actor) } ?? (.failed, .failed, "", .customer) == (.queued, .confirmed, "stock-allocated", .system))
+            #expect(table.stdout.contains("history:") && table.stdout.contains("stock-allocated"))
+            let history = try #require(object?["history"] as? [[String: Any]])
+            #expect(history.count == 1)
+            #expect(history.first?["from"] as? String == "QUEUED" && history.first?["to"] as? String == "CONFIRMED")
+            #expect(history.first?["eventId"] as? String == view.history.first?.eventId.uuidString.lowercased())
         }
     }
+
+    /// `events tail` prints what is published to the topology's order_events after
+    /// it bound its queue, one JSON line each, only for its routing keys, and
+    /// stops after --count.
+    @Test func eventsTailPrintsEachEventAsAJSONLineUntilTheCount() async throws {
+        try await DLQFixture.with { system in
+            let arguments = ["events", "tail", "--queue-prefix", system.topology.prefix, "--routing-key", "order.*", "--count", "2"]
+            let finished = Flag()
+            async let ran = onThreads(1) { _ in
+                defer { finished.set() }
+                return Result { try Command.orderctl(arguments) }
+            }
+            // The exchange drops what is published before the binding exists: publish
+            // an event that is bound and one that is not, until orderctl had its two.
+            let channel = try await system.broker.openConfirmChannel()
+            for attempt in 0..<200 where !finished.isSet {
+                try await channel.publish(
+                    Array(#"{"sequence":0}"#.utf8), exchange: system.topology.orderEvents, routingKey: "inventory.low_stock",
+                    properties: AMQPProperties(messageID: "skip-\(attempt)"))
+                try await channel.publish(
+                    Array(#"{"sequence":\#(attempt)}"#.utf8), exchange: system.topology.orderEvents, routingKey: "order.confirmed",
+                    properties: AMQPProperties(correlationID: "order-1", messageID: "event-\(attempt)", type: "order.confirmed.v1"))
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let output = try await ran[0].get()
+            #expect(output.status == 0, "\(output.stderr)")
+            let lines = output.stdout.split(separator: "\n")
+            #expect(lines.count == 2, "\(output.stdout)")
+            for line in lines {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                #expect(object["routingKey"] as? String == "order.confirmed")
+                #expect(object["correlationId"] as? String == "order-1" && object["type"] as? String == "order.confirmed.v1")
+                #expect((object["messageId"] as? String)?.hasPrefix("event-") == true)
+                #expect((object["event"] as? [String: Any])?["sequence"] is Int)
+            }
+        }
+    }
+}
+
+/// Set once by one thread, read by another.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

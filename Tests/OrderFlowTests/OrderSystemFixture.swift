@@ -185,6 +185,11 @@ final class OrderSystemFixture: Sendable {
         }
     }
 
+    /// What this fixture's order-worker applies windows with.
+    var applierSettings: OrderApplier.Settings {
+        get throws { try OrderWorkerConfiguration(environment: EnvironmentConfiguration(environment)).applierSettings }
+    }
+
     func apiConfiguration() throws -> OrderAPIConfiguration {
         try OrderAPIConfiguration(environment: EnvironmentConfiguration(environment))
     }

@@ -150,11 +150,12 @@ final class RecordingHandler: DeliveryHandler {
             }
             let earlier = order(1), failed = order(1)
             let fresh = (0..<4).map { _ in order(1) }
+            let settings = try system.applierSettings
             let (before, results) = try OrderSystemFixture.database { connection in
-                let before = try OrderApplier.apply(earlier, on: connection)
-                try OrderApplier.markFailed(failed, reason: "test", on: connection)
+                let before = try OrderApplier.apply(earlier, settings: settings, on: connection)
+                try OrderApplier.markFailed(failed, reason: "test", settings: settings, on: connection)
                 let window = [fresh[0], earlier, fresh[1], failed, fresh[0], fresh[2], fresh[3]]
-                return (before, try OrderApplier.apply(window, on: connection))
+                return (before, try OrderApplier.apply(window, settings: settings, on: connection))
             }
             // 5 units: earlier took 1, then fresh[0], fresh[1], failed, fresh[2]; fresh[3] overshoots.
             #expect(results.map(\.status) == [.confirmed, .confirmed, .confirmed, .confirmed, .confirmed, .confirmed, .rejected])

@@ -53,6 +53,15 @@ import Testing
                 "rabbitmq/definitions.json is stale: run `swift run orderctl topology export --file rabbitmq/definitions.json`")
     }
 
+    @Test func oneDurableTopicExchangeForEvents() throws {
+        #expect(Topology(prefix: "t.").exchanges == [ExchangeDefinition(name: "t.order_events", type: "topic")])
+        let json = try JSONSerialization.jsonObject(with: Data(Topology.standard.definitionsJSON().utf8)) as! [String: Any]
+        let exchanges = json["exchanges"] as! [[String: Any]]
+        #expect(exchanges.count == 1)
+        #expect(exchanges.first?["name"] as? String == "order_events" && exchanges.first?["type"] as? String == "topic")
+        #expect(exchanges.first?["durable"] as? Bool == true && exchanges.first?["auto_delete"] as? Bool == false)
+    }
+
     @Test func definitionsCarryQueuesAndTheUsersPermissionsButNoUser() throws {
         let json = try JSONSerialization.jsonObject(with: Data(Topology.standard.definitionsJSON().utf8)) as! [String: Any]
         let queues = json["queues"] as! [[String: Any]]
@@ -75,8 +84,12 @@ import Testing
     @Test func brokerPermissionsMatchExactlyTheTopologysNames() throws {
         let topology = Topology(prefix: "t-1.")
         let permissions = topology.brokerPermissions
-        let names = topology.queues.map(\.name)
-        let others = ["t-1x" + "orders_queue", "orders_queue", "t-1.orders_queue_x", "x" + names[0], "amq.direct", "t-1.other", ""]
+        // The queues, the events exchange, and queues the broker names for a subscriber.
+        let names = topology.queues.map(\.name) + ["t-1.order_events", "amq.gen-JzTY20BRgKO-HjmUJj0wLg"]
+        let others = [
+            "t-1x" + "orders_queue", "orders_queue", "t-1.orders_queue_x", "x" + names[0], "amq.direct", "t-1.other", "",
+            "order_events", "t-1.order_events_x", "amq.gen", "amq.topic",
+        ]
         for (kind, pattern, allowed) in [("configure", permissions.configure, names), ("write", permissions.write, ["amq.default"] + names),
                                           ("read", permissions.read, names)] {
             let regex = try Regex(pattern)
@@ -115,6 +128,22 @@ import Testing
         }
     }
 
+    /// An events exchange that is missing, or of another type, is named by
+    /// verify; declare refuses the second rather than paper over it.
+    @Test func verifyNamesAMissingExchangeAndOneOfAnotherType() async throws {
+        try await withTopology { topology, connection in
+            let channel = try await connection.openChannel()
+            for queue in topology.queues { try await channel.declareQueue(queue.name, arguments: queue.arguments) }
+            let mismatches = try await topology.verify(on: connection)
+            #expect(mismatches.map(\.problem) == [.exchangeMissing] && mismatches.map(\.name) == [topology.orderEvents])
+
+            try await channel.declareExchange(topology.orderEvents, type: "direct", durable: true)
+            let differing = try await topology.verify(on: connection)
+            #expect(differing.map(\.problem) == [.exchangeDiffers] && differing.first?.description.contains(topology.orderEvents) == true)
+            await #expect(throws: TopologyError.self) { try await topology.declare(on: connection) }
+        }
+    }
+
     @Test func verifyNamesAQueueDeclaredByHandWithAnotherTTL() async throws {
         try await withTopology { topology, connection in
             try await topology.declare(on: connection)
@@ -128,8 +157,8 @@ import Testing
 
             let mismatches = try await topology.verify(on: connection)
             #expect(mismatches.count == 2)
-            #expect(mismatches.contains { $0.queue == retry && $0.problem == .argumentDiffers(argument: "x-message-ttl") })
-            #expect(mismatches.contains { $0.queue == topology.vendorSync.deadLetter && $0.problem == .missing })
+            #expect(mismatches.contains { $0.name == retry && $0.problem == .argumentDiffers(argument: "x-message-ttl") })
+            #expect(mismatches.contains { $0.name == topology.vendorSync.deadLetter && $0.problem == .missing })
             // verify creates nothing.
             let check = try await connection.openChannel()
             await #expect(throws: AMQPError.self) { try await check.declareQueue(topology.vendorSync.deadLetter, passive: true) }
@@ -207,6 +236,18 @@ import Testing
                 }
                 #expect(delivered?.body == Array("allowed".utf8))
                 try await channel.purgeQueue(topology.orders.deadLetter)
+
+                // A subscriber's own queue (named by the broker) bound to the events exchange gets what is published there.
+                let subscriber = try await connection.openChannel()
+                let queue = try await subscriber.declareQueue("", durable: false, exclusive: true, autoDelete: true).name
+                try await subscriber.bindQueue(queue, exchange: topology.orderEvents, routingKey: "order.#")
+                try await publisher.publish(Array("event".utf8), exchange: topology.orderEvents, routingKey: "order.confirmed")
+                var event: AMQPDelivery?
+                for _ in 0..<200 where event == nil {
+                    event = try await subscriber.get(queue: queue, noAck: true)
+                    if event == nil { try await Task.sleep(for: .milliseconds(25)) }
+                }
+                #expect(event?.body == Array("event".utf8))
 
                 let outside = try await connection.openChannel()
                 let refused = await #expect(throws: AMQPError.self) {
