@@ -88,7 +88,10 @@ struct LifecycleRaceChaosTests {
             let bought = 3
             let recorder = try await OrderEventRecorder.start(exchange: system.topology.orderEvents)
             // (first, second) units per order: half of the pairs fit in what was bought, half do not.
-            let pairs = (0..<40).map { round in round % 2 == 0 ? [(1, 1), (1, 2), (2, 1)][round / 2 % 3] : [(2, 2), (3, 1), (1, 3), (3, 3), (2, 3)][round / 2 % 5] }
+            let fitting: [(Int, Int)] = [(1, 1), (1, 2), (2, 1)], overflowing: [(Int, Int)] = [(2, 2), (3, 1), (1, 3), (3, 3), (2, 3)]
+            let pairs: [(Int, Int)] = (0..<20).flatMap { (round: Int) -> [(Int, Int)] in
+                [fitting[round % fitting.count], overflowing[round % overflowing.count]]
+            }
             let results: [(id: UUID, pair: (Int, Int), answers: [HTTPResult])] = try await system.withVendorSync {
                 try await system.withWorker(system.lifecycleEnvironment.merging(LifecycleChaosTests.workerSettings) { $1 }) {
                     try await system.withLifecycleAPI { api in
