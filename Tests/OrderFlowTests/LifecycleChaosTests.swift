@@ -204,6 +204,14 @@ struct LifecycleChaosTests {
                     let committed = history.values.map(\.count).reduce(0, +)
                     let arrived = try await recorder.waitForDistinctEvents(committed, timeout: .seconds(60))
                     #expect(arrived >= committed, "\(arrived) of \(committed) order events arrived")
+                    // GET /orders/{id}/events lists the same history, for orders of every kind.
+                    let sample = [outcome.cancelledWhileQueued, Set(outcome.racingCancels.keys), outcome.cancelledAfterConfirmation, outcome.delivered, outcome.plain]
+                        .flatMap { $0.prefix(5) }
+                    for id in sample {
+                        let listed = try await api.events(of: id)
+                        #expect(listed.map { "\($0.sequence) \($0.eventId) \($0.from)>\($0.to)" }
+                                == (history[id] ?? []).map { "\($0.sequence) \($0.eventId) \($0.from)>\($0.to)" }, "GET /orders/\(id)/events")
+                    }
                     worker.kill(SIGTERM)
                     #expect(await worker.waitForExit() == 0, "SIGTERM exits 0: \(worker.log.suffix(500))")
                     return outcome
