@@ -128,7 +128,9 @@ struct LifecycleChaosTests {
                             worker.kill(SIGKILL)
                             _ = await worker.waitForExit()
                             outcome.kills.append(decided)
-                            try await Task.sleep(for: .milliseconds(300))
+                            // While holds are live and movements unapplied: stock-sync must re-inflate
+                            // neither (the ledger identity checked at the end would not balance).
+                            _ = try await system.stockSyncOnce()
                             worker = try system.startWorkerProcess(Self.workerSettings)
                         }
                         try await group.waitForAll()
@@ -200,6 +202,9 @@ struct LifecycleChaosTests {
                     // Phase D: everything settles while the API (and whatever it runs) is still up.
                     let stillMoving = try await system.waitForQuiescence(products: products, reservations: Array(outcome.holdKinds.keys), timeout: .seconds(120))
                     #expect(stillMoving == nil, "not quiescent: \(stillMoving ?? "")")
+                    let settledStock = try products.map { try system.stock(of: $0) }
+                    _ = try await system.stockSyncOnce()
+                    #expect(try products.map { try system.stock(of: $0) } == settledStock, "once everything is applied, stock-sync finds nothing to correct")
                     let history = try system.history(of: Array(outcome.placed.keys))
                     let committed = history.values.map(\.count).reduce(0, +)
                     let arrived = try await recorder.waitForDistinctEvents(committed, timeout: .seconds(60))
