@@ -1,6 +1,5 @@
 import Foundation
 import OrderCore
-import Synchronization
 import TestSupport
 import Testing
 
@@ -58,7 +57,7 @@ struct LifecycleChaosTests {
                         #expect(try await api.release(reservation) == 204, "DELETE /inventory/reservations/{id}")
                     }
 
-                    let queued = try await Self.concurrently(Array(queuedPlain.enumerated())) { index, items in
+                    let queued = try await ConcurrentRounds.map(Array(queuedPlain.enumerated())) { index, items in
                         (index, items, try await api.placeOrder(items))
                     }
                     for (index, items, id) in queued {
@@ -84,17 +83,17 @@ struct LifecycleChaosTests {
                         outcome.namingReleasedHold.insert(id)
                         outcome.placed[id] = releaseHolds[index]
                     }
-                    let cancels = try await Self.concurrently(Array(outcome.cancelledWhileQueued)) { id in (id, try await api.cancel(id, reason: "changed my mind")) }
+                    let cancels = try await ConcurrentRounds.map(Array(outcome.cancelledWhileQueued)) { id in (id, try await api.cancel(id, reason: "changed my mind")) }
                     for (id, response) in cancels { #expect(response.succeeded, "cancel of QUEUED order \(id): \(response.status) \(response.text)") }
                     for id in outcome.cancelledWhileQueued.prefix(10) { #expect(try await api.status(of: id) == "CANCELLED") }
                     for id in outcome.plain.prefix(10) { #expect(try await api.status(of: id) == "QUEUED", "QUEUED at once, before any worker") }
 
                     // Phase B: the worker starts; orders stream in, some cancelled while the worker takes them,
                     // holds are consumed, released and taken, and the worker is SIGKILLed twice.
-                    var worker = try system.startWorkerProcess(Self.workerSettings)
+                    var worker = try system.startWorkerProcess()
                     let streamed = SharedList<Streamed>()
                     try await withThrowingTaskGroup(of: Void.self) { group in
-                        for slice in Self.slices(streamedPlain.count, into: 8) {
+                        for slice in ConcurrentRounds.slices(streamedPlain.count, into: 8) {
                             group.addTask {
                                 for planned in streamedPlain[slice] {
                                     let id = try await api.placeOrder(planned.items)
@@ -131,7 +130,7 @@ struct LifecycleChaosTests {
                             // While holds are live and movements unapplied: stock-sync must re-inflate
                             // neither (the ledger identity checked at the end would not balance).
                             _ = try await system.stockSyncOnce()
-                            worker = try system.startWorkerProcess(Self.workerSettings)
+                            worker = try system.startWorkerProcess()
                         }
                         try await group.waitForAll()
                     }
@@ -162,13 +161,13 @@ struct LifecycleChaosTests {
                     let cancelNow = Array(confirmed.prefix(150)), deliver = Array(confirmed.dropFirst(150).prefix(250))
                     outcome.plain.subtract(cancelNow)
                     outcome.plain.subtract(deliver)
-                    for (id, response) in try await Self.concurrently(cancelNow, { id in (id, try await api.cancel(id)) }) {
+                    for (id, response) in try await ConcurrentRounds.map(cancelNow, { id in (id, try await api.cancel(id)) }) {
                         #expect(response.succeeded, "cancel of a CONFIRMED order: \(response.status) \(response.text)")
                         outcome.cancelledAfterConfirmation.insert(id)
                     }
                     for id in deliver { try system.shipAndDeliver(id) }
                     let returnPlans = deliver.map { id in (id, Self.partialReturn(of: outcome.placed[id]!, using: &random)) }
-                    for (id, response) in try await Self.concurrently(returnPlans, { id, items in (id, try await api.returnItems(id, items)) }) {
+                    for (id, response) in try await ConcurrentRounds.map(returnPlans, { id, items in (id, try await api.returnItems(id, items)) }) {
                         #expect(response.succeeded, "a partial return: \(response.status) \(response.text)")
                         if response.succeeded { outcome.returned(returnPlans.first { $0.0 == id }!.1, of: id) }
                     }
@@ -213,7 +212,12 @@ struct LifecycleChaosTests {
                     let sample = [outcome.cancelledWhileQueued, Set(outcome.racingCancels.keys), outcome.cancelledAfterConfirmation, outcome.delivered, outcome.plain]
                         .flatMap { $0.prefix(5) }
                     for id in sample {
-                        let listed = try await api.events(of: id)
+                        // A wrong answer is recorded, not thrown: the ledger checks below still run.
+                        let listed: [(sequence: Int, eventId: UUID, from: String, to: String)]
+                        do { listed = try await api.events(of: id) } catch {
+                            Issue.record(error)
+                            continue
+                        }
                         #expect(listed.map { "\($0.sequence) \($0.eventId) \($0.from)>\($0.to)" }
                                 == (history[id] ?? []).map { "\($0.sequence) \($0.eventId) \($0.from)>\($0.to)" }, "GET /orders/\(id)/events")
                     }
@@ -247,7 +251,7 @@ struct LifecycleChaosTests {
             let recorder = try await OrderEventRecorder.start(exchange: system.topology.orderEvents)
             try await system.withVendorSync {
                 try await system.withLifecycleAPI { api in
-                    let worker = try system.startWorkerProcess(Self.workerSettings)
+                    let worker = try system.startWorkerProcess()
                     let order = try await api.placeOrder([Item(productId: product, quantity: 2)])
                     #expect(try await system.waitUntilDecided([order], timeout: .seconds(60)))
                     #expect(try await recorder.waitForEvent(of: order, sequence: 1, timeout: .seconds(30)), "the worker's CONFIRMED event")
@@ -277,8 +281,6 @@ struct LifecycleChaosTests {
     }
 
     // MARK: Plan and outcome
-
-    static let workerSettings = ["WORKER_CONCURRENCY": "4", "WORKER_PREFETCH": "100", "WORKER_BATCH_SIZE": "50"]
 
     struct PlannedOrder: Sendable {
         let items: [Item]
@@ -476,7 +478,7 @@ struct LifecycleChaosTests {
     // MARK: Helpers
 
     static func holds(_ plans: [[Item]], expiresIn seconds: Int, _ api: LifecycleClient) async throws -> [UUID?] {
-        try await concurrently(plans) { items in
+        try await ConcurrentRounds.map(plans) { items in
             if case .held(let id) = try await api.hold(items, expiresIn: seconds) { return id }
             return nil
         }
@@ -493,70 +495,8 @@ struct LifecycleChaosTests {
         }
         return chosen.filter { $0.quantity > 0 }
     }
-
-    /// `body` over `inputs` with eight at a time; results in input order.
-    static func concurrently<Input: Sendable, Output: Sendable>(
-        _ inputs: [Input], _ body: @escaping @Sendable (Input) async throws -> Output
-    ) async throws -> [Output] {
-        try await withThrowingTaskGroup(of: [(Int, Output)].self) { group in
-            for slice in slices(inputs.count, into: 8) {
-                group.addTask { try await slice.asyncMapInOrder { ($0, try await body(inputs[$0])) } }
-            }
-            return try await group.reduce(into: []) { $0 += $1 }.sorted { $0.0 < $1.0 }.map(\.1)
-        }
-    }
-
-    static func slices(_ count: Int, into parts: Int) -> [Range<Int>] {
-        let size = max(1, (count + parts - 1) / parts)
-        return stride(from: 0, to: count, by: size).map { $0..<min($0 + size, count) }
-    }
-}
-
-/// A list appended to from concurrent tasks.
-final class SharedList<Element: Sendable>: Sendable {
-    private let elements = Mutex<[Element]>([])
-    func append(_ element: Element) { elements.withLock { $0.append(element) } }
-    var all: [Element] { elements.withLock { $0 } }
 }
 
 extension SharedList where Element == LifecycleChaosTests.Streamed {
     var ids: [UUID] { all.compactMap(\.id) }
-}
-
-/// A seeded generator (SplitMix64), so a failing mix can be drawn again from its printed seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-extension OrderSystemFixture {
-    /// Waits until at least `count` of the orders `ids()` names have a row; returns how many do.
-    func waitForDecided(atLeast count: Int, of ids: () -> [UUID], timeout: Duration) async throws -> Int {
-        let deadline = ContinuousClock.now + timeout
-        var decided = 0
-        repeat {
-            decided = try statuses(ids()).count
-            if decided >= count { return decided }
-            try await Task.sleep(for: .milliseconds(100))
-        } while ContinuousClock.now < deadline
-        return decided
-    }
-
-    /// Waits until every order has a row that is no longer QUEUED; false on timeout.
-    func waitUntilDecided(_ ids: [UUID], timeout: Duration) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        repeat {
-            let statuses = try statuses(ids)
-            if statuses.count == Set(ids).count, !statuses.values.contains("QUEUED") { return true }
-            try await Task.sleep(for: .milliseconds(250))
-        } while ContinuousClock.now < deadline
-        return false
-    }
 }

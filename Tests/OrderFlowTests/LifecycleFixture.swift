@@ -78,9 +78,14 @@ extension OrderSystemFixture {
         }
     }
 
+    /// The order worker's: the lifecycle settings, and windows of 50 over four loops.
+    var lifecycleWorkerEnvironment: [String: String] {
+        lifecycleEnvironment.merging(["WORKER_CONCURRENCY": "4", "WORKER_PREFETCH": "100", "WORKER_BATCH_SIZE": "50"]) { $1 }
+    }
+
     /// order-worker as a real process (to be SIGKILLed and started again).
-    func startWorkerProcess(_ overrides: [String: String] = [:]) throws -> ChildProcess {
-        try ChildProcess("order-worker", environment: lifecycleEnvironment.merging(overrides) { $1 })
+    func startWorkerProcess() throws -> ChildProcess {
+        try ChildProcess("order-worker", environment: lifecycleWorkerEnvironment)
     }
 
     // MARK: History
@@ -179,6 +184,31 @@ extension OrderSystemFixture {
     private static func lockedState(_ order: UUID, on connection: PostgresConnection) throws -> OrderState {
         let raw = try connection.query("SELECT status FROM orders WHERE id = $1 FOR UPDATE", [order]).singleRow().decode(0, as: String.self)
         return try require_(OrderState(rawValue: raw), "order \(order) has status \(raw)")
+    }
+
+    // MARK: Progress
+
+    /// Waits until at least `count` of the orders `ids()` names have a row; returns how many do.
+    func waitForDecided(atLeast count: Int, of ids: () -> [UUID], timeout: Duration) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        var decided = 0
+        repeat {
+            decided = try statuses(ids()).count
+            if decided >= count { return decided }
+            try await Task.sleep(for: .milliseconds(100))
+        } while ContinuousClock.now < deadline
+        return decided
+    }
+
+    /// Waits until every order has a row that is no longer QUEUED; false on timeout.
+    func waitUntilDecided(_ ids: [UUID], timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        repeat {
+            let statuses = try statuses(ids)
+            if statuses.count == Set(ids).count, !statuses.values.contains("QUEUED") { return true }
+            try await Task.sleep(for: .milliseconds(250))
+        } while ContinuousClock.now < deadline
+        return false
     }
 
     // MARK: Ledger

@@ -20,11 +20,11 @@ struct LifecycleRaceChaosTests {
             let product = try system.vendorProduct("race-cancel", stock: initial)
             let recorder = try await OrderEventRecorder.start(exchange: system.topology.orderEvents)
             let orders: [(id: UUID, cancel: HTTPResult)] = try await system.withVendorSync {
-                try await system.withWorker(system.lifecycleEnvironment.merging(LifecycleChaosTests.workerSettings) { $1 }) {
+                try await system.withWorker(system.lifecycleWorkerEnvironment) {
                     try await system.withLifecycleAPI { api in
                         // Cancels after delays from none to a few worker windows, eight rounds at a time.
                         let delays = (0..<80).map { round in Duration.milliseconds([0, Int.random(in: 0...5), Int.random(in: 5...40), Int.random(in: 40...250)][round % 4]) }
-                        var results = try await LifecycleChaosTests.concurrently(delays) { delay in
+                        var results = try await ConcurrentRounds.map(delays) { delay in
                             let id = try await api.placeOrder([Item(productId: product, quantity: 3)])
                             try await Task.sleep(for: delay)
                             return (id, try await api.cancel(id))
@@ -38,7 +38,7 @@ struct LifecycleRaceChaosTests {
                         try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
                         let blocked = try await (0..<10).asyncMapInOrder { _ in try await api.placeOrder([Item(productId: product, quantity: 3)]) }
                         try await Task.sleep(for: .milliseconds(500))
-                        async let cancels = LifecycleChaosTests.concurrently(blocked) { id in (id, try await api.cancel(id)) }
+                        async let cancels = ConcurrentRounds.map(blocked) { id in (id, try await api.cancel(id)) }
                         try await Task.sleep(for: .seconds(1))
                         try blocker.query("ROLLBACK")
                         results += try await cancels
@@ -94,12 +94,12 @@ struct LifecycleRaceChaosTests {
                 [fitting[round % fitting.count], overflowing[round % overflowing.count]]
             }
             let results: [(id: UUID, pair: (Int, Int), answers: [HTTPResult])] = try await system.withVendorSync {
-                try await system.withWorker(system.lifecycleEnvironment.merging(LifecycleChaosTests.workerSettings) { $1 }) {
+                try await system.withWorker(system.lifecycleWorkerEnvironment) {
                     try await system.withLifecycleAPI { api in
                         let ids = try await (0..<pairs.count).asyncMapInOrder { _ in try await api.placeOrder([Item(productId: product, quantity: bought)]) }
                         #expect(try await system.waitUntilDecided(ids, timeout: .seconds(60)))
                         for id in ids { try system.shipAndDeliver(id) }
-                        let answers = try await LifecycleChaosTests.concurrently(Array(zip(ids, pairs))) { id, pair in
+                        let answers = try await ConcurrentRounds.map(Array(zip(ids, pairs))) { id, pair in
                             async let first = api.returnItems(id, [Item(productId: product, quantity: pair.0)])
                             async let second = api.returnItems(id, [Item(productId: product, quantity: pair.1)])
                             return try await [first, second]
@@ -146,14 +146,5 @@ struct LifecycleRaceChaosTests {
 
     static func perVendor(_ movements: [LedgerMovement]) -> [String: Int] {
         movements.reduce(into: [:]) { $0[$1.vendorId, default: 0] += $1.quantity }
-    }
-}
-
-extension Range<Int> {
-    /// One after another, in order (the orders of a test are placed in sequence).
-    func asyncMapInOrder<T>(_ transform: (Int) async throws -> T) async rethrows -> [T] {
-        var results: [T] = []
-        for index in self { results.append(try await transform(index)) }
-        return results
     }
 }
