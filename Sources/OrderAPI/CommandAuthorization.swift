@@ -1,5 +1,6 @@
 import HTTPSupport
 import Hummingbird
+import Postgres
 import OrderStore
 
 /// Who may change an order or a hold (docs/security.md): the shop's own
@@ -43,12 +44,23 @@ extension Problem {
         self.init(status: status, code: refusal.code, title: title, detail: refusal.message)
     }
 
-    /// Runs a store command, answering its refusal as a problem.
+    /// Runs a store command, answering its refusal as a problem. A command
+    /// that lost a deadlock or a serialization conflict (with the order worker,
+    /// the sweeper or stock-sync, which lock the same rows) rolled back whole,
+    /// so it runs again, up to three times, before the client sees a 503.
     static func refusing<T>(_ command: () async throws -> T) async throws -> T {
-        do {
-            return try await command()
-        } catch let refusal as CommandRefusal {
-            throw Problem(refusal)
+        var attempt = 1
+        while true {
+            do {
+                return try await command()
+            } catch let refusal as CommandRefusal {
+                throw Problem(refusal)
+            } catch let error as PostgresError
+                where attempt < 3 && (error.code == .deadlockDetected || error.code == .serializationFailure)
+            {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 5...50)))
+            }
         }
     }
 }

@@ -111,6 +111,20 @@ public enum MovementStore {
         return allocation.quantity - left
     }
 
+    /// Units of restocks to the allocation's vendor of its product still on
+    /// their way (PENDING). Local stock counts them at once, the vendor only
+    /// when they arrive, so an allocation of those units can reach the vendor
+    /// first. Its own order's restocks do not count: they undo this very
+    /// allocation, and wait for it in turn.
+    public static func pendingRestockUnits(for allocation: VendorMovement, on connection: PostgresConnection) throws -> Int {
+        try connection.query(
+            """
+            SELECT coalesce(sum(quantity), 0)::int FROM stock_movements
+            WHERE vendor_id = $1 AND product_id = $2 AND kind = 'restock' AND status = 'PENDING' AND order_id <> $3
+            """, [allocation.vendorId, allocation.productId, allocation.orderId]
+        ).singleRow().decode(0)
+    }
+
     /// Whether a vendor-bound movement is CONFLICTED in ordersdb: a restock
     /// voided because the allocation it undoes was refused.
     public static func isConflicted(_ movementId: UUID, on connection: PostgresConnection) throws -> Bool {

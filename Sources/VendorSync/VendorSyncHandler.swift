@@ -65,6 +65,18 @@ public struct VendorSyncHandler: DeliveryHandler {
         return HandledWindow(outcomes: outcomes)
     }
 
+    /// Whether restocks on their way to the allocation's vendor would cover
+    /// it: the vendor's stock now plus the PENDING restocks of that product there.
+    private func waitsForRestock(_ allocation: VendorMovement) async -> Bool {
+        guard let vendor = vendors[allocation.vendorId],
+            let coming = try? await orders.withConnection({
+                try MovementStore.pendingRestockUnits(for: allocation, on: $0)
+            }), coming > 0,
+            let stock = try? await vendor.withConnection({ try VendorStore.stock(allocation.productId, on: $0).first?.stock })
+        else { return false }
+        return (stock ?? 0) + coming >= allocation.quantity
+    }
+
     /// ordersdb's side: APPLIED in one statement, refusals one by one (rare). The vendor
     /// side is done and idempotent, so a failure here only retries this update.
     private func record(_ synced: [(index: Int, movement: VendorMovement, result: VendorApplyResult)], logger: Logger) async -> [(Int, DeliveryOutcome)] {
@@ -96,6 +108,12 @@ public struct VendorSyncHandler: DeliveryHandler {
                 } else {
                     outcomes.append((index, .retry(reason: "restock-ahead-of-allocation", message: reason)))
                 }
+                continue
+            }
+            if case .conflicted(let reason) = result, movement.kind == .allocate, await waitsForRestock(movement) {
+                // The units it takes were given back locally by a restock the vendor
+                // has not received yet: not a refusal until that restock has arrived.
+                outcomes.append((index, .retry(reason: "allocation-waits-for-restock", message: reason)))
                 continue
             }
             if case .conflicted(let reason) = result {
