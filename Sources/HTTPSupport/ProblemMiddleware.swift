@@ -15,6 +15,9 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             let problem = Problem(error, request: request)
             if problem.status == .internalServerError, !(error is Problem) {
                 context.logger.error("unhandled error", metadata: [LogKey.error: "\(error)"])
+            } else if problem.status == .serviceUnavailable, !(error is Problem) {
+                // The client only learns to retry; the operator needs the cause (a deadlock, a lost connection).
+                context.logger.warning("answered 503", metadata: [LogKey.error: "\(error)"])
             }
             guard request.method == .head else { throw problem }
             return try problem.response(from: request, context: context).createHeadResponse()

@@ -65,13 +65,14 @@ public struct VendorSyncHandler: DeliveryHandler {
         return HandledWindow(outcomes: outcomes)
     }
 
-    /// Whether restocks on their way to the allocation's vendor would cover
-    /// it: the vendor's stock now plus the PENDING restocks of that product there.
+    /// Whether the allocation may still be covered: by the vendor's stock
+    /// now (a restock landed since its window read it, from another loop) plus
+    /// the PENDING restocks of that product on their way there.
     private func waitsForRestock(_ allocation: VendorMovement) async -> Bool {
         guard let vendor = vendors[allocation.vendorId],
             let coming = try? await orders.withConnection({
                 try MovementStore.pendingRestockUnits(for: allocation, on: $0)
-            }), coming > 0,
+            }),
             let stock = try? await vendor.withConnection({ try VendorStore.stock(allocation.productId, on: $0).first?.stock })
         else { return false }
         return (stock ?? 0) + coming >= allocation.quantity

@@ -70,7 +70,7 @@ extension OrderSystemFixture {
         _ body: @Sendable (LifecycleClient) async throws -> T
     ) async throws -> T {
         var logger = Logger(label: "test-order-api")
-        logger.logLevel = .error
+        logger.logLevel = .warning
         let configuration = try OrderAPIConfiguration(environment: EnvironmentConfiguration(lifecycleEnvironment))
         let app = try buildOrderAPI(configuration: configuration, logger: logger)
         return try await app.test(.router) { client in
