@@ -29,9 +29,8 @@ enum StockStatements {
 
     /// Changes `vendor_stock` by each movement's effect (allocate and hold
     /// take, release and restock give back), summed per (product, vendor),
-    /// with one statement whose rows come in (product, vendor) order: the lock
-    /// order. The caller has locked the rows (`lock`), or takes them here in
-    /// that order.
+    /// with one statement. The caller has locked the rows (`lock`; `commit`
+    /// does): the statement's own locking order is the join's, not the lock order.
     static func applyToStock(_ movements: [NewMovement], on connection: PostgresConnection) throws {
         var deltas: [StockKey: Int] = [:]
         for movement in movements {
@@ -108,8 +107,13 @@ enum StockStatements {
     }
 
     /// Writes movements to the ledger and applies them to local stock: the
-    /// two halves of every stock change outside the worker's window.
+    /// two halves of every stock change outside the worker's window. The rows
+    /// are locked first with `lock`, in the worker's order: an UPDATE … FROM
+    /// unnest locks rows in whatever order its join produces them, and two
+    /// such orders deadlock (a cancel against a worker's window did).
     static func commit(_ movements: [NewMovement], on connection: PostgresConnection) throws {
+        guard !movements.isEmpty else { return }
+        _ = try lock(Array(Set(movements.map(\.productId))).sorted(), on: connection)
         try applyToStock(movements, on: connection)
         try insertMovements(movements, on: connection)
     }

@@ -435,7 +435,16 @@ struct LifecycleChaosTests {
     /// taken and given back, and each vendor database against the movements it applied.
     static func expectLedger(_ outcome: Outcome, _ system: OrderSystemFixture, products: [String], vendors: [String], initialStock: [String: Int]) throws {
         let ledger = try system.ledger(products)
-        #expect(ledger.filter { $0.status == "PENDING" || $0.status == "CONFLICTED" }.isEmpty, "every vendor-bound movement applied")
+        #expect(ledger.filter { $0.status == "PENDING" }.isEmpty, "every vendor-bound movement settled")
+        // The one refusal this run allows: a cancelled order's allocation that reached
+        // its vendor after the units were sold again (the cancel had given them back
+        // locally), and so its restock, void with it. Nothing else is ever refused.
+        let conflicted = ledger.filter { $0.status == "CONFLICTED" }
+        let pairs = Dictionary(grouping: conflicted) { "\($0.orderId.map { "\($0)" } ?? "") \($0.vendorId) \($0.productId)" }
+        for (key, movements) in pairs {
+            let units = { (kind: String) in movements.filter { $0.kind == kind }.map(\.quantity).reduce(0, +) }
+            #expect(units("allocate") > 0 && units("allocate") == units("restock"), "refused without its void restock: \(key) \(movements)")
+        }
         func sum(_ kind: String, _ product: String, vendor: String? = nil) -> Int {
             ledger.filter { $0.kind == kind && $0.productId == product && (vendor == nil || $0.vendorId == vendor) }.map(\.quantity).reduce(0, +)
         }
