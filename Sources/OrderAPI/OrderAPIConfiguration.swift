@@ -26,7 +26,7 @@ public struct OrderAPIConfiguration: Sendable {
 
     /// Reads `HTTP_HOST` (127.0.0.1), `HTTP_PORT` (8080), `AMQP_URL`, `DATABASE_URL`, `DB_POOL_SIZE` (4),
     /// `MAX_BODY_BYTES` (65536), `PUBLISH_TIMEOUT_MS` (1500), `QUEUE_PREFIX` (""), `ORDER_ID_SECRET`
-    /// (required: at least 16 bytes), `API_TOKEN` (unset).
+    /// (required: at least 16 bytes), `API_TOKEN` (unset: commands disabled; at least 16 bytes when set).
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         guard let secret = environment.optionalString(.orderIdSecret) else {
             throw ConfigurationError(
@@ -39,6 +39,10 @@ public struct OrderAPIConfiguration: Sendable {
             throw ConfigurationError(.orderIdSecret, "must be at least \(OrderID.minimumSecretBytes) bytes, got \(secret.utf8.count)")
         }
         apiToken = environment.optionalString(.apiToken)
+        // It authorizes every cancel, return and hold: as strong as the id secret.
+        if let apiToken, apiToken.utf8.count < OrderID.minimumSecretBytes {
+            throw ConfigurationError(.apiToken, "must be at least \(OrderID.minimumSecretBytes) bytes when set, got \(apiToken.utf8.count)")
+        }
         stockLevels = StockLevelPolicy(threshold: try environment.lowStockThreshold())
         defaultHoldSeconds = try environment.reservationTTLSeconds()
         host = environment.string(.httpHost, default: "127.0.0.1")

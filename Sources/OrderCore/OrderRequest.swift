@@ -55,6 +55,12 @@ public enum OrderRequest {
         var errors: [FieldError] = []
         let reservationId = validateReservationId(object.removeValue(forKey: "reservationId"), errors: &errors)
         let payment = validatePayment(object.removeValue(forKey: "payment"), errors: &errors)
+        if reservationId != nil, payment != nil {
+            // A consumed checkout hold confirms the order at once; a payment must
+            // hold the stock until it is paid. Until a hold can be handed to a
+            // paying order, the two are not taken together.
+            errors.append(FieldError(field: "payment", message: "cannot be combined with reservationId"))
+        }
         switch validate(.object(object)) {
         case .success(let lines) where errors.isEmpty:
             return .success(OrderSubmission(lines: lines, reservationId: reservationId, payment: payment))

@@ -114,21 +114,31 @@ public enum MovementStore {
     /// Units of restocks to the allocation's vendor of its product still on
     /// their way (PENDING). Local stock counts them at once, the vendor only
     /// when they arrive, so an allocation of those units can reach the vendor
-    /// first. Its own order's restocks do not count: they undo this very
-    /// allocation, and wait for it in turn.
+    /// first. Only restocks that can land count: not its own order's (they
+    /// undo this very allocation and wait for it in turn), nor any whose own
+    /// allocation the vendor has not applied yet (two such waits would wait
+    /// for each other until both reached the DLQ).
     public static func pendingRestockUnits(for allocation: VendorMovement, on connection: PostgresConnection) throws -> Int {
         try connection.query(
             """
-            SELECT coalesce(sum(quantity), 0)::int FROM stock_movements
-            WHERE vendor_id = $1 AND product_id = $2 AND kind = 'restock' AND status = 'PENDING' AND order_id <> $3
+            SELECT coalesce(sum(r.quantity), 0)::int FROM stock_movements r
+            WHERE r.vendor_id = $1 AND r.product_id = $2 AND r.kind = 'restock' AND r.status = 'PENDING' AND r.order_id <> $3
+              AND EXISTS (
+                SELECT 1 FROM stock_movements a
+                WHERE a.order_id = r.order_id AND a.vendor_id = r.vendor_id AND a.product_id = r.product_id
+                  AND a.kind = 'allocate' AND a.status = 'APPLIED')
             """, [allocation.vendorId, allocation.productId, allocation.orderId]
         ).singleRow().decode(0)
     }
 
-    /// Whether a vendor-bound movement is CONFLICTED in ordersdb: a restock
-    /// voided because the allocation it undoes was refused.
-    public static func isConflicted(_ movementId: UUID, on connection: PostgresConnection) throws -> Bool {
-        try connection.query("SELECT 1 FROM stock_movements WHERE id = $1 AND status = 'CONFLICTED'", [movementId]).first != nil
+    /// Which of these vendor-bound movements ordersdb has settled as
+    /// CONFLICTED: an allocation refused (and reallocated), a restock void.
+    /// A copy of one that reaches its vendor again is not applied.
+    public static func conflicted(_ movementIds: [UUID], on connection: PostgresConnection) throws -> Set<UUID> {
+        guard !movementIds.isEmpty else { return [] }
+        return Set(try connection.query(
+            "SELECT id FROM stock_movements WHERE id = ANY($1::uuid[]) AND status = 'CONFLICTED'", [PostgresArray(movementIds)]
+        ).rows.map { try $0.decode(0, as: UUID.self) })
     }
 
     private static func flag(_ orderId: UUID, reason: String, on connection: PostgresConnection) throws -> RefusalOutcome {

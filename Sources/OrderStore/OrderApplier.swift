@@ -268,14 +268,16 @@ public enum OrderApplier {
         }
     }
 
-    /// The allocate movements of orders applied earlier, in line and vendor order.
+    /// The allocate movements of orders applied earlier, in line and vendor
+    /// order, to publish again; not one its vendor refused (CONFLICTED): that
+    /// line's units were taken from another vendor since.
     private static func allocations(of orderIds: [UUID], on connection: PostgresConnection) throws -> [UUID: [VendorMovement]] {
         guard !orderIds.isEmpty else { return [:] }
         var allocations: [UUID: [VendorMovement]] = [:]
         for row in try connection.query(
             """
             SELECT order_id, id, vendor_id, product_id, quantity, kind FROM stock_movements
-            WHERE order_id = ANY($1::uuid[]) AND kind = 'allocate' ORDER BY order_id, line_no, vendor_id
+            WHERE order_id = ANY($1::uuid[]) AND kind = 'allocate' AND status <> 'CONFLICTED' ORDER BY order_id, line_no, vendor_id
             """, [PostgresArray(orderIds)]
         ).rows {
             let orderId: UUID = try row.decode(0)

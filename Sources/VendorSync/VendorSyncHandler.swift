@@ -47,8 +47,31 @@ public struct VendorSyncHandler: DeliveryHandler {
                 outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
             }
         }
+        // A movement ordersdb has already settled as CONFLICTED (an allocation
+        // refused and reallocated, a void restock) is never applied, whatever copy
+        // of it comes back: its vendor would give up, or get back, units twice.
+        let all = byVendor.values.flatMap { $0.map(\.movement.movementId) }
+        do {
+            let settled = try await orders.withConnection { try MovementStore.conflicted(all, on: $0) }
+            if !settled.isEmpty {
+                for (vendorId, items) in byVendor {
+                    for (index, movement) in items where settled.contains(movement.movementId) {
+                        logger.info(
+                            "movement already settled as refused; not applied",
+                            metadata: [LogKey.movementId: .string(UUIDText.string(movement.movementId)), LogKey.vendor: "\(vendorId)"])
+                        outcomes[index] = .done
+                    }
+                    byVendor[vendorId] = items.filter { !settled.contains($0.movement.movementId) }
+                }
+            }
+        } catch {
+            for items in byVendor.values {
+                for (index, _) in items { outcomes[index] = .retry(reason: "database-unavailable", message: "\(error)") }
+            }
+            return HandledWindow(outcomes: outcomes)
+        }
         var synced: [(index: Int, movement: VendorMovement, result: VendorApplyResult)] = []
-        for (vendorId, items) in byVendor.sorted(by: { $0.key < $1.key }) {
+        for (vendorId, items) in byVendor.sorted(by: { $0.key < $1.key }) where !items.isEmpty {
             let results = await WindowFallback.apply(
                 items.map(\.movement), on: vendors[vendorId]!, logger: logger, metadata: [LogKey.vendor: "\(vendorId)"],
                 window: { try VendorStore.apply($0, on: $1) }, single: { try VendorStore.apply($0, on: $1) })
@@ -103,7 +126,7 @@ public struct VendorSyncHandler: DeliveryHandler {
                 // Void (its allocation was refused): done. Otherwise its allocation
                 // is still on its way: retry after it, and after the last retry the
                 // DLQ keeps it for an operator rather than restocking units never taken.
-                let void = await (try? orders.withConnection { try MovementStore.isConflicted(movement.movementId, on: $0) }) ?? false
+                let void = await (try? orders.withConnection { try MovementStore.conflicted([movement.movementId], on: $0) })?.isEmpty == false
                 if void {
                     logger.info("restock skipped: it undoes an allocation the vendor refused", metadata: [LogKey.reason: "\(reason)"])
                 } else {

@@ -16,6 +16,21 @@ import Testing
         #expect(lines.map(\.quantity) == [1, 1_000_000])
     }
 
+    /// The optional checkout hold and payment: each validated, named when wrong,
+    /// and not taken together (a consumed hold confirms at once; a payment must hold).
+    @Test func reservationIdAndPayment() throws {
+        let hold = UUID()
+        let held = try OrderRequest.parse(Array(#"{"productId":"p1","quantity":1,"reservationId":"\#(hold.uuidString)"}"#.utf8)).get()
+        #expect(held.reservationId == hold && held.payment == nil)
+        let paying = try OrderRequest.parse(Array(#"{"items":[{"productId":"p1","quantity":1}],"payment":{"method":"pm_card_visa"}}"#.utf8)).get()
+        #expect(paying.payment == PaymentRequest(method: "pm_card_visa") && paying.reservationId == nil)
+        #expect(fields(#"{"productId":"p1","quantity":1,"reservationId":"checkout-42"}"#) == ["reservationId"])
+        #expect(fields(#"{"productId":"p1","quantity":1,"payment":{"method":"4242 4242"}}"#) == ["payment.method"])
+        #expect(fields(#"{"productId":"p1","quantity":1,"payment":{"method":"pm_x","card":"4242"}}"#) == ["payment.card"])
+        #expect(fields(#"{"productId":"p1","quantity":1,"payment":"pm_card_visa"}"#) == ["payment"])
+        #expect(fields(#"{"productId":"p1","quantity":1,"reservationId":"\#(hold.uuidString)","payment":{"method":"pm_card_visa"}}"#) == ["payment"])
+    }
+
     @Test(arguments: [
         (#"{"productId":"p1","quantity":0}"#, ["quantity"]),
         (#"{"productId":"p1","quantity":-3}"#, ["quantity"]),

@@ -45,6 +45,19 @@ import Testing
         }
     }
 
+    /// The CONFIRMED order's status as a cancel records it (its stock is not touched here).
+    private func recordCancel(_ orderId: UUID) throws {
+        guard case .transition(let cancel) = OrderLifecycle.decide(.confirmed, .cancel(reason: "changed my mind")) else {
+            throw CancellationError()
+        }
+        try OrderSystemFixture.database { connection in
+            try connection.withTransaction { connection in
+                _ = try connection.query("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", [orderId])
+                try OrderHistory.record(cancel, orderId: orderId, actor: .customer, on: connection)
+            }
+        }
+    }
+
     private func outbox(_ orderId: UUID) throws -> [(routingKey: String, messageId: String, type: String, body: String)] {
         try OrderSystemFixture.database { connection in
             try connection.query(
@@ -233,16 +246,7 @@ import Testing
             let product = try system.vendorProduct("realloc-cancelled", stock: ["vendorA": 5, "vendorB": 10])
             let placed = try await confirmedOrder(system, product, 4)
             // Cancelled before vendorB heard of it (the status as the cancel records it).
-            guard case .transition(let cancel) = OrderLifecycle.decide(.confirmed, .cancel(reason: "changed my mind")) else {
-                Issue.record("CONFIRMED cannot be cancelled")
-                return
-            }
-            try OrderSystemFixture.database { connection in
-                try connection.withTransaction { connection in
-                    _ = try connection.query("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", [placed.orderId])
-                    try OrderHistory.record(cancel, orderId: placed.orderId, actor: .customer, on: connection)
-                }
-            }
+            try recordCancel(placed.orderId)
             _ = try OrderSystemFixture.vendorDatabase("vendorB") { try $0.query("UPDATE products SET stock = 2 WHERE id = $1", [product]) }
 
             try await system.withVendorSync { try await waitForSettled(placed.orderId, at: "vendorB") }
@@ -263,16 +267,7 @@ import Testing
         try await OrderSystemFixture.with { system in
             let product = try system.vendorProduct("restock-void", stock: ["vendorB": 10])
             let placed = try await confirmedOrder(system, product, 4)
-            guard case .transition(let cancel) = OrderLifecycle.decide(.confirmed, .cancel(reason: "changed my mind")) else {
-                Issue.record("CONFIRMED cannot be cancelled")
-                return
-            }
-            try OrderSystemFixture.database { connection in
-                try connection.withTransaction { connection in
-                    _ = try connection.query("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", [placed.orderId])
-                    try OrderHistory.record(cancel, orderId: placed.orderId, actor: .customer, on: connection)
-                }
-            }
+            try recordCancel(placed.orderId)
             let restock = try #require(try system.restockAll(placed.orderId).first)
             // vendorB sold most of it meanwhile: it will refuse the allocation of 4.
             _ = try OrderSystemFixture.vendorDatabase("vendorB") { try $0.query("UPDATE products SET stock = 2 WHERE id = $1", [product]) }
