@@ -55,8 +55,9 @@ final class IdempotencyKeys: Sendable {
     /// other lines. True when this request is the first here to use the key:
     /// if its order is then not accepted, it gives the key back with
     /// ``release(_:for:)``. A retry (false) leaves the key to the first.
-    func claim(_ key: String, for lines: [OrderLine], logger: Logger) async throws -> Bool {
-        let digest = Self.digest(lines)
+    func claim(_ key: String, for submission: OrderSubmission, logger: Logger) async throws -> Bool {
+        let digest = Self.digest(submission)
+        let lines = submission.lines
         switch claim(key, digest: digest) {
         case .sameLines: return false
         case .otherLines: throw Self.reused(key)
@@ -67,18 +68,20 @@ final class IdempotencyKeys: Sendable {
         throw Self.reused(key)
     }
 
-    /// Forgets `key` if it still stands for `lines`: the order was not
-    /// accepted, so the client may retry the key with other lines.
-    func release(_ key: String, for lines: [OrderLine]) {
-        release(key, digest: Self.digest(lines))
+    /// Forgets `key` if it still stands for `submission`: the order was not
+    /// accepted, so the client may retry the key with another order.
+    func release(_ key: String, for submission: OrderSubmission) {
+        release(key, digest: Self.digest(submission))
     }
 
     /// A digest with the process's hash seed: it never leaves the process.
-    /// Two different line lists that collide (a chance in 2^64) would pass
-    /// as a retry, and the worker would drop the second as a duplicate.
-    private static func digest(_ lines: [OrderLine]) -> Int {
+    /// The whole order counts: the same lines with another checkout hold or
+    /// another payment are another order, not a retry. Two different orders
+    /// that collide (a chance in 2^64) would pass as a retry, and the worker
+    /// would drop the second as a duplicate.
+    private static func digest(_ submission: OrderSubmission) -> Int {
         var hasher = Hasher()
-        hasher.combine(lines)
+        hasher.combine(submission)
         return hasher.finalize()
     }
 

@@ -51,7 +51,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
         let lines = submission.lines
         // Given back if the order is not accepted, so the client may use it again.
         var claimedKey: String?
-        if let key, try await idempotencyKeys.claim(key, for: lines, logger: context.logger) { claimedKey = key }
+        if let key, try await idempotencyKeys.claim(key, for: submission, logger: context.logger) { claimedKey = key }
 
         let orderId = key.map(orderIDs.make(idempotencyKey:)) ?? orderIDs.make(randomness: RandomUUID.make())
         let order = OrderPlaced(orderId: orderId, lines: lines, idempotencyKey: key, acceptedAt: Date(),
@@ -61,7 +61,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
         do {
             try await publisher.publish(order.encoded(), routingKey: queue, properties: properties, timeout: publishTimeout)
         } catch {
-            if let claimedKey { idempotencyKeys.release(claimedKey, for: lines) }
+            if let claimedKey { idempotencyKeys.release(claimedKey, for: submission) }
             context.logger.warning("order not accepted: broker unavailable", metadata: [LogKey.orderId: .string(id), LogKey.error: "\(error)"])
             throw Problem(
                 status: .serviceUnavailable, code: "broker-unavailable", title: "Orders cannot be accepted right now",

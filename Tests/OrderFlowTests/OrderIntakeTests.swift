@@ -124,6 +124,11 @@ private let quietLogger: Logger = {
                 let retry = try await client.postOrder(#"{"items":[{"productId":"p2","quantity":1}]}"#, key: key)
                 #expect(retry.status == 202)
                 #expect(retry.json["orderId"] as? String == first.json["orderId"] as? String)
+                // The same lines with a payment (or a checkout hold) are another order, not a retry.
+                let paying = try await client.postOrder(#"{"productId":"p2","quantity":1,"payment":{"method":"pm_card_visa"}}"#, key: key)
+                #expect(paying.status == 422, "\(paying.text)")
+                let holding = try await client.postOrder(#"{"productId":"p2","quantity":1,"reservationId":"\#(UUID())"}"#, key: key)
+                #expect(holding.status == 422, "\(holding.text)")
 
                 async let a = client.postOrder(#"{"productId":"p2","quantity":1}"#, key: raced)
                 async let b = client.postOrder(#"{"productId":"p2","quantity":2}"#, key: raced)
