@@ -141,6 +141,15 @@ public enum MovementStore {
         ).rows.map { try $0.decode(0, as: UUID.self) })
     }
 
+    /// Flags the order for an operator: a movement of it is in the DLQ,
+    /// PENDING, after its retries were spent.
+    public static func flagStuck(_ movement: VendorMovement, reason: String, on connection: PostgresConnection) throws {
+        _ = try flag(
+            movement.orderId,
+            reason: "\(movement.kind.rawValue) \(UUIDText.string(movement.movementId)) at \(movement.vendorId) is in the DLQ (\(reason)); replay it once its allocation is applied",
+            on: connection)
+    }
+
     private static func flag(_ orderId: UUID, reason: String, on connection: PostgresConnection) throws -> RefusalOutcome {
         try connection.query(
             """

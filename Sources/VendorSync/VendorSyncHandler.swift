@@ -88,6 +88,31 @@ public struct VendorSyncHandler: DeliveryHandler {
         return HandledWindow(outcomes: outcomes)
     }
 
+    /// A movement whose retries were spent waiting is not left PENDING and
+    /// unseen: an allocation that waited for restocks is refused now (moved to
+    /// other vendors, or its order flagged; a copy replayed from the DLQ is then
+    /// never applied), and a restock that waited for its allocation flags its
+    /// order, for an operator to replay it from the DLQ.
+    public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {
+        guard let movement = try? VendorMovement.decode(delivery.body) else { return }
+        let routing = routing
+        do {
+            switch (movement.kind, reason) {
+            case (.allocate, "allocation-waits-for-restock"):
+                let settled = try await orders.withConnection {
+                    try MovementStore.settleRefusal(movement, reason: "vendor \(movement.vendorId) could not cover it after its retries", routing: routing, on: $0)
+                }
+                logger.warning("allocation refused after its retries", metadata: [LogKey.reason: "\(settled)"])
+            case (.restock, "restock-ahead-of-allocation"):
+                try await orders.withConnection { try MovementStore.flagStuck(movement, reason: reason, on: $0) }
+            default:
+                break
+            }
+        } catch {
+            logger.warning("could not settle a movement whose retries were spent", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+
     /// Whether the allocation may still be covered: by the vendor's stock
     /// now (a restock landed since its window read it, from another loop) plus
     /// the PENDING restocks of that product on their way there.

@@ -5,6 +5,7 @@ import OrderStore
 import Postgres
 import TestSupport
 import Testing
+import TextCodecs
 
 /// The stock-movement ledger at the vendors: restocks applied once, stock-sync
 /// that neither re-inflates nor deflates around unapplied movements and live
@@ -284,6 +285,32 @@ import Testing
             // own figure; the void restock is not held back from it (nor is the refused allocation).
             _ = try await system.stockSyncOnce()
             #expect(try system.stock(of: product) == ["vendorB": 2])
+        }
+    }
+
+    /// A restock whose allocation never reaches its vendor waits through its
+    /// retries, then goes to the DLQ still PENDING, and its order is flagged
+    /// for an operator; the vendor is given nothing.
+    @Test func aRestockWhoseAllocationNeverArrivesEndsInTheDLQWithItsOrderFlagged() async throws {
+        try await OrderSystemFixture.with(retryDelayMilliseconds: 200) { system in
+            let product = try system.vendorProduct("restock-stuck", stock: ["vendorA": 6])
+            let placed = try await confirmedOrder(system, product, 2)
+            // The allocation is lost on the way (an operator purged it, say).
+            #expect(try await system.drain(system.topology.vendorSync.main).count == 1)
+            try recordCancel(placed.orderId)
+            let restock = try #require(try system.restockAll(placed.orderId).first)
+            try await system.withVendorSync(["MAX_RETRIES": "2"]) { () async throws in
+                try await system.publish([OrderSystemFixture.message(restock)], to: system.topology.vendorSync.main)
+                #expect(try await system.waitForDepth(system.topology.vendorSync.deadLetter, atLeast: 1, timeout: .seconds(30)) == 1)
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            let dead = try await system.drain(system.topology.vendorSync.deadLetter)
+            #expect(dead.first?.properties.headers["x-error-reason"]?.stringValue == "restock-ahead-of-allocation")
+            #expect(try movementStatuses(placed.orderId) == ["allocate vendorA": ["PENDING"], "restock vendorA": ["PENDING"]])
+            let flagged = try review(placed.orderId)
+            #expect(flagged.required)
+            #expect(flagged.reason?.contains("restock \(UUIDText.string(restock.movementId)) at vendorA is in the DLQ") == true, "\(flagged.reason ?? "")")
+            #expect(try system.vendorStock("vendorA", product) == 6, "nothing given back that was never taken")
         }
     }
 
