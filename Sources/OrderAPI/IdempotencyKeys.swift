@@ -1,3 +1,4 @@
+import Foundation
 import HTTPSupport
 import Logging
 import OrderCore
@@ -37,15 +38,26 @@ final class IdempotencyKeys: Sendable {
     private let state = Mutex(State())
 
     private struct State {
-        /// Each key's lines digest and its slot in `slots`.
-        var keys: [String: (digest: Int, slot: Int)] = [:]
+        /// Each key's order digest, its slot in `slots`, and the id of the
+        /// stored order that holds it, when the database said so.
+        var keys: [String: (digest: Int, slot: Int, storedOrderId: UUID?)] = [:]
         /// A ring of the remembered keys: the oldest is forgotten first.
         var slots: [String] = []
         var next = 0
         var lookupsPausedUntil: ContinuousClock.Instant?
     }
 
-    private enum Claim { case new, sameLines, otherLines }
+    private enum Claim { case new, sameLines(storedOrderId: UUID?), otherLines }
+
+    /// What a request may do with its key: `isFirst` when it is the first here
+    /// to use it (it gives the key back if its order is not accepted), and
+    /// the stored order's id when the key already has an order: the id to
+    /// answer with, since ids signed under another secret (or before ids were
+    /// signed) are not the ones the key derives now.
+    struct KeyClaim {
+        let isFirst: Bool
+        let storedOrderId: UUID?
+    }
 
     init(database: PostgresPool) {
         self.database = database
@@ -55,17 +67,22 @@ final class IdempotencyKeys: Sendable {
     /// other lines. True when this request is the first here to use the key:
     /// if its order is then not accepted, it gives the key back with
     /// ``release(_:for:)``. A retry (false) leaves the key to the first.
-    func claim(_ key: String, for submission: OrderSubmission, logger: Logger) async throws -> Bool {
+    func claim(_ key: String, for submission: OrderSubmission, logger: Logger) async throws -> KeyClaim {
         let digest = Self.digest(submission)
-        let lines = submission.lines
         switch claim(key, digest: digest) {
-        case .sameLines: return false
+        case .sameLines(let storedOrderId): return KeyClaim(isFirst: false, storedOrderId: storedOrderId)
         case .otherLines: throw Self.reused(key)
         case .new: break
         }
-        guard let stored = await storedLines(of: key, logger: logger), stored != lines else { return true }
-        release(key, digest: digest)
-        throw Self.reused(key)
+        guard let stored = await storedOrder(of: key, logger: logger) else { return KeyClaim(isFirst: true, storedOrderId: nil) }
+        guard stored.lines == submission.lines else {
+            release(key, digest: digest)
+            throw Self.reused(key)
+        }
+        state.withLock { state in
+            if let known = state.keys[key], known.digest == digest { state.keys[key]?.storedOrderId = stored.orderId }
+        }
+        return KeyClaim(isFirst: true, storedOrderId: stored.orderId)
     }
 
     /// Forgets `key` if it still stands for `submission`: the order was not
@@ -87,16 +104,16 @@ final class IdempotencyKeys: Sendable {
 
     private func claim(_ key: String, digest: Int) -> Claim {
         state.withLock { state in
-            if let known = state.keys[key] { return known.digest == digest ? .sameLines : .otherLines }
+            if let known = state.keys[key] { return known.digest == digest ? .sameLines(storedOrderId: known.storedOrderId) : .otherLines }
             if state.slots.count < Self.remembered {
-                state.keys[key] = (digest, state.slots.count)
+                state.keys[key] = (digest, state.slots.count, nil)
                 state.slots.append(key)
             } else {
                 let slot = state.next
                 let oldest = state.slots[slot]
                 if state.keys[oldest]?.slot == slot { state.keys[oldest] = nil }
                 state.slots[slot] = key
-                state.keys[key] = (digest, slot)
+                state.keys[key] = (digest, slot, nil)
                 state.next = (slot + 1) % Self.remembered
             }
             return .new
@@ -109,12 +126,12 @@ final class IdempotencyKeys: Sendable {
         }
     }
 
-    /// The stored order's lines; nil when there is none or the database cannot tell.
-    private func storedLines(of key: String, logger: Logger) async -> [OrderLine]? {
+    /// The stored order; nil when there is none or the database cannot tell.
+    private func storedOrder(of key: String, logger: Logger) async -> (orderId: UUID, lines: [OrderLine])? {
         let paused = state.withLock { state in state.lookupsPausedUntil.map { ContinuousClock.now < $0 } ?? false }
         guard !paused else { return nil }
         do {
-            return try await database.withConnection { try OrderQueries.lines(ofIdempotencyKey: key, on: $0) }
+            return try await database.withConnection { try OrderQueries.order(ofIdempotencyKey: key, on: $0) }
         } catch {
             let wasLookingUp = state.withLock { state in
                 defer { state.lookupsPausedUntil = ContinuousClock.now + Self.lookupPause }

@@ -51,9 +51,15 @@ struct OrdersController<Context: RequestContext>: Sendable {
         let lines = submission.lines
         // Given back if the order is not accepted, so the client may use it again.
         var claimedKey: String?
-        if let key, try await idempotencyKeys.claim(key, for: submission, logger: context.logger) { claimedKey = key }
+        var storedOrderId: UUID?
+        if let key {
+            let claim = try await idempotencyKeys.claim(key, for: submission, logger: context.logger)
+            if claim.isFirst { claimedKey = key }
+            storedOrderId = claim.storedOrderId
+        }
 
-        let orderId = key.map(orderIDs.make(idempotencyKey:)) ?? orderIDs.make(randomness: RandomUUID.make())
+        // A key that already has an order answers with that order's id, the one its row has.
+        let orderId = storedOrderId ?? key.map(orderIDs.make(idempotencyKey:)) ?? orderIDs.make(randomness: RandomUUID.make())
         let order = OrderPlaced(orderId: orderId, lines: lines, idempotencyKey: key, acceptedAt: Date(),
             reservationId: submission.reservationId, payment: submission.payment)
         let properties = order.amqpProperties(appID: "order-api")

@@ -96,24 +96,26 @@ public enum OrderQueries {
             movements: movements)
     }
 
-    /// The lines of the order that holds this Idempotency-Key, in request
+    /// The order that holds this Idempotency-Key, with its lines in request
     /// order; nil when no order does. Every stored order has its lines (a
     /// FAILED one too), so they tell whether a request reuses the key for
-    /// another order.
-    public static func lines(ofIdempotencyKey key: String, on connection: PostgresConnection) throws -> [OrderLine]? {
+    /// another order; the id is the one to answer a retry with, whatever id
+    /// the key would derive today (ids signed under another secret, or not yet signed).
+    public static func order(ofIdempotencyKey key: String, on connection: PostgresConnection) throws -> (orderId: UUID, lines: [OrderLine])? {
         let rows = try connection.query(
             """
-            SELECT l.product_id, l.quantity
+            SELECT o.id, l.product_id, l.quantity
             FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id
             WHERE o.idempotency_key = $1
             ORDER BY l.line_no
             """, [key]
         ).rows
-        guard !rows.isEmpty else { return nil }
-        return try rows.compactMap { row in
-            guard let productId = try row.decode(0, as: String?.self) else { return nil }
-            return OrderLine(productId: productId, quantity: try row.decode(1))
+        guard let first = rows.first else { return nil }
+        let lines = try rows.compactMap { row -> OrderLine? in
+            guard let productId = try row.decode(1, as: String?.self) else { return nil }
+            return OrderLine(productId: productId, quantity: try row.decode(2))
         }
+        return (try first.decode(0, as: UUID.self), lines)
     }
 
     /// Every product, or the one asked for.

@@ -169,6 +169,36 @@ private let quietLogger: Logger = {
         }
     }
 
+    /// A key whose order was stored under another id (before ids were signed,
+    /// or under another ORDER_ID_SECRET) is answered with that order's id, not
+    /// the one the key derives now: the worker then finds it applied, and its
+    /// Location reads the stored order, never a QUEUED id that no row will ever have.
+    @Test func aKeyStoredUnderAnOlderIdIsAnsweredWithThatId() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("older-id", stock: ["vendorA": 10])
+            let key = "checkout-\(UUID().uuidString)"
+            let stored = UUID()  // version 4: what the key would never derive now
+            try OrderSystemFixture.database { connection in
+                try connection.withTransaction { connection in
+                    try connection.query("INSERT INTO orders (id, idempotency_key, status, last_seq) VALUES ($1, $2, 'CONFIRMED', 0)", [stored, key])
+                    try connection.query("INSERT INTO order_lines (order_id, line_no, product_id, quantity) VALUES ($1, 1, $2, 2)", [stored, product])
+                }
+            }
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            try await app.test(.router) { client in
+                for attempt in ["the first retry (the database tells)", "a second one (this instance remembers)"] {
+                    let retry = try await client.postOrder(#"{"productId":"\#(product)","quantity":2}"#, key: key)
+                    #expect(retry.status == 202, "\(attempt)")
+                    #expect(retry.json["orderId"] as? String == stored.uuidString.lowercased(), "\(attempt)")
+                    #expect(retry.headers[.location] == "/orders/\(stored.uuidString.lowercased())", "\(attempt)")
+                }
+            }
+            #expect(try await system.withWorker { try await system.waitForOrders([stored]) }[stored] == "CONFIRMED")
+            #expect(try system.stock(of: product) == ["vendorA": 10], "a duplicate of the stored order: nothing taken")
+            #expect(try await system.depth(system.topology.orders.deadLetter) == 0)
+        }
+    }
+
     /// RFC 9110: HEAD wherever GET, OPTIONS with Allow, and 405 with Allow
     /// for a known path asked with a method it does not answer.
     @Test func methodsFollowHTTPSemantics() async throws {
