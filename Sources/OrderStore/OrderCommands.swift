@@ -124,6 +124,14 @@ public enum OrderCommands {
                         kind: .restock, orderId: orderId, lineNumber: line.number, vendorId: outstanding[index].vendorId,
                         productId: line.productId, quantity: units))
                 }
+                // No vendor holds these units for the order (its allocation was refused
+                // and nobody took it over: the order is flagged for review), so there is
+                // nowhere to restock them; nothing is written, an operator decides.
+                guard left == 0 else {
+                    throw CommandRefusal(
+                        .conflict, code: "return-not-restockable",
+                        message: "line \(line.number): \(left) of \(line.productId) were never taken from a vendor; see the order's review reason")
+                }
             }
             try connection.query(
                 """

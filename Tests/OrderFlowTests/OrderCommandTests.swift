@@ -323,6 +323,33 @@ private let bearer = OrderCommandTests.shopBackend
         }
     }
 
+    /// A delivered line whose allocation its vendor refused and nobody took
+    /// over (the order flagged for review) has no vendor to restock at: its
+    /// return is refused and changes nothing.
+    @Test func aReturnOfUnitsNoVendorHoldsIsRefused() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("return-refused", stock: ["vendorA": 5])
+            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
+            try await app.test(.router) { client in
+                let accepted = try await client.postOrder(#"{"productId":"\#(product)","quantity":2}"#)
+                let location = try #require(accepted.headers[.location])
+                let id = try #require(UUID(uuidString: accepted.json["orderId"] as? String ?? ""))
+                try await system.withWorker { _ = try await system.waitForOrders([id]) }
+                _ = try OrderSystemFixture.database { try $0.query("UPDATE stock_movements SET status = 'CONFLICTED' WHERE order_id = $1", [id]) }
+                try Self.advance(id, through: [.shipped, .delivered])
+                let stock = try system.stock(of: product)
+                let refused = try await client.call(.post, location + "/returns", headers: bearer, body: Self.items([(product, 1)]))
+                #expect(refused.status == 409, "\(refused.text)")
+                #expect(refused.json["code"] as? String == "return-not-restockable")
+                let after = try await client.call(.get, location)
+                #expect(after.json["status"] as? String == "DELIVERED")
+                #expect(Self.returned(after) == [product: 0])
+                #expect(try system.stock(of: product) == stock, "nothing restocked")
+            }
+            try Self.clearOutbox(system)
+        }
+    }
+
     /// A known path with a method it does not take is a 405 with Allow,
     /// TRACE too.
     @Test func otherMethodsOnTheNewPathsAre405WithAllow() async throws {
