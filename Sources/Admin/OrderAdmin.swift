@@ -33,29 +33,6 @@ public struct OrderView: Renderable, Encodable {
     /// Its transitions, oldest first.
     public let history: [RecordedTransition]
 
-    /// A transition as `orders show` prints it.
-    private struct Transition: Encodable {
-        let sequence: Int
-        let occurredAt: Date
-        let from: String
-        let to: String
-        let cause: String
-        let actor: String
-        let reason: String?
-        let eventId: String
-
-        init(_ transition: RecordedTransition) {
-            sequence = transition.sequence
-            occurredAt = transition.occurredAt
-            from = transition.from.rawValue
-            to = transition.to.rawValue
-            cause = transition.cause
-            actor = transition.actor.rawValue
-            reason = transition.reason
-            eventId = transition.eventId.uuidString.lowercased()
-        }
-    }
-
     private enum CodingKeys: String, CodingKey {
         case history
     }
@@ -64,7 +41,7 @@ public struct OrderView: Renderable, Encodable {
     public func encode(to encoder: any Encoder) throws {
         try order.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(history.map(Transition.init), forKey: .history)
+        try container.encode(history, forKey: .history)
     }
 
     public func render(_ format: OutputFormat) -> String {

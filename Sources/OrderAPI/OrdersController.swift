@@ -93,21 +93,9 @@ struct OrdersController<Context: RequestContext>: Sendable {
         return try JSONResponse.make(details)
     }
 
-    /// One transition of an order's history.
-    private struct Event: Encodable {
-        let sequence: Int
-        @LowercaseUUID var eventId: UUID
-        let from: OrderState
-        let to: OrderState
-        let cause: String
-        let actor: OrderActor
-        let reason: String?
-        let occurredAt: Date
-    }
-
     private struct History: Encodable {
         @LowercaseUUID var orderId: UUID
-        let events: [Event]
+        let events: [RecordedTransition]
     }
 
     /// The order's transitions, oldest first (none yet for a QUEUED order).
@@ -121,9 +109,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
             guard orderIDs.isOurs(id) else { throw Self.unknown(id) }
             return try JSONResponse.make(History(orderId: id, events: []))
         }
-        return try JSONResponse.make(History(orderId: id, events: history.map {
-            Event(sequence: $0.sequence, eventId: $0.eventId, from: $0.from, to: $0.to, cause: $0.cause, actor: $0.actor, reason: $0.reason, occurredAt: $0.occurredAt)
-        }))
+        return try JSONResponse.make(History(orderId: id, events: history))
     }
 
     /// Cancels the order (`{"reason"}` optional). Cancelling is idempotent

@@ -56,6 +56,27 @@ public struct RecordedTransition: Sendable, Hashable {
     }
 }
 
+/// How an order's history shows a transition (`GET /orders/{id}/events`,
+/// `orderctl orders show`): always under its order, so without the order id,
+/// and the event id in lower case as every id the services write.
+extension RecordedTransition: Encodable {
+    private enum CodingKeys: String, CodingKey {
+        case sequence, eventId, from, to, cause, actor, reason, occurredAt
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(sequence, forKey: .sequence)
+        try container.encode(UUIDText.string(eventId), forKey: .eventId)
+        try container.encode(from, forKey: .from)
+        try container.encode(to, forKey: .to)
+        try container.encode(cause, forKey: .cause)
+        try container.encode(actor, forKey: .actor)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(occurredAt, forKey: .occurredAt)
+    }
+}
+
 /// The `order_events` message of a transition (DESIGN.md "Events"): routing
 /// key `order.<state>`, `message_id` the event id, `correlation_id` the order
 /// id, `type` the routing key with its schema version. The body carries what a
