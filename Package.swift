@@ -70,6 +70,19 @@ let package = Package(
         .target(name: "TextCodecs"),
         .target(name: "OrderCore", dependencies: ["TextCodecs", .product(name: "Crypto", package: "swift-crypto")]),
 
+        // MARK: The payment gateway's HTTP API (Stripe's, or localstripe's)
+        .target(
+            name: "StripeAPI",
+            dependencies: [
+                "TextCodecs",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: Shared infrastructure
         .target(name: "Topology", dependencies: ["AMQP"]),
         .target(
@@ -117,7 +130,7 @@ let package = Package(
         .target(
             name: "OrderAPI",
             dependencies: [
-                "HTTPSupport", "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport", "TextCodecs",
+                "HTTPSupport", "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport", "TextCodecs", "StripeAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -197,12 +210,14 @@ let package = Package(
         .testTarget(name: "OrderCoreTests", dependencies: ["OrderCore", "TextCodecs"]),
         .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport", "TextCodecs"]),
         .testTarget(name: "TextCodecsTests", dependencies: ["TextCodecs"]),
+        .testTarget(name: "StripeAPITests", dependencies: ["StripeAPI", "TextCodecs", "TestSupport"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "TestSupport"]),
         .testTarget(
             name: "OrderFlowTests",
             dependencies: [
                 "OrderAPI", "HTTPSupport", "OrderWorker", "VendorSync", "StockSync", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
+                "StripeAPI",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -13,6 +13,12 @@ public enum DeliveryOutcome: Sendable, Hashable {
     case retry(reason: String, message: String)
     /// Can never succeed (poison): straight to the DLQ.
     case deadLetter(reason: String, message: String)
+    /// Nothing is wrong with the message, but what it needs is away (a
+    /// payment gateway that does not answer, a circuit breaker that is open):
+    /// to the retry queue without counting a retry, so an outage of any length
+    /// dead-letters nothing. What bounds the wait is the business timer (the
+    /// reservation's deadline), not the retry count.
+    case postpone(reason: String, message: String)
 }
 
 /// What a handler made of a window of deliveries: one outcome each (in
@@ -250,6 +256,9 @@ public struct QueueWorker: Service {
         case .deadLetter(let reason, let message):
             logger.error("message cannot be processed; dead-lettered", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)"])
             return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), nil)
+        case .postpone(let reason, let message):
+            logger.info("postponed; waiting in the retry queue", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)"])
+            return (copy(to: configuration.queues.retry, retryCount: retries, reason: reason, message: message), nil)
         }
     }
 }

@@ -42,10 +42,17 @@ public enum OrderEvent: Sendable, Hashable {
     case stockUnavailable(reason: String)
     /// The worker held the stock while a payment is made (the order asked for one).
     case stockReserved
-    /// The gateway is working on the payment (an asynchronous outcome will follow).
+    /// The gateway is working on the payment (the customer must act, for
+    /// example 3-D Secure; an asynchronous outcome will follow).
     case paymentStarted
+    /// The gateway authorized the amount (not yet captured). Late (the order
+    /// stopped waiting for it: cancelled, failed, rejected) it is voided.
     case paymentAuthorized
+    /// The gateway refused the payment (a decline code), or could not capture it.
     case paymentDeclined(reason: String)
+    /// The gateway captured the authorized amount: the hold becomes an
+    /// allocation. Late (the order was cancelled meanwhile) it is refunded.
+    case paymentCaptured
     /// The payment was captured (or the operator confirmed): the hold becomes an allocation.
     case confirmed
     case fulfilmentStarted
@@ -69,6 +76,7 @@ public enum OrderEvent: Sendable, Hashable {
         case .paymentStarted: "payment-started"
         case .paymentAuthorized: "payment-authorized"
         case .paymentDeclined: "payment-declined"
+        case .paymentCaptured: "payment-captured"
         case .confirmed: "confirmed"
         case .fulfilmentStarted: "fulfilment-started"
         case .shipped: "shipped"
@@ -108,9 +116,13 @@ public enum OrderEffect: Sendable, Hashable {
     case restockAll
     /// Give back the returned units (`restock` movements for them).
     case restockReturned
-    /// Cancel the payment authorization (issue 14's payment worker carries it out).
+    /// Ask the gateway to authorize the order's amount (an order that pays first).
+    case authorizePayment
+    /// Ask the gateway to capture the authorization.
+    case capturePayment
+    /// Cancel the payment authorization, when there is one (the payment worker carries it out).
     case voidPayment
-    /// Refund what was captured (the returned lines' amount for a partial return).
+    /// Refund what was captured, when anything was (the returned lines' amount for a partial return).
     case refundPayment
 }
 
@@ -165,13 +177,40 @@ public enum OrderLifecycle {
         case .stockUnavailable:
             return state == .queued || state == .failed ? to(.rejected) : notNow()
         case .stockReserved:
-            return state == .queued || state == .failed ? to(.reserved, [.holdStock]) : notNow()
+            return state == .queued || state == .failed ? to(.reserved, [.holdStock, .authorizePayment]) : notNow()
         case .paymentStarted:
-            return state == .reserved ? to(.paymentPending) : notNow()
+            switch state {
+            case .reserved: return to(.paymentPending)
+            case .paymentPending, .paid, .confirmed, .fulfilling, .shipped, .inTransit, .delivered, .returned, .cancelled, .failed, .rejected:
+                // A redelivered or reordered outcome: what the order knows already wins.
+                return .unchanged
+            case .queued: return notNow()
+            }
         case .paymentAuthorized:
-            return state == .reserved || state == .paymentPending ? to(.paid) : notNow()
+            switch state {
+            case .reserved, .paymentPending: return to(.paid, [.capturePayment])
+            // Late: the order stopped waiting (expired, cancelled, declined). The
+            // money is given back and the order stays where it is; the history
+            // records the late payment as a transition of the state to itself.
+            case .cancelled, .failed, .rejected: return to(state, [.voidPayment])
+            case .paid, .confirmed, .fulfilling, .shipped, .inTransit, .delivered, .returned: return .unchanged
+            case .queued: return notNow()
+            }
         case .paymentDeclined:
-            return state == .reserved || state == .paymentPending ? to(.failed, [.releaseHold]) : notNow()
+            switch state {
+            // PAID: the capture failed for good (the authorization lapsed).
+            case .reserved, .paymentPending, .paid: return to(.failed, [.releaseHold, .voidPayment])
+            case .cancelled, .failed, .rejected, .confirmed, .fulfilling, .shipped, .inTransit, .delivered, .returned: return .unchanged
+            case .queued: return notNow()
+            }
+        case .paymentCaptured:
+            switch state {
+            case .paid: return to(.confirmed, [.commitHold])
+            // Late: captured for an order that no longer waits for it: refunded in full.
+            case .cancelled, .failed, .rejected: return to(state, [.refundPayment])
+            case .confirmed, .fulfilling, .shipped, .inTransit, .delivered, .returned: return .unchanged
+            case .queued, .reserved, .paymentPending: return notNow()
+            }
         case .confirmed:
             return state == .paid ? to(.confirmed, [.commitHold]) : notNow()
         case .fulfilmentStarted:

@@ -1,7 +1,12 @@
 import Postgres
 
-/// The demo catalogue: vendorA p1=10, p2=15; vendorB p3=20, p2=5.
+/// The demo catalogue: vendorA p1=10, p2=15; vendorB p3=20, p2=5; priced
+/// p1 12.50, p2 7.99, p3 24.00 EUR.
 public enum DemoData {
+    /// Each demo product's price in minor units, and the catalogue's one currency.
+    public static let prices: [String: Int] = ["p1": 1250, "p2": 799, "p3": 2400]
+    public static let currency = "EUR"
+
     public static let stock: [(vendor: String, product: String, stock: Int)] = [
         ("vendorA", "p1", 10), ("vendorA", "p2", 15), ("vendorB", "p3", 20), ("vendorB", "p2", 5),
     ]
@@ -17,7 +22,13 @@ public enum DemoData {
             }
             var written = 0
             for row in stock where vendors.contains(row.vendor) {
-                try connection.query("INSERT INTO products (id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", [row.product, "Product \(row.product)"])
+                // A price an operator set is kept, unless the demo is reset.
+                try connection.query(
+                    """
+                    INSERT INTO products (id, name, price_minor, currency) VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (id) DO UPDATE SET price_minor = EXCLUDED.price_minor, currency = EXCLUDED.currency
+                    WHERE $5 OR products.price_minor IS NULL
+                    """, [row.product, "Product \(row.product)", prices[row.product], prices[row.product].map { _ in currency }, reset])
                 written += try connection.query(
                     """
                     INSERT INTO vendor_stock (product_id, vendor_id, stock, synced_at) VALUES ($1, $2, $3, now())

@@ -34,7 +34,9 @@ public enum OrderHistory {
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[])
                     AS d(order_id, from_status, to_status, cause, reason, event_id)
             ), updated AS (
-                UPDATE orders AS o SET status = d.to_status, reason = d.reason,
+                -- A transition of a state to itself (a late payment given back) keeps the state's reason.
+                UPDATE orders AS o SET status = d.to_status,
+                    reason = CASE WHEN d.from_status = d.to_status THEN o.reason ELSE d.reason END,
                     last_seq = o.last_seq + 1, updated_at = now()
                 FROM d WHERE o.id = d.order_id AND o.status = d.from_status
                 RETURNING o.id, o.last_seq, o.updated_at

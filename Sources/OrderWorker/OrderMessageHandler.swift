@@ -77,7 +77,7 @@ public struct OrderMessageHandler: DeliveryHandler {
         for outcome in outcomes {
             switch outcome {
             case .done: break
-            case .retry: retried += 1
+            case .retry, .postpone: retried += 1
             case .deadLetter: deadLettered += 1
             }
         }

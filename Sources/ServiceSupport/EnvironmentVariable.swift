@@ -44,6 +44,17 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case outboxPollMilliseconds = "OUTBOX_POLL_MILLISECONDS"
     case outboxBatchSize = "OUTBOX_BATCH_SIZE"
 
+    // Payments: order-api (webhooks, the rule), payment-worker (the gateway).
+    case paymentsRequired = "PAYMENTS_REQUIRED"
+    case stripeAPIBase = "STRIPE_API_BASE"
+    case stripeSecretKey = "STRIPE_SECRET_KEY"
+    case stripeWebhookSecret = "STRIPE_WEBHOOK_SECRET"
+    case stripeTimeoutMilliseconds = "STRIPE_TIMEOUT_MS"
+    case paymentConcurrency = "PAYMENT_CONCURRENCY"
+    case paymentBreakerFailures = "PAYMENT_BREAKER_FAILURES"
+    case paymentBreakerOpenSeconds = "PAYMENT_BREAKER_OPEN_SECONDS"
+    case localstripePort = "LOCALSTRIPE_PORT"
+
     // stock-sync.
     case stockSyncIntervalSeconds = "STOCK_SYNC_INTERVAL_SECONDS"
     case stockSyncHTTPHost = "STOCK_SYNC_HTTP_HOST"

@@ -4,7 +4,8 @@ import AMQP
 /// arguments. `declare`, `verify` and `rabbitmq/definitions.json` all come
 /// from here.
 ///
-/// Each stream of work (orders, vendor sync) has three queues: the main
+/// Each stream of work (orders, vendor sync, payment commands, payment
+/// outcomes) has three queues: the main
 /// queue, a retry queue whose messages wait `retryDelay` and then
 /// dead-letter back to the main queue, and a dead-letter queue (DLQ) that
 /// keeps what failed for an operator. The worker decides when to retry; the
@@ -37,7 +38,18 @@ public struct Topology: Sendable, Hashable {
         QueueSet(main: prefix + "vendor_sync", retry: prefix + "vendor_sync_retry", deadLetter: prefix + "vendor_sync_dlq")
     }
 
-    public var queueSets: [QueueSet] { [orders, vendorSync] }
+    /// Commands to the payment gateway (authorize, capture, void, refund) for payment-worker.
+    public var payments: QueueSet {
+        QueueSet(main: prefix + "payments", retry: prefix + "payments_retry", deadLetter: prefix + "payments_dlq")
+    }
+
+    /// What the gateway answered (from payment-worker and the Stripe webhook), for
+    /// order-worker, which makes every transition.
+    public var paymentOutcomes: QueueSet {
+        QueueSet(main: prefix + "payment_outcomes", retry: prefix + "payment_outcomes_retry", deadLetter: prefix + "payment_outcomes_dlq")
+    }
+
+    public var queueSets: [QueueSet] { [orders, vendorSync, payments, paymentOutcomes] }
 
     /// The durable topic exchange every committed order transition
     /// (`order.<state>`) and inventory threshold crossing (`inventory.*`) is

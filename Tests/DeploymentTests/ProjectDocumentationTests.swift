@@ -62,7 +62,7 @@ struct ProjectDocumentationTests {
     static let layers: [[String]] = [
         ["CRabbitMQ", "CLibPQ"],
         ["CRabbitMQShims", "TextCodecs"],
-        ["AMQP", "Postgres", "ServiceSupport"],
+        ["AMQP", "Postgres", "ServiceSupport", "StripeAPI"],
         ["OrderCore", "Topology"],
         ["Messaging", "OrderStore", "HTTPSupport"],
         ["OrderAPI", "OrderWorker", "VendorSync", "StockSync", "Admin"],

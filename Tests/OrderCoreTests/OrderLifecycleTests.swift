@@ -8,7 +8,7 @@ import Testing
     /// One sample of each event (the reasons are carried, not decided on).
     static let events: [OrderEvent] = [
         .stockAllocated, .stockUnavailable(reason: "insufficient stock"), .stockReserved, .paymentStarted, .paymentAuthorized,
-        .paymentDeclined(reason: "card_declined"), .confirmed, .fulfilmentStarted, .shipped, .inTransit, .delivered,
+        .paymentDeclined(reason: "card_declined"), .paymentCaptured, .confirmed, .fulfilmentStarted, .shipped, .inTransit, .delivered,
         .cancel(reason: nil), .cancel(reason: "changed my mind"), .reservationExpired, .processingFailed(reason: "deadlock"), .returnReceived,
     ]
 
@@ -17,10 +17,21 @@ import Testing
     static let legal: [String: [OrderState: (OrderState, [OrderEffect])]] = [
         "stock-allocated": [.queued: (.confirmed, [.takeStock]), .failed: (.confirmed, [.takeStock])],
         "stock-unavailable": [.queued: (.rejected, []), .failed: (.rejected, [])],
-        "stock-reserved": [.queued: (.reserved, [.holdStock]), .failed: (.reserved, [.holdStock])],
+        "stock-reserved": [.queued: (.reserved, [.holdStock, .authorizePayment]), .failed: (.reserved, [.holdStock, .authorizePayment])],
         "payment-started": [.reserved: (.paymentPending, [])],
-        "payment-authorized": [.reserved: (.paid, []), .paymentPending: (.paid, [])],
-        "payment-declined": [.reserved: (.failed, [.releaseHold]), .paymentPending: (.failed, [.releaseHold])],
+        // Late (the order stopped waiting): the state stays, the money goes back.
+        "payment-authorized": [
+            .reserved: (.paid, [.capturePayment]), .paymentPending: (.paid, [.capturePayment]),
+            .cancelled: (.cancelled, [.voidPayment]), .failed: (.failed, [.voidPayment]), .rejected: (.rejected, [.voidPayment]),
+        ],
+        "payment-declined": [
+            .reserved: (.failed, [.releaseHold, .voidPayment]), .paymentPending: (.failed, [.releaseHold, .voidPayment]),
+            .paid: (.failed, [.releaseHold, .voidPayment]),
+        ],
+        "payment-captured": [
+            .paid: (.confirmed, [.commitHold]),
+            .cancelled: (.cancelled, [.refundPayment]), .failed: (.failed, [.refundPayment]), .rejected: (.rejected, [.refundPayment]),
+        ],
         "confirmed": [.paid: (.confirmed, [.commitHold])],
         "fulfilment-started": [.confirmed: (.fulfilling, [])],
         "shipped": [.confirmed: (.shipped, []), .fulfilling: (.shipped, [])],
@@ -42,7 +53,14 @@ import Testing
     ]
 
     /// Where an event finds the order already done: nothing to do, not an error.
-    static let unchanged: [String: Set<OrderState>] = ["cancel": [.cancelled], "processing-failed": [.failed]]
+    /// A payment outcome that arrives again, or after a later one, changes nothing.
+    static let unchanged: [String: Set<OrderState>] = [
+        "cancel": [.cancelled], "processing-failed": [.failed],
+        "payment-started": [.paymentPending, .paid, .confirmed, .fulfilling, .shipped, .inTransit, .delivered, .returned, .cancelled, .failed, .rejected],
+        "payment-authorized": [.paid, .confirmed, .fulfilling, .shipped, .inTransit, .delivered, .returned],
+        "payment-declined": [.cancelled, .failed, .rejected, .confirmed, .fulfilling, .shipped, .inTransit, .delivered, .returned],
+        "payment-captured": [.confirmed, .fulfilling, .shipped, .inTransit, .delivered, .returned],
+    ]
 
     @Test func everyStateAndEventIsATransitionUnchangedOrARefusalWithACode() {
         #expect(Set(Self.events.map(\.name)) == Set(Self.legal.keys), "every event has its row of expectations")

@@ -40,7 +40,8 @@ struct MigrationDatabaseTests {
             #expect(applied.map(\.version) == files.map(\.version))
             #expect(try tables(connection) == ["schema_migrations", "vendors", "products", "vendor_stock",
                                                "orders", "order_lines", "stock_movements", "order_transitions",
-                                               "reservations", "outbox", "product_stock_levels", "order_return_requests"])
+                                               "reservations", "outbox", "product_stock_levels", "order_return_requests",
+                                               "payments", "payment_refunds", "payment_intents", "stripe_webhook_events"])
             #expect(try runner.apply(on: connection).isEmpty, "a second run applies nothing")
             #expect(try runner.pending(on: connection).isEmpty)
             let recorded = try connection.query("SELECT version, name, checksum FROM schema_migrations ORDER BY version").rows

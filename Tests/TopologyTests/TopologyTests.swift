@@ -5,10 +5,11 @@ import Testing
 @testable import Topology
 
 @Suite struct TopologyShapeTests {
-    @Test func sixQueuesWithTheDesignedArguments() {
+    @Test func twelveQueuesWithTheDesignedArguments() {
         let topology = Topology.standard
         #expect(topology.queues.map(\.name) == [
             "orders_queue", "orders_retry_queue", "orders_dlq", "vendor_sync", "vendor_sync_retry", "vendor_sync_dlq",
+            "payments", "payments_retry", "payments_dlq", "payment_outcomes", "payment_outcomes_retry", "payment_outcomes_dlq",
         ])
         for queue in topology.queues { #expect(queue.arguments["x-queue-type"] == "quorum", "\(queue.name)") }
         let retry = topology.queues[1]
@@ -65,7 +66,7 @@ import Testing
     @Test func definitionsCarryQueuesAndTheUsersPermissionsButNoUser() throws {
         let json = try JSONSerialization.jsonObject(with: Data(Topology.standard.definitionsJSON().utf8)) as! [String: Any]
         let queues = json["queues"] as! [[String: Any]]
-        #expect(queues.count == 6)
+        #expect(queues.count == 12)
         let retry = queues.first { $0["name"] as? String == "orders_retry_queue" }!
         let arguments = retry["arguments"] as! [String: Any]
         #expect(arguments["x-message-ttl"] as? Int == 5000)
