@@ -26,11 +26,13 @@ struct LifecycleClient: Sendable {
         [.contentType: "application/json", .authorization: "Bearer \(token)"]
     }
 
-    /// `POST /order`, optionally consuming a checkout hold; the id of the accepted
+    /// `POST /order`, optionally consuming a checkout hold or paying with a
+    /// Stripe PaymentMethod id; the id of the accepted
     /// order (the test fails at once when it was not accepted: every later check counts on it).
-    func placeOrder(_ items: [Item], reservationId: UUID? = nil) async throws -> UUID {
+    func placeOrder(_ items: [Item], reservationId: UUID? = nil, paymentMethod: String? = nil) async throws -> UUID {
         var body = #"{"items":"# + Self.json(items)
         if let reservationId { body += #","reservationId":""# + reservationId.uuidString.lowercased() + #"""# }
+        if let paymentMethod { body += #","payment":{"method":""# + paymentMethod + #""}"# }
         body += "}"
         let response = try await client.call(.post, "/order", headers: [.contentType: "application/json"], body: Array(body.utf8))
         guard response.status == 202, let id = (response.json["orderId"] as? String).flatMap(UUID.init(uuidString:)) else {

@@ -1,10 +1,10 @@
 import AMQP
 import Foundation
 
-/// Stops and starts the local RabbitMQ and PostgreSQL through `scripts/services`,
+/// Stops and starts the local RabbitMQ, PostgreSQL and localstripe through `scripts/services`,
 /// for the chaos tests (run apart from the others by scripts/test).
 public enum LocalServices {
-    public enum Service: String, Sendable { case rabbitmq, postgres }
+    public enum Service: String, Sendable { case rabbitmq, postgres, localstripe }
 
     /// Chaos tests stop shared services, so they only run when scripts/test asks (CHAOS_TESTS=1).
     public static var chaosEnabled: Bool { ProcessInfo.processInfo.environment["CHAOS_TESTS"] == "1" }
