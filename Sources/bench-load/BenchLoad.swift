@@ -34,6 +34,8 @@ struct BenchLoad: ProjectCommand {
     @Option(help: "Products to spread the orders over, uniformly at random.") var products: Int = 1000
     @Option(help: "Seconds to wait for answers after the last request was due.") var grace: Int = 10
     @Option(name: .customLong("ids-out"), help: "File for the accepted order ids.") var idsOut: String?
+    @Option(name: .customLong("payment-method"), help: "Each order pays with this Stripe PaymentMethod id (pm_card_visa); none when absent.")
+    var paymentMethod: String?
 
     func validate() throws {
         guard rate > 0, seconds > 0, connections > 0, products > 0, grace >= 0 else {
@@ -47,7 +49,7 @@ struct BenchLoad: ProjectCommand {
         let loop = group.next()
         let generator = Generator(
             loop: loop, host: host, port: port, rate: rate, total: rate * seconds, grace: .seconds(Int64(grace)),
-            productPrefix: productPrefix, products: products)
+            productPrefix: productPrefix, products: products, paymentMethod: paymentMethod)
 
         let channels = try (0..<connections).map { _ in try generator.connect().wait() }
         let report = try loop.flatSubmit { generator.start(connections: channels) }.wait()
@@ -112,6 +114,7 @@ final class Generator: @unchecked Sendable {
     let grace: TimeAmount
     let productPrefix: String
     let products: Int
+    let paymentMethod: String?
 
     private var t0 = NIODeadline.now()
     private var due = 0  // requests 0..<due are due
@@ -123,7 +126,10 @@ final class Generator: @unchecked Sendable {
     private var report = Report()
     private var finished: EventLoopPromise<Report>?
 
-    init(loop: EventLoop, host: String, port: Int, rate: Int, total: Int, grace: TimeAmount, productPrefix: String, products: Int) {
+    init(
+        loop: EventLoop, host: String, port: Int, rate: Int, total: Int, grace: TimeAmount, productPrefix: String, products: Int,
+        paymentMethod: String?
+    ) {
         self.loop = loop
         self.host = host
         self.port = port
@@ -132,6 +138,7 @@ final class Generator: @unchecked Sendable {
         self.grace = grace
         self.productPrefix = productPrefix
         self.products = products
+        self.paymentMethod = paymentMethod
         report.total = total
         report.latencies.reserveCapacity(total)
         report.sendLags.reserveCapacity(total)
@@ -199,8 +206,12 @@ final class Generator: @unchecked Sendable {
 
         let digits = String(Int.random(in: 1...products))
         let product = productPrefix + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-        var body = channel.allocator.buffer(capacity: 64)
-        body.writeString(#"{"productId":"\#(product)","quantity":1}"#)
+        var body = channel.allocator.buffer(capacity: 128)
+        if let paymentMethod {
+            body.writeString(#"{"items":[{"productId":"\#(product)","quantity":1}],"payment":{"method":"\#(paymentMethod)"}}"#)
+        } else {
+            body.writeString(#"{"productId":"\#(product)","quantity":1}"#)
+        }
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/order")
         head.headers.add(name: "Host", value: "\(host):\(port)")
         head.headers.add(name: "Content-Type", value: "application/json")
