@@ -68,12 +68,12 @@ struct PaymentChaosTests {
                         }
                         // Mid-stream: the payment worker at 250 payments settled, the order worker at 550.
                         let settled = { try system.payments(placed.all.map(\.id)).values.filter { $0.status != "PENDING" }.count }
-                        try await Self.waitUntil(timeout: .seconds(180)) { try settled() >= 250 }
+                        try await waitUntil(timeout: .seconds(180)) { try settled() >= 250 }
                         paymentWorker.kill(SIGKILL)
                         _ = await paymentWorker.waitForExit()
                         kills.append("payment-worker after \(try settled()) payments settled")
                         paymentWorker = try system.startPaymentWorkerProcess()
-                        try await Self.waitUntil(timeout: .seconds(180)) { try settled() >= 550 }
+                        try await waitUntil(timeout: .seconds(180)) { try settled() >= 550 }
                         orderWorker.kill(SIGKILL)
                         _ = await orderWorker.waitForExit()
                         kills.append("order-worker after \(try settled()) payments settled")
@@ -123,7 +123,7 @@ struct PaymentChaosTests {
                         }
                     }
                     try await place(planned[0..<100])
-                    try await Self.waitUntil(timeout: .seconds(120)) { try system.payments(placed.map(\.id)).values.filter { $0.status != "PENDING" }.count >= 30 }
+                    try await waitUntil(timeout: .seconds(120)) { try system.payments(placed.map(\.id)).values.filter { $0.status != "PENDING" }.count >= 30 }
                     try LocalServices.stop(.localstripe)
                     let stoppedAt = ContinuousClock.now
                     do {
@@ -180,7 +180,7 @@ struct PaymentChaosTests {
                         orders.append(try await api.placeOrder([Item(productId: product, quantity: 1 + index % 2)], paymentMethod: "pm_card_visa"))
                     }
                     let units = (0..<30).reduce(0) { $0 + 1 + $1 % 2 }
-                    try await Self.waitUntil(timeout: .seconds(60)) { try system.statuses(orders).values.filter { $0 == "CANCELLED" }.count == orders.count }
+                    try await waitUntil(timeout: .seconds(60)) { try system.statuses(orders).values.filter { $0 == "CANCELLED" }.count == orders.count }
                     #expect(try system.orderRows(orders).values.allSatisfy { $0.status == "CANCELLED" && $0.reason == OrderLifecycle.reservationExpiredReason })
                     #expect(try system.stock(of: product) == ["vendorA": 100], "every hold released: \(units) units back")
                     #expect(try system.payments(orders).values.allSatisfy { $0.status == "PENDING" && $0.intentId == nil }, "nothing paid yet")
@@ -216,16 +216,6 @@ struct PaymentChaosTests {
     }
 
     // MARK: Checks
-
-    static func waitUntil(timeout: Duration, _ condition: () throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while try !condition() {
-            guard ContinuousClock.now < deadline else { throw TimedOut() }
-            try await Task.sleep(for: .milliseconds(250))
-        }
-    }
-
-    struct TimedOut: Error {}
 
     /// Every order ended by its card: a good card CONFIRMED with exactly one
     /// captured intent of its amount, a declining one FAILED with nothing

@@ -1,6 +1,13 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import OrderAPI
 import OrderCore
 import Postgres
+import ServiceSupport
+import StripeAPI
 import TestSupport
 import Testing
 
@@ -25,6 +32,19 @@ extension OrderSystemFixture {
             "STRIPE_API_BASE": Localstripe.baseURL, "STRIPE_SECRET_KEY": Localstripe.secretKey, "STRIPE_TIMEOUT_MS": "3000",
             "PAYMENT_CONCURRENCY": "16", "PAYMENT_BREAKER_FAILURES": "5", "PAYMENT_BREAKER_OPEN_SECONDS": "5",
         ]) { $1 }
+    }
+
+    static let webhookSecret = "whsec_payment_tests_0123456789"
+
+    /// order-api in-process with the payment settings and the webhook secret.
+    func withPaymentAPI<T>(_ overrides: [String: String] = [:], _ body: @Sendable (LifecycleClient) async throws -> T) async throws -> T {
+        var logger = Logger(label: "test-order-api")
+        logger.logLevel = .warning
+        let settings = paymentEnvironment.merging(["STRIPE_WEBHOOK_SECRET": Self.webhookSecret]) { $1 }.merging(overrides) { $1 }
+        let app = try buildOrderAPI(configuration: try OrderAPIConfiguration(environment: EnvironmentConfiguration(settings)), logger: logger)
+        return try await app.test(.router) { client in
+            try await body(LifecycleClient(client: client, token: Self.apiToken))
+        }
     }
 
     func startPaymentWorkerProcess(_ overrides: [String: String] = [:]) throws -> ChildProcess {
@@ -104,6 +124,39 @@ extension OrderSystemFixture {
             if depth > 0 { found[queue] = depth }
         }
         return found
+    }
+}
+
+/// Polls `condition` every 250 ms until it holds; throws `TimedOut` after `timeout`.
+func waitUntil(timeout: Duration, _ what: String = "a condition", _ condition: () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try !condition() {
+        guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
+        try await Task.sleep(for: .milliseconds(250))
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+extension LifecycleClient {
+    /// `GET /orders/{id}` as JSON (200 only).
+    func order(_ id: UUID) async throws -> [String: Any] {
+        let response = try await client.call(.get, "/orders/\(id.uuidString.lowercased())")
+        guard response.status == 200 else { throw UnexpectedResponse(route: "GET /orders/{id}", response: response) }
+        return response.json
+    }
+
+    /// `POST /webhooks/stripe` with a body signed by `secret` at `timestamp` (now by default).
+    func stripeWebhook(_ body: String, secret: String, timestamp: Int64? = nil, tamper: Bool = false) async throws -> HTTPResult {
+        let bytes = Array(body.utf8)
+        let signature = StripeSignature(secret: secret).header(for: bytes, timestamp: timestamp ?? Int64(Date().timeIntervalSince1970))
+        var sent = bytes
+        if tamper { sent[sent.count / 2] ^= 0x01 }
+        return try await client.call(
+            .post, "/webhooks/stripe", headers: [.contentType: "application/json", HTTPField.Name("Stripe-Signature")!: signature], body: sent)
     }
 }
 

@@ -66,6 +66,33 @@ public enum Localstripe {
         guard output.status == 0 else { throw ChildProcessError(message: "localstripe refused the webhook registration: \(output.stdout)") }
     }
 
+    /// A card PaymentMethod made from a test card number (4000002760003184 asks for 3-D Secure), as
+    /// the shop's front end would with Stripe.js; its id.
+    public static func cardPaymentMethod(number: String) throws -> String {
+        let object = try post("payment_methods", ["type=card", "card[number]=\(number)", "card[exp_month]=12", "card[exp_year]=2030", "card[cvc]=123"])
+        guard let id = object["id"] as? String else { throw ChildProcessError(message: "localstripe made no payment method: \(object)") }
+        return id
+    }
+
+    /// The customer completes 3-D Secure for `intent` (what Stripe.js does in the browser); its status after.
+    public static func authenticate(intent: String) throws -> String? {
+        let current = try get("payment_intents/\(intent)")
+        guard let secret = current["client_secret"] as? String else { throw ChildProcessError(message: "no client_secret on \(intent)") }
+        return try post("payment_intents/\(intent)/_authenticate", ["client_secret=\(secret)", "success=true"])["status"] as? String
+    }
+
+    public static func intent(_ id: String) throws -> [String: Any] { try get("payment_intents/\(id)") }
+
+    private static func get(_ path: String) throws -> [String: Any] {
+        let output = try Command.run("/usr/bin/curl", ["-s", "-u", "\(secretKey):", "\(baseURL)/v1/\(path)"])
+        return (try JSONSerialization.jsonObject(with: Data(output.stdout.utf8))) as? [String: Any] ?? [:]
+    }
+
+    private static func post(_ path: String, _ fields: [String]) throws -> [String: Any] {
+        let output = try Command.run("/usr/bin/curl", ["-s", "-u", "\(secretKey):", "-X", "POST", "\(baseURL)/v1/\(path)"] + fields.flatMap { ["--data-urlencode", $0] })
+        return (try JSONSerialization.jsonObject(with: Data(output.stdout.utf8))) as? [String: Any] ?? [:]
+    }
+
     /// Every object of a kind: the emulator has no page size limit, so one request.
     private static func list(_ resource: String) throws -> [[String: Any]] {
         let output = try Command.run("/usr/bin/curl", ["-s", "-f", "-u", "\(secretKey):", "\(baseURL)/v1/\(resource)?limit=10000000"])
