@@ -114,7 +114,8 @@ struct PaymentChaosTests {
             let placed: [Placed] = try await system.withVendorSync {
                 try await system.withLifecycleAPI { api in
                     let orderWorker = try system.startOrderWorkerProcess()
-                    let paymentWorker = try system.startPaymentWorkerProcess()
+                    // At info: the breaker's state changes are what the test reads in its log.
+                    let paymentWorker = try system.startPaymentWorkerProcess(["LOG_LEVEL": "info"])
                     var placed: [Placed] = []
                     func place(_ plans: ArraySlice<(items: [Item], declines: Bool, amount: Int)>) async throws {
                         for plan in plans {
