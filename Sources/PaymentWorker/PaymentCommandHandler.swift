@@ -63,21 +63,27 @@ public struct PaymentCommandHandler: DeliveryHandler {
         return HandledWindow(outcomes: outcomes, messages: messages)
     }
 
-    /// One command, start to answer; logged with its order id (the correlation id), step and result.
-    func execute(_ command: PaymentCommand, logger: Logger) async -> Result<PaymentOutcome, Failure> {
+    /// One command, start to answer: its outcome, or why it has none yet. Logged with its
+    /// order id (the correlation id), step, result and duration.
+    public func execute(_ command: PaymentCommand, logger: Logger) async -> Result<PaymentOutcome, Failure> {
         var logger = logger
         logger[metadataKey: LogKey.orderId] = .string(UUIDText.string(command.orderId))
         logger[metadataKey: LogKey.step] = "\(command.step)"
         let call = Call(command: command, gateway: gateway, breaker: breaker, logger: logger)
         let start = ContinuousClock.now
         let result: Result<PaymentOutcome, Failure>
-        do {
+        do throws(Failure) {
             switch command.kind {
             case .authorize: result = .success(try await authorize(call))
             case .capture: result = .success(try await capture(call))
             case .void: result = .success(try await void(call))
             case .refund: result = .success(try await refund(call, amount: command.amount.minor, key: command.idempotencyKey))
             }
+        } catch .gateway(.rejected(let status, let code, _)) {
+            // Refused for good (an unknown intent, a call its state does not allow): the same call would be refused again.
+            result = .success(call.outcome(.failed, intent: command.intentId, declineCode: code ?? "gateway-refused-\(status)"))
+        } catch .gateway(.declined(let code)) {
+            result = .success(call.outcome(command.kind == .authorize ? .declined : .failed, intent: command.intentId, declineCode: code))
         } catch {
             result = .failure(error)
         }
@@ -218,7 +224,7 @@ public struct PaymentCommandHandler: DeliveryHandler {
 
 extension PaymentCommandHandler {
     /// Why a command got no answer this time, and so what its delivery becomes.
-    enum Failure: Error, CustomStringConvertible {
+    public enum Failure: Error, CustomStringConvertible {
         /// The breaker refused the call; none was made.
         case breakerOpen
         case gateway(StripeError)
@@ -226,7 +232,7 @@ extension PaymentCommandHandler {
         /// The intent is between states (processing): ask again later.
         case notSettled(String)
 
-        var reason: String {
+        public var reason: String {
             switch self {
             case .breakerOpen: "breaker-open"
             case .gateway(.unavailable): "gateway-unavailable"
@@ -237,7 +243,7 @@ extension PaymentCommandHandler {
             }
         }
 
-        var description: String {
+        public var description: String {
             switch self {
             case .breakerOpen: "the gateway's circuit breaker is open"
             case .gateway(let error): "\(error)"
@@ -246,7 +252,9 @@ extension PaymentCommandHandler {
             }
         }
 
-        var deliveryOutcome: DeliveryOutcome {
+        /// What becomes of the delivery: postponed while the gateway is away or the
+        /// intent is between states (no retry spent), retried after a server or database error.
+        public var deliveryOutcome: DeliveryOutcome {
             switch self {
             case .breakerOpen, .gateway(.unavailable), .notSettled: .postpone(reason: reason, message: description)
             case .gateway, .database: .retry(reason: reason, message: description)
