@@ -43,7 +43,7 @@ public struct PaymentCommandHandler: DeliveryHandler {
         await withTaskGroup(of: (Int, Result<PaymentOutcome, Failure>).self) { group in
             for (index, delivery) in deliveries.enumerated() {
                 let command: PaymentCommand
-                do {
+                do throws(PoisonMessage) {
                     command = try PaymentCommand.decode(delivery.body)
                 } catch {
                     outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
@@ -176,7 +176,7 @@ public struct PaymentCommandHandler: DeliveryHandler {
         let command = call.command
         let id = command.intentId ?? ""
         var intent = try await call("retrieve") { try await $0.retrievePaymentIntent(id) }
-        if [.requiresCapture, .requiresAction, .requiresConfirmation, .requiresPaymentMethod].contains(intent.status) {
+        if Self.cancellable.contains(intent.status) {
             do throws(Failure) {
                 intent = try await call("cancel") { try await $0.cancelPaymentIntent(id, idempotencyKey: command.idempotencyKey) }
             } catch .gateway(.rejected) {
@@ -212,6 +212,9 @@ public struct PaymentCommandHandler: DeliveryHandler {
             return call.outcome(.failed, intent: id, declineCode: code ?? "refund-refused-\(status)")
         }
     }
+
+    /// The states in which an intent can be cancelled (nothing captured).
+    private static let cancellable: Set<StripePaymentIntent.Status> = [.requiresCapture, .requiresAction, .requiresConfirmation, .requiresPaymentMethod]
 
     private func database<T>(_ body: () async throws -> T) async throws(Failure) -> T {
         do {
@@ -272,7 +275,7 @@ extension PaymentCommandHandler {
         /// Makes one gateway call unless the breaker refuses it, and tells the
         /// breaker how it went: away or failing counts against the gateway, any
         /// answer (a decline, a refusal) for it.
-        func callAsFunction<T>(_ name: String, _ body: (StripeClient) async throws(StripeError) -> T) async throws(Failure) -> T {
+        func callAsFunction<T>(_ name: String, _ body: (StripeClient) async throws -> T) async throws(Failure) -> T {
             guard breaker.admit() != .refused else { throw .breakerOpen }
             let start = ContinuousClock.now
             do {
@@ -281,6 +284,8 @@ extension PaymentCommandHandler {
                 logger.info("gateway call", metadata: [LogKey.call: "\(name)", LogKey.status: "ok", LogKey.durationMilliseconds: "\((ContinuousClock.now - start).milliseconds)"])
                 return value
             } catch {
+                // StripeClient throws nothing else; a cancelled call (shutdown) is an answer not received.
+                let error = error as? StripeError ?? .unavailable(detail: "\(error)")
                 switch error {
                 case .unavailable, .serverError: breaker.recordFailure()
                 case .declined, .rejected: breaker.recordSuccess()
@@ -302,5 +307,5 @@ extension PaymentCommandHandler {
 
 extension LogKey {
     /// The payment worker's calls.
-    public static let step = "step", call = "call", intentId = "intent_id", amount = "amount"
+    static let step = "step", call = "call", intentId = "intent_id", amount = "amount"
 }

@@ -59,5 +59,5 @@ public struct PaymentWorkerConfiguration: Sendable {
 
 extension LogKey {
     /// payment-worker's configuration.
-    public static let stripeAPIBase = "stripe_api_base", stripeTimeoutMilliseconds = "stripe_timeout_ms"
+    static let stripeAPIBase = "stripe_api_base", stripeTimeoutMilliseconds = "stripe_timeout_ms"
 }

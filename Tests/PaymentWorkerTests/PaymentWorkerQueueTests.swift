@@ -23,8 +23,10 @@ import Topology
             ])
             try await fixture.publishRaw(Array(#"{"kind":"authorize"}"#.utf8), messageID: "poison-\(visa)")
             try await fixture.running([:]) { _ in
-                #expect(try await fixture.broker.waitForDepth(of: fixture.topology.paymentOutcomes.main) { $0 >= 2 } == 2)
-                #expect(try await fixture.broker.waitForDepth(of: fixture.topology.payments.deadLetter) { $0 >= 1 } == 1)
+                let outcomes = try await fixture.broker.waitForDepth(of: fixture.topology.paymentOutcomes.main) { $0 >= 2 }
+                let deadLettered = try await fixture.broker.waitForDepth(of: fixture.topology.payments.deadLetter) { $0 >= 1 }
+                #expect(outcomes == 2)
+                #expect(deadLettered == 1)
             }
             let delivered = try await fixture.broker.drain(fixture.topology.paymentOutcomes.main)
             let outcomes = try Dictionary(uniqueKeysWithValues: delivered.map { delivery in
@@ -58,7 +60,8 @@ import Topology
                 "PAYMENT_BREAKER_OPEN_SECONDS": "600", "MAX_RETRIES": "1", "PAYMENT_CONCURRENCY": "1",
             ]
             try await fixture.running(environment) { app in
-                #expect(try await fixture.broker.waitForDepth(of: fixture.topology.payments.retry) { $0 >= 4 } == 4)
+                let postponed = try await fixture.broker.waitForDepth(of: fixture.topology.payments.retry) { $0 >= 4 }
+                #expect(postponed == 4)
                 #expect(app.breaker.state == .open)
             }
             #expect(try await fixture.broker.depth(of: fixture.topology.payments.deadLetter) == 0)
