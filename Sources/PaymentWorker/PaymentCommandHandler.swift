@@ -149,6 +149,8 @@ public struct PaymentCommandHandler: DeliveryHandler {
     }
 
     /// Captures the authorization in full; an intent captured already answers as captured.
+    /// The status is read first: only `requires_capture` is captured (localstripe, unlike
+    /// Stripe, would capture a cancelled intent's charge).
     private func capture(_ call: Call) async throws(Failure) -> PaymentOutcome {
         let command = call.command
         let id = command.intentId ?? ""
