@@ -11,7 +11,7 @@ import TestSupport
 /// The payment worker's handler wired to the live localstripe and the test
 /// ordersdb; each test makes orders of its own (random ids), so their
 /// `payment_intents` rows and gateway intents are its alone.
-final class PaymentWorkerFixture: Sendable {
+final class PaymentWorkerFixture: TornDown {
     static var apiBase: String {
         let environment = ProcessInfo.processInfo.environment
         return environment["STRIPE_API_BASE"] ?? "http://127.0.0.1:\(environment["LOCALSTRIPE_PORT"] ?? "8420")"
@@ -38,22 +38,19 @@ final class PaymentWorkerFixture: Sendable {
 
     /// Runs `body` with a fixture, then removes the `payment_intents` rows of its orders and closes its pool.
     static func with(_ body: (PaymentWorkerFixture) async throws -> Void) async throws {
-        let fixture = try PaymentWorkerFixture()
-        do {
-            try await body(fixture)
-        } catch {
-            await fixture.tearDown()
-            throw error
-        }
-        await fixture.tearDown()
+        try await PaymentWorkerFixture().use(body)
     }
 
     func tearDown() async {
-        let ids = orders.all.map { $0.uuidString }
-        _ = try? await database.withConnection { connection in
-            try connection.query("DELETE FROM payment_intents WHERE order_id = ANY($1::uuid[])", "{" + ids.joined(separator: ",") + "}")
-        }
+        Self.forgetIntents(of: orders.all)
         await database.shutdown()
+    }
+
+    /// Removes the `payment_intents` rows of a test's orders.
+    static func forgetIntents(of orders: [UUID]) {
+        _ = try? TestEnvironment.withOrdersDatabase { connection in
+            try connection.query("DELETE FROM payment_intents WHERE order_id = ANY($1::uuid[])", ["{" + orders.map(\.uuidString).joined(separator: ",") + "}"])
+        }
     }
 
     /// A new order id, remembered for the tear-down.
