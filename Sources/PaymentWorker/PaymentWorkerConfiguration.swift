@@ -50,7 +50,7 @@ public struct PaymentWorkerConfiguration: Sendable {
         [
             LogKey.amqpURL: "\(URLRedaction.redact(amqpURL))", LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))",
             LogKey.queue: "\(topology.payments.main)", LogKey.stripeAPIBase: "\(URLRedaction.redact(stripe.apiBase))",
-            LogKey.stripeTimeoutMilliseconds: "\(stripe.timeout.milliseconds)", LogKey.concurrency: "\(concurrency)",
+            LogKey.stripeTimeoutMilliseconds: "\(Int(stripe.timeout.milliseconds))", LogKey.concurrency: "\(concurrency)",
             LogKey.maxRetries: "\(retryPolicy.maxRetries)", LogKey.breakerFailures: "\(breaker.failureThreshold)",
             LogKey.breakerOpenSeconds: "\(breaker.openDuration.components.seconds)",
         ]
