@@ -1,7 +1,9 @@
 import Foundation
+import Messaging
 import OrderCore
 import PaymentWorker
 import StripeAPI
+import Synchronization
 import Testing
 
 /// Each command against the live localstripe, delivered once and again: the
@@ -155,6 +157,31 @@ import Testing
             #expect(outcome.kind == .failed)
             #expect(outcome.declineCode == "gateway-refused-404")
             #expect(outcome.intentId == "pi_unknown")
+        }
+    }
+
+    /// An open breaker: the command is postponed and no call is made (no intent is
+    /// created); once the open time has passed, the trial call goes through and closes it.
+    @Test func anOpenBreakerPostponesWithoutCallingAndItsTrialClosesIt() async throws {
+        let clock = Mutex(ContinuousClock.now)
+        let breaker = CircuitBreaker(
+            name: "stripe", policy: .init(failureThreshold: 1, openDuration: .seconds(30)), logger: PaymentWorkerFixture.logger,
+            now: { clock.withLock { $0 } })
+        try await PaymentWorkerFixture.with(breaker: breaker) { fixture in
+            breaker.recordFailure()
+            let order = fixture.order()
+            let command = fixture.authorize(order)
+            let refused = await fixture.handler.execute(command, logger: PaymentWorkerFixture.logger)
+            guard case .failure(let failure) = refused else {
+                Issue.record("answered while open: \(refused)")
+                return
+            }
+            #expect(failure.deliveryOutcome == .postpone(reason: "breaker-open", message: "the gateway's circuit breaker is open"))
+            #expect(try await fixture.recordedIntents(order).isEmpty, "no intent was created")
+            clock.withLock { $0 += .seconds(30) }
+            let outcome = try await fixture.execute(command)
+            #expect(outcome.kind == .authorized)
+            #expect(breaker.state == .closed)
         }
     }
 }

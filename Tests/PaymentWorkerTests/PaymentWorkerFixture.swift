@@ -28,17 +28,16 @@ final class PaymentWorkerFixture: TornDown {
     let handler: PaymentCommandHandler
     private let orders = SharedOrders()
 
-    init(apiBase: String = PaymentWorkerFixture.apiBase, breaker: CircuitBreaker.Policy = .init(failureThreshold: 5, openDuration: .seconds(10))) throws {
+    /// `breaker` guards the gateway; a closed one with the worker's default policy unless a test brings its own.
+    init(breaker: CircuitBreaker = CircuitBreaker(name: "stripe", policy: .init(failureThreshold: 5, openDuration: .seconds(10)), logger: logger)) throws {
         database = PostgresPool(configuration: try PostgresConfiguration(url: TestEnvironment.databaseURL), size: 2, logger: Self.logger)
-        gateway = StripeClient(configuration: .init(apiBase: apiBase, secretKey: "sk_test_local", timeout: .seconds(5)))
-        handler = PaymentCommandHandler(
-            gateway: gateway, intents: PaymentIntentStore(database: database),
-            breaker: CircuitBreaker(name: "stripe", policy: breaker, logger: Self.logger), outcomesQueue: "unused")
+        gateway = StripeClient(configuration: .init(apiBase: Self.apiBase, secretKey: "sk_test_local", timeout: .seconds(5)))
+        handler = PaymentCommandHandler(gateway: gateway, intents: PaymentIntentStore(database: database), breaker: breaker, outcomesQueue: "unused")
     }
 
     /// Runs `body` with a fixture, then removes the `payment_intents` rows of its orders and closes its pool.
-    static func with(_ body: (PaymentWorkerFixture) async throws -> Void) async throws {
-        try await PaymentWorkerFixture().use(body)
+    static func with(breaker: CircuitBreaker? = nil, _ body: (PaymentWorkerFixture) async throws -> Void) async throws {
+        try await (breaker.map { try PaymentWorkerFixture(breaker: $0) } ?? PaymentWorkerFixture()).use(body)
     }
 
     func tearDown() async {
