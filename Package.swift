@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "order-worker", targets: ["order-worker"]),
         .executable(name: "vendor-sync-worker", targets: ["vendor-sync-worker"]),
         .executable(name: "stock-sync", targets: ["stock-sync"]),
+        .executable(name: "payment-worker", targets: ["payment-worker"]),
         // For the JSON micro-benchmark package in Benchmarks/.
         .library(name: "OrderCore", targets: ["OrderCore"]),
     ],
@@ -144,6 +145,14 @@ let package = Package(
             dependencies: queueWorkerDependencies
         ),
         .target(
+            name: "PaymentWorker",
+            dependencies: [
+                "AMQP", "Postgres", "Topology", "OrderCore", "Messaging", "ServiceSupport", "TextCodecs", "StripeAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "StockSync",
             dependencies: [
                 "HTTPSupport", "Postgres", "OrderCore", "OrderStore", "ServiceSupport", "TextCodecs", "Topology",
@@ -184,6 +193,10 @@ let package = Package(
             name: "order-worker",
             dependencies: ["OrderWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(
+            name: "payment-worker",
+            dependencies: ["PaymentWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         // MARK: Benchmark harnesses (run by scripts/bench; tools, not services)
         .executableTarget(
@@ -211,6 +224,14 @@ let package = Package(
         .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport", "TextCodecs"]),
         .testTarget(name: "TextCodecsTests", dependencies: ["TextCodecs"]),
         .testTarget(name: "StripeAPITests", dependencies: ["StripeAPI", "TextCodecs", "TestSupport"]),
+        .testTarget(
+            name: "PaymentWorkerTests",
+            dependencies: [
+                "PaymentWorker", "StripeAPI", "Messaging", "OrderCore", "Topology", "AMQP", "Postgres", "ServiceSupport", "TextCodecs", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"]),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "TestSupport"]),
         .testTarget(

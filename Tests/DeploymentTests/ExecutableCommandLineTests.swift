@@ -7,7 +7,9 @@ import TestSupport
 /// 0, bad usage prints the usage on stderr and exits 2, and a daemon's
 /// configuration is checked before it touches the broker or a database.
 @Suite(.timeLimit(.minutes(2))) struct ExecutableCommandLineTests {
-    static let executables = ["order-api", "order-worker", "vendor-sync-worker", "stock-sync", "orderctl", "bench-amqp", "bench-load"]
+    static let executables = [
+        "order-api", "order-worker", "vendor-sync-worker", "stock-sync", "payment-worker", "orderctl", "bench-amqp", "bench-load",
+    ]
 
     /// An unusable LOG_LEVEL makes a daemon that starts anyway exit at once,
     /// so a daemon that ignored its arguments fails these tests instead of serving.
@@ -67,7 +69,7 @@ import TestSupport
         output.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
-    @Test(arguments: ["order-api", "order-worker", "vendor-sync-worker", "stock-sync"])
+    @Test(arguments: ["order-api", "order-worker", "vendor-sync-worker", "stock-sync", "payment-worker"])
     func anUnknownLogLevelStopsADaemonAtStartNamingTheVariable(name: String) throws {
         let output = try run(name, [], environment: ["LOG_LEVEL": "verbose"])
         #expect(output.status == 1, "\(name): \(output.stdout)")

@@ -65,8 +65,8 @@ struct ProjectDocumentationTests {
         ["AMQP", "Postgres", "ServiceSupport", "StripeAPI"],
         ["OrderCore", "Topology"],
         ["Messaging", "OrderStore", "HTTPSupport"],
-        ["OrderAPI", "OrderWorker", "VendorSync", "StockSync", "Admin"],
-        ["order-api", "order-worker", "vendor-sync-worker", "stock-sync", "orderctl", "bench-amqp", "bench-load"],
+        ["OrderAPI", "OrderWorker", "VendorSync", "StockSync", "PaymentWorker", "Admin"],
+        ["order-api", "order-worker", "vendor-sync-worker", "stock-sync", "payment-worker", "orderctl", "bench-amqp", "bench-load"],
     ]
 
     @Test func everyModuleDependsOnlyOnLowerLayers() throws {
