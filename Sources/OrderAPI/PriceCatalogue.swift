@@ -1,0 +1,113 @@
+import Logging
+import OrderCore
+import OrderStore
+import Postgres
+import ServiceLifecycle
+import ServiceSupport
+import Synchronization
+
+/// Every product's price as order-api last read it, so the intake of a paying
+/// order asks the database nothing while the catalogue is warm.
+///
+/// A `Service`: its `run` reloads it every `refreshInterval`. A lookup that
+/// misses (a product it does not know, or one it would refuse) reloads it at
+/// once, at most once per `missInterval`, so a price set a moment ago is seen
+/// and a stream of unknown ids costs one query per interval, not one per order.
+/// An order is refused only on prices loaded within `staleAfter`: with the
+/// database down the intake keeps accepting, and the order worker, which
+/// computes the amount, refuses what has no price.
+final class PriceCatalogue: Service, Sendable {
+    enum Verdict: Sendable, Hashable {
+        case accepted
+        /// The products (of the order) that have no price.
+        case unpriced([String])
+        /// The currencies the order's products are priced in, sorted.
+        case mixedCurrency([String])
+    }
+
+    private struct State {
+        var prices: [String: Money?] = [:]
+        var loadedAt: ContinuousClock.Instant?
+        var attemptedAt: ContinuousClock.Instant?
+    }
+
+    private let database: PostgresPool
+    private let refreshInterval: Duration
+    private let missInterval: Duration
+    private let staleAfter: Duration
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(database: PostgresPool, refreshInterval: Duration = .seconds(5), missInterval: Duration = .seconds(1), logger: Logger) {
+        self.database = database
+        self.refreshInterval = refreshInterval
+        self.missInterval = missInterval
+        staleAfter = refreshInterval * 3
+        self.logger = logger
+    }
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await self.reload()
+                try await Task.sleep(for: self.refreshInterval)
+            }
+        }
+    }
+
+    /// Whether an order of these products can be paid for in one currency.
+    func check(_ productIds: [String]) async -> Verdict {
+        let (verdict, current) = judge(productIds)
+        if verdict == .accepted, current { return .accepted }
+        await reloadAfterMiss()
+        let (confirmed, stillCurrent) = judge(productIds)
+        return stillCurrent ? confirmed : .accepted
+    }
+
+    /// The verdict on the prices held, and whether they are recent enough to refuse on.
+    /// A product the catalogue does not know is no reason to refuse here: the
+    /// worker rejects an unknown product as it does for any order.
+    private func judge(_ productIds: [String]) -> (Verdict, current: Bool) {
+        state.withLock { state in
+            let current = state.loadedAt.map { ContinuousClock.now - $0 < staleAfter } ?? false
+            var unpriced: [String] = []
+            var currencies: Set<String> = []
+            var unknown = false
+            for id in productIds {
+                switch state.prices[id] {
+                case nil: unknown = true
+                case .some(nil): if !unpriced.contains(id) { unpriced.append(id) }
+                case .some(let price?): currencies.insert(price.currency)
+                }
+            }
+            if !unpriced.isEmpty { return (.unpriced(unpriced), current) }
+            if currencies.count > 1 { return (.mixedCurrency(currencies.sorted()), current) }
+            return (.accepted, current && !unknown)
+        }
+    }
+
+    /// Reloads unless another lookup did within `missInterval`.
+    private func reloadAfterMiss() async {
+        let due = state.withLock { state in
+            let now = ContinuousClock.now
+            guard state.attemptedAt.map({ now - $0 >= missInterval }) ?? true else { return false }
+            state.attemptedAt = now
+            return true
+        }
+        if due { await reload() }
+    }
+
+    private func reload() async {
+        let started = ContinuousClock.now
+        state.withLock { $0.attemptedAt = started }
+        do {
+            let prices = try await database.withConnection { try ProductPrices.all(on: $0) }
+            state.withLock { state in
+                state.prices = prices
+                state.loadedAt = started
+            }
+        } catch {
+            logger.warning("price catalogue not loaded", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+}
