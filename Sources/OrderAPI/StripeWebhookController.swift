@@ -4,14 +4,21 @@ import Foundation
 import HTTPSupport
 import HTTPTypes
 import Hummingbird
+import Logging
 import Messaging
 import OrderCore
 import Postgres
 import ServiceSupport
 import StripeAPI
 import Synchronization
+import TextCodecs
 
 private let stripeSignatureField = HTTPField.Name("Stripe-Signature")!
+
+/// A generic type cannot hold a static: what every webhook 503 for the broker says.
+private let brokerUnavailable = Problem(
+    status: .serviceUnavailable, code: "broker-unavailable", title: "The event cannot be taken right now",
+    detail: "nothing was recorded; deliver it again", retryAfterSeconds: 2)
 
 /// `POST /webhooks/stripe`: Stripe's word on a PaymentIntent, for the order
 /// worker. The raw body must carry a valid `Stripe-Signature`; then the event
@@ -61,7 +68,7 @@ struct StripeWebhookController<Context: RequestContext>: Sendable {
             channel = try await publisher.currentChannel()
         } catch {
             context.logger.warning("stripe webhook not taken: broker unavailable", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
-            throw Self.brokerUnavailable
+            throw brokerUnavailable
         }
         let message = AMQPOutgoingMessage(outcome.outboundMessage(queue: queue, messageId: event.id), timestamp: Date())
         let (eventId, eventType, timeout) = (event.id, event.type, publishTimeout)
@@ -79,10 +86,6 @@ struct StripeWebhookController<Context: RequestContext>: Sendable {
             metadata: metadata.merging([LogKey.orderId: .string(UUIDText.string(outcome.orderId)), "outcome": .string(outcome.kind.rawValue)]) { $1 })
         return try Self.answer(taken)
     }
-
-    private static let brokerUnavailable = Problem(
-        status: .serviceUnavailable, code: "broker-unavailable", title: "The event cannot be taken right now",
-        detail: "nothing was recorded; deliver it again", retryAfterSeconds: 2)
 
     private static func answer(_ taken: Taken) throws -> Response {
         try JSONResponse.make(["status": taken.rawValue])

@@ -11,7 +11,8 @@ public enum ProductPrices {
         for row in try connection.query("SELECT id, price_minor, currency FROM products").rows {
             let minor = try row.decode(1, as: Int?.self)
             let currency = try row.decode(2, as: String?.self)
-            prices[try row.decode(0)] = minor.flatMap { minor in currency.map { Money(minor: minor, currency: $0) } }
+            // updateValue: an unpriced product is kept, as nil, not left out.
+            prices.updateValue(minor.flatMap { minor in currency.map { Money(minor: minor, currency: $0) } }, forKey: try row.decode(0, as: String.self))
         }
         return prices
     }
