@@ -29,6 +29,8 @@ final class PriceCatalogue: Service, Sendable {
         var prices: [String: Money?] = [:]
         var loadedAt: ContinuousClock.Instant?
         var attemptedAt: ContinuousClock.Instant?
+        /// While a load runs: the callers waiting for it.
+        var waiting: [CheckedContinuation<Void, Never>]?
     }
 
     private let database: PostgresPool
@@ -86,28 +88,47 @@ final class PriceCatalogue: Service, Sendable {
         }
     }
 
-    /// Reloads unless another lookup did within `missInterval`.
+    /// Reloads, or waits for the reload in flight, unless the last one started within `missInterval`.
     private func reloadAfterMiss() async {
-        let due = state.withLock { state in
-            let now = ContinuousClock.now
-            guard state.attemptedAt.map({ now - $0 >= missInterval }) ?? true else { return false }
-            state.attemptedAt = now
-            return true
+        let skip = state.withLock { state in
+            state.waiting == nil && state.attemptedAt.map { ContinuousClock.now - $0 < missInterval } == true
         }
-        if due { await reload() }
+        if !skip { await reload() }
     }
 
+    /// One load at a time: a caller that comes while one runs waits for its result.
     private func reload() async {
         let started = ContinuousClock.now
-        state.withLock { $0.attemptedAt = started }
-        do {
-            let prices = try await database.withConnection { try ProductPrices.all(on: $0) }
-            state.withLock { state in
-                state.prices = prices
-                state.loadedAt = started
+        let leads = state.withLock { state in
+            guard state.waiting == nil else { return false }
+            state.waiting = []
+            state.attemptedAt = started
+            return true
+        }
+        guard leads else {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let queued = state.withLock { state in
+                    state.waiting?.append(continuation)
+                    return state.waiting != nil
+                }
+                if !queued { continuation.resume() }
             }
+            return
+        }
+        var loaded: [String: Money?]?
+        do {
+            loaded = try await database.withConnection { try ProductPrices.all(on: $0) }
         } catch {
             logger.warning("price catalogue not loaded", metadata: [LogKey.error: "\(error)"])
         }
+        let waiting = state.withLock { state in
+            if let loaded {
+                state.prices = loaded
+                state.loadedAt = started
+            }
+            defer { state.waiting = nil }
+            return state.waiting ?? []
+        }
+        for continuation in waiting { continuation.resume() }
     }
 }
