@@ -24,8 +24,8 @@ import Testing
         return logger
     }()
 
-    private func app(_ system: OrderSystemFixture, secret: String? = StripeWebhookTests.secret) throws -> some ApplicationProtocol {
-        var environment = system.environment
+    private func app(_ system: OrderSystemFixture, secret: String? = StripeWebhookTests.secret, _ overrides: [String: String] = [:]) throws -> some ApplicationProtocol {
+        var environment = system.environment.merging(overrides) { $1 }
         environment["STRIPE_WEBHOOK_SECRET"] = secret
         return try buildOrderAPI(configuration: OrderAPIConfiguration(environment: EnvironmentConfiguration(environment)), logger: Self.quietLogger)
     }
@@ -49,6 +49,11 @@ import Testing
         var headers: HTTPFields = [.contentType: "application/json"]
         if let header { headers[HTTPField.Name("Stripe-Signature")!] = header }
         return try await client.call(.post, "/webhooks/stripe", headers: headers, body: body)
+    }
+
+    /// Delivers `body` signed now with the endpoint's secret.
+    private func deliverSigned(_ body: [UInt8], to client: some TestClientProtocol) async throws -> HTTPResult {
+        try await deliver(body, signature: Self.signature.header(for: body, timestamp: Self.now()), to: client)
     }
 
     private func recorded(_ eventIds: [String]) throws -> Int {
@@ -147,7 +152,7 @@ import Testing
             ]
             try await app(system).test(.router) { client in
                 for event in events {
-                    let response = try await deliver(event.body, signature: Self.signature.header(for: event.body, timestamp: Self.now()), to: client)
+                    let response = try await deliverSigned(event.body, to: client)
                     #expect(response.json["status"] as? String == "applied", "\(response.text)")
                 }
             }
@@ -169,7 +174,7 @@ import Testing
             let noOrderBody = Array(String(decoding: noOrder.body, as: UTF8.self).replacingOccurrences(of: "order_id", with: "cart_id").utf8)
             try await app(system).test(.router) { client in
                 for body in [other.body, noOrderBody] {
-                    let response = try await deliver(body, signature: Self.signature.header(for: body, timestamp: Self.now()), to: client)
+                    let response = try await deliverSigned(body, to: client)
                     #expect(response.status == 200)
                     #expect(response.json["status"] as? String == "ignored")
                 }
@@ -184,32 +189,22 @@ import Testing
     @Test func anEventThatCannotBeTakenIs503AndLeavesNoRow() async throws {
         try await OrderSystemFixture.with { system in
             let event = Self.event(type: "payment_intent.succeeded", orderId: UUID())
-            var unroutable = system.environment
-            unroutable["QUEUE_PREFIX"] = system.prefix + "nowhere."
-            unroutable["STRIPE_WEBHOOK_SECRET"] = Self.secret
-            let app = try buildOrderAPI(configuration: OrderAPIConfiguration(environment: EnvironmentConfiguration(unroutable)), logger: Self.quietLogger)
-            try await app.test(.router) { client in
-                let response = try await deliver(event.body, signature: Self.signature.header(for: event.body, timestamp: Self.now()), to: client)
-                #expect(response.status == 503, "\(response.text)")
-                #expect(response.json["code"] as? String == "broker-unavailable")
-                #expect(response.headers[.retryAfter] != nil)
-            }
-            #expect(try recorded([event.id]) == 0)
-
-            var databaseDown = system.environment
-            databaseDown["DATABASE_URL"] = "postgres://orders:orders@127.0.0.1:1/ordersdb_test?connect_timeout=2"
-            databaseDown["STRIPE_WEBHOOK_SECRET"] = Self.secret
-            let downApp = try buildOrderAPI(configuration: OrderAPIConfiguration(environment: EnvironmentConfiguration(databaseDown)), logger: Self.quietLogger)
-            try await downApp.test(.router) { client in
-                let response = try await deliver(event.body, signature: Self.signature.header(for: event.body, timestamp: Self.now()), to: client)
-                #expect(response.status == 503, "\(response.text)")
-                #expect(response.json["code"] as? String == "database-unavailable")
+            let unroutable = ["QUEUE_PREFIX": system.prefix + "nowhere."]
+            let databaseDown = ["DATABASE_URL": "postgres://orders:orders@127.0.0.1:1/ordersdb_test?connect_timeout=2"]
+            for (overrides, code) in [(unroutable, "broker-unavailable"), (databaseDown, "database-unavailable")] {
+                try await app(system, overrides).test(.router) { client in
+                    let response = try await deliverSigned(event.body, to: client)
+                    #expect(response.status == 503, "\(response.text)")
+                    #expect(response.json["code"] as? String == code)
+                    #expect(response.headers[.retryAfter] != nil)
+                }
+                #expect(try recorded([event.id]) == 0, "\(code)")
             }
             #expect(try await system.depth(system.topology.paymentOutcomes.main) == 0)
 
             // Taken once the broker and the database can take it.
-            try await self.app(system).test(.router) { client in
-                let response = try await deliver(event.body, signature: Self.signature.header(for: event.body, timestamp: Self.now()), to: client)
+            try await app(system).test(.router) { client in
+                let response = try await deliverSigned(event.body, to: client)
                 #expect(response.json["status"] as? String == "applied", "\(response.text)")
             }
             #expect(try recorded([event.id]) == 1)
@@ -221,7 +216,7 @@ import Testing
         try await OrderSystemFixture.with { system in
             let event = Self.event(type: "payment_intent.succeeded", orderId: UUID())
             try await app(system, secret: nil).test(.router) { client in
-                let response = try await deliver(event.body, signature: Self.signature.header(for: event.body, timestamp: Self.now()), to: client)
+                let response = try await deliverSigned(event.body, to: client)
                 #expect(response.status == 503)
                 #expect(response.json["code"] as? String == "webhooks-not-configured")
             }
