@@ -9,13 +9,15 @@ import Synchronization
 /// Every product's price as order-api last read it, so the intake of a paying
 /// order asks the database nothing while the catalogue is warm.
 ///
-/// A `Service`: its `run` reloads it every `refreshInterval`. A lookup that
-/// misses (a product it does not know, or one it would refuse) reloads it at
-/// once, at most once per `missInterval`, so a price set a moment ago is seen
-/// and a stream of unknown ids costs one query per interval, not one per order.
-/// An order is refused only on prices loaded within `staleAfter`: with the
-/// database down the intake keeps accepting, and the order worker, which
-/// computes the amount, refuses what has no price.
+/// A `Service`: its `run` reloads it every `refreshInterval`. Accepting is
+/// always safe, since the order worker computes the amount from the prices
+/// in the database and rejects what it cannot price; so an order the catalogue
+/// finds nothing against (a product it does not know yet included) is
+/// accepted at once. A refusal is a miss: it is confirmed against a reload
+/// (at most one per `missInterval`; callers that come meanwhile wait for it),
+/// so a price set a moment ago is seen, and it stands only on prices loaded
+/// within `staleAfter`: with the database down the intake keeps accepting.
+/// Until the first load, every lookup waits for it.
 final class PriceCatalogue: Service, Sendable {
     enum Verdict: Sendable, Hashable {
         case accepted
@@ -59,32 +61,33 @@ final class PriceCatalogue: Service, Sendable {
 
     /// Whether an order of these products can be paid for in one currency.
     func check(_ productIds: [String]) async -> Verdict {
-        let (verdict, current) = judge(productIds)
-        if verdict == .accepted, current { return .accepted }
-        await reloadAfterMiss()
-        let (confirmed, stillCurrent) = judge(productIds)
-        return stillCurrent ? confirmed : .accepted
+        switch judge(productIds) {
+        case (.accepted, _?): return .accepted
+        case (let refusal, let age?) where age < missInterval: return refusal
+        default: await reloadAfterMiss()
+        }
+        let (verdict, age) = judge(productIds)
+        return age.map { $0 < staleAfter } == true ? verdict : .accepted
     }
 
-    /// The verdict on the prices held, and whether they are recent enough to refuse on.
-    /// A product the catalogue does not know is no reason to refuse here: the
+    /// The verdict on the prices held, and how long ago they were loaded (nil: never).
+    /// A product the catalogue does not know is no reason to refuse: the
     /// worker rejects an unknown product as it does for any order.
-    private func judge(_ productIds: [String]) -> (Verdict, current: Bool) {
+    private func judge(_ productIds: [String]) -> (Verdict, age: Duration?) {
         state.withLock { state in
-            let current = state.loadedAt.map { ContinuousClock.now - $0 < staleAfter } ?? false
+            let age = state.loadedAt.map { ContinuousClock.now - $0 }
             var unpriced: [String] = []
             var currencies: Set<String> = []
-            var unknown = false
             for id in productIds {
                 switch state.prices[id] {
-                case nil: unknown = true
+                case nil: continue
                 case .some(nil): if !unpriced.contains(id) { unpriced.append(id) }
                 case .some(let price?): currencies.insert(price.currency)
                 }
             }
-            if !unpriced.isEmpty { return (.unpriced(unpriced), current) }
-            if currencies.count > 1 { return (.mixedCurrency(currencies.sorted()), current) }
-            return (.accepted, current && !unknown)
+            if !unpriced.isEmpty { return (.unpriced(unpriced), age) }
+            if currencies.count > 1 { return (.mixedCurrency(currencies.sorted()), age) }
+            return (.accepted, age)
         }
     }
 
