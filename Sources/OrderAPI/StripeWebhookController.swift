@@ -71,14 +71,14 @@ struct StripeWebhookController<Context: RequestContext>: Sendable {
             throw brokerUnavailable
         }
         let message = AMQPOutgoingMessage(outcome.outboundMessage(queue: queue, messageId: event.id), timestamp: Date())
-        let (eventId, eventType, timeout) = (event.id, event.type, publishTimeout)
+        let (eventId, eventType, timeout, logger) = (event.id, event.type, publishTimeout, context.logger)
         let taken = try await database.withTransaction { connection -> Taken in
             let inserted = try connection.query(
                 "INSERT INTO stripe_webhook_events (event_id, type) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
                 [eventId, eventType])
             guard inserted.first != nil else { return .duplicate }
             // On the pool's own thread, which may block: the commit waits for the confirm.
-            try Self.publishConfirmed(message, on: channel, timeout: timeout)
+            try Self.publishConfirmed(message, on: channel, timeout: timeout, logger: logger)
             return .applied
         }
         context.logger.info(
@@ -93,7 +93,7 @@ struct StripeWebhookController<Context: RequestContext>: Sendable {
 
     /// Publishes and blocks the calling thread (never a cooperative or event-loop
     /// one) until the broker confirms, at most `timeout`.
-    private static func publishConfirmed(_ message: AMQPOutgoingMessage, on channel: AMQPChannel, timeout: Duration) throws {
+    private static func publishConfirmed(_ message: AMQPOutgoingMessage, on channel: AMQPChannel, timeout: Duration, logger: Logger) throws {
         let confirm = Confirm()
         channel.publish(
             message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory, properties: message.properties
@@ -102,9 +102,16 @@ struct StripeWebhookController<Context: RequestContext>: Sendable {
             confirm.done.signal()
         }
         let milliseconds = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        guard confirm.done.wait(timeout: .now() + .milliseconds(milliseconds)) == .success, case .success? = confirm.result.withLock({ $0 }) else {
-            throw brokerUnavailable
+        let answered = confirm.done.wait(timeout: .now() + .milliseconds(milliseconds)) == .success
+        switch confirm.result.withLock({ $0 }) {
+        case .success? where answered:
+            return
+        case .failure(let error)? where answered:
+            logger.warning("stripe webhook not taken: the publish failed", metadata: [LogKey.error: "\(error)"])
+        default:
+            logger.warning("stripe webhook not taken: no confirm in time", metadata: ["timeout": "\(timeout)"])
         }
+        throw brokerUnavailable
     }
 
     /// The broker's answer to one publish, set on the connection's thread.
