@@ -6,12 +6,15 @@ import Messaging
 import NIOCore
 import OrderStore
 import Postgres
+import StripeAPI
 
 /// Builds order-api from its configuration (the executable and the tests use the same).
 public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) throws -> some ApplicationProtocol {
     let publisher = ReconnectingPublisher(
         configuration: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-api"), logger: logger)
     let database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.databasePoolSize, logger: logger)
+
+    let prices = PriceCatalogue(database: database, logger: logger)
 
     let router = HTTPRouter(context: BasicRequestContext.self)
     router.add(middleware: ProblemMiddleware())
@@ -22,13 +25,17 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     OrdersController(
         publisher: publisher, database: database, idempotencyKeys: IdempotencyKeys(database: database), orderIDs: configuration.orderIDs,
         authorization: authorization, routing: routing, queue: configuration.topology.orders.main, maxBodyBytes: configuration.maxBodyBytes,
-        publishTimeout: configuration.publishTimeout
+        publishTimeout: configuration.publishTimeout, paymentsRequired: configuration.paymentsRequired, prices: prices
     ).addRoutes(to: router)
     InventoryController(
         database: database, authorization: authorization, routing: routing, maxBodyBytes: configuration.maxBodyBytes,
         defaultHoldSeconds: configuration.defaultHoldSeconds
     ).addRoutes(to: router)
     ProductsController(database: database).addRoutes(to: router)
+    StripeWebhookController(
+        signature: configuration.stripeWebhookSecret.map { StripeSignature(secret: $0) }, database: database, publisher: publisher,
+        queue: configuration.topology.paymentOutcomes.main, maxBodyBytes: configuration.maxBodyBytes, publishTimeout: configuration.publishTimeout
+    ).addRoutes(to: router)
     HealthController(publisher: publisher, database: database).addRoutes(to: router)
     let document = OrderAPIRoutes.openAPIDocument
     router.get("/openapi.yaml") { _, _ in
@@ -38,7 +45,7 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "order-api"),
-        // Stopped in reverse order after the server: the publisher, then the pool.
-        services: [database, publisher],
+        // Stopped in reverse order after the server: the catalogue, the publisher, then the pool.
+        services: [database, publisher, prices],
         logger: logger)
 }

@@ -23,10 +23,15 @@ public struct OrderAPIConfiguration: Sendable {
     public var stockLevels: StockLevelPolicy
     /// How long a checkout hold lasts when its request does not say.
     public var defaultHoldSeconds: Int
+    /// Whether an order must carry a `payment` (`PAYMENTS_REQUIRED`).
+    public var paymentsRequired: Bool
+    /// The signing secret of the Stripe webhook endpoint; nil refuses webhooks (`STRIPE_WEBHOOK_SECRET` unset).
+    public var stripeWebhookSecret: String?
 
     /// Reads `HTTP_HOST` (127.0.0.1), `HTTP_PORT` (8080), `AMQP_URL`, `DATABASE_URL`, `DB_POOL_SIZE` (4),
     /// `MAX_BODY_BYTES` (65536), `PUBLISH_TIMEOUT_MS` (1500), `QUEUE_PREFIX` (""), `ORDER_ID_SECRET`
-    /// (required: at least 16 bytes), `API_TOKEN` (unset: commands disabled; at least 16 bytes when set).
+    /// (required: at least 16 bytes), `API_TOKEN` (unset: commands disabled; at least 16 bytes when set),
+    /// `PAYMENTS_REQUIRED` (false), `STRIPE_WEBHOOK_SECRET` (unset: webhooks refused).
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         guard let secret = environment.optionalString(.orderIdSecret) else {
             throw ConfigurationError(
@@ -45,6 +50,8 @@ public struct OrderAPIConfiguration: Sendable {
         }
         stockLevels = StockLevelPolicy(threshold: try environment.lowStockThreshold())
         defaultHoldSeconds = try environment.reservationTTLSeconds()
+        paymentsRequired = try environment.bool(.paymentsRequired, default: false)
+        stripeWebhookSecret = environment.optionalString(.stripeWebhookSecret)
         host = environment.string(.httpHost, default: "127.0.0.1")
         port = try environment.int(.httpPort, default: 8080, in: 0...65535)
         amqpURL = environment.amqpURL
@@ -61,6 +68,8 @@ public struct OrderAPIConfiguration: Sendable {
             LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))", "db_pool_size": "\(databasePoolSize)",
             "max_body_bytes": "\(maxBodyBytes)", "publish_timeout": "\(publishTimeout)", "queue": "\(topology.orders.main)",
             "commands": "\(apiToken == nil ? "disabled (API_TOKEN unset)" : "enabled")",
+            "payments_required": "\(paymentsRequired)",
+            "stripe_webhooks": "\(stripeWebhookSecret == nil ? "disabled (STRIPE_WEBHOOK_SECRET unset)" : "enabled")",
         ]
     }
 }

@@ -26,6 +26,8 @@ struct OrdersController<Context: RequestContext>: Sendable {
     let queue: String
     let maxBodyBytes: Int
     let publishTimeout: Duration
+    let paymentsRequired: Bool
+    let prices: PriceCatalogue
 
     func addRoutes(to router: HTTPRouter<Context>) {
         router.post("/order", use: create)
@@ -49,6 +51,7 @@ struct OrdersController<Context: RequestContext>: Sendable {
         case .failure(let failure): throw Problem.invalidBody(failure)
         }
         let lines = submission.lines
+        try await checkPayment(of: submission)
         // Given back if the order is not accepted, so the client may use it again.
         var claimedKey: String?
         var storedOrderId: UUID?
@@ -78,6 +81,34 @@ struct OrdersController<Context: RequestContext>: Sendable {
             status: .accepted,
             headers: [.contentType: "application/json", .location: "/orders/\(id)"],
             body: .init(byteBuffer: ByteBuffer(bytes: Self.acceptedBody(orderId: id))))
+    }
+
+    /// An order that pays must buy priced products of one currency; with
+    /// `PAYMENTS_REQUIRED` every order must pay. Orders without a payment are
+    /// not looked at otherwise.
+    private func checkPayment(of submission: OrderSubmission) async throws {
+        guard submission.payment != nil else {
+            guard !paymentsRequired else {
+                throw Problem(
+                    status: .badRequest, code: "payment-required", title: "The order needs a payment",
+                    detail: #"send "payment": {"method": "<a Stripe PaymentMethod id>"}"#,
+                    errors: [FieldError(field: "payment", message: "is required")])
+            }
+            return
+        }
+        switch await prices.check(submission.lines.map(\.productId)) {
+        case .accepted:
+            return
+        case .unpriced(let products):
+            throw Problem(
+                status: .badRequest, code: "product-unpriced", title: "A product of the order has no price",
+                detail: "no price for \(products.joined(separator: ", "))",
+                errors: products.map { FieldError(field: "productId", message: "\($0) has no price") })
+        case .mixedCurrency(let currencies):
+            throw Problem(
+                status: .badRequest, code: "mixed-currency", title: "The order's products are priced in several currencies",
+                detail: "one order is paid in one currency; these products are priced in \(currencies.joined(separator: " and "))")
+        }
     }
 
     /// The order as stored; an id this API issued that no worker has

@@ -9,16 +9,19 @@ import Postgres
 import ServiceSupport
 
 /// The seed's "Stock Service": read a vendor's stock, restock or adjust it,
-/// and trigger a sync. Writes need `Authorization: Bearer <STOCK_API_TOKEN>`;
+/// trigger a sync, and set or remove a product's price. Writes need `Authorization: Bearer <STOCK_API_TOKEN>`;
 /// without a configured token they are refused.
 struct StockServiceController<Context: RequestContext>: Sendable {
     let vendors: [String: PostgresPool]
+    /// The orders database, where products and their prices live.
+    let local: PostgresPool
     let runner: StockSyncRunner
     /// nil: no STOCK_API_TOKEN, writes disabled.
     let token: BearerToken?
 
-    init(vendors: [String: PostgresPool], runner: StockSyncRunner, token: String?) {
+    init(vendors: [String: PostgresPool], local: PostgresPool, runner: StockSyncRunner, token: String?) {
         self.vendors = vendors
+        self.local = local
         self.runner = runner
         self.token = token.map(BearerToken.init)
     }
@@ -29,6 +32,8 @@ struct StockServiceController<Context: RequestContext>: Sendable {
         router.get("/vendors/{vendor}/stock/{productId}", use: show)
         router.post("/vendors/{vendor}/stock/{productId}/restock", use: restock)
         router.put("/vendors/{vendor}/stock/{productId}", use: adjust)
+        router.put("/products/{productId}/price", use: setPrice)
+        router.delete("/products/{productId}/price", use: removePrice)
         router.post("/sync", use: sync)
         router.get("/health/live") { _, _ in try JSONResponse.make(["status": "ok"]) }
     }
@@ -80,6 +85,62 @@ struct StockServiceController<Context: RequestContext>: Sendable {
         let stock = try await pool.withConnection { try change(productId, value, $0) }
         context.logger.info(event, metadata: [LogKey.vendor: "\(name)", LogKey.product: "\(productId)", "\(field)": "\(value)"])
         return try JSONResponse.make(StockFigure(vendorId: name, productId: productId, stock: stock, updatedAt: Date()))
+    }
+
+    private struct ProductPrice: Encodable {
+        let productId: String
+        let price: Money?
+
+        enum CodingKeys: String, CodingKey { case productId, price }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(productId, forKey: .productId)
+            // Present as null when unpriced (the synthesized form would leave the key out).
+            try container.encode(price, forKey: .price)
+        }
+    }
+
+    /// `{"minor": 1250, "currency": "EUR"}`: the product's price from now on
+    /// (what a paying order is charged when its stock is held).
+    @Sendable func setPrice(_ request: Request, context: Context) async throws -> Response {
+        try authorize(request)
+        let productId = try product(context)
+        let object = try await JSONBody.object(of: request, upTo: 4096)
+        var errors: [FieldError] = []
+        for key in object.keys.sorted() where key != "minor" && key != "currency" {
+            errors.append(FieldError(field: key, message: "is not a known field"))
+        }
+        var minor: Int?
+        if case .integer(let number)? = object["minor"], number >= 0, let value = Int(exactly: number) {
+            minor = value
+        } else {
+            errors.append(FieldError(field: "minor", message: "must be an integer of at least 0 (minor units: cents)"))
+        }
+        var currency: String?
+        if case .string(let code)? = object["currency"], Money.isValidCurrency(code) {
+            currency = code
+        } else {
+            errors.append(FieldError(field: "currency", message: "must be an ISO 4217 code in upper case, such as EUR"))
+        }
+        guard errors.isEmpty, let minor, let currency else {
+            throw Problem(status: .badRequest, code: "invalid-request", title: "The request is invalid", errors: errors)
+        }
+        return try await changePrice(of: productId, to: Money(minor: minor, currency: currency), context: context)
+    }
+
+    /// The product has no price: orders that pay cannot buy it.
+    @Sendable func removePrice(_ request: Request, context: Context) async throws -> Response {
+        try authorize(request)
+        return try await changePrice(of: try product(context), to: nil, context: context)
+    }
+
+    private func changePrice(of productId: String, to price: Money?, context: Context) async throws -> Response {
+        guard try await local.withConnection({ try ProductPrices.set(productId, to: price, on: $0) }) else {
+            throw Problem(status: .notFound, code: "product-not-found", title: "Unknown product", detail: "no product \(productId)")
+        }
+        context.logger.info("product price set", metadata: [LogKey.product: "\(productId)", "price": "\(price.map(\.description) ?? "none")"])
+        return try JSONResponse.make(ProductPrice(productId: productId, price: price))
     }
 
     @Sendable func sync(_ request: Request, context: Context) async throws -> Response {

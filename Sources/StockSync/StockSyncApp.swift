@@ -28,7 +28,7 @@ public struct StockSyncApp {
 
         let router = HTTPRouter(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware())
-        StockServiceController(vendors: pools, runner: runner, token: configuration.apiToken).addRoutes(to: router)
+        StockServiceController(vendors: pools, local: local, runner: runner, token: configuration.apiToken).addRoutes(to: router)
         // Listed first, so they are stopped last: after the server and the periodic sync.
         var services: [any Service] = self.pools
         if periodic { services.append(PeriodicStockSync(runner: runner, interval: configuration.interval, logger: logger)) }

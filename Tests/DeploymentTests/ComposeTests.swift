@@ -9,7 +9,7 @@ import Yams
 @Suite("Deployment files")
 struct ComposeTests {
     /// The long-running processes, each a compose service of the same name.
-    static let daemons = ["order-api", "order-worker", "vendor-sync-worker", "stock-sync"]
+    static let daemons = ["order-api", "order-worker", "vendor-sync-worker", "payment-worker", "stock-sync"]
 
     // MARK: Services
 
@@ -91,6 +91,26 @@ struct ComposeTests {
                 #expect(databases.contains(String(components.path.dropFirst())), "\(name): \(url) names no database the postgres service creates")
             }
         }
+    }
+
+    /// payment-worker pays against the localstripe service unless STRIPE_API_BASE
+    /// says otherwise; localstripe knows order-api's webhook endpoint and the
+    /// secret order-api verifies its deliveries with.
+    @Test func paymentsUseTheLocalstripeService() throws {
+        let services = try Self.services()
+        let localstripe = try #require(services["localstripe"])
+        let command = Self.strings(in: localstripe["command"]).joined(separator: " ")
+        #expect(command.contains("localstripe==1.15.10"), "localstripe is pinned: \(command)")
+        #expect(command.contains("localstripe --port 8420"), "\(command)")
+        #expect(command.contains("http://order-api:\(Self.environment(of: try #require(services["order-api"]))["HTTP_PORT"] ?? "?")/webhooks/stripe"))
+        #expect(command.contains("/_config/webhooks/"), "the webhook endpoint is registered")
+        let worker = Self.environment(of: try #require(services["payment-worker"]))
+        #expect(worker["STRIPE_API_BASE"] == "${STRIPE_API_BASE:-http://localstripe:8420}")
+        #expect(worker["STRIPE_SECRET_KEY"]?.hasPrefix("${STRIPE_SECRET_KEY:?") == true)
+        let api = Self.environment(of: try #require(services["order-api"]))
+        #expect(api["STRIPE_WEBHOOK_SECRET"]?.hasPrefix("${STRIPE_WEBHOOK_SECRET:?") == true)
+        #expect(Self.environment(of: localstripe)["STRIPE_WEBHOOK_SECRET"]?.hasPrefix("${STRIPE_WEBHOOK_SECRET:?") == true)
+        #expect(Self.publishedPorts(of: localstripe).isEmpty)
     }
 
     // MARK: Broker and database
@@ -252,6 +272,7 @@ struct ComposeTests {
             "stock-sync": "CMD orderctl health --url http://127.0.0.1:\(stockSync["STOCK_SYNC_HTTP_PORT"] ?? "?")/health/live",
             "order-worker": "CMD orderctl health --consumers-on \(Topology.standard.orders.main)",
             "vendor-sync-worker": "CMD orderctl health --consumers-on \(Topology.standard.vendorSync.main)",
+            "payment-worker": "CMD orderctl health --consumers-on \(Topology.standard.payments.main)",
         ]
         for daemon in Self.daemons {
             #expect(try Self.healthcheck(services[daemon]) == expected[daemon], "\(daemon)")

@@ -58,7 +58,10 @@ import Yams
         try await OrderSystemFixture.with { system in
             var logger = Logger(label: "openapi-test")
             logger.logLevel = .error
-            let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: logger)
+            var configuration = try system.apiConfiguration()
+            // Webhooks answer (400 for the unsigned body) only when configured.
+            configuration.stripeWebhookSecret = "whsec_openapi_test"
+            let app = try buildOrderAPI(configuration: configuration, logger: logger)
             try await app.test(.router) { client in
                 for route in try Self.documentedRoutes().sorted() {
                     let parts = route.split(separator: " ", maxSplits: 1)
