@@ -148,6 +148,7 @@ let package = Package(
             name: "PaymentWorker",
             dependencies: [
                 "AMQP", "Postgres", "Topology", "OrderCore", "Messaging", "ServiceSupport", "TextCodecs", "StripeAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
