@@ -313,6 +313,7 @@ final class CommitThenFailHandler: DeliveryHandler {
         try await OrderSystemFixture.with { system in
             let initial = ["vendorA": 4, "vendorB": 3]
             let product = try system.product("reserved", stock: initial)
+            try system.price(product, 100)  // an order that pays buys priced products only
             let probe = try await system.eventProbe("reserved")
             let order = OrderPlaced(
                 orderId: UUID(), lines: [OrderLine(productId: product, quantity: 6)], idempotencyKey: nil, acceptedAt: Date(),
@@ -486,6 +487,7 @@ final class CommitThenFailHandler: DeliveryHandler {
         try await OrderSystemFixture.with(retryDelayMilliseconds: 1000) { system in
             let product = try system.product("events", stock: ["vendorA": 10, "vendorB": 5])
             let held = try system.product("events-held", stock: ["vendorB": 5])
+            try system.price(held, 100)  // an order that pays buys priced products only
             let locked = try system.product("events-locked", stock: ["vendorA": 5])
             let probe = try await system.eventProbe("all")
             func order(_ product: String, payment: Bool = false) -> OrderPlaced {
