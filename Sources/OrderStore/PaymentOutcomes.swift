@@ -91,7 +91,8 @@ public enum PaymentOutcomes {
         case .actionRequired: payment.status == "PENDING"
         case .declined: ["PENDING", "REQUIRES_ACTION", "AUTHORIZED"].contains(payment.status)
         case .captured: payment.captured.minor == 0
-        case .voided: ["PENDING", "REQUIRES_ACTION", "AUTHORIZED", "DECLINED"].contains(payment.status)
+        // A declined payment stays DECLINED (its reason is the decline code) once its intent is cancelled too.
+        case .voided: ["PENDING", "REQUIRES_ACTION", "AUTHORIZED"].contains(payment.status)
         // A refund counts once, by its step's row (REQUESTED until settled).
         case .refunded: true
         case .failed: settlesCompensation(outcome) || ["PENDING", "REQUIRES_ACTION", "AUTHORIZED"].contains(payment.status)

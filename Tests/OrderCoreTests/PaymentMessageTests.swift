@@ -1,5 +1,5 @@
 import Foundation
-import OrderCore
+@testable import OrderCore
 import Testing
 
 /// The messages between the order worker and the payment worker: what is
