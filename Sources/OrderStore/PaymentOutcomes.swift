@@ -106,7 +106,9 @@ public enum PaymentOutcomes {
             try connection.query(
                 """
                 UPDATE payments SET status = coalesce($2, status), intent_id = coalesce($3, intent_id),
-                    captured_minor = coalesce(least($4::bigint, amount_minor), captured_minor), reason = coalesce($5, reason), updated_at = now()
+                    -- least() skips a NULL: an outcome without a captured amount must leave captured_minor alone.
+                    captured_minor = CASE WHEN $4::bigint IS NULL THEN captured_minor ELSE least($4::bigint, amount_minor) END,
+                    reason = coalesce($5, reason), updated_at = now()
                 WHERE order_id = $1
                 """, [orderId, status, outcome.intentId, captured, reason])
         }

@@ -36,7 +36,7 @@ import Testing
 
     @Test(arguments: [
         ("[]", "body must be a JSON object, not array"),
-        ("{}", "kind: is required; orderId: is required; step: is required; amount: must be an object with minor and currency; method: is required to authorize"),
+        ("{}", "kind: is required; orderId: is required; step: is required; amount: must be an object with minor and currency"),
         (#"{"kind":"charge","orderId":"\#(id)","step":"x","amount":{"minor":1,"currency":"EUR"}}"#,
          #"kind: must be one of authorize, capture, void, refund, not "charge""#),
         (#"{"kind":"capture","orderId":"nope","step":"capture","amount":{"minor":1,"currency":"EUR"}}"#,
@@ -44,7 +44,7 @@ import Testing
         (#"{"kind":"refund","orderId":"\#(id)","step":7,"amount":{"minor":-1,"currency":"EUR"},"intentId":"pi"}"#,
          "step: must be a string, not number; amount.minor: must be an integer of at least 0"),
         (#"{"kind":"void","orderId":"\#(id)","step":"void","amount":{"minor":1,"currency":"eur"},"intentId":5}"#,
-         "amount.currency: must be an ISO 4217 code such as EUR; intentId: must be a string, not number"),
+         "amount.currency: must be an ISO 4217 code such as EUR; intentId: must be a string, not number; intentId: is required to void"),
         (#"{"kind":"authorize","orderId":"\#(id)","step":"authorize","amount":{"minor":1,"currency":"EUR"},"method":null}"#,
          "method: is required to authorize"),
     ])
@@ -76,7 +76,7 @@ import Testing
         ("\"x\"", "body must be a JSON object, not string"),
         ("{}", "kind: is required; orderId: is required; step: is required"),
         (#"{"kind":"authorized","orderId":"\#(id)","step":"authorize"}"#, "amount: is required when authorized"),
-        (#"{"kind":"captured","orderId":"\#(id)","step":"capture","amount":5}"#, "amount: must be an object with minor and currency"),
+        (#"{"kind":"captured","orderId":"\#(id)","step":"capture","amount":5}"#, "amount: must be an object with minor and currency; amount: is required when captured"),
         (#"{"kind":"declined","orderId":"\#(id)","step":"authorize"}"#, "declineCode: is required when declined"),
         (#"{"kind":"failed","orderId":"\#(id)","step":"void","declineCode":false,"intentId":[]}"#,
          "intentId: must be a string, not array; declineCode: must be a string, not boolean; declineCode: is required when failed"),
