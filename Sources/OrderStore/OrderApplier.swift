@@ -166,7 +166,7 @@ public enum OrderApplier {
         }
 
         // Orders that pay are priced before their stock is looked at: one that cannot be paid for holds nothing.
-        let paying = toDecide.filter { $0.payment != nil && $0.reservationId == nil }
+        let paying = toDecide.filter(\.paysFirst)
         let prices = try Payments.prices(of: Array(Set(paying.flatMap { $0.lines.map(\.productId) })), on: connection)
         var authorizations: [(order: OrderPlaced, amount: Money)] = []
 
@@ -179,7 +179,7 @@ public enum OrderApplier {
         for order in orders {
             guard toDecideIds.contains(order.orderId), decided[order.orderId] == nil else { continue }
             let state = stored[order.orderId]?.state ?? .queued
-            let pricing = order.payment != nil && order.reservationId == nil ? Payments.price(order.lines, prices: prices) : nil
+            let pricing = order.paysFirst ? Payments.price(order.lines, prices: prices) : nil
             let found: (event: OrderEvent, movements: [StockStatements.NewMovement], hold: UUID?, consumed: UUID?)
             if case .refused(let reason) = pricing {
                 found = (.stockUnavailable(reason: reason), [], nil, nil)
@@ -231,7 +231,7 @@ public enum OrderApplier {
         let duplicates = storedIds.filter { !redecided.contains($0) }
         let previousAllocations = try allocations(of: duplicates, on: connection)
         payments.merge(try Payments.pendingAuthorizations(of: duplicates, on: connection)) { $1 }
-        for orderId in storedIds where !redecided.contains(orderId) {
+        for orderId in duplicates {
             let row = stored[orderId]!
             decided[orderId] = OrderApplication(
                 orderId: orderId, status: row.state, reason: row.reason, allocations: previousAllocations[orderId] ?? [], events: [], payment: nil,
@@ -251,7 +251,7 @@ public enum OrderApplier {
     /// What the worker expects to find for a new order before it looks at the
     /// stock: a hold for an order that pays first, otherwise an allocation.
     private static func expectedEvent(of order: OrderPlaced) -> OrderEvent {
-        order.payment != nil && order.reservationId == nil ? .stockReserved : .stockAllocated
+        order.paysFirst ? .stockReserved : .stockAllocated
     }
 
     /// The lifecycle's transition for what the worker found.
@@ -345,4 +345,9 @@ extension OrderState {
     /// The worker takes (or holds) stock for an order in this state: QUEUED,
     /// and FAILED (an order whose retries were spent, replayed from the DLQ).
     var workerMayDecide: Bool { self == .queued || self == .failed }
+}
+
+extension OrderPlaced {
+    /// Its stock is held while it is paid for (a payment, and no checkout hold to consume).
+    fileprivate var paysFirst: Bool { payment != nil && reservationId == nil }
 }

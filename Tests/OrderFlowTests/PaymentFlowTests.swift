@@ -1,3 +1,4 @@
+import AMQP
 import Foundation
 import OrderCore
 import OrderStore
@@ -104,19 +105,24 @@ import Testing
         }
     }
 
-    /// The reservation expires before the gateway answers: the authorization
+    /// The order is cancelled before the gateway answers: the authorization
     /// that arrives later is late, recorded once as CANCELLED → CANCELLED and
-    /// voided; the stock is not taken again.
-    @Test func aLateAuthorizationForAnExpiredOrderIsVoidedOnce() async throws {
+    /// voided; the stock is not taken again. (Cancelled by the customer, not
+    /// by the reservation timer: every test's sweeper ends any expired hold in
+    /// the shared database, and would send the void to its own queues.)
+    @Test func aLateAuthorizationForACancelledOrderIsVoidedOnce() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.product("pay-late", stock: ["vendorA": 2])
             try system.price(product, 500)
             let order = system.paymentOrder([(product, 2)])
             try await system.publish(order)
-            try await system.withWorker(["RESERVATION_TTL_SECONDS": "1", "SWEEPER_INTERVAL_SECONDS": "1"]) {
+            try await system.withWorker {
                 try await system.waitForStatus(order.orderId, .reserved)
                 #expect(try await system.takeCommands(1).map(\.kind) == [.authorize])
-                try await system.waitForStatus(order.orderId, .cancelled)
+                let cancelled = try OrderSystemFixture.database {
+                    try OrderCommands.cancel(order.orderId, reason: nil, actor: .customer, queuedIfAbsent: false, routing: system.routing, on: $0)
+                }
+                #expect(cancelled.status == .cancelled)
                 #expect(try system.stock(of: product) == ["vendorA": 2])
                 #expect(try await system.strayCommands().isEmpty, "no intent is known yet: nothing to void")
                 let late = PaymentOutcome(
@@ -131,11 +137,64 @@ import Testing
                 try await system.waitUntilTaken(system.topology.paymentOutcomes.main)
             }
             #expect(try system.causes(order.orderId) == [
-                "QUEUED>RESERVED:stock-reserved", "RESERVED>CANCELLED:reservation-expired", "CANCELLED>CANCELLED:payment-authorized",
+                "QUEUED>RESERVED:stock-reserved", "RESERVED>CANCELLED:cancel", "CANCELLED>CANCELLED:payment-authorized",
             ])
-            #expect(try system.orderRows([order.orderId])[order.orderId]?.reason == "reservation-expired")
+            #expect(try system.orderRows([order.orderId])[order.orderId]?.reason == "cancelled", "the late payment keeps the state's reason")
             #expect(try system.details(order.orderId).payment?.status == "VOIDED")
             #expect(try system.stock(of: product) == ["vendorA": 2], "not taken twice")
+        }
+    }
+
+    /// The customer must act (3-D Secure): PAYMENT_PENDING; when the hold
+    /// runs out first the sweeper cancels the order and voids the intent. The
+    /// hold is expired here and swept at once with this test's routing (any
+    /// test's sweeper would end it, sending the void to its own queues), and
+    /// it may sweep other tests' expired orders too: only this order's commands count.
+    @Test func anExpiredPendingPaymentIsVoided() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("pay-3ds", stock: ["vendorA": 1])
+            try system.price(product, 4200)
+            let order = system.paymentOrder([(product, 1)])
+            try await system.publish(order)
+            try await system.withWorker {
+                try await system.waitForStatus(order.orderId, .reserved)
+                _ = try await system.takeCommands(1)
+                try await system.send(PaymentOutcome(kind: .actionRequired, orderId: order.orderId, step: "authorize", intentId: "pi_3ds"))
+                try await system.waitForStatus(order.orderId, .paymentPending)
+                #expect(try system.details(order.orderId).payment?.status == "REQUIRES_ACTION")
+                try OrderSystemFixture.database { connection in
+                    try connection.query("UPDATE reservations SET expires_at = now() - interval '1 second' WHERE order_id = $1", [order.orderId])
+                    _ = try Reservations.expireOrderHolds(limit: 1000, routing: system.routing, on: connection)
+                }
+                try await system.waitForStatus(order.orderId, .cancelled)
+                #expect(try await system.takeCommands(1).filter { $0.orderId == order.orderId } == [
+                    PaymentCommand(kind: .void, orderId: order.orderId, amount: Money(minor: 4200, currency: "EUR"), intentId: "pi_3ds")
+                ])
+            }
+            #expect(try system.causes(order.orderId) == [
+                "QUEUED>RESERVED:stock-reserved", "RESERVED>PAYMENT_PENDING:payment-started", "PAYMENT_PENDING>CANCELLED:reservation-expired",
+            ])
+            #expect(try system.stock(of: product) == ["vendorA": 1])
+        }
+    }
+
+    /// An outcome that is not one is dead-lettered; one for an order nobody
+    /// knows is acked (nothing would ever apply it) and changes nothing.
+    @Test func aPoisonOutcomeIsDeadLetteredAndOneForNoOrderIsAcked() async throws {
+        try await OrderSystemFixture.with { system in
+            let stranger = UUID()
+            try await system.publish(
+                [(Array(#"{"kind":"authorized","orderId":"nope"}"#.utf8), AMQPProperties(contentType: "application/json", messageID: "poison"))],
+                to: system.topology.paymentOutcomes.main)
+            try await system.send(PaymentOutcome(kind: .declined, orderId: stranger, step: "authorize", intentId: nil, declineCode: "card_declined"))
+            try await system.withWorker {
+                #expect(try await system.waitForDepth(system.topology.paymentOutcomes.deadLetter, atLeast: 1) == 1)
+                try await system.waitUntilTaken(system.topology.paymentOutcomes.main)
+            }
+            let dead = try await system.drain(system.topology.paymentOutcomes.deadLetter)
+            #expect(dead.map(\.properties.messageID) == ["poison"])
+            #expect(try await system.depth(system.topology.paymentOutcomes.retry) == 0)
+            #expect(try system.statuses([stranger]).isEmpty)
         }
     }
 
