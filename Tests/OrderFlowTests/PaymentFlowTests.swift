@@ -38,6 +38,10 @@ import Testing
                     try connection.query("SELECT unit_price_minor FROM order_lines WHERE order_id = $1 ORDER BY line_no", [order.orderId]).rows.map { try $0.decode(0) }
                 }
                 #expect(unitPrices == [1250, 799])
+                // A copy of the order's message (a crash between commit and publish) sends the same authorize again.
+                try await system.publish(order)
+                #expect(try await system.takeCommands(1) == authorize, "same command, same idempotency key")
+                #expect(try system.stock(of: a) == ["vendorA": 4] && system.stock(of: b) == ["vendorB": 2], "held once")
 
                 let intent = "pi_test_confirm"
                 let authorized = PaymentOutcome(kind: .authorized, orderId: order.orderId, step: "authorize", intentId: intent, amount: amount)
