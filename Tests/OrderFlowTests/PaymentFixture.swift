@@ -11,6 +11,13 @@ import Testing
 /// fixture's `payments` queue and publishing `PaymentOutcome`s to its
 /// `payment_outcomes` queue.
 extension OrderSystemFixture {
+    /// A product (unique id) with stock per vendor, priced at `minor` units of `currency`.
+    func product(_ name: String, stock: [String: Int], price minor: Int, _ currency: String = "EUR") throws -> String {
+        let id = try product(name, stock: stock)
+        try price(id, minor, currency)
+        return id
+    }
+
     /// Sets a product's price (minor units of `currency`).
     func price(_ product: String, _ minor: Int, _ currency: String = "EUR") throws {
         try Self.database { connection in
@@ -46,6 +53,19 @@ extension OrderSystemFixture {
         return try await drain(topology.payments.main).map { try PaymentCommand.decode($0.body) }
     }
 
+    /// Waits until the worker held the order's stock and takes the authorize command it sent.
+    func reserved(_ order: OrderPlaced) async throws -> [PaymentCommand] {
+        try await waitForStatus(order.orderId, .reserved)
+        return try await takeCommands(1)
+    }
+
+    /// Cancels the order as the customer does through the API.
+    func cancel(_ order: OrderPlaced) throws -> OrderDetails {
+        try Self.database {
+            try OrderCommands.cancel(order.orderId, reason: nil, actor: .customer, queuedIfAbsent: false, routing: routing, on: $0)
+        }
+    }
+
     /// Waits a moment, then takes whatever commands arrived: none are expected.
     func strayCommands() async throws -> [PaymentCommand] {
         try await Task.sleep(for: .seconds(1))
@@ -75,8 +95,7 @@ extension OrderSystemFixture {
     @discardableResult
     func pay(_ order: OrderPlaced, amount: Money) async throws -> String {
         let intent = "pi_test_\(UUID().uuidString.prefix(8))"
-        try await waitForStatus(order.orderId, .reserved)
-        let authorize = try await takeCommands(1)
+        let authorize = try await reserved(order)
         #expect(authorize.map(\.kind) == [.authorize] && authorize.first?.amount == amount)
         try await send(PaymentOutcome(kind: .authorized, orderId: order.orderId, step: "authorize", intentId: intent, amount: amount))
         try await waitForStatus(order.orderId, .paid)

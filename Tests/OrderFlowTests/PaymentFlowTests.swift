@@ -15,16 +15,13 @@ import Testing
     /// payment is CAPTURED; each outcome delivered three times moves the order once.
     @Test func aPaidOrderIsAuthorizedCapturedAndConfirmedOnce() async throws {
         try await OrderSystemFixture.with { system in
-            let a = try system.product("pay-a", stock: ["vendorA": 5])
-            let b = try system.product("pay-b", stock: ["vendorB": 4])
-            try system.price(a, 1250)
-            try system.price(b, 799)
+            let a = try system.product("pay-a", stock: ["vendorA": 5], price: 1250)
+            let b = try system.product("pay-b", stock: ["vendorB": 4], price: 799)
             let order = system.paymentOrder([(a, 1), (b, 2)])
             let amount = Money(minor: 1250 + 2 * 799, currency: "EUR")
             try await system.publish(order)
             try await system.withWorker {
-                try await system.waitForStatus(order.orderId, .reserved)
-                let authorize = try await system.takeCommands(1)
+                let authorize = try await system.reserved(order)
                 #expect(authorize == [PaymentCommand(kind: .authorize, orderId: order.orderId, amount: amount, method: "pm_card_visa")])
                 #expect(try system.stock(of: a) == ["vendorA": 4] && system.stock(of: b) == ["vendorB": 2], "held")
                 let pending = try #require(try system.details(order.orderId).payment)
@@ -83,13 +80,11 @@ import Testing
     /// (no second hold, no second authorization).
     @Test func aDeclineFailsTheOrderReleasesTheHoldAndIsNeverDecidedAgain() async throws {
         try await OrderSystemFixture.with { system in
-            let product = try system.product("pay-decline", stock: ["vendorA": 3])
-            try system.price(product, 2400)
+            let product = try system.product("pay-decline", stock: ["vendorA": 3], price: 2400)
             let order = system.paymentOrder([(product, 2)], method: "pm_card_chargeCustomerFail")
             try await system.publish(order)
             try await system.withWorker {
-                try await system.waitForStatus(order.orderId, .reserved)
-                #expect(try await system.takeCommands(1).map(\.kind) == [.authorize])
+                #expect(try await system.reserved(order).map(\.kind) == [.authorize])
                 #expect(try system.stock(of: product) == ["vendorA": 1])
                 try await system.send(PaymentOutcome(kind: .declined, orderId: order.orderId, step: "authorize", intentId: "pi_declined", declineCode: "card_declined"))
                 try await system.waitForStatus(order.orderId, .failed)
@@ -116,16 +111,12 @@ import Testing
     /// the shared database, and would send the void to its own queues.)
     @Test func aLateAuthorizationForACancelledOrderIsVoidedOnce() async throws {
         try await OrderSystemFixture.with { system in
-            let product = try system.product("pay-late", stock: ["vendorA": 2])
-            try system.price(product, 500)
+            let product = try system.product("pay-late", stock: ["vendorA": 2], price: 500)
             let order = system.paymentOrder([(product, 2)])
             try await system.publish(order)
             try await system.withWorker {
-                try await system.waitForStatus(order.orderId, .reserved)
-                #expect(try await system.takeCommands(1).map(\.kind) == [.authorize])
-                let cancelled = try OrderSystemFixture.database {
-                    try OrderCommands.cancel(order.orderId, reason: nil, actor: .customer, queuedIfAbsent: false, routing: system.routing, on: $0)
-                }
+                #expect(try await system.reserved(order).map(\.kind) == [.authorize])
+                let cancelled = try system.cancel(order)
                 #expect(cancelled.status == .cancelled)
                 #expect(try system.stock(of: product) == ["vendorA": 2])
                 #expect(try await system.strayCommands().isEmpty, "no intent is known yet: nothing to void")
@@ -156,13 +147,11 @@ import Testing
     /// it may sweep other tests' expired orders too: only this order's commands count.
     @Test func anExpiredPendingPaymentIsVoided() async throws {
         try await OrderSystemFixture.with { system in
-            let product = try system.product("pay-3ds", stock: ["vendorA": 1])
-            try system.price(product, 4200)
+            let product = try system.product("pay-3ds", stock: ["vendorA": 1], price: 4200)
             let order = system.paymentOrder([(product, 1)])
             try await system.publish(order)
             try await system.withWorker {
-                try await system.waitForStatus(order.orderId, .reserved)
-                _ = try await system.takeCommands(1)
+                _ = try await system.reserved(order)
                 try await system.send(PaymentOutcome(kind: .actionRequired, orderId: order.orderId, step: "authorize", intentId: "pi_3ds"))
                 try await system.waitForStatus(order.orderId, .paymentPending)
                 #expect(try system.details(order.orderId).payment?.status == "REQUIRES_ACTION")
@@ -206,20 +195,16 @@ import Testing
     /// in full; the refund settles once however often it is reported.
     @Test func aLateCaptureIsRefundedInFull() async throws {
         try await OrderSystemFixture.with { system in
-            let product = try system.product("pay-late-capture", stock: ["vendorA": 2])
-            try system.price(product, 1999)
+            let product = try system.product("pay-late-capture", stock: ["vendorA": 2], price: 1999)
             let order = system.paymentOrder([(product, 1)])
             let amount = Money(minor: 1999, currency: "EUR")
             try await system.publish(order)
             try await system.withWorker {
-                try await system.waitForStatus(order.orderId, .reserved)
-                _ = try await system.takeCommands(1)
+                _ = try await system.reserved(order)
                 try await system.send(PaymentOutcome(kind: .authorized, orderId: order.orderId, step: "authorize", intentId: "pi_lc", amount: amount))
                 try await system.waitForStatus(order.orderId, .paid)
                 #expect(try await system.takeCommands(1).map(\.kind) == [.capture])
-                let cancelled = try OrderSystemFixture.database {
-                    try OrderCommands.cancel(order.orderId, reason: "changed my mind", actor: .customer, queuedIfAbsent: false, routing: system.routing, on: $0)
-                }
+                let cancelled = try system.cancel(order)
                 #expect(cancelled.status == .cancelled)
                 #expect(try await system.takeCommands(1) == [PaymentCommand(kind: .void, orderId: order.orderId, amount: amount, intentId: "pi_lc")])
                 #expect(try system.stock(of: product) == ["vendorA": 2])
@@ -244,10 +229,8 @@ import Testing
     /// return refunds exactly the returned lines' amount, at the price they were sold at.
     @Test func aCancelAfterCaptureRefundsAllAndAPartialReturnItsLines() async throws {
         try await OrderSystemFixture.with { system in
-            let a = try system.product("pay-ret-a", stock: ["vendorA": 10])
-            let b = try system.product("pay-ret-b", stock: ["vendorB": 10])
-            try system.price(a, 1250)
-            try system.price(b, 799)
+            let a = try system.product("pay-ret-a", stock: ["vendorA": 10], price: 1250)
+            let b = try system.product("pay-ret-b", stock: ["vendorB": 10], price: 799)
             let cancelled = system.paymentOrder([(a, 2)])
             let returned = system.paymentOrder([(a, 1), (b, 3)])
             try await system.withWorker {
@@ -258,9 +241,7 @@ import Testing
                 // The price changes after the sale: a return refunds what was paid.
                 try system.price(b, 5000)
 
-                let afterCancel = try OrderSystemFixture.database {
-                    try OrderCommands.cancel(cancelled.orderId, reason: nil, actor: .customer, queuedIfAbsent: false, routing: system.routing, on: $0)
-                }
+                let afterCancel = try system.cancel(cancelled)
                 #expect(afterCancel.status == .cancelled)
                 let refund = try await system.takeCommands(1)
                 #expect(refund.map(\.kind) == [.refund] && refund.first?.amount == Money(minor: 2500, currency: "EUR"))
@@ -290,11 +271,9 @@ import Testing
     /// otherwise it is REJECTED, holds nothing and asks for no payment.
     @Test func anUnpricedOrMixedCurrencyOrderIsRejected() async throws {
         try await OrderSystemFixture.with { system in
-            let euro = try system.product("pay-eur", stock: ["vendorA": 5])
-            let dollar = try system.product("pay-usd", stock: ["vendorA": 5])
+            let euro = try system.product("pay-eur", stock: ["vendorA": 5], price: 100, "EUR")
+            let dollar = try system.product("pay-usd", stock: ["vendorA": 5], price: 100, "USD")
             let unpriced = try system.product("pay-none", stock: ["vendorA": 5])
-            try system.price(euro, 100, "EUR")
-            try system.price(dollar, 100, "USD")
             let mixed = system.paymentOrder([(euro, 1), (dollar, 1)])
             let missing = system.paymentOrder([(euro, 1), (unpriced, 1)])
             let free = OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: unpriced, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())
