@@ -48,7 +48,7 @@ extension OrderSystemFixture {
     }
 
     /// Waits for `count` commands on the payments queue and takes them (and any more that came).
-    func takeCommands(_ count: Int, timeout: Duration = .seconds(20)) async throws -> [PaymentCommand] {
+    func takeCommands(_ count: Int, timeout: Duration = .seconds(60)) async throws -> [PaymentCommand] {
         _ = try await waitForDepth(topology.payments.main, atLeast: count, timeout: timeout)
         return try await drain(topology.payments.main).map { try PaymentCommand.decode($0.body) }
     }
@@ -74,7 +74,7 @@ extension OrderSystemFixture {
 
     /// Waits until the order's status is `status`; returns the last status seen.
     @discardableResult
-    func waitForStatus(_ order: UUID, _ status: OrderState, timeout: Duration = .seconds(20)) async throws -> String? {
+    func waitForStatus(_ order: UUID, _ status: OrderState, timeout: Duration = .seconds(60)) async throws -> String? {
         let deadline = ContinuousClock.now + timeout
         var seen = try statuses([order])[order]
         while seen != status.rawValue, ContinuousClock.now < deadline {
