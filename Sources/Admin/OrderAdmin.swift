@@ -60,6 +60,11 @@ public struct OrderView: Renderable, Encodable {
             if let reason = o.reason { fields.append(["reason", reason]) }
             if o.reviewRequired { fields.append(["review", o.reviewReason ?? "required"]) }
             if let key = o.idempotencyKey { fields.append(["idempotency key", key]) }
+            if let payment = o.payment {
+                fields.append(["payment", "\(payment.status) \(payment.amount) by \(payment.method), intent \(payment.intentId ?? "-")"])
+                fields.append(["captured / refunded", "\(payment.captured) / \(payment.refunded)"])
+                if let reason = payment.reason { fields.append(["payment reason", reason]) }
+            }
             if let queued = o.queuedAt { fields.append(["queued at", MessageCoding.formatDate(queued)]) }
             fields.append(["created at", MessageCoding.formatDate(o.createdAt)])
             fields.append(["updated at", MessageCoding.formatDate(o.updatedAt)])

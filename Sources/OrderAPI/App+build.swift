@@ -21,6 +21,7 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     let authorization = CommandAuthorization(token: configuration.apiToken)
     let routing = OutboxRouting(
         orderEvents: configuration.topology.orderEvents, vendorSyncQueue: configuration.topology.vendorSync.main,
+        paymentsQueue: configuration.topology.payments.main,
         stockLevels: configuration.stockLevels)
     OrdersController(
         publisher: publisher, database: database, idempotencyKeys: IdempotencyKeys(database: database), orderIDs: configuration.orderIDs,

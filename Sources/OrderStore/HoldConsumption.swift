@@ -76,14 +76,15 @@ enum HoldConsumption {
 
     /// The hold becomes the order's allocation: per held share a `release`
     /// (back to available) and an `allocate` of the same vendor and units
-    /// (taken again, vendor told), spread over the order's lines of that
-    /// product. Local stock does not change.
-    static func movements(consuming reservation: HeldReservation, by order: OrderPlaced) -> [StockStatements.NewMovement] {
-        var remaining = order.lines.enumerated().map { (lineNumber: $0.offset + 1, productId: $0.element.productId, quantity: $0.element.quantity) }
+    /// (taken again, vendor told), spread over the order's lines (in line
+    /// order) of that product. Local stock does not change. Used for a
+    /// checkout hold an order names and for a paid order's own hold.
+    static func movements(consuming reservation: HeldReservation, orderId: UUID, lines: [OrderLine]) -> [StockStatements.NewMovement] {
+        var remaining = lines.enumerated().map { (lineNumber: $0.offset + 1, productId: $0.element.productId, quantity: $0.element.quantity) }
         var movements: [StockStatements.NewMovement] = []
         for hold in reservation.holds {
             movements.append(StockStatements.NewMovement(
-                kind: .release, orderId: order.orderId, lineNumber: nil, reservationId: reservation.id,
+                kind: .release, orderId: orderId, lineNumber: nil, reservationId: reservation.id,
                 vendorId: hold.vendorId, productId: hold.productId, quantity: hold.quantity))
             var left = hold.quantity
             for index in remaining.indices where left > 0 && remaining[index].productId == hold.productId && remaining[index].quantity > 0 {
@@ -91,7 +92,7 @@ enum HoldConsumption {
                 remaining[index].quantity -= share
                 left -= share
                 movements.append(StockStatements.NewMovement(
-                    kind: .allocate, orderId: order.orderId, lineNumber: remaining[index].lineNumber, reservationId: reservation.id,
+                    kind: .allocate, orderId: orderId, lineNumber: remaining[index].lineNumber, reservationId: reservation.id,
                     vendorId: hold.vendorId, productId: hold.productId, quantity: share))
             }
         }

@@ -15,6 +15,10 @@ public struct OrderApplication: Sendable, Hashable {
     /// new transition of a new order, the whole history of one that had a row
     /// before (so a later event never overtakes an earlier one a crash held back).
     public let events: [OutboundMessage]
+    /// The authorize command of an order whose stock was held for its
+    /// payment, to publish with the events (re-sent for a duplicate while the
+    /// order is still RESERVED with its payment PENDING: same idempotency key).
+    public let payment: PaymentCommand?
     /// True when the order had already been applied (redelivery, duplicate publish, replay).
     public let duplicate: Bool
 }
@@ -31,8 +35,11 @@ public struct OrderApplication: Sendable, Hashable {
 ///    product in the window once (FOR UPDATE, product then vendor order),
 ///    decide each order in delivery order against the stock the earlier ones
 ///    left (so one that would overshoot is REJECTED exactly as it would be
-///    alone), offer that to `OrderLifecycle.decide`, then write the stock
-///    changes, the movements, the reservations and the orders decided
+///    alone; one that pays is first priced from its products, and REJECTED
+///    when it cannot be: `Payments.price`), offer that to
+///    `OrderLifecycle.decide`, then write the stock changes, the movements,
+///    the reservations, the payments of the orders held for one (their
+///    authorize commands go out with the events) and the orders decided
 ///    otherwise than expected (`OrderHistory.correct`) with one statement each.
 ///
 /// Concurrent windows serialize on the stock rows, and row locks last until
@@ -96,6 +103,8 @@ public enum OrderApplier {
         let state: OrderState
         let reason: String?
         let hasLines: Bool
+        /// A payment was asked for when its stock was held: the order is never decided again.
+        let hasPayment: Bool
     }
 
     private static func applyInTransaction(_ orders: [OrderPlaced], _ settings: Settings, _ connection: PostgresConnection) throws -> [OrderApplication] {
@@ -119,19 +128,22 @@ public enum OrderApplier {
         if !others.isEmpty {
             for row in try connection.query(
                 """
-                SELECT o.id, o.status, o.reason, EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id)
+                SELECT o.id, o.status, o.reason, EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id),
+                    EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id)
                 FROM orders o WHERE o.id = ANY($1::uuid[]) ORDER BY o.id FOR UPDATE
                 """, [PostgresArray(others.map(\.orderId))]
             ).rows {
                 stored[try row.decode(0)] = StoredOrder(
                     state: OrderState(rawValue: try row.decode(1, as: String.self)) ?? .failed, reason: try row.decode(2, as: String?.self),
-                    hasLines: try row.decode(3))
+                    hasLines: try row.decode(3), hasPayment: try row.decode(4))
             }
             guard stored.count == others.count else { throw VanishedOrder() }
         }
         // Decided here: the new orders and the stored ones the lifecycle lets the
-        // worker decide (FAILED); every other stored order is a duplicate.
-        let redecided = Set(stored.filter { $0.value.state.workerMayDecide }.keys)
+        // worker decide (FAILED); every other stored order is a duplicate. A
+        // FAILED order with a payment was declined: deciding it again would
+        // hold its stock and charge the customer again.
+        let redecided = Set(stored.filter { $0.value.state.workerMayDecide && !$0.value.hasPayment }.keys)
         let toDecide = firsts.filter { inserted.contains($0.orderId) || redecided.contains($0.orderId) }
         // A replayed FAILED order's lines are written again; a cancel that reached
         // a QUEUED order first left a row without lines.
@@ -153,6 +165,11 @@ public enum OrderApplier {
             }
         }
 
+        // Orders that pay are priced before their stock is looked at: one that cannot be paid for holds nothing.
+        let paying = toDecide.filter(\.paysFirst)
+        let prices = try Payments.prices(of: Array(Set(paying.flatMap { $0.lines.map(\.productId) })), on: connection)
+        var authorizations: [(order: OrderPlaced, amount: Money)] = []
+
         var transitions: [(orderId: UUID, transition: OrderTransition)] = []
         var movements: [StockStatements.NewMovement] = []
         var holds: [(reservationId: UUID, orderId: UUID)] = []
@@ -162,15 +179,22 @@ public enum OrderApplier {
         for order in orders {
             guard toDecideIds.contains(order.orderId), decided[order.orderId] == nil else { continue }
             let state = stored[order.orderId]?.state ?? .queued
-            let found = finding(for: order, reservations: &reservations, stock: &stock)
+            let pricing = order.paysFirst ? Payments.price(order.lines, prices: prices) : nil
+            let found: (event: OrderEvent, movements: [StockStatements.NewMovement], hold: UUID?, consumed: UUID?)
+            if case .refused(let reason) = pricing {
+                found = (.stockUnavailable(reason: reason), [], nil, nil)
+            } else {
+                found = finding(for: order, reservations: &reservations, stock: &stock)
+            }
             let transition = try Self.transition(state, found.event)
+            if transition.effects.contains(.authorizePayment), case .amount(let amount) = pricing { authorizations.append((order, amount)) }
             transitions.append((order.orderId, transition))
             movements += found.movements
             if let hold = found.hold { holds.append((hold, order.orderId)) }
             if let reservationId = found.consumed { consumed.append((reservationId, order.orderId)) }
             decided[order.orderId] = OrderApplication(
                 orderId: order.orderId, status: transition.to, reason: transition.event.reason,
-                allocations: found.movements.compactMap(\.vendorMovement), events: [], duplicate: false)
+                allocations: found.movements.compactMap(\.vendorMovement), events: [], payment: nil, duplicate: false)
         }
 
         // Under the locks: the new orders decided otherwise than expected (REJECTED), and the replayed ones.
@@ -194,6 +218,7 @@ public enum OrderApplier {
             let changed = net.filter { $0.value != 0 }.keys
             try InventoryLevels.update(changed, policy: settings.stockLevels, exchange: settings.eventsExchange, on: connection)
         }
+        var payments = try Payments.authorize(authorizations, prices: prices, on: connection)
 
         // Events: a new order's one transition; the whole history of one that had a row.
         let linesOf = Dictionary(toDecide.map { ($0.orderId, $0.lines.map { OrderEventMessage.Line(productId: $0.productId, quantity: $0.quantity) }) }) { $1 }
@@ -203,11 +228,14 @@ public enum OrderApplier {
         }
         let storedIds = Array(stored.keys)
         events.merge(try OrderHistory.eventMessages(of: storedIds, exchange: settings.eventsExchange, on: connection)) { $1 }
-        let previousAllocations = try allocations(of: storedIds.filter { !redecided.contains($0) }, on: connection)
-        for orderId in storedIds where !redecided.contains(orderId) {
+        let duplicates = storedIds.filter { !redecided.contains($0) }
+        let previousAllocations = try allocations(of: duplicates, on: connection)
+        payments.merge(try Payments.pendingAuthorizations(of: duplicates, on: connection)) { $1 }
+        for orderId in duplicates {
             let row = stored[orderId]!
             decided[orderId] = OrderApplication(
-                orderId: orderId, status: row.state, reason: row.reason, allocations: previousAllocations[orderId] ?? [], events: [], duplicate: true)
+                orderId: orderId, status: row.state, reason: row.reason, allocations: previousAllocations[orderId] ?? [], events: [], payment: nil,
+                duplicate: true)
         }
         // Every copy of an order after the first is a duplicate of it.
         var firstSeen = Set<UUID>()
@@ -216,14 +244,14 @@ public enum OrderApplier {
             let first = firstSeen.insert(order.orderId).inserted
             return OrderApplication(
                 orderId: application.orderId, status: application.status, reason: application.reason, allocations: application.allocations,
-                events: events[order.orderId] ?? [], duplicate: application.duplicate || !first)
+                events: events[order.orderId] ?? [], payment: payments[order.orderId], duplicate: application.duplicate || !first)
         }
     }
 
     /// What the worker expects to find for a new order before it looks at the
     /// stock: a hold for an order that pays first, otherwise an allocation.
     private static func expectedEvent(of order: OrderPlaced) -> OrderEvent {
-        order.payment != nil && order.reservationId == nil ? .stockReserved : .stockAllocated
+        order.paysFirst ? .stockReserved : .stockAllocated
     }
 
     /// The lifecycle's transition for what the worker found.
@@ -245,7 +273,7 @@ public enum OrderApplier {
             if let refusal = HoldConsumption.refusal(reservations[reservationId], for: order) {
                 return (.stockUnavailable(reason: refusal), [], nil, nil)
             }
-            let movements = HoldConsumption.movements(consuming: reservations[reservationId]!, by: order)
+            let movements = HoldConsumption.movements(consuming: reservations[reservationId]!, orderId: order.orderId, lines: order.lines)
             reservations[reservationId]?.status = "CONSUMED"
             return (.stockAllocated, movements, nil, reservationId)
         }
@@ -308,7 +336,8 @@ public enum OrderApplier {
         return OrderApplication(
             orderId: orderId, status: status, reason: try row.decode(1, as: String?.self),
             allocations: try allocations(of: [orderId], on: connection)[orderId] ?? [],
-            events: try OrderHistory.eventMessages(of: orderId, exchange: settings.eventsExchange, on: connection), duplicate: true)
+            events: try OrderHistory.eventMessages(of: orderId, exchange: settings.eventsExchange, on: connection),
+            payment: try Payments.pendingAuthorizations(of: [orderId], on: connection)[orderId], duplicate: true)
     }
 }
 
@@ -316,4 +345,9 @@ extension OrderState {
     /// The worker takes (or holds) stock for an order in this state: QUEUED,
     /// and FAILED (an order whose retries were spent, replayed from the DLQ).
     var workerMayDecide: Bool { self == .queued || self == .failed }
+}
+
+extension OrderPlaced {
+    /// Its stock is held while it is paid for (a payment, and no checkout hold to consume).
+    fileprivate var paysFirst: Bool { payment != nil && reservationId == nil }
 }

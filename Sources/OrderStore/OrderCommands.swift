@@ -8,7 +8,7 @@ import TextCodecs
 /// machine decides, the effects are carried out (stock movements applied,
 /// holds ended), the transition is recorded (OrderHistory) and what it
 /// implies is written to the outbox (the order's events, vendor restocks,
-/// inventory events). Lock order: orders → reservations → vendor_stock.
+/// inventory events, payment voids and refunds). Lock order: orders → reservations → vendor_stock.
 public enum OrderCommands {
     /// Cancels the order. An order with no row yet is still QUEUED (no
     /// worker has decided it): when `queuedIfAbsent` (the caller recognised
@@ -34,10 +34,7 @@ public enum OrderCommands {
             case .transition(let transition):
                 var movements: [StockStatements.NewMovement] = []
                 if transition.effects.contains(.releaseHold) {
-                    let reservations = try connection.query(
-                        "SELECT id FROM reservations WHERE order_id = $1 AND status = 'ACTIVE' ORDER BY id FOR UPDATE", [orderId]
-                    ).rows.map { try $0.decode(0, as: UUID.self) }
-                    movements += try Reservations.end(reservations, as: "RELEASED", on: connection)
+                    movements += try Reservations.endOrderHolds([orderId], as: "RELEASED", on: connection)
                 }
                 if transition.effects.contains(.restockAll) {
                     let restocks = try outstanding(of: orderId, on: connection).map {
@@ -48,9 +45,10 @@ public enum OrderCommands {
                     try StockStatements.commit(restocks, on: connection)
                     movements += restocks
                 }
-                try OrderHistory.record(transition, orderId: orderId, actor: actor, on: connection)
-                if state.holdsStock { try connection.query("UPDATE orders SET reserved_until = NULL WHERE id = $1", [orderId]) }
-                try routing.enqueue(orders: [orderId], movements: movements, on: connection)
+                let recorded = try OrderHistory.record(transition, orderId: orderId, actor: actor, on: connection)
+                // A void of the authorization, or a refund of what was captured.
+                let payments = try Payments.commands(for: transition.effects, of: recorded, on: connection)
+                try routing.enqueue(orders: [orderId], movements: movements, payments: payments, on: connection)
             }
             return try OrderQueries.order(orderId, on: connection)!
         }
@@ -140,8 +138,11 @@ public enum OrderCommands {
                 WHERE l.order_id = $1 AND l.line_no = d.line_no
                 """, [orderId, PostgresArray(returned.map(\.line)), PostgresArray(returned.map(\.quantity))])
             try StockStatements.commit(restocks, on: connection)
-            try OrderHistory.record(transition, orderId: orderId, actor: actor, on: connection)
-            try routing.enqueue(orders: [orderId], movements: restocks, on: connection)
+            let recorded = try OrderHistory.record(transition, orderId: orderId, actor: actor, on: connection)
+            // The returned units at the price they were sold at (nothing for an order that paid no gateway).
+            let refund = try Payments.returnedAmount(of: orderId, returned: returned, on: connection)
+            let payments = try Payments.commands(for: transition.effects, of: recorded, refundMinor: refund, on: connection)
+            try routing.enqueue(orders: [orderId], movements: restocks, payments: payments, on: connection)
             if let idempotencyKey {
                 try connection.query(
                     "INSERT INTO order_return_requests (order_id, idempotency_key, items) VALUES ($1, $2, $3)", [orderId, idempotencyKey, requested])

@@ -28,6 +28,33 @@ public struct OrderDetails: Sendable, Hashable, Codable {
         public let createdAt: Date
     }
 
+    /// The order's payment (absent for an order that pays nothing through the gateway).
+    public struct Payment: Sendable, Hashable, Codable {
+        /// The Stripe PaymentMethod the customer gave.
+        public let method: String
+        /// PENDING, REQUIRES_ACTION, AUTHORIZED, CAPTURED, VOIDED, DECLINED or REFUNDED.
+        public let status: String
+        /// The gateway's PaymentIntent, once the payment worker made one.
+        public let intentId: String?
+        public let amount: Money
+        public let captured: Money
+        public let refunded: Money
+        /// The decline code, or why an operator should look (a void or refund the gateway refused).
+        public let reason: String?
+
+        /// Every key always, an unknown intent or no reason as null: the API's schema lists them all as required.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(method, forKey: .method)
+            try container.encode(status, forKey: .status)
+            try container.encode(intentId, forKey: .intentId)
+            try container.encode(amount, forKey: .amount)
+            try container.encode(captured, forKey: .captured)
+            try container.encode(refunded, forKey: .refunded)
+            try container.encode(reason, forKey: .reason)
+        }
+    }
+
     @LowercaseUUID public var orderId: UUID
     public let status: OrderState
     public let reason: String?
@@ -43,6 +70,7 @@ public struct OrderDetails: Sendable, Hashable, Codable {
     public let updatedAt: Date
     public let lines: [Line]
     public let movements: [Movement]
+    public let payment: Payment?
 
     /// The movements that took stock from a vendor for the order.
     public var allocations: [Movement] { movements.filter { $0.kind == StockMovementKind.allocate.rawValue } }
@@ -93,7 +121,7 @@ public enum OrderQueries {
             reviewRequired: row.decode(3), reviewReason: row.decode(4, as: String?.self), idempotencyKey: row.decode(5, as: String?.self),
             reservedUntil: row.decode(6, as: Date?.self), reservationId: row.decode(7, as: UUID?.self).map(UUIDText.string),
             queuedAt: row.decode(8, as: Date?.self), createdAt: row.decode(9), updatedAt: row.decode(10), lines: lines,
-            movements: movements)
+            movements: movements, payment: try Payments.payment(of: id, locking: false, on: connection))
     }
 
     /// The order that holds this Idempotency-Key, with its lines in request

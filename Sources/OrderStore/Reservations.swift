@@ -166,19 +166,58 @@ public enum Reservations {
             }
             guard !transitions.isEmpty else { return 0 }
             let orderIds = transitions.map(\.orderId)
-            let reservationIds = try connection.query(
-                "SELECT id FROM reservations WHERE order_id = ANY($1::uuid[]) AND status = 'ACTIVE' ORDER BY id FOR UPDATE",
-                [PostgresArray(orderIds)]
-            ).rows.map { try $0.decode(0, as: UUID.self) }
-            let releases = try end(reservationIds, as: "EXPIRED", on: connection)
-            try OrderHistory.record(transitions, actor: .system, on: connection)
-            try connection.query("UPDATE orders SET reserved_until = NULL WHERE id = ANY($1::uuid[])", [PostgresArray(orderIds)])
-            try routing.enqueue(orders: orderIds, movements: releases, on: connection)
+            let releases = try endOrderHolds(orderIds, as: "EXPIRED", on: connection)
+            let recorded = try OrderHistory.record(transitions, actor: .system, on: connection)
+            var payments: [PaymentCommand] = []
+            for (entry, transition) in zip(recorded, transitions) {
+                payments += try Payments.commands(for: transition.transition.effects, of: entry, on: connection)
+            }
+            try routing.enqueue(orders: orderIds, movements: releases, payments: payments, on: connection)
             return transitions.count
         }
     }
 
     // MARK: Shared by the commands
+
+    /// Ends the ACTIVE holds of orders whose rows the caller locked (status
+    /// `status`: RELEASED for a cancel or a decline, EXPIRED for the
+    /// sweeper), their units back to available stock, and clears the orders'
+    /// `reserved_until`. Returns the release movements.
+    static func endOrderHolds(_ orderIds: [UUID], as status: String, on connection: PostgresConnection) throws -> [StockStatements.NewMovement] {
+        let reservationIds = try connection.query(
+            "SELECT id FROM reservations WHERE order_id = ANY($1::uuid[]) AND status = 'ACTIVE' ORDER BY id FOR UPDATE", [PostgresArray(orderIds)]
+        ).rows.map { try $0.decode(0, as: UUID.self) }
+        try connection.query("UPDATE orders SET reserved_until = NULL WHERE id = ANY($1::uuid[])", [PostgresArray(orderIds)])
+        return try end(reservationIds, as: status, on: connection)
+    }
+
+    /// The hold of an order whose row the caller locked becomes its allocation
+    /// (a paid order confirmed): the hold is CONSUMED by its own order, a
+    /// `release` and an `allocate` of the same units per held share
+    /// (`HoldConsumption`), the vendors told by the allocations. Returns the movements.
+    static func commitOrderHold(_ orderId: UUID, on connection: PostgresConnection) throws -> [StockStatements.NewMovement] {
+        let reservationIds = try connection.query(
+            "SELECT id FROM reservations WHERE order_id = $1 AND status = 'ACTIVE' ORDER BY id", [orderId]
+        ).rows.map { try $0.decode(0, as: UUID.self) }
+        // PAID is never expired by the sweeper, so a paid order still has its hold; without one there is nothing to confirm from.
+        guard !reservationIds.isEmpty else { throw MissingHold(orderId: orderId) }
+        let held = try HoldConsumption.lock(reservationIds, on: connection)
+        let lines = try connection.query("SELECT product_id, quantity FROM order_lines WHERE order_id = $1 ORDER BY line_no", [orderId]).rows.map {
+            OrderLine(productId: try $0.decode(0), quantity: try $0.decode(1))
+        }
+        let movements = reservationIds.compactMap { held[$0] }.flatMap { HoldConsumption.movements(consuming: $0, orderId: orderId, lines: lines) }
+        try connection.query(
+            "UPDATE reservations SET status = 'CONSUMED', ended_at = now() WHERE id = ANY($1::uuid[])", [PostgresArray(reservationIds)])
+        try connection.query("UPDATE orders SET reserved_until = NULL WHERE id = $1", [orderId])
+        try StockStatements.commit(movements, on: connection)
+        return movements
+    }
+
+    /// A paid order whose stock hold is gone: a defect to retry and, failing that, to dead-letter for an operator.
+    struct MissingHold: Error, CustomStringConvertible {
+        let orderId: UUID
+        var description: String { "order \(UUIDText.string(orderId)) has no ACTIVE hold to confirm" }
+    }
 
     /// Ends reservations the caller has locked (status `status`, ended now)
     /// and gives their held units back: a `release` movement per unit still

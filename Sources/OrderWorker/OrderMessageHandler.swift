@@ -10,9 +10,9 @@ import TextCodecs
 import Topology
 
 /// Applies a window of order messages: decode (poison → DLQ), one PostgreSQL
-/// transaction, and one `vendor_sync` message per allocation plus the
-/// `order_events` of the window's transitions for the `QueueWorker` to
-/// publish. It acks only after those are confirmed, so a crash at any point
+/// transaction, and one `vendor_sync` message per allocation, the
+/// `order_events` of the window's transitions and the authorize commands of
+/// the orders held for a payment, for the `QueueWorker` to publish. It acks only after those are confirmed, so a crash at any point
 /// redelivers the messages, the order id keeps each from applying twice, and
 /// the redelivery publishes what the crash held back.
 public struct OrderMessageHandler: DeliveryHandler {
@@ -90,15 +90,18 @@ public struct OrderMessageHandler: DeliveryHandler {
             ])
     }
 
-    /// Each order's events, then one vendor_sync message per allocation. A
-    /// duplicate re-publishes the same event and allocation ids: subscribers
-    /// dedup by event id, vendor-sync applies each movement once.
+    /// Each order's events, then one vendor_sync message per allocation, then
+    /// the authorize command of an order held for its payment. A duplicate
+    /// re-publishes the same event and allocation ids and the same command
+    /// (its idempotency key): subscribers dedup by event id, vendor-sync
+    /// applies each movement once, the gateway authorizes each order once.
     private func messages(_ results: [OrderApplication]) -> [AMQPOutgoingMessage] {
-        let queue = topology.vendorSync.main
+        let (vendorSync, payments) = (topology.vendorSync.main, topology.payments.main)
         let now = Date()
         return results.flatMap { result in
             result.events.map { AMQPOutgoingMessage($0, timestamp: now) }
-                + result.allocations.map { AMQPOutgoingMessage($0.outboundMessage(queue: queue), timestamp: now) }
+                + result.allocations.map { AMQPOutgoingMessage($0.outboundMessage(queue: vendorSync), timestamp: now) }
+                + (result.payment.map { [AMQPOutgoingMessage($0.outboundMessage(queue: payments), timestamp: now)] } ?? [])
         }
     }
 

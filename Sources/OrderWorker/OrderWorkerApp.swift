@@ -27,18 +27,25 @@ public struct OrderWorkerApp {
                 amqp: amqp, queues: configuration.topology.orders, settings: configuration.consume, workerName: "order-worker"),
             handler: wrap.map { $0(handler) } ?? handler,
             logger: logger)
-        let sweeper = ReservationSweeper(
-            database: database, settings: configuration.sweeper,
-            routing: OutboxRouting(orderEvents: configuration.topology.orderEvents, vendorSyncQueue: configuration.topology.vendorSync.main,
-                                   stockLevels: StockLevelPolicy(threshold: configuration.lowStockThreshold)),
+        let routing = OutboxRouting(
+            orderEvents: configuration.topology.orderEvents, vendorSyncQueue: configuration.topology.vendorSync.main,
+            paymentsQueue: configuration.topology.payments.main, stockLevels: StockLevelPolicy(threshold: configuration.lowStockThreshold))
+        // The one writer of order state takes the payment outcomes too.
+        let outcomes = QueueWorker(
+            configuration: QueueWorkerConfiguration(
+                amqp: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker-payments"),
+                queues: configuration.topology.paymentOutcomes, settings: PaymentOutcomeHandler.consumeSettings(configuration.consume),
+                workerName: "order-worker"),
+            handler: PaymentOutcomeHandler(database: database, routing: routing),
             logger: logger)
+        let sweeper = ReservationSweeper(database: database, settings: configuration.sweeper, routing: routing, logger: logger)
         let relayDatabase = PostgresPool(configuration: postgres, size: 1, logger: logger)
         let relay = OutboxRelay(
             configuration: OutboxRelay.Configuration(
                 amqp: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker-outbox"),
                 scope: configuration.topology.outboxScope, batchSize: configuration.outboxBatchSize, pollInterval: configuration.outboxPollInterval),
             database: relayDatabase, logger: logger)
-        // ServiceGroup stops services in reverse order: the worker, the sweeper and the relay finish before their pools close.
-        services = [database, relayDatabase, worker, sweeper, relay]
+        // ServiceGroup stops services in reverse order: the workers, the sweeper and the relay finish before their pools close.
+        services = [database, relayDatabase, worker, outcomes, sweeper, relay]
     }
 }

@@ -30,6 +30,7 @@ public struct VendorSyncApp {
                 orders: orders, vendors: vendors,
                 routing: OutboxRouting(
                     orderEvents: configuration.topology.orderEvents, vendorSyncQueue: configuration.topology.vendorSync.main,
+                    paymentsQueue: configuration.topology.payments.main,
                     stockLevels: configuration.stockLevels)),
             logger: logger)
         // Stopped in reverse order: the worker finishes before the pools close.

@@ -76,9 +76,11 @@ extension OrderSystemFixture {
         let recorded = try recordedEvents(ids)
         #expect(recorded.count == Set(ids).count, "every order has a history", sourceLocation: sourceLocation)
         // Another test's order that this fixture's sweeper cancelled (its hold expired;
-        // the tests share one database) is announced here too: only that may be foreign.
-        let foreign = received.filter { recorded[$0.orderId] == nil }
-        #expect(foreign.allSatisfy { $0.to == "CANCELLED" }, "events of other orders: \(foreign.prefix(3).map { "\($0.orderId) → \($0.to)" })",
+        // the tests share one database) is announced here too, with its whole history
+        // (RESERVED, then CANCELLED): only such an order may be foreign.
+        let foreign = Dictionary(grouping: received.filter { recorded[$0.orderId] == nil }, by: \.orderId)
+        #expect(foreign.values.allSatisfy { $0.contains { $0.to == "CANCELLED" } },
+                "events of other orders: \(foreign.values.flatMap { $0 }.prefix(3).map { "\($0.orderId) → \($0.to)" })",
                 sourceLocation: sourceLocation)
         var byId: [String: ReceivedEvent] = [:]
         for event in received where recorded[event.orderId] != nil {
@@ -313,6 +315,7 @@ final class CommitThenFailHandler: DeliveryHandler {
         try await OrderSystemFixture.with { system in
             let initial = ["vendorA": 4, "vendorB": 3]
             let product = try system.product("reserved", stock: initial)
+            try system.price(product, 100)  // an order that pays buys priced products only
             let probe = try await system.eventProbe("reserved")
             let order = OrderPlaced(
                 orderId: UUID(), lines: [OrderLine(productId: product, quantity: 6)], idempotencyKey: nil, acceptedAt: Date(),
@@ -486,6 +489,7 @@ final class CommitThenFailHandler: DeliveryHandler {
         try await OrderSystemFixture.with(retryDelayMilliseconds: 1000) { system in
             let product = try system.product("events", stock: ["vendorA": 10, "vendorB": 5])
             let held = try system.product("events-held", stock: ["vendorB": 5])
+            try system.price(held, 100)  // an order that pays buys priced products only
             let locked = try system.product("events-locked", stock: ["vendorA": 5])
             let probe = try await system.eventProbe("all")
             func order(_ product: String, payment: Bool = false) -> OrderPlaced {

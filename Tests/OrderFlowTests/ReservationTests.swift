@@ -168,7 +168,8 @@ private let bearer = OrderCommandTests.shopBackend
         try await OrderSystemFixture.with { system in
             let product = try system.product("sweep-twice", stock: ["vendorA": 40])
             let routing = OutboxRouting(
-                orderEvents: system.topology.orderEvents, vendorSyncQueue: system.topology.vendorSync.main, stockLevels: StockLevelPolicy(threshold: 5))
+                orderEvents: system.topology.orderEvents, vendorSyncQueue: system.topology.vendorSync.main, paymentsQueue: system.topology.payments.main,
+                stockLevels: StockLevelPolicy(threshold: 5))
             try OrderSystemFixture.database { connection in
                 for _ in 0..<20 {
                     _ = try Reservations.create(items: [OrderLine(productId: product, quantity: 2)], seconds: 1, routing: routing, on: connection)
