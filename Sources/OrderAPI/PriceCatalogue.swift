@@ -13,10 +13,10 @@ import Synchronization
 /// always safe, since the order worker computes the amount from the prices
 /// in the database and rejects what it cannot price; so an order the catalogue
 /// finds nothing against (a product it does not know yet included) is
-/// accepted at once. A refusal is a miss: it is confirmed against a reload
-/// (at most one per `missInterval`; callers that come meanwhile wait for it),
-/// so a price set a moment ago is seen, and it stands only on prices loaded
-/// within `staleAfter`: with the database down the intake keeps accepting.
+/// accepted at once. A refusal is confirmed against the database for the
+/// order's products alone (a primary-key read, and refusals are rare), so a
+/// price set a moment ago is seen; with the database away it stands only on
+/// prices loaded within `staleAfter`, beyond that the intake keeps accepting.
 /// Until the first load, every lookup waits for it.
 final class PriceCatalogue: Service, Sendable {
     enum Verdict: Sendable, Hashable {
@@ -30,22 +30,19 @@ final class PriceCatalogue: Service, Sendable {
     private struct State {
         var prices: [String: Money?] = [:]
         var loadedAt: ContinuousClock.Instant?
-        var attemptedAt: ContinuousClock.Instant?
         /// While a load runs: the callers waiting for it.
         var waiting: [CheckedContinuation<Void, Never>]?
     }
 
     private let database: PostgresPool
     private let refreshInterval: Duration
-    private let missInterval: Duration
     private let staleAfter: Duration
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(database: PostgresPool, refreshInterval: Duration = .seconds(5), missInterval: Duration = .seconds(1), logger: Logger) {
+    init(database: PostgresPool, refreshInterval: Duration = .seconds(5), logger: Logger) {
         self.database = database
         self.refreshInterval = refreshInterval
-        self.missInterval = missInterval
         staleAfter = refreshInterval * 3
         self.logger = logger
     }
@@ -61,13 +58,19 @@ final class PriceCatalogue: Service, Sendable {
 
     /// Whether an order of these products can be paid for in one currency.
     func check(_ productIds: [String]) async -> Verdict {
-        switch judge(productIds) {
-        case (.accepted, _?): return .accepted
-        case (let refusal, let age?) where age < missInterval: return refusal
-        default: await reloadAfterMiss()
-        }
+        if judge(productIds).age == nil { await reload() }
         let (verdict, age) = judge(productIds)
-        return age.map { $0 < staleAfter } == true ? verdict : .accepted
+        guard verdict != .accepted else { return .accepted }
+        do {
+            let current = try await database.withConnection { try ProductPrices.of(productIds, on: $0) }
+            state.withLock { state in
+                for (id, price) in current { state.prices.updateValue(price, forKey: id) }
+            }
+            return judge(productIds).0
+        } catch {
+            logger.warning("price check not confirmed", metadata: [LogKey.error: "\(error)"])
+            return age.map { $0 < staleAfter } == true ? verdict : .accepted
+        }
     }
 
     /// The verdict on the prices held, and how long ago they were loaded (nil: never).
@@ -91,21 +94,12 @@ final class PriceCatalogue: Service, Sendable {
         }
     }
 
-    /// Reloads, or waits for the reload in flight, unless the last one started within `missInterval`.
-    private func reloadAfterMiss() async {
-        let skip = state.withLock { state in
-            state.waiting == nil && state.attemptedAt.map { ContinuousClock.now - $0 < missInterval } == true
-        }
-        if !skip { await reload() }
-    }
-
     /// One load at a time: a caller that comes while one runs waits for its result.
     private func reload() async {
         let started = ContinuousClock.now
         let leads = state.withLock { state in
             guard state.waiting == nil else { return false }
             state.waiting = []
-            state.attemptedAt = started
             return true
         }
         guard leads else {

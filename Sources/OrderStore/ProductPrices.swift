@@ -9,12 +9,27 @@ public enum ProductPrices {
     public static func all(on connection: PostgresConnection) throws -> [String: Money?] {
         var prices: [String: Money?] = [:]
         for row in try connection.query("SELECT id, price_minor, currency FROM products").rows {
-            let minor = try row.decode(1, as: Int?.self)
-            let currency = try row.decode(2, as: String?.self)
             // updateValue: an unpriced product is kept, as nil, not left out.
-            prices.updateValue(minor.flatMap { minor in currency.map { Money(minor: minor, currency: $0) } }, forKey: try row.decode(0, as: String.self))
+            prices.updateValue(try price(row), forKey: try row.decode(0, as: String.self))
         }
         return prices
+    }
+
+    /// The prices of `productIds` that exist (nil: unpriced).
+    public static func of(_ productIds: [String], on connection: PostgresConnection) throws -> [String: Money?] {
+        var prices: [String: Money?] = [:]
+        for row in try connection.query(
+            "SELECT id, price_minor, currency FROM products WHERE id = ANY($1::text[])", [PostgresArray(productIds)]
+        ).rows {
+            prices.updateValue(try price(row), forKey: try row.decode(0, as: String.self))
+        }
+        return prices
+    }
+
+    private static func price(_ row: PostgresRow) throws -> Money? {
+        let minor = try row.decode(1, as: Int?.self)
+        let currency = try row.decode(2, as: String?.self)
+        return minor.flatMap { minor in currency.map { Money(minor: minor, currency: $0) } }
     }
 
     /// Sets (or with nil removes) a product's price; false when there is no such product.

@@ -52,7 +52,7 @@ struct PaymentEndToEndTests {
             try await Self.waitFor(system, order, status: "CANCELLED", payment: "REFUNDED")
             let row = try #require(try system.payments([order])[order])
             #expect(row.captured == amount && row.refunded == amount, "refunded \(row.refunded) of \(row.captured)")
-            let ledger = try GatewayLedger(orders: [order])
+            let ledger = try GatewayLedger(recorded: [order])
             #expect(ledger.captured[order] == amount && ledger.refunded[order] == amount, "localstripe: \(ledger.captured[order] ?? 0) captured, \(ledger.refunded[order] ?? 0) refunded")
             #expect(try system.stock(of: first) == ["vendorA": 10] && system.stock(of: second) == ["vendorB": 10], "the units came back")
         }
@@ -70,7 +70,7 @@ struct PaymentEndToEndTests {
             let returned = try await api.returnItems(order, [Item(productId: first, quantity: 2)])
             #expect(returned.succeeded, "\(returned.status) \(returned.text)")
             try await waitUntil(timeout: .seconds(60), "the first refund") { try system.payments([order])[order]?.refunded == 2 * 1250 }
-            #expect(try GatewayLedger(orders: [order]).refunded[order] == 2 * 1250, "localstripe refunded the two returned units")
+            #expect(try GatewayLedger(recorded: [order]).refunded[order] == 2 * 1250, "localstripe refunded the two returned units")
             #expect(try system.payments([order])[order]?.status == "CAPTURED", "partly refunded: still captured")
 
             let rest = try await api.returnItems(order, [Item(productId: first, quantity: 1), Item(productId: second, quantity: 2)])
@@ -78,7 +78,7 @@ struct PaymentEndToEndTests {
             try await Self.waitFor(system, order, status: "RETURNED", payment: "REFUNDED")
             let row = try #require(try system.payments([order])[order])
             #expect(row.captured == amount && row.refunded == amount)
-            let ledger = try GatewayLedger(orders: [order])
+            let ledger = try GatewayLedger(recorded: [order])
             #expect(ledger.captured[order] == amount && ledger.refunded[order] == amount && ledger.net(order) == 0)
             #expect(try system.stock(of: first) == ["vendorA": 10] && system.stock(of: second) == ["vendorA": 10])
         }
@@ -91,7 +91,7 @@ struct PaymentEndToEndTests {
             try await waitUntil(timeout: .seconds(60), "the order FAILED") { try system.statuses([order])[order] == "FAILED" }
             #expect(try system.orderRows([order])[order]?.reason == "card_declined")
             #expect(try system.stock(of: product) == ["vendorA": 5], "the hold was released")
-            let ledger = try GatewayLedger(orders: [order])
+            let ledger = try GatewayLedger(recorded: [order])
             #expect(ledger.net(order) == 0 && ledger.capturedIntents[order] == nil)
             #expect(try system.payments([order])[order]?.captured == 0)
         }
@@ -123,7 +123,7 @@ struct PaymentEndToEndTests {
             let history = try system.history(of: [order])[order] ?? []
             #expect(history.map { "\($0.from)>\($0.to)" } == ["QUEUED>RESERVED", "RESERVED>PAYMENT_PENDING", "PAYMENT_PENDING>PAID", "PAID>CONFIRMED"],
                     "one transition per step, the webhook applied once: \(history)")
-            #expect(try GatewayLedger(orders: [order]).net(order) == 1999)
+            #expect(try GatewayLedger(recorded: [order]).net(order) == 1999)
         }
     }
 }

@@ -11,6 +11,14 @@ public enum Localstripe {
     public static let secretKey = "sk_test_local"
 
     public struct Intent: Sendable, Hashable {
+        public init(id: String, status: String, amount: Int, currency: String, orderId: String?) {
+            self.id = id
+            self.status = status
+            self.amount = amount
+            self.currency = currency
+            self.orderId = orderId
+        }
+
         public let id: String
         public let status: String
         public let amount: Int
