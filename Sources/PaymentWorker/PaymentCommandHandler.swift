@@ -173,7 +173,10 @@ public struct PaymentCommandHandler: DeliveryHandler {
         }
     }
 
-    /// Gives back whatever the intent holds: cancels an authorization, refunds a capture.
+    /// Cancels the authorization. One that was captured meanwhile (a cancel of a
+    /// PAID order raced its capture) is not refunded here: it answers `captured`,
+    /// a fact the order worker takes as a late capture and refunds through its own
+    /// refund step, once, whichever of this answer and the capture's comes first.
     private func void(_ call: Call) async throws(Failure) -> PaymentOutcome {
         let command = call.command
         let id = command.intentId ?? ""
@@ -190,8 +193,7 @@ public struct PaymentCommandHandler: DeliveryHandler {
         case .canceled:
             return call.outcome(.voided, intent: id, amount: intent.amount)
         case .succeeded:
-            let left = intent.capturedAmount - (intent.latestCharge?.amountRefunded ?? 0)
-            return try await refund(call, amount: left, key: command.idempotencyKey + "-refund")
+            return call.outcome(.captured, intent: id, amount: intent.capturedAmount)
         case .processing, .requiresCapture, .requiresAction, .requiresConfirmation, .requiresPaymentMethod:
             throw .notSettled("intent \(intent.status.rawValue) after cancel")
         }
@@ -205,8 +207,6 @@ public struct PaymentCommandHandler: DeliveryHandler {
         if let done = existing.first(where: { $0.metadata[StripeRefund.idempotencyMetadataKey] == key }) {
             return call.outcome(.refunded, intent: id, amount: done.amount, refundId: done.id)
         }
-        // Nothing left to give back (a void of a capture already refunded in full by returns).
-        if amount <= 0 { return call.outcome(.refunded, intent: id, amount: 0) }
         do throws(Failure) {
             let refund = try await call("refund") { try await $0.createRefund(paymentIntent: id, amount: amount, idempotencyKey: key) }
             return call.outcome(.refunded, intent: id, amount: refund.amount, refundId: refund.id)

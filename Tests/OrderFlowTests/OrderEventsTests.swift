@@ -196,9 +196,10 @@ final class CommitThenFailHandler: DeliveryHandler {
     /// transition has been published (the unacked windows come back as duplicates).
     @Test func aKilledWorkerPublishesEveryCommittedTransitionAfterRestart() async throws {
         try await OrderSystemFixture.with { system in
-            let product = try system.product("killed-events", stock: ["vendorA": 600])
+            let product = try system.product("killed-events", stock: ["vendorA": 1800])
             let probe = try await system.eventProbe("killed")
-            let orders = (0..<1000).map { _ in
+            // Enough orders that the ones after the 200th outlast a slow status poll: the kill lands mid-stream.
+            let orders = (0..<3000).map { _ in
                 OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())
             }
             let channel = try await system.broker.openConfirmChannel()
@@ -220,7 +221,7 @@ final class CommitThenFailHandler: DeliveryHandler {
             second.kill(SIGTERM)
             #expect(await second.waitForExit() == 0)
             try system.expectEveryTransitionPublished(received, for: ids)
-            #expect(try system.statuses(ids).values.filter { $0 == "CONFIRMED" }.count == 600)
+            #expect(try system.statuses(ids).values.filter { $0 == "CONFIRMED" }.count == 1800)
         }
     }
 
