@@ -15,12 +15,17 @@ The emulator's behaviour is otherwise untouched.
 import asyncio
 import os
 import pickle
+import signal
 import sys
 
 from aiohttp import web
 
 import localstripe.resources as resources
 from localstripe.server import app
+
+# A process started from a thread that blocks signals (a Swift test's, through
+# Foundation's Process) inherits that mask: without this, SIGTERM never arrives.
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 port = int(sys.argv[1])
 state_file = sys.argv[2]
@@ -76,4 +81,6 @@ Store.dump_to_disk = mark_dirty
 resources.store.try_load_from_disk()
 app.on_startup.append(start_flushing)
 app.on_cleanup.append(stop_flushing)
-web.run_app(app, host='127.0.0.1', port=port, access_log=None, print=None)
+# A stop (SIGTERM) waits at most a second for requests in flight: a client's idle
+# keep-alive connections must not hold it up (the tests stop it for an outage).
+web.run_app(app, host='127.0.0.1', port=port, access_log=None, print=None, shutdown_timeout=1.0)
