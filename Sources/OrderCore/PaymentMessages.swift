@@ -12,6 +12,10 @@ public struct Money: Sendable, Hashable, Codable, CustomStringConvertible {
         self.currency = currency
     }
 
+    /// The largest amount Stripe charges (99,999,999 minor units: 999,999.99 EUR),
+    /// and so the largest price and order amount the system takes.
+    public static let maximumMinor = 99_999_999
+
     /// Three upper-case letters (the form ISO 4217 codes have; the gateway knows which exist).
     public static func isValidCurrency(_ code: String) -> Bool {
         code.utf8.count == 3 && code.utf8.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }

@@ -40,17 +40,22 @@ public enum PaymentOutcomes {
             else { return .unknownOrder }
 
             guard isNews(outcome, to: payment) else { return .paymentOnly }
-            try record(outcome, on: connection)
             guard let event = event(of: outcome) else {
+                try record(outcome, payment: payment, on: connection)
                 if outcome.kind == .failed { return .gatewayRefused("\(outcome.step) refused: \(outcome.declineCode ?? "unknown")") }
                 return .paymentOnly
             }
+            // Decided before anything is written: an outcome the lifecycle refuses (one
+            // nothing asked for) leaves the payment row as it was.
             let transition: OrderTransition
             switch OrderLifecycle.decide(state, event) {
-            case .unchanged: return .paymentOnly
+            case .unchanged:
+                try record(outcome, payment: payment, on: connection)
+                return .paymentOnly
             case .refused(let refusal): return .refused(refusal)
             case .transition(let decided): transition = decided
             }
+            try record(outcome, payment: payment, on: connection)
             var movements: [StockStatements.NewMovement] = []
             if transition.effects.contains(.releaseHold) {
                 movements += try Reservations.endOrderHolds([orderId], as: "RELEASED", on: connection)
@@ -86,21 +91,24 @@ public enum PaymentOutcomes {
 
     /// Whether the payment row does not reflect the outcome yet.
     private static func isNews(_ outcome: PaymentOutcome, to payment: OrderDetails.Payment) -> Bool {
+        // About another intent than the order's (a webhook for an intent made by hand): not this payment's news.
+        if let recorded = payment.intentId, let intent = outcome.intentId, recorded != intent { return false }
         switch outcome.kind {
-        case .authorized: ["PENDING", "REQUIRES_ACTION"].contains(payment.status)
-        case .actionRequired: payment.status == "PENDING"
-        case .declined: ["PENDING", "REQUIRES_ACTION", "AUTHORIZED"].contains(payment.status)
-        case .captured: payment.captured.minor == 0
+        case .authorized: return ["PENDING", "REQUIRES_ACTION"].contains(payment.status)
+        case .actionRequired: return payment.status == "PENDING"
+        // Once authorized, a decline is stale (a webhook delivered late): only a failed capture fails a PAID order.
+        case .declined: return ["PENDING", "REQUIRES_ACTION"].contains(payment.status)
+        case .captured: return payment.captured.minor == 0
         // A declined payment stays DECLINED (its reason is the decline code) once its intent is cancelled too.
-        case .voided: ["PENDING", "REQUIRES_ACTION", "AUTHORIZED"].contains(payment.status)
+        case .voided: return ["PENDING", "REQUIRES_ACTION", "AUTHORIZED"].contains(payment.status)
         // A refund counts once, by its step's row (REQUESTED until settled).
-        case .refunded: true
-        case .failed: settlesCompensation(outcome) || ["PENDING", "REQUIRES_ACTION", "AUTHORIZED"].contains(payment.status)
+        case .refunded: return true
+        case .failed: return settlesCompensation(outcome) || ["PENDING", "REQUIRES_ACTION", "AUTHORIZED"].contains(payment.status)
         }
     }
 
     /// Writes the outcome to the payment row (and a refund's row).
-    private static func record(_ outcome: PaymentOutcome, on connection: PostgresConnection) throws {
+    private static func record(_ outcome: PaymentOutcome, payment: OrderDetails.Payment, on connection: PostgresConnection) throws {
         let orderId = outcome.orderId
         func update(status: String?, captured: Int? = nil, reason: String? = nil) throws {
             try connection.query(
@@ -116,7 +124,10 @@ public enum PaymentOutcomes {
         case .authorized: try update(status: "AUTHORIZED")
         case .actionRequired: try update(status: "REQUIRES_ACTION")
         case .declined: try update(status: "DECLINED", reason: outcome.declineCode)
-        case .captured: try update(status: "CAPTURED", captured: outcome.amount?.minor)
+        // Captures are always of the whole authorization: an answer that could not
+        // tell the amount (a charge the gateway did not expand) counts as all of it,
+        // so a later refund is never computed from zero.
+        case .captured: try update(status: "CAPTURED", captured: outcome.amount.map(\.minor).flatMap { $0 > 0 ? $0 : nil } ?? payment.amount.minor)
         case .voided: try update(status: "VOIDED")
         case .refunded:
             // Settled once by its step: a redelivered refund finds its row SUCCEEDED and adds nothing.

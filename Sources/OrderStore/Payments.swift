@@ -40,7 +40,17 @@ enum Payments {
         guard unpriced.isEmpty else { return .refused("product-unpriced: \(unpriced.joined(separator: ", "))") }
         let currencies = Set(lines.compactMap { prices[$0.productId]?.currency }).sorted()
         guard currencies.count == 1 else { return .refused("mixed-currency: \(currencies.joined(separator: ", "))") }
-        let minor = lines.reduce(0) { $0 + prices[$1.productId]!.minor * $1.quantity }
+        // Checked arithmetic: a price set far beyond any card's limit must refuse the
+        // order, not trap the worker on every redelivery.
+        var minor = 0
+        for line in lines {
+            let (cost, overflowed) = prices[line.productId]!.minor.multipliedReportingOverflow(by: line.quantity)
+            let (sum, tooMuch) = minor.addingReportingOverflow(cost)
+            guard !overflowed, !tooMuch, sum <= Money.maximumMinor else {
+                return .refused("payment-amount-too-large: more than \(Money.maximumMinor) minor units")
+            }
+            minor = sum
+        }
         guard minor > 0 else { return .refused("payment-amount-zero: the products cost nothing") }
         return .amount(Money(minor: minor, currency: currencies[0]))
     }

@@ -40,21 +40,35 @@ public struct PaymentCommandHandler: DeliveryHandler {
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         var outcomes = [DeliveryOutcome](repeating: .done, count: deliveries.count)
         var answers: [(index: Int, outcome: PaymentOutcome)] = []
-        await withTaskGroup(of: (Int, Result<PaymentOutcome, Failure>).self) { group in
-            for (index, delivery) in deliveries.enumerated() {
-                let command: PaymentCommand
-                do throws(PoisonMessage) {
-                    command = try PaymentCommand.decode(delivery.body)
-                } catch {
-                    outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
-                    continue
-                }
-                group.addTask { (index, await execute(command, logger: logger)) }
+        // One order's commands run one after another, in delivery order (a capture and
+        // a void of the same intent side by side could both see it authorized); the
+        // orders run concurrently.
+        var byOrder: [UUID: [(index: Int, command: PaymentCommand)]] = [:]
+        var orderOfArrival: [UUID] = []
+        for (index, delivery) in deliveries.enumerated() {
+            do throws(PoisonMessage) {
+                let command = try PaymentCommand.decode(delivery.body)
+                if byOrder[command.orderId] == nil { orderOfArrival.append(command.orderId) }
+                byOrder[command.orderId, default: []].append((index, command))
+            } catch {
+                outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
             }
-            for await (index, result) in group {
-                switch result {
-                case .success(let outcome): answers.append((index, outcome))
-                case .failure(let failure): outcomes[index] = failure.deliveryOutcome
+        }
+        await withTaskGroup(of: [(Int, Result<PaymentOutcome, Failure>)].self) { group in
+            for orderId in orderOfArrival {
+                let commands = byOrder[orderId]!
+                group.addTask {
+                    var results: [(Int, Result<PaymentOutcome, Failure>)] = []
+                    for (index, command) in commands { results.append((index, await execute(command, logger: logger))) }
+                    return results
+                }
+            }
+            for await results in group {
+                for (index, result) in results {
+                    switch result {
+                    case .success(let outcome): answers.append((index, outcome))
+                    case .failure(let failure): outcomes[index] = failure.deliveryOutcome
+                    }
                 }
             }
         }

@@ -112,10 +112,10 @@ struct StockServiceController<Context: RequestContext>: Sendable {
             errors.append(FieldError(field: key, message: "is not a known field"))
         }
         var minor: Int?
-        if case .integer(let number)? = object["minor"], number >= 0, let value = Int(exactly: number) {
+        if case .integer(let number)? = object["minor"], number >= 0, number <= Int64(Money.maximumMinor), let value = Int(exactly: number) {
             minor = value
         } else {
-            errors.append(FieldError(field: "minor", message: "must be an integer of at least 0 (minor units: cents)"))
+            errors.append(FieldError(field: "minor", message: "must be an integer from 0 to \(Money.maximumMinor) (minor units: cents)"))
         }
         var currency: String?
         if case .string(let code)? = object["currency"], Money.isValidCurrency(code) {

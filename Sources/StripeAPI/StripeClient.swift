@@ -44,28 +44,33 @@ public struct StripeClient: Sendable {
             "/v1/payment_intents",
             [
                 ("amount", "\(amount)"), ("currency", currency.lowercased()), ("payment_method", paymentMethod),
-                ("capture_method", "manual"), ("metadata[order_id]", orderId),
+                ("capture_method", "manual"), ("metadata[order_id]", orderId), Self.expandCharge,
             ],
             idempotencyKey: idempotencyKey)
     }
 
     public func retrievePaymentIntent(_ id: String) async throws(StripeError) -> StripePaymentIntent {
-        try await call(.GET, "/v1/payment_intents/\(Self.pathSegment(id))", form: [], idempotencyKey: nil)
+        try await call(.GET, "/v1/payment_intents/\(Self.pathSegment(id))?" + Self.formEncoded([Self.expandCharge]), form: [], idempotencyKey: nil)
     }
 
     public func confirmPaymentIntent(_ id: String, idempotencyKey: String) async throws(StripeError) -> StripePaymentIntent {
-        try await post("/v1/payment_intents/\(Self.pathSegment(id))/confirm", [], idempotencyKey: idempotencyKey)
+        try await post("/v1/payment_intents/\(Self.pathSegment(id))/confirm", [Self.expandCharge], idempotencyKey: idempotencyKey)
     }
 
     /// Captures the whole authorized amount.
     public func capturePaymentIntent(_ id: String, idempotencyKey: String) async throws(StripeError) -> StripePaymentIntent {
-        try await post("/v1/payment_intents/\(Self.pathSegment(id))/capture", [], idempotencyKey: idempotencyKey)
+        try await post("/v1/payment_intents/\(Self.pathSegment(id))/capture", [Self.expandCharge], idempotencyKey: idempotencyKey)
     }
 
     /// Cancels an intent not captured: its authorization is released.
     public func cancelPaymentIntent(_ id: String, idempotencyKey: String) async throws(StripeError) -> StripePaymentIntent {
-        try await post("/v1/payment_intents/\(Self.pathSegment(id))/cancel", [], idempotencyKey: idempotencyKey)
+        try await post("/v1/payment_intents/\(Self.pathSegment(id))/cancel", [Self.expandCharge], idempotencyKey: idempotencyKey)
     }
+
+    /// Every intent answer carries its charge in full: Stripe sends `latest_charge` as
+    /// an id unless asked to expand it, and the captured and refunded amounts are on the
+    /// charge (localstripe always expands it, and ignores the parameter).
+    static let expandCharge = ("expand[]", "latest_charge")
 
     // MARK: Refunds
 

@@ -31,9 +31,11 @@ public enum StripeError: Error, Sendable, Hashable, CustomStringConvertible {
         switch status {
         case 402:
             return .declined(code: detail?.declineCode ?? detail?.code ?? "card_declined")
-        case 502, 503, 504:
+        // 429: the gateway asks us to slow down. Like a gateway that is away it says
+        // nothing about the call, so it waits without spending a retry.
+        case 429, 502, 503, 504:
             return .unavailable(detail: "HTTP \(status)")
-        case 429, 500...599:
+        case 500...599:
             return .serverError(status: status)
         default:
             return .rejected(status: status, code: detail?.code, message: detail?.message ?? "HTTP \(status)")

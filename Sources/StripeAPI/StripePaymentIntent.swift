@@ -39,11 +39,14 @@ public struct StripePaymentIntent: Sendable, Hashable, Decodable {
     public let latestCharge: StripeCharge?
     public let lastPaymentError: PaymentError?
     public let metadata: [String: String]
+    /// What Stripe received once captured (localstripe leaves it empty).
+    public let amountReceived: Int?
 
     enum CodingKeys: String, CodingKey {
         case id, status, amount, currency, metadata
         case latestCharge = "latest_charge"
         case lastPaymentError = "last_payment_error"
+        case amountReceived = "amount_received"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -56,12 +59,14 @@ public struct StripePaymentIntent: Sendable, Hashable, Decodable {
         latestCharge = try? container.decodeIfPresent(StripeCharge.self, forKey: .latestCharge)
         lastPaymentError = try container.decodeIfPresent(PaymentError.self, forKey: .lastPaymentError)
         metadata = try container.decodeIfPresent([String: String].self, forKey: .metadata) ?? [:]
+        amountReceived = try? container.decodeIfPresent(Int.self, forKey: .amountReceived)
     }
 
     /// Minor units captured: the charge's `amount_captured` where the gateway
-    /// gives it, else its whole amount once `captured` (localstripe captures in full).
+    /// gives it, else its whole amount once `captured` (localstripe captures in
+    /// full), else the intent's `amount_received` (a charge not expanded).
     public var capturedAmount: Int {
-        guard let charge = latestCharge else { return 0 }
+        guard let charge = latestCharge else { return status == .succeeded ? amountReceived ?? 0 : 0 }
         return charge.amountCaptured ?? (charge.captured ? charge.amount : 0)
     }
 }

@@ -19,13 +19,14 @@ import Testing
         #expect(classify(402, "not json") == .declined(code: "card_declined"))
     }
 
-    @Test(arguments: [502, 503, 504])
-    func aGatewayThatIsAwayIsUnavailable(status: Int) {
+    /// Away, or asking us to slow down (429): either way the call waits without spending a retry.
+    @Test(arguments: [429, 502, 503, 504])
+    func aGatewayThatIsAwayOrThrottlingIsUnavailable(status: Int) {
         #expect(classify(status, "<html>bad gateway</html>") == .unavailable(detail: "HTTP \(status)"))
     }
 
-    @Test(arguments: [500, 501, 429])
-    func otherServerErrorsAndRateLimitsAreServerErrors(status: Int) {
+    @Test(arguments: [500, 501])
+    func otherServerErrorsAreServerErrors(status: Int) {
         #expect(classify(status, #"{"error":{"type":"api_error","message":"Not implemented"}}"#) == .serverError(status: status))
     }
 
