@@ -80,7 +80,11 @@ public enum PaymentOutcomes {
         case .declined: .paymentDeclined(reason: outcome.declineCode ?? "declined")
         case .captured: .paymentCaptured
         case .failed: settlesCompensation(outcome) ? nil : .paymentDeclined(reason: outcome.declineCode ?? "payment-failed")
-        case .voided, .refunded: nil
+        // Cancelled by anything but our own void (Stripe cancels an authorization left
+        // uncaptured for days; a person can in its dashboard): the payment is gone, so an
+        // order still waiting for it fails and releases its hold (one that stopped waiting is unchanged).
+        case .voided: settlesCompensation(outcome) ? nil : .paymentDeclined(reason: "intent-canceled")
+        case .refunded: nil
         }
     }
 

@@ -109,6 +109,36 @@ import Testing
     /// voided; the stock is not taken again. (Cancelled by the customer, not
     /// by the reservation timer: every test's sweeper ends any expired hold in
     /// the shared database, and would send the void to its own queues.)
+    /// An authorization cancelled outside the system (Stripe's
+    /// `payment_intent.canceled`: uncaptured for days, or by hand) fails the PAID
+    /// order waiting on it and gives its stock back; nothing is captured or voided again.
+    @Test func anIntentCancelledOutsideFailsThePaidOrderAndReleasesItsHold() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("pay-canceled", stock: ["vendorA": 4], price: 1000)
+            let order = system.paymentOrder([(product, 3)])
+            try await system.publish(order)
+            try await system.withWorker {
+                _ = try await system.reserved(order)
+                let amount = Money(minor: 3000, currency: "EUR")
+                try await system.send(PaymentOutcome(kind: .authorized, orderId: order.orderId, step: "authorize", intentId: "pi_gone", amount: amount))
+                try await system.waitForStatus(order.orderId, .paid)
+                #expect(try await system.takeCommands(1).map(\.kind) == [.capture])
+                try await system.send(PaymentOutcome(kind: .voided, orderId: order.orderId, step: "webhook", intentId: "pi_gone"))
+                try await system.waitForStatus(order.orderId, .failed)
+                // The capture already sent comes back refused: not news any more.
+                try await system.send(PaymentOutcome(
+                    kind: .failed, orderId: order.orderId, step: "capture", intentId: "pi_gone", declineCode: "intent-canceled"))
+                #expect(try await system.strayCommands().isEmpty, "nothing to void: the intent is cancelled already")
+            }
+            #expect(try system.orderRows([order.orderId])[order.orderId]?.reason == "intent-canceled")
+            #expect(try system.stock(of: product) == ["vendorA": 4], "the hold was released")
+            #expect(try system.causes(order.orderId) == [
+                "QUEUED>RESERVED:stock-reserved", "RESERVED>PAID:payment-authorized", "PAID>FAILED:payment-declined",
+            ])
+            #expect(try system.details(order.orderId).payment?.status == "VOIDED")
+        }
+    }
+
     @Test func aLateAuthorizationForACancelledOrderIsVoidedOnce() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.product("pay-late", stock: ["vendorA": 2], price: 500)
