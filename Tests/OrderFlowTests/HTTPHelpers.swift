@@ -33,4 +33,20 @@ extension TestClientProtocol {
         if let key { headers[HTTPField.Name("Idempotency-Key")!] = key }
         return try await call(.post, "/order", headers: headers, body: Array(json.utf8))
     }
+
+    /// `POST /order` as a shop's client sends it: a 503 (the broker's confirm came
+    /// later than PUBLISH_TIMEOUT_MS, as it can while the whole suite loads the shared
+    /// broker; nothing was accepted) is sent again after its Retry-After, up to three
+    /// times, under one Idempotency-Key (a random one when none is given), so a first
+    /// attempt the broker did take, confirmed too late, is the same order and not a
+    /// second. For tests about what happens after the 202, not about the intake.
+    func postOrderUntilAnswered(_ json: String, key: String? = nil) async throws -> HTTPResult {
+        let key = key ?? "test-\(UUID().uuidString.lowercased())"
+        var response = try await postOrder(json, key: key)
+        for _ in 0..<3 where response.status == 503 {
+            try await Task.sleep(for: .milliseconds(500))
+            response = try await postOrder(json, key: key)
+        }
+        return response
+    }
 }

@@ -34,7 +34,7 @@ struct LifecycleClient: Sendable {
         if let reservationId { body += #","reservationId":""# + reservationId.uuidString.lowercased() + #"""# }
         if let paymentMethod { body += #","payment":{"method":""# + paymentMethod + #""}"# }
         body += "}"
-        let response = try await client.call(.post, "/order", headers: [.contentType: "application/json"], body: Array(body.utf8))
+        let response = try await client.postOrderUntilAnswered(body)
         guard response.status == 202, let id = (response.json["orderId"] as? String).flatMap(UUID.init(uuidString:)) else {
             throw UnexpectedResponse(route: "POST /order", response: response)
         }

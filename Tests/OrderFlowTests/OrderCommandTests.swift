@@ -35,7 +35,7 @@ private let bearer = OrderCommandTests.shopBackend
             let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
             try await app.test(.router) { client in
                 for key in [nil, "checkout-\(UUID())"] {
-                    let accepted = try await client.postOrder(#"{"productId":"\#(product)","quantity":1}"#, key: key)
+                    let accepted = try await client.postOrderUntilAnswered(#"{"productId":"\#(product)","quantity":1}"#, key: key)
                     #expect(accepted.status == 202)
                     let location = try #require(accepted.headers[.location])
                     let order = try await client.call(.get, location)
@@ -63,7 +63,7 @@ private let bearer = OrderCommandTests.shopBackend
             let product = try system.product("cancel-queued", stock: ["vendorA": 10])
             let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
             try await app.test(.router) { client in
-                let accepted = try await client.postOrder(#"{"productId":"\#(product)","quantity":3}"#)
+                let accepted = try await client.postOrderUntilAnswered(#"{"productId":"\#(product)","quantity":3}"#)
                 let location = try #require(accepted.headers[.location])
                 let id = try #require(UUID(uuidString: accepted.json["orderId"] as? String ?? ""))
                 for (body, field) in [(#"{"reason":5}"#, "reason"), (#"{"actor":"system"}"#, "actor"), (#"{"why":"x"}"#, "why")] {
@@ -117,7 +117,7 @@ private let bearer = OrderCommandTests.shopBackend
             let product = try system.product("cancel-confirmed", stock: ["vendorA": 3, "vendorB": 3])
             let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
             try await app.test(.router) { client in
-                let accepted = try await client.postOrder(#"{"productId":"\#(product)","quantity":5}"#)
+                let accepted = try await client.postOrderUntilAnswered(#"{"productId":"\#(product)","quantity":5}"#)
                 let location = try #require(accepted.headers[.location])
                 let id = try #require(UUID(uuidString: accepted.json["orderId"] as? String ?? ""))
                 try await system.withWorker { _ = try await system.waitForOrders([id]) }
@@ -169,7 +169,7 @@ private let bearer = OrderCommandTests.shopBackend
                 try await system.withWorker(["WORKER_LINGER_MS": "0"]) {
                     var orders: [(id: UUID, cancel: HTTPResult)] = []
                     for round in 0..<30 {
-                        let accepted = try await client.postOrder(#"{"productId":"\#(product)","quantity":\#(1 + round % 3)}"#)
+                        let accepted = try await client.postOrderUntilAnswered(#"{"productId":"\#(product)","quantity":\#(1 + round % 3)}"#)
                         let location = try #require(accepted.headers[.location])
                         if round % 2 == 1 { try await Task.sleep(for: .milliseconds(round % 7 * 5)) }
                         let cancel = try await client.call(.post, location + "/cancel", headers: bearer)
@@ -218,7 +218,7 @@ private let bearer = OrderCommandTests.shopBackend
             let product = try system.product("guarded", stock: ["vendorA": 10])
             let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
             try await app.test(.router) { client in
-                let accepted = try await client.postOrder(#"{"productId":"\#(product)","quantity":2}"#, key: "checkout-42-\(UUID())")
+                let accepted = try await client.postOrderUntilAnswered(#"{"productId":"\#(product)","quantity":2}"#, key: "checkout-42-\(UUID())")
                 let id = try #require(UUID(uuidString: accepted.json["orderId"] as? String ?? ""))
                 try await system.withWorker { _ = try await system.waitForOrders([id]) }
                 let before = try Self.snapshot(order: id, product: product)
@@ -266,7 +266,7 @@ private let bearer = OrderCommandTests.shopBackend
             let other = try system.product("returns-other", stock: ["vendorB": 4])
             let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
             try await app.test(.router) { client in
-                let accepted = try await client.postOrder(
+                let accepted = try await client.postOrderUntilAnswered(
                     #"{"items":[{"productId":"\#(product)","quantity":5},{"productId":"\#(other)","quantity":2}]}"#)
                 let location = try #require(accepted.headers[.location])
                 let id = try #require(UUID(uuidString: accepted.json["orderId"] as? String ?? ""))
@@ -331,7 +331,7 @@ private let bearer = OrderCommandTests.shopBackend
             let product = try system.product("return-refused", stock: ["vendorA": 5])
             let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
             try await app.test(.router) { client in
-                let accepted = try await client.postOrder(#"{"productId":"\#(product)","quantity":2}"#)
+                let accepted = try await client.postOrderUntilAnswered(#"{"productId":"\#(product)","quantity":2}"#)
                 let location = try #require(accepted.headers[.location])
                 let id = try #require(UUID(uuidString: accepted.json["orderId"] as? String ?? ""))
                 try await system.withWorker { _ = try await system.waitForOrders([id]) }
