@@ -8,7 +8,9 @@ import TextCodecs
 /// machine decides, the effects are carried out (stock movements applied,
 /// holds ended), the transition is recorded (OrderHistory) and what it
 /// implies is written to the outbox (the order's events, vendor restocks,
-/// inventory events, payment voids and refunds). Lock order: orders → reservations → vendor_stock.
+/// inventory events, payment voids and refunds). Lock order: orders →
+/// reservations → vendor_stock; the order's `payments` row only ever under
+/// its order's row lock.
 public enum OrderCommands {
     /// Cancels the order. An order with no row yet is still QUEUED (no
     /// worker has decided it): when `queuedIfAbsent` (the caller recognised
