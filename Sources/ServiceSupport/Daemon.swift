@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 #if canImport(Glibc)
@@ -16,6 +17,11 @@ public enum Daemon {
         _ name: String,
         _ build: (Logger) async throws -> (configuration: Logger.Metadata, services: [any Service])
     ) async -> Never {
+        // Signals are trapped before anything else, not when the group starts: a SIGTERM
+        // that arrives while the daemon is still starting (an orchestrator scaling down,
+        // a test stopping a process it just started) is a graceful stop too, never a death by signal.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let running = Mutex<ServiceGroup?>(nil)
         let environment = EnvironmentConfiguration()
         // An unusable LOG_LEVEL is reported at the default level, and then stops the start as any configuration error does.
         let level = Result { try environment.logLevel() }
@@ -24,11 +30,24 @@ public enum Daemon {
         for (unknown, known) in environment.lookalikes {
             logger.warning("unknown variable \(unknown) (did you mean \(known.name)?)")
         }
+        Task {
+            for await signal in signals {
+                if let group = running.withLock({ $0 }) {
+                    await group.triggerGracefulShutdown()
+                } else {
+                    // Nothing has started, so nothing is in flight: stopping is exiting.
+                    logger.info("stopped before starting", metadata: [LogKey.signal: "\(signal)"])
+                    exit(0)
+                }
+            }
+        }
         do {
             _ = try level.get()
             let (configuration, services) = try await build(logger)
+            let group = serviceGroup(services, logger: logger)
+            running.withLock { $0 = group }
             logger.info("starting", metadata: configuration.merging([LogKey.version: "\(ProjectVersion.text)"]) { $1 })
-            try await serviceGroup(services, logger: logger).run()
+            try await group.run()
             logger.info("stopped")
             exit(0)
         } catch {
@@ -49,16 +68,15 @@ public enum Daemon {
 
     /// The group `run` runs: a service that returns or throws stops the
     /// group with an error, except a ``OneShotService``'s return, which
-    /// shuts it down gracefully.
-    public static func serviceGroup(
-        _ services: [any Service], logger: Logger, gracefulShutdownSignals: [UnixSignal] = [.sigterm, .sigint]
-    ) -> ServiceGroup {
+    /// shuts it down gracefully. It traps no signal itself: `run` forwards
+    /// SIGTERM and SIGINT to it as a graceful shutdown.
+    public static func serviceGroup(_ services: [any Service], logger: Logger) -> ServiceGroup {
         ServiceGroup(
             configuration: .init(
                 services: services.map { service in
                     .init(service: service, successTerminationBehavior: service is any OneShotService ? .gracefullyShutdownGroup : .cancelGroup)
                 },
-                gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+                logger: logger))
     }
 }
 

@@ -27,6 +27,9 @@ public enum LogKey {
     public static let prefetch = "prefetch", batchSize = "batch_size", concurrency = "concurrency"
     public static let lingerMilliseconds = "linger_ms", maxRetries = "max_retries", version = "version"
 
+    /// A daemon's life.
+    public static let signal = "signal"
+
     /// order events and the outbox relay.
     public static let exchange = "exchange", routingKey = "routing_key", published = "published", events = "events"
     public static let reservationTTLSeconds = "reservation_ttl_seconds", lowStockThreshold = "low_stock_threshold"

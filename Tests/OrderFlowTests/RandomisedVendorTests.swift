@@ -58,7 +58,7 @@ import Testing
                         if let running = vendorSync {
                             // Crashes and pauses take turns, so both happen in every run.
                             let crash = counts.crashes <= counts.pauses
-                            // A SIGTERM may arrive before the process handles signals: then it ends as killed, a crash too.
+                            // A SIGTERM may arrive before the process reaches its main: then it ends as killed, a crash too.
                             running.kill(crash ? SIGKILL : SIGTERM)
                             #expect(await running.waitForExit() != nil, "vendor-sync-worker did not exit")
                             if crash { counts.crashes += 1 } else { counts.pauses += 1 }
@@ -82,6 +82,9 @@ import Testing
                 #expect(settled["CONFLICTED", default: 0] == 0, "nothing is sold outside, so nothing conflicts")
             }
             if let running = vendorSync {
+                // One started in the loop's last turns may not have reached its main yet, and a SIGTERM
+                // then kills it whatever the daemon does; from "starting" on, it is a graceful stop.
+                #expect(await running.waitForLog(containing: "\"starting\""), "vendor-sync-worker did not start: \(running.log.suffix(500))")
                 running.kill(SIGTERM)
                 #expect(await running.waitForExit() == 0, "vendor-sync-worker exits 0 on SIGTERM: \(running.log.suffix(500))")
             }

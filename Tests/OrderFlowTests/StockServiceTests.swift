@@ -141,12 +141,12 @@ import Testing
     @Test func oneShotModeEndsItsGroupAndFailsWhenAVendorFails() async throws {
         var logger = Logger(label: "test-stock-sync-once")
         logger.logLevel = .critical
-        let failing = Daemon.serviceGroup(try app(token: nil).oneShotServices, logger: logger, gracefulShutdownSignals: [])
+        let failing = Daemon.serviceGroup(try app(token: nil).oneShotServices, logger: logger)
         let error = await #expect(throws: (any Error).self) { try await failing.run() }
         #expect(error.map { "\($0)" } == "stock sync failed for down")
 
         let healthy = TestEnvironment.vendorDatabaseURLs.map { "\($0.vendor)=\($0.url)" }.joined(separator: ",")
-        let succeeding = Daemon.serviceGroup(try app(token: nil, vendors: healthy).oneShotServices, logger: logger, gracefulShutdownSignals: [])
+        let succeeding = Daemon.serviceGroup(try app(token: nil, vendors: healthy).oneShotServices, logger: logger)
         try await succeeding.run()
     }
 }

@@ -86,7 +86,8 @@ extension OrderSystemFixture {
 
     /// Starts vendor-sync-worker as a process of its own, to be stopped with SIGTERM or killed.
     func startVendorSyncProcess() throws -> ChildProcess {
-        try ChildProcess("vendor-sync-worker", environment: environment.merging(["LOG_LEVEL": "warning"]) { $1 })
+        // At info it logs "starting" once it handles SIGTERM, which a test can wait for.
+        try ChildProcess("vendor-sync-worker", environment: environment.merging(["LOG_LEVEL": "info"]) { $1 })
     }
 
     /// Runs the real vendor-sync-worker services until `body` returns.

@@ -47,6 +47,17 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
+    /// Waits until the process's log contains `text` (at LOG_LEVEL info a daemon logs
+    /// `"starting"` once its signal handling is in place); false on timeout or exit.
+    public func waitForLog(containing text: String, timeout: Duration = .seconds(20)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !log.contains(text) {
+            guard process.isRunning, ContinuousClock.now < deadline else { return log.contains(text) }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return true
+    }
+
     deinit {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
