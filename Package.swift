@@ -84,6 +84,15 @@ let package = Package(
             ]
         ),
 
+        // MARK: A sales channel's messages and API (Shopify's): order webhooks in, stock levels out
+        .target(
+            name: "Shopify",
+            dependencies: [
+                "OrderCore", "TextCodecs",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
         // MARK: Shared infrastructure
         .target(name: "Topology", dependencies: ["AMQP"]),
         .target(
@@ -215,7 +224,15 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .target(name: "TestSupport", dependencies: ["AMQP", "Postgres", "ServiceSupport"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "AMQP", "Postgres", "ServiceSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(
             name: "PostgresTests",

@@ -14,9 +14,12 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
     public let reservationId: UUID?
     /// The payment it asks for: the worker holds its stock (RESERVED) instead of confirming it.
     public let payment: PaymentRequest?
+    /// The sales channel's reference, for an order a channel sent.
+    public let channel: ChannelOrderReference?
 
     public init(
-        orderId: UUID, lines: [OrderLine], idempotencyKey: String?, acceptedAt: Date, reservationId: UUID? = nil, payment: PaymentRequest? = nil
+        orderId: UUID, lines: [OrderLine], idempotencyKey: String?, acceptedAt: Date, reservationId: UUID? = nil, payment: PaymentRequest? = nil,
+        channel: ChannelOrderReference? = nil
     ) {
         self.orderId = orderId
         self.lines = lines
@@ -24,6 +27,7 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
         self.acceptedAt = acceptedAt
         self.reservationId = reservationId
         self.payment = payment
+        self.channel = channel
     }
 
     /// Codable's form of the message (JSONDecoder reads it; the
@@ -33,6 +37,7 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(acceptedAt, forKey: .acceptedAt)
+        try container.encodeIfPresent(channel, forKey: .channel)
         try container.encodeIfPresent(idempotencyKey, forKey: .idempotencyKey)
         try container.encode(lines, forKey: .lines)
         try container.encode(UUIDText.string(orderId), forKey: .orderId)
@@ -41,13 +46,26 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
     }
 
     /// The same bytes as `MessageCoding.encoder` (sorted keys, no
-    /// `idempotencyKey`, `payment` or `reservationId` when nil), written with `JSONWriter`: the API writes
+    /// `channel`, `idempotencyKey`, `payment` or `reservationId` when nil), written with `JSONWriter`: the API writes
     /// one per order, and JSONEncoder with Foundation's date formatting cost
     /// more than the rest of the request.
     public func encoded() -> [UInt8] {
         var writer = JSONWriter(capacity: 112 + (idempotencyKey?.utf8.count ?? 0) + lines.count * 48)
         writer.raw(#"{"acceptedAt":"#)
         writer.date(acceptedAt)
+        if let channel {
+            writer.raw(#","channel":{"channel":"#)
+            writer.string(channel.channel)
+            writer.raw(#","orderId":"#)
+            writer.string(channel.orderId)
+            if let orderName = channel.orderName {
+                writer.raw(#","orderName":"#)
+                writer.string(orderName)
+            }
+            writer.raw(#","shop":"#)
+            writer.string(channel.shop)
+            writer.raw("}")
+        }
         if let idempotencyKey {
             writer.raw(#","idempotencyKey":"#)
             writer.string(idempotencyKey)
@@ -99,9 +117,11 @@ public struct OrderPlaced: Sendable, Hashable, Codable {
         var errors: [FieldError] = []
         let reservationId = OrderRequest.validateReservationId(fields["reservationId"], errors: &errors)
         let payment = OrderRequest.validatePayment(fields["payment"], errors: &errors)
+        let channel = ChannelOrderReference.validate(fields["channel"], errors: &errors)
         for error in errors { fields.note("\(error.field): \(error.message)") }
         guard fields.problems.isEmpty, let orderId else { throw fields.poison }
         return OrderPlaced(
-            orderId: orderId, lines: lines, idempotencyKey: key, acceptedAt: acceptedAt, reservationId: reservationId, payment: payment)
+            orderId: orderId, lines: lines, idempotencyKey: key, acceptedAt: acceptedAt, reservationId: reservationId, payment: payment,
+            channel: channel)
     }
 }

@@ -64,7 +64,7 @@ struct ProjectDocumentationTests {
         ["CRabbitMQShims", "TextCodecs"],
         ["AMQP", "Postgres", "ServiceSupport", "StripeAPI"],
         ["OrderCore", "Topology"],
-        ["Messaging", "OrderStore", "HTTPSupport"],
+        ["Messaging", "OrderStore", "HTTPSupport", "Shopify"],
         ["OrderAPI", "OrderWorker", "VendorSync", "StockSync", "PaymentWorker", "Admin"],
         ["order-api", "order-worker", "vendor-sync-worker", "stock-sync", "payment-worker", "orderctl", "bench-amqp", "bench-load"],
     ]
