@@ -60,6 +60,9 @@ public struct OrderView: Renderable, Encodable {
             if let reason = o.reason { fields.append(["reason", reason]) }
             if o.reviewRequired { fields.append(["review", o.reviewReason ?? "required"]) }
             if let key = o.idempotencyKey { fields.append(["idempotency key", key]) }
+            if let channel = o.channel {
+                fields.append(["channel", "\(channel.name) \(channel.shop) order \(channel.orderId)" + (channel.orderName.map { " (\($0))" } ?? "")])
+            }
             if let payment = o.payment {
                 fields.append(["payment", "\(payment.status) \(payment.amount) by \(payment.method), intent \(payment.intentId ?? "-")"])
                 fields.append(["captured / refunded", "\(payment.captured) / \(payment.refunded)"])

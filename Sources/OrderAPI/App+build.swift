@@ -6,6 +6,7 @@ import Messaging
 import NIOCore
 import OrderStore
 import Postgres
+import Shopify
 import StripeAPI
 
 /// Builds order-api from its configuration (the executable and the tests use the same).
@@ -33,9 +34,15 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         defaultHoldSeconds: configuration.defaultHoldSeconds
     ).addRoutes(to: router)
     ProductsController(database: database).addRoutes(to: router)
+    let webhookPublisher = TransactionalPublisher(publisher: publisher, timeout: configuration.publishTimeout)
     StripeWebhookController(
-        signature: configuration.stripeWebhookSecret.map { StripeSignature(secret: $0) }, database: database, publisher: publisher,
-        queue: configuration.topology.paymentOutcomes.main, maxBodyBytes: configuration.maxBodyBytes, publishTimeout: configuration.publishTimeout
+        signature: configuration.stripeWebhookSecret.map { StripeSignature(secret: $0) }, database: database, publisher: webhookPublisher,
+        queue: configuration.topology.paymentOutcomes.main, maxBodyBytes: configuration.maxBodyBytes
+    ).addRoutes(to: router)
+    ShopifyWebhookController(
+        signature: configuration.shopifyWebhookSecret.map { ShopifyWebhookSignature(secret: $0) }, database: database,
+        publisher: webhookPublisher, orderIDs: configuration.orderIDs, routing: routing, queues: configuration.topology.orders,
+        maxBodyBytes: configuration.maxBodyBytes
     ).addRoutes(to: router)
     HealthController(publisher: publisher, database: database).addRoutes(to: router)
     let document = OrderAPIRoutes.openAPIDocument

@@ -8,6 +8,7 @@ import OrderCore
 import OrderStore
 import Postgres
 import ServiceSupport
+import Shopify
 import TextCodecs
 
 /// Built once, here because a generic type cannot hold a static: building the
@@ -44,6 +45,13 @@ struct OrdersController<Context: RequestContext>: Sendable {
         }
         try JSONMediaType.require(request)
         let key = try Self.validIdempotencyKey(request.headers[idempotencyKeyField])
+        if let key, key.hasPrefix(Self.channelKeyPrefix) {
+            // A channel order's id is derived from its key: a client holding one could take that order's id.
+            throw Problem(
+                status: .badRequest, code: "invalid-request", title: "The request is invalid",
+                detail: "an Idempotency-Key starting with \"\(Self.channelKeyPrefix)\" is reserved for Shopify's orders",
+                errors: [FieldError(field: "Idempotency-Key", message: "must not start with \"\(Self.channelKeyPrefix)\"")])
+        }
         let body = try await request.body.collect(upTo: maxBodyBytes)
         let submission: OrderSubmission
         switch OrderRequest.parse(body.readableBytesView) {
@@ -244,6 +252,9 @@ struct OrdersController<Context: RequestContext>: Sendable {
         writer.raw(#","status":"QUEUED"}"#)
         return writer.bytes
     }
+
+    /// The idempotency keys Shopify's orders are taken under (`ChannelOrderReference.idempotencyKey`).
+    static var channelKeyPrefix: String { ShopifyOrder.channel + ":" }
 
     /// 1 to 255 visible ASCII characters.
     static func validIdempotencyKey(_ value: String?) throws -> String? {

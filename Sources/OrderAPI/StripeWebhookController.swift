@@ -15,11 +15,6 @@ import TextCodecs
 
 private let stripeSignatureField = HTTPField.Name("Stripe-Signature")!
 
-/// A generic type cannot hold a static: what every webhook 503 for the broker says.
-private let brokerUnavailable = Problem(
-    status: .serviceUnavailable, code: "broker-unavailable", title: "The event cannot be taken right now",
-    detail: "nothing was recorded; deliver it again", retryAfterSeconds: 2)
-
 /// `POST /webhooks/stripe`: Stripe's word on a PaymentIntent, for the order
 /// worker. The raw body must carry a valid `Stripe-Signature`; then the event
 /// is taken once per event id: its id is inserted into `stripe_webhook_events`
@@ -31,10 +26,9 @@ struct StripeWebhookController<Context: RequestContext>: Sendable {
     /// nil: `STRIPE_WEBHOOK_SECRET` unset, every delivery refused.
     let signature: StripeSignature?
     let database: PostgresPool
-    let publisher: ReconnectingPublisher
+    let publisher: TransactionalPublisher
     let queue: String
     let maxBodyBytes: Int
-    let publishTimeout: Duration
 
     func addRoutes(to router: HTTPRouter<Context>) {
         router.post("/webhooks/stripe", use: receive)
@@ -63,22 +57,16 @@ struct StripeWebhookController<Context: RequestContext>: Sendable {
             context.logger.info("stripe webhook ignored", metadata: metadata.merging(["why": .string(event.ignoredBecause ?? "")]) { $1 })
             return try Self.answer(.ignored)
         }
-        let channel: AMQPChannel
-        do {
-            channel = try await publisher.currentChannel()
-        } catch {
-            context.logger.warning("stripe webhook not taken: broker unavailable", metadata: metadata.merging([LogKey.error: "\(error)"]) { $1 })
-            throw brokerUnavailable
-        }
+        let channel = try await publisher.channel(logger: context.logger, metadata: metadata)
         let message = AMQPOutgoingMessage(outcome.outboundMessage(queue: queue, messageId: event.id), timestamp: Date())
-        let (eventId, eventType, timeout, logger) = (event.id, event.type, publishTimeout, context.logger)
+        let (eventId, eventType, publisher, logger) = (event.id, event.type, publisher, context.logger)
         let taken = try await database.withTransaction { connection -> Taken in
             let inserted = try connection.query(
                 "INSERT INTO stripe_webhook_events (event_id, type) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
                 [eventId, eventType])
             guard inserted.first != nil else { return .duplicate }
             // On the pool's own thread, which may block: the commit waits for the confirm.
-            try Self.publishConfirmed(message, on: channel, timeout: timeout, logger: logger)
+            try publisher.publishConfirmed([message], on: channel, logger: logger)
             return .applied
         }
         context.logger.info(
@@ -89,34 +77,5 @@ struct StripeWebhookController<Context: RequestContext>: Sendable {
 
     private static func answer(_ taken: Taken) throws -> Response {
         try JSONResponse.make(["status": taken.rawValue])
-    }
-
-    /// Publishes and blocks the calling thread (never a cooperative or event-loop
-    /// one) until the broker confirms, at most `timeout`.
-    private static func publishConfirmed(_ message: AMQPOutgoingMessage, on channel: AMQPChannel, timeout: Duration, logger: Logger) throws {
-        let confirm = Confirm()
-        channel.publish(
-            message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory, properties: message.properties
-        ) { outcome in
-            confirm.result.withLock { $0 = outcome }
-            confirm.done.signal()
-        }
-        let milliseconds = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        let answered = confirm.done.wait(timeout: .now() + .milliseconds(milliseconds)) == .success
-        switch confirm.result.withLock({ $0 }) {
-        case .success? where answered:
-            return
-        case .failure(let error)? where answered:
-            logger.warning("stripe webhook not taken: the publish failed", metadata: [LogKey.error: "\(error)"])
-        default:
-            logger.warning("stripe webhook not taken: no confirm in time", metadata: ["timeout": "\(timeout)"])
-        }
-        throw brokerUnavailable
-    }
-
-    /// The broker's answer to one publish, set on the connection's thread.
-    private final class Confirm: Sendable {
-        let done = DispatchSemaphore(value: 0)
-        let result = Mutex<Result<Void, AMQPError>?>(nil)
     }
 }

@@ -17,16 +17,22 @@ public enum OrderCommands {
     /// the id as one the API issued), its row is created QUEUED and
     /// cancelled, so the worker later finds it cancelled and takes nothing.
     /// A second cancel changes nothing. Answers the order as it is then.
+    /// `channel`: the channel's reference of the order it cancels, kept on a
+    /// row the cancel creates (the worker finds the row and does not write it).
     public static func cancel(
-        _ orderId: UUID, reason: String?, actor: OrderActor, queuedIfAbsent: Bool, routing: OutboxRouting,
-        on connection: PostgresConnection
+        _ orderId: UUID, reason: String?, actor: OrderActor, queuedIfAbsent: Bool, channel: ChannelOrderReference? = nil,
+        routing: OutboxRouting, on connection: PostgresConnection
     ) throws -> OrderDetails {
         try connection.withTransaction { connection in
             var state = try lockedState(of: orderId, on: connection)
             if state == nil, queuedIfAbsent {
                 // A worker inserting the order at the same moment wins or waits for this row: either way one decision.
                 try connection.query(
-                    "INSERT INTO orders (id, status) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", [orderId, OrderState.queued.rawValue])
+                    """
+                    INSERT INTO orders (id, status, channel, channel_shop, channel_order_id, channel_order_name)
+                    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING
+                    """,
+                    [orderId, OrderState.queued.rawValue, channel?.channel, channel?.shop, channel?.orderId, channel?.orderName])
                 state = try lockedState(of: orderId, on: connection)
             }
             guard let state else { throw notFound(orderId) }

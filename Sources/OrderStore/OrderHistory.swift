@@ -86,11 +86,13 @@ public enum OrderHistory {
         let rows = try connection.query(
             """
             WITH d AS (
-                SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::uuid[])
-                    AS d(id, key, queued_at, to_status, cause, reason, event_id)
+                SELECT * FROM unnest(
+                    $1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::uuid[],
+                    $9::text[], $10::text[], $11::text[], $12::text[])
+                    AS d(id, key, queued_at, to_status, cause, reason, event_id, channel, shop, channel_order_id, channel_order_name)
             ), inserted AS (
-                INSERT INTO orders (id, idempotency_key, status, reason, queued_at, last_seq)
-                SELECT d.id, d.key, d.to_status, d.reason, d.queued_at, 1 FROM d
+                INSERT INTO orders (id, idempotency_key, status, reason, queued_at, last_seq, channel, channel_shop, channel_order_id, channel_order_name)
+                SELECT d.id, d.key, d.to_status, d.reason, d.queued_at, 1, d.channel, d.shop, d.channel_order_id, d.channel_order_name FROM d
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id, updated_at
             )
@@ -104,7 +106,7 @@ public enum OrderHistory {
                 PostgresArray(orders.map { $0.order.acceptedAt.postgresText! }), PostgresArray(orders.map(\.expected.to.rawValue)),
                 PostgresArray(orders.map(\.expected.event.name)), PostgresArray(optional: orders.map(\.expected.event.reason)),
                 PostgresArray(eventIds), actor.rawValue,
-            ]
+            ] + ChannelColumns(orders.map(\.order.channel)).parameters
         ).rows
         var occurred: [UUID: Date] = [:]
         for row in rows { occurred[try row.decode(0)] = try row.decode(1) }
@@ -152,9 +154,14 @@ public enum OrderHistory {
     public static func insertQueued(_ order: OrderPlaced, on connection: PostgresConnection) throws -> Bool {
         try connection.query(
             """
-            INSERT INTO orders (id, idempotency_key, status, queued_at) VALUES ($1, $2, 'QUEUED', $3)
+            INSERT INTO orders (id, idempotency_key, status, queued_at, channel, channel_shop, channel_order_id, channel_order_name)
+            VALUES ($1, $2, 'QUEUED', $3, $4, $5, $6, $7)
             ON CONFLICT (id) DO NOTHING
-            """, [order.orderId, order.idempotencyKey, order.acceptedAt]
+            """,
+            [
+                order.orderId, order.idempotencyKey, order.acceptedAt, order.channel?.channel, order.channel?.shop, order.channel?.orderId,
+                order.channel?.orderName,
+            ]
         ).affectedRows == 1
     }
 

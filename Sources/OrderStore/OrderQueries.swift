@@ -55,6 +55,15 @@ public struct OrderDetails: Sendable, Hashable, Codable {
         }
     }
 
+    /// The sales channel's own reference of an order a channel sent.
+    public struct Channel: Sendable, Hashable, Codable {
+        /// The channel, e.g. "shopify".
+        public let name: String
+        public let shop: String
+        public let orderId: String
+        public let orderName: String?
+    }
+
     @LowercaseUUID public var orderId: UUID
     public let status: OrderState
     public let reason: String?
@@ -71,6 +80,8 @@ public struct OrderDetails: Sendable, Hashable, Codable {
     public let lines: [Line]
     public let movements: [Movement]
     public let payment: Payment?
+    /// Absent for an order placed through the HTTP API.
+    public let channel: Channel?
 
     /// The movements that took stock from a vendor for the order.
     public var allocations: [Movement] { movements.filter { $0.kind == StockMovementKind.allocate.rawValue } }
@@ -96,7 +107,7 @@ public enum OrderQueries {
         guard let row = try connection.query(
             """
             SELECT id, status, reason, review_required, review_reason, idempotency_key, reserved_until, reservation_id,
-                queued_at, created_at, updated_at
+                queued_at, created_at, updated_at, channel, channel_shop, channel_order_id, channel_order_name
             FROM orders WHERE id = $1
             """, [id]
         ).first else { return nil }
@@ -121,7 +132,11 @@ public enum OrderQueries {
             reviewRequired: row.decode(3), reviewReason: row.decode(4, as: String?.self), idempotencyKey: row.decode(5, as: String?.self),
             reservedUntil: row.decode(6, as: Date?.self), reservationId: row.decode(7, as: UUID?.self).map(UUIDText.string),
             queuedAt: row.decode(8, as: Date?.self), createdAt: row.decode(9), updatedAt: row.decode(10), lines: lines,
-            movements: movements, payment: try Payments.payment(of: id, locking: false, on: connection))
+            movements: movements, payment: try Payments.payment(of: id, locking: false, on: connection),
+            channel: row.decode(11, as: String?.self).map {
+                OrderDetails.Channel(
+                    name: $0, shop: try row.decode(12, as: String?.self) ?? "", orderId: try row.decode(13), orderName: try row.decode(14, as: String?.self))
+            })
     }
 
     /// The order that holds this Idempotency-Key, with its lines in request

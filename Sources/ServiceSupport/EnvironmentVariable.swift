@@ -55,6 +55,9 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case paymentBreakerOpenSeconds = "PAYMENT_BREAKER_OPEN_SECONDS"
     case localstripePort = "LOCALSTRIPE_PORT"
 
+    // Sales channels: order-api (Shopify's order webhooks).
+    case shopifyWebhookSecret = "SHOPIFY_WEBHOOK_SECRET"
+
     // stock-sync.
     case stockSyncIntervalSeconds = "STOCK_SYNC_INTERVAL_SECONDS"
     case stockSyncHTTPHost = "STOCK_SYNC_HTTP_HOST"

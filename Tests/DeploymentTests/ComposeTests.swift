@@ -113,6 +113,14 @@ struct ComposeTests {
         #expect(Self.publishedPorts(of: localstripe).isEmpty)
     }
 
+    /// order-api verifies Shopify's order webhooks with the secret the
+    /// environment gives; unset it refuses them, so it is not required.
+    @Test func orderAPIIsGivenTheShopifyWebhookSecret() throws {
+        let api = Self.environment(of: try #require(try Self.services()["order-api"]))
+        #expect(api["SHOPIFY_WEBHOOK_SECRET"] == "${SHOPIFY_WEBHOOK_SECRET:-}")
+        #expect(try Self.text("compose.dev.env").contains("\nSHOPIFY_WEBHOOK_SECRET="), "the development stack takes Shopify webhooks")
+    }
+
     // MARK: Broker and database
 
     /// A supported broker (4.x; the topology also holds on 3.10, which the tests run)
