@@ -243,6 +243,7 @@ let package = Package(
         .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport", "TextCodecs"]),
         .testTarget(name: "TextCodecsTests", dependencies: ["TextCodecs"]),
         .testTarget(name: "StripeAPITests", dependencies: ["StripeAPI", "TextCodecs", "TestSupport"]),
+        .testTarget(name: "ShopifyTests", dependencies: ["Shopify", "OrderCore"]),
         .testTarget(
             name: "PaymentWorkerTests",
             dependencies: [
