@@ -121,26 +121,30 @@ struct ShopifyWebhookController<Context: RequestContext>: Sendable {
     private func create(
         _ body: [UInt8], _ delivery: Delivery, metadata: inout Logger.Metadata, logger: Logger
     ) async throws -> (Taken, UUID?) {
-        let parsed: Result<ShopifyOrder, ShopifyOrder.Malformed> = Result { () throws(ShopifyOrder.Malformed) in try ShopifyOrder.parse(body) }
+        let parsed: Result<ShopifyOrder, ShopifyOrder.Malformed>
+        do {
+            parsed = .success(try ShopifyOrder.parse(body))
+        } catch {
+            parsed = .failure(error)
+        }
         let orderId = try? parsed.get().orderId(shop: delivery.shop, ids: orderIDs)
         if let orderId { metadata[LogKey.orderId] = .string(UUIDText.string(orderId)) }
         let channel = try await publisher.channel(logger: logger, metadata: metadata)
         let (orderIDs, queues, publisher) = (orderIDs, queues, publisher)
         let (taken, failure) = try await database.withTransaction { connection -> (Taken, ShopifyOrder.Malformed?) in
             // A delivery that cannot become an order still becomes a message: dead-lettered with its reason.
-            let message: AMQPOutgoingMessage
-            let failure: ShopifyOrder.Malformed?
+            let (message, failure): (AMQPOutgoingMessage, ShopifyOrder.Malformed?)
             do {
                 let order = try parsed.get()
                 let products = try SKUMappings.products(
                     forSKUs: order.lineItems.compactMap(\.sku), channel: ShopifyOrder.channel, on: connection)
                 let placed = try order.orderPlaced(shop: delivery.shop, ids: orderIDs, products: products, acceptedAt: Date())
-                message = AMQPOutgoingMessage(
-                    placed.encoded(), routingKey: queues.main, mandatory: true, properties: placed.amqpProperties(appID: "order-api"))
-                failure = nil
+                (message, failure) = (
+                    AMQPOutgoingMessage(placed.encoded(), routingKey: queues.main, mandatory: true, properties: placed.amqpProperties(appID: "order-api")),
+                    nil
+                )
             } catch let malformed as ShopifyOrder.Malformed {
-                message = Self.deadLetter(body, malformed, delivery, orderId: orderId, queues: queues)
-                failure = malformed
+                (message, failure) = (Self.deadLetter(body, malformed, delivery, orderId: orderId, queues: queues), malformed)
             }
             let taken: Taken = failure == nil ? .enqueued : .deadLettered
             guard try Self.record(delivery, outcome: taken, on: connection) else { return (.duplicate, nil) }

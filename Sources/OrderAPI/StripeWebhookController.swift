@@ -1,5 +1,4 @@
 import AMQP
-import Dispatch
 import Foundation
 import HTTPSupport
 import HTTPTypes
@@ -10,7 +9,6 @@ import OrderCore
 import Postgres
 import ServiceSupport
 import StripeAPI
-import Synchronization
 import TextCodecs
 
 private let stripeSignatureField = HTTPField.Name("Stripe-Signature")!

@@ -283,6 +283,34 @@ import Topology
         }
     }
 
+    /// A channel's order shows the channel's reference; an API order has none.
+    @Test func ordersShowPrintsTheChannelReference() async throws {
+        try await DLQFixture.with { system in
+            let product = try system.product("channel", stock: ["vendorA": 3])
+            let shop = "\(TestEnvironment.uniqueName("shop")).myshopify.com"
+            let reference = ChannelOrderReference(channel: "shopify", shop: shop, orderId: "450789469", orderName: "#1001")
+            let channelOrder = OrderPlaced(
+                orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: reference.idempotencyKey, acceptedAt: Date(),
+                channel: reference)
+            let plainOrder = OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())
+            try await system.publish([DLQFixture.orderMessage(channelOrder), DLQFixture.orderMessage(plainOrder)], to: system.topology.orders.main)
+            try await system.withWorker { () async throws in
+                let statuses = try await system.waitForOrders([channelOrder.orderId, plainOrder.orderId])
+                #expect(statuses == [channelOrder.orderId: "CONFIRMED", plainOrder.orderId: "CONFIRMED"])
+            }
+            let table = try Command.orderctl(["orders", "show", channelOrder.orderId.uuidString])
+            #expect(table.stdout.contains("shopify \(shop) order 450789469 (#1001)"), "\(table.stdout)")
+            let json = try Command.orderctl(["orders", "show", channelOrder.orderId.uuidString, "--output", "json"])
+            let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+            let channel = try #require(object?["channel"] as? [String: String], "\(json.stdout)")
+            #expect(channel == ["name": "shopify", "shop": shop, "orderId": "450789469", "orderName": "#1001"])
+            let plain = try Command.orderctl(["orders", "show", plainOrder.orderId.uuidString, "--output", "json"])
+            let plainObject = try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as? [String: Any]
+            #expect(plainObject?["status"] as? String == "CONFIRMED")
+            #expect(plainObject?["channel"] == nil)
+        }
+    }
+
     /// `events tail` prints what is published to the topology's order_events after
     /// it bound its queue, one JSON line each, only for its routing keys, and
     /// stops after --count.
