@@ -86,12 +86,13 @@ struct ShopifyWebhookChaosTests {
                 plan.append(Planned(name: "forgery \(forgedIds.count)", body: sent, headers: ShopifyWebhookTests.headers(body, delivery), signed: false))
             }
             plan.shuffle()
+            let deliveries = plan
 
             let started = ContinuousClock.now
             let expected = try orders.map { try ShopifyWebhookTests.orderId(system, shop: shop, id: $0.shopifyId) }
-            let answers = try await system.withWorker {
+            let answers = try await system.withWorker { () async throws -> [Answered] in
                 let answers = try await ShopifyWebhookTests.app(system).test(.live) { client in
-                    try await ConcurrentRounds.map(plan, width: 16) { planned -> Answered in
+                    try await ConcurrentRounds.map(deliveries, width: 16) { planned -> Answered in
                         // Shopify delivers again after a failure (a 503 while the broker's confirm was late): so does this.
                         var attempt = 0
                         while true {

@@ -145,17 +145,17 @@ import Testing
                 ("not base64 of 32 bytes", body, "c2hvcnQ="),
                 ("malformed body, wrong signature", Array("not json".utf8), Self.signature.header(for: body)),
             ]
-            var webhookIds: [String] = []
+            let deliveries = cases.map { _ in Delivery(shop: shop) }
             try await Self.app(system).test(.router) { client in
-                for (name, payload, signature) in cases {
-                    let delivery = Delivery(shop: shop, signature: .some(signature))
-                    webhookIds.append(delivery.webhookId!)
+                for ((name, payload, signature), unsigned) in zip(cases, deliveries) {
+                    var delivery = unsigned
+                    delivery.signature = .some(signature)
                     let response = try await Self.deliver(payload, delivery, to: client)
                     #expect(response.status == 401, "\(name): \(response.text)")
                     #expect(response.json["code"] as? String == "invalid-signature", "\(name)")
                 }
             }
-            for id in webhookIds { #expect(try Self.outcome(ofWebhook: id) == nil) }
+            for delivery in deliveries { #expect(try Self.outcome(ofWebhook: delivery.webhookId!) == nil) }
             #expect(try await system.depth(system.topology.orders.main) == 0)
             #expect(try await system.depth(system.topology.orders.deadLetter) == 0)
         }
@@ -206,25 +206,25 @@ import Testing
                 for delivery in [first, first, Delivery(shop: shop)] { answers.append(try await Self.deliver(body, delivery, to: client)) }
                 #expect(answers.map(\.status) == [200, 200, 200], "\(answers.map(\.text))")
                 #expect(answers.map { $0.json["status"] as? String } == ["enqueued", "duplicate", "enqueued"])
-                #expect(answers[0].json["orderId"] as? String == UUIDText.string(expectedId))
-                #expect(answers[2].json["orderId"] as? String == UUIDText.string(expectedId))
+                #expect(answers[0].json["orderId"] as? String == expectedId.uuidString.lowercased())
+                #expect(answers[2].json["orderId"] as? String == expectedId.uuidString.lowercased())
 
                 let messages = try await system.drain(system.topology.orders.main)
                 #expect(messages.count == 2)
                 let placed = try messages.map { try OrderPlaced.decode($0.body) }
                 #expect(placed.allSatisfy { $0.orderId == expectedId && $0.lines == [OrderLine(productId: product, quantity: 3)] })
                 #expect(placed.first?.channel == ChannelOrderReference(channel: "shopify", shop: shop, orderId: String(shopifyId), orderName: "#4711"))
-                #expect(messages.allSatisfy { $0.properties.correlationID == UUIDText.string(expectedId) && $0.properties.isPersistent })
+                #expect(messages.allSatisfy { $0.properties.correlationID == expectedId.uuidString.lowercased() && $0.properties.isPersistent })
                 #expect(messages.first?.properties.type == OrderPlaced.messageType)
 
                 try await system.publish(messages.map { ($0.body, $0.properties) }, to: system.topology.orders.main)
-                try await system.withWorker {
+                try await system.withWorker { () async throws in
                     #expect(try await system.waitForOrders([expectedId]) == [expectedId: "CONFIRMED"])
                     try await system.waitUntilTaken(system.topology.orders.main)
                 }
                 #expect(try system.stock(of: product) == ["vendorA": 7])
 
-                let shown = try await client.call(.get, "/orders/\(UUIDText.string(expectedId))")
+                let shown = try await client.call(.get, "/orders/\(expectedId.uuidString.lowercased())")
                 let channel = try #require(shown.json["channel"] as? [String: Any], "\(shown.text)")
                 #expect(channel["name"] as? String == "shopify")
                 #expect(channel["shop"] as? String == shop)
@@ -242,11 +242,11 @@ import Testing
             let product = try system.product("api", stock: ["vendorA": 3])
             try await Self.app(system).test(.router) { client in
                 let accepted = try await client.postOrderUntilAnswered(#"{"productId":"\#(product)","quantity":1}"#)
-                let id = try #require(UUIDText.parse(accepted.json["orderId"] as? String ?? ""))
-                try await system.withWorker {
+                let id = try #require(UUID(uuidString: accepted.json["orderId"] as? String ?? ""))
+                try await system.withWorker { () async throws in
                     #expect(try await system.waitForOrders([id]) == [id: "CONFIRMED"])
                 }
-                let shown = try await client.call(.get, "/orders/\(UUIDText.string(id))")
+                let shown = try await client.call(.get, "/orders/\(id.uuidString.lowercased())")
                 #expect(shown.json["status"] as? String == "CONFIRMED")
                 #expect(shown.json.keys.contains("channel") == false, "\(shown.text)")
             }
@@ -263,7 +263,7 @@ import Testing
                 let response = try await Self.deliver(Self.orderBody(id: shopifyId, lines: [(sku, 1)]), Delivery(shop: shop), to: client)
                 #expect(response.json["status"] as? String == "enqueued", "\(response.text)")
             }
-            try await system.withWorker {
+            try await system.withWorker { () async throws in
                 #expect(try await system.waitForOrders([id]) == [id: "REJECTED"])
             }
             let reason = try #require(try Self.reason(of: id))
@@ -283,15 +283,13 @@ import Testing
         try await OrderSystemFixture.with { system in
             let shop = Self.uniqueShop()
             let bodies: [(String, [UInt8])] = [
-                ("no line items", Array(#"{"id":\#(Self.shopifyId()),"name":"#1","line_items":[]}"#.utf8)),
+                ("no line items", Array(##"{"id":\##(Self.shopifyId()),"name":"#1","line_items":[]}"##.utf8)),
                 ("a line without a SKU", Self.orderBody(id: Self.shopifyId(), lines: [(nil, 1)])),
                 ("not JSON", Array("{\"id\":".utf8)),
             ]
-            var deliveries: [Delivery] = []
+            let deliveries = bodies.map { _ in Delivery(shop: shop) }
             try await Self.app(system).test(.router) { client in
-                for (name, body) in bodies {
-                    let delivery = Delivery(shop: shop)
-                    deliveries.append(delivery)
+                for ((name, body), delivery) in zip(bodies, deliveries) {
                     let response = try await Self.deliver(body, delivery, to: client)
                     #expect(response.status == 200, "\(name): \(response.text)")
                     #expect(response.json["status"] as? String == "dead-lettered", "\(name)")
@@ -335,10 +333,10 @@ import Testing
                     to: client)
                 #expect(cancelled.status == 200, "\(cancelled.text)")
                 #expect(cancelled.json["status"] as? String == "cancelled")
-                #expect(cancelled.json["orderId"] as? String == UUIDText.string(id))
+                #expect(cancelled.json["orderId"] as? String == id.uuidString.lowercased())
             }
             #expect(try system.statuses([id]) == [id: "CANCELLED"])
-            try await system.withWorker {
+            try await system.withWorker { () async throws in
                 try await system.waitUntilTaken(system.topology.orders.main)
             }
             #expect(try system.statuses([id]) == [id: "CANCELLED"])
@@ -367,7 +365,7 @@ import Testing
                     let created = try await Self.deliver(Self.orderBody(id: shopifyId, lines: [(product, 2)]), Delivery(shop: shop), to: client)
                     #expect(created.json["status"] as? String == "enqueued", "\(created.text)")
                 }
-                try await system.withWorker {
+                try await system.withWorker { () async throws in
                     #expect(try await system.waitForOrders(ids) == [ids[0]: "CONFIRMED", ids[1]: "CONFIRMED"])
                 }
                 #expect(try system.stock(of: product) == ["vendorA": 2])

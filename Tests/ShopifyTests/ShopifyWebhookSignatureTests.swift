@@ -7,7 +7,7 @@ import Testing
 /// (`printf %s BODY | openssl dgst -sha256 -hmac SECRET -binary | base64`).
 @Suite struct ShopifyWebhookSignatureTests {
     static let secret = "hush"
-    static let body = Array(#"{"id":820982911946154508,"name":"#1001"}"#.utf8)
+    static let body = Array(##"{"id":820982911946154508,"name":"#1001"}"##.utf8)
     static let known = "Mkf2s8BiWQBb/dlay3RDP15QWaH8IejS3UDTmBxVmfo="
 
     let signature = ShopifyWebhookSignature(secret: ShopifyWebhookSignatureTests.secret)
