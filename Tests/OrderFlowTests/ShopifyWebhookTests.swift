@@ -253,6 +253,23 @@ import Testing
         }
     }
 
+    /// An order whose retries were spent is recorded FAILED with its reference too.
+    @Test func aFailedChannelOrderKeepsItsReference() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("failed", stock: ["vendorA": 1])
+            let reference = ChannelOrderReference(channel: "shopify", shop: Self.uniqueShop(), orderId: String(Self.shopifyId()), orderName: "#9")
+            let order = OrderPlaced(
+                orderId: try system.apiConfiguration().orderIDs.make(idempotencyKey: reference.idempotencyKey),
+                lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: reference.idempotencyKey, acceptedAt: Date(), channel: reference)
+            let settings = try system.applierSettings
+            try OrderSystemFixture.database { try OrderApplier.markFailed(order, reason: "database-unavailable", settings: settings, on: $0) }
+            let details = try #require(try OrderSystemFixture.database { try OrderQueries.order(order.orderId, on: $0) })
+            #expect(details.status == .failed)
+            let channel = try #require(details.channel)
+            #expect([channel.name, channel.shop, channel.orderId, channel.orderName] == ["shopify", reference.shop, reference.orderId, "#9"])
+        }
+    }
+
     /// A SKU that names no product reaches the worker, which rejects the order and says which.
     @Test func anUnknownSKUIsRejectedNamingIt() async throws {
         try await OrderSystemFixture.with { system in
