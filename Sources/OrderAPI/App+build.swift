@@ -37,6 +37,9 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         signature: configuration.stripeWebhookSecret.map { StripeSignature(secret: $0) }, database: database, publisher: publisher,
         queue: configuration.topology.paymentOutcomes.main, maxBodyBytes: configuration.maxBodyBytes, publishTimeout: configuration.publishTimeout
     ).addRoutes(to: router)
+    WarehouseCallbackController(
+        token: configuration.wmsCallbackToken, database: database, routing: routing, maxBodyBytes: configuration.maxBodyBytes
+    ).addRoutes(to: router)
     HealthController(publisher: publisher, database: database).addRoutes(to: router)
     let document = OrderAPIRoutes.openAPIDocument
     router.get("/openapi.yaml") { _, _ in

@@ -28,7 +28,7 @@ public struct TopologyMismatch: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension Topology {
-    /// Declares every exchange, then every queue. Idempotent: declaring what exists with the same arguments changes nothing.
+    /// Declares every exchange, then every queue, then every binding. Idempotent: declaring what exists with the same arguments changes nothing.
     /// A queue that exists with other arguments makes the broker answer 406; that error names the queue and argument.
     ///
     /// With `recreateEmptyDeadLetterQueues`, a dead-letter queue whose arguments
@@ -62,6 +62,14 @@ extension Topology {
                 try await recreateEmpty(queue, mismatch, allowed: recreateEmptyDeadLetterQueues, on: connection)
                 recreated.append(queue.name)
                 channel = try await connection.openChannel()
+            } catch {
+                await channel.close()
+                throw error
+            }
+        }
+        for binding in bindings {
+            do {
+                try await channel.bindQueue(binding.queue, exchange: binding.exchange, routingKey: binding.routingKey)
             } catch {
                 await channel.close()
                 throw error

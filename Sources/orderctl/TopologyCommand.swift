@@ -28,7 +28,7 @@ struct TopologyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReporting(output.format) {
-                let report = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: topology.topology).declare(recreateEmptyDeadLetterQueues: recreateEmptyDeadLetterQueues)
+                let report = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: try topology.topology).declare(recreateEmptyDeadLetterQueues: recreateEmptyDeadLetterQueues)
                 print(report.render(output.format))
             }
         }
@@ -43,7 +43,7 @@ struct TopologyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReporting(output.format) {
-                let (report, mismatches) = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: topology.topology).verify()
+                let (report, mismatches) = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: try topology.topology).verify()
                 print(report.render(output.format))
                 if !mismatches.isEmpty { throw ExitCode(ExitStatus.failure) }
             }
