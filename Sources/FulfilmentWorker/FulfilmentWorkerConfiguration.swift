@@ -41,12 +41,14 @@ public struct FulfilmentWorkerConfiguration: Sendable {
         warehouse = WarehouseClient.Configuration(
             baseURL: url, token: environment.optionalString(.wmsToken),
             timeout: .milliseconds(try environment.int(.wmsTimeoutMilliseconds, default: 5_000, in: 100...120_000)))
-        concurrency = try environment.int(.fulfilmentConcurrency, default: 8, in: 1...1000)
-        prefetch = try environment.int(.fulfilmentPrefetch, default: 2 * concurrency, in: 1...65535)
+        let concurrency = try environment.int(.fulfilmentConcurrency, default: 8, in: 1...1000)
+        let prefetch = try environment.int(.fulfilmentPrefetch, default: 2 * concurrency, in: 1...65535)
         guard prefetch >= concurrency else {
             throw ConfigurationError(
                 .fulfilmentPrefetch, "must be at least FULFILMENT_CONCURRENCY (\(concurrency)), got \(prefetch): a window is at most the prefetch")
         }
+        self.concurrency = concurrency
+        self.prefetch = prefetch
         retryPolicy = RetryPolicy(maxRetries: try environment.int(.fulfilmentMaxRetries, default: 10, in: 0...1000))
         breaker = CircuitBreaker.Policy(
             failureThreshold: try environment.int(.fulfilmentBreakerFailures, default: 5, in: 1...1000),

@@ -14,10 +14,10 @@ import TextCodecs
 @Suite(.serialized, .enabled(if: LocalServices.chaosEnabled, "a two-minute warehouse outage: run by scripts/test in its own phase"), .timeLimit(.minutes(8)))
 struct FulfilmentChaosTests {
     @Test func aTwoMinuteWarehouseOutageLosesNoFulfilmentAndSendsNoneTwice() async throws {
-        let accepted = Mutex<[String: Int]>([:])
+        let accepted = AcceptedRequests()
         let warehouse = StandInServer { request in
             // Called only while the stand-in is up and not failing: these are the 2xx answers.
-            accepted.withLock { $0[request.headers["idempotency-key"] ?? "", default: 0] += 1 }
+            accepted.add(request.headers["idempotency-key"] ?? "")
             return .json(["status": "accepted"], status: 202)
         }
         try await FulfilmentFixture.with(retryDelays: [1_000, 3_000, 10_000], warehouse: warehouse) { fixture in
@@ -43,7 +43,7 @@ struct FulfilmentChaosTests {
                 try await Task.sleep(for: .seconds(1))
             }
             let duringOutage = fixture.warehouse.requests.count
-            #expect(accepted.withLock { $0.isEmpty })
+            #expect(accepted.counts.isEmpty)
             #expect(worker.log.contains("circuit breaker opened"), "the log shows the breaker opening")
             #expect(sawOpenReadiness, "readiness answered 503 naming the open WMS breaker: \(readinessDuringOutage)")
 
@@ -54,7 +54,7 @@ struct FulfilmentChaosTests {
             let drained = ContinuousClock.now - recovered
             #expect(states.values.filter { $0 == .fulfilling }.count == orders.count, "\(states.values.filter { $0 != .fulfilling }.count) orders not FULFILLING")
 
-            let counts = accepted.withLock { $0 }
+            let counts = accepted.counts
             let expected = Dictionary(uniqueKeysWithValues: orders.map { (UUIDText.string($0), 1) })
             #expect(counts == expected, "exactly one accepted request per order: \(counts.filter { $0.value != 1 })")
             #expect(try await fixture.broker.depth(of: fixture.topology.fulfilment.deadLetter) == 0)
@@ -90,4 +90,11 @@ struct FulfilmentChaosTests {
         await probe.stop()
         return port
     }
+}
+
+/// The requests the warehouse stand-in answered 2xx, per order id.
+final class AcceptedRequests: Sendable {
+    private let perOrder = Mutex<[String: Int]>([:])
+    func add(_ orderId: String) { perOrder.withLock { $0[orderId, default: 0] += 1 } }
+    var counts: [String: Int] { perOrder.withLock { $0 } }
 }

@@ -34,7 +34,7 @@ final class FulfilmentFixture: Sendable {
         self.warehouse = warehouse
         try await warehouse.start()
         product = prefix.replacingOccurrences(of: ".", with: "") + "-p"
-        try TestEnvironment.withOrdersDatabase { connection in
+        _ = try TestEnvironment.withOrdersDatabase { connection in
             try connection.query("INSERT INTO vendors (id, name) VALUES ('vendorA', 'vendorA') ON CONFLICT DO NOTHING")
         }
         try TestEnvironment.createProduct(product, stock: ["vendorA": 100_000])

@@ -6,6 +6,8 @@ import Logging
 import OrderAPI
 import OrderCore
 import OrderStore
+import OrderWorker
+import Postgres
 import ServiceLifecycle
 import ServiceSupport
 import TestSupport
@@ -44,12 +46,10 @@ import TextCodecs
         return applied.orderId
     }
 
-    private var routing: (OrderSystemFixture) -> OutboxRouting {
-        { system in
-            OutboxRouting(
-                orderEvents: system.topology.orderEvents, vendorSyncQueue: system.topology.vendorSync.main,
-                paymentsQueue: system.topology.payments.main, stockLevels: StockLevelPolicy(threshold: 5))
-        }
+    private func outboxRouting(_ system: OrderSystemFixture) -> OutboxRouting {
+        OutboxRouting(
+            orderEvents: system.topology.orderEvents, vendorSyncQueue: system.topology.vendorSync.main,
+            paymentsQueue: system.topology.payments.main, stockLevels: StockLevelPolicy(threshold: 5))
     }
 
     private func scan(
@@ -122,7 +122,7 @@ import TextCodecs
     @Test func scansMoveAFulfillingOrderThroughEachState() async throws {
         try await OrderSystemFixture.with { system in
             let order = try confirmedOrder(system)
-            _ = try OrderSystemFixture.database { try Fulfilment.started(order, routing: routing(system), on: $0) }
+            _ = try OrderSystemFixture.database { try Fulfilment.started(order, routing: outboxRouting(system), on: $0) }
             try await app(system).test(.router) { client in
                 for (status, expected) in [("SHIPPED", ["SHIPPED"]), ("IN_TRANSIT", ["IN_TRANSIT"]), ("DELIVERED", ["DELIVERED"])] {
                     let response = try await scan(order, status, occurredAt: "2026-03-01T10:00:00Z", to: client)
@@ -176,7 +176,7 @@ import TextCodecs
     @Test func aScanForACancelledOrderIsAConflictAndFlagsIt() async throws {
         try await OrderSystemFixture.with { system in
             let order = try confirmedOrder(system)
-            let routing = routing(system)
+            let routing = outboxRouting(system)
             _ = try OrderSystemFixture.database {
                 try OrderCommands.cancel(order, reason: nil, actor: .operator, queuedIfAbsent: false, routing: routing, on: $0)
             }
@@ -202,7 +202,8 @@ import TextCodecs
             let group = ServiceGroup(configuration: .init(services: [.init(service: pool), .init(service: relay)], logger: Self.quietLogger))
             let relaying = Task { try await group.run() }
             try await app(system).test(.router) { client in
-                #expect(try await scan(order, "DELIVERED", to: client).status == 200)
+                let response = try await scan(order, "DELIVERED", to: client)
+                #expect(response.status == 200)
             }
             let arrived = try await recorder.waitForEvent(of: order, sequence: 3, timeout: .seconds(20))
             await group.triggerGracefulShutdown()
