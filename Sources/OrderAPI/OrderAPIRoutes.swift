@@ -7,7 +7,7 @@ public enum OrderAPIRoutes {
         ("POST", "/orders/{id}/cancel"), ("POST", "/orders/{id}/returns"),
         ("POST", "/inventory/check-availability"), ("POST", "/inventory/reservations"),
         ("GET", "/inventory/reservations/{id}"), ("DELETE", "/inventory/reservations/{id}"),
-        ("GET", "/products"), ("GET", "/products/{id}"), ("POST", "/webhooks/stripe"),
+        ("GET", "/products"), ("GET", "/products/{id}"), ("POST", "/webhooks/stripe"), ("POST", "/webhooks/wms/shipments"),
         ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/openapi.yaml"),
     ]
 
