@@ -141,6 +141,8 @@ public enum Defaults {
     public static let amqpURL = "amqp://guest:guest@127.0.0.1:5672/%2F"
     public static let databaseURL = "postgres://orders:orders@127.0.0.1:5432/ordersdb"
     public static let queuePrefix = ""
+    /// The local broker's management API (RabbitMQ's own default user, loopback only).
+    public static let rabbitMQManagementURL = "http://guest:guest@127.0.0.1:15672"
     public static let vendorDatabaseURLs =
         "vendorA=postgres://orders:orders@127.0.0.1:5432/vendoradb,vendorB=postgres://orders:orders@127.0.0.1:5432/vendorbdb"
 }

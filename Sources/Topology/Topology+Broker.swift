@@ -9,6 +9,8 @@ public struct TopologyMismatch: Sendable, Hashable, CustomStringConvertible {
         case exchangeMissing
         /// The broker refused the redeclare (406): its type or durability differs.
         case exchangeDiffers
+        /// A queue is not bound to its exchange with the routing key the code binds it with.
+        case bindingMissing(exchange: String, routingKey: String)
     }
 
     /// The queue's or exchange's name.
@@ -23,6 +25,7 @@ public struct TopologyMismatch: Sendable, Hashable, CustomStringConvertible {
         case .argumentDiffers(let argument): "queue '\(name)': argument '\(argument)' differs from the code (\(detail))"
         case .exchangeMissing: "exchange '\(name)' does not exist"
         case .exchangeDiffers: "exchange '\(name)' differs from the code (\(detail))"
+        case .bindingMissing(let exchange, let routingKey): "queue '\(name)' is not bound to exchange '\(exchange)' with '\(routingKey)'"
         }
     }
 }
@@ -133,6 +136,16 @@ extension Topology {
             }
         }
         return mismatches
+    }
+
+    /// The code's bindings that are not among `present` (what the broker
+    /// reports: AMQP 0-9-1 cannot ask for a binding without making it, so the
+    /// caller reads them from the management API).
+    public func missingBindings(present: Set<BindingDefinition>) -> [TopologyMismatch] {
+        bindings.filter { !present.contains($0) }.map {
+            TopologyMismatch(
+                name: $0.queue, problem: .bindingMissing(exchange: $0.exchange, routingKey: $0.routingKey), detail: "no such binding")
+        }
     }
 
     /// Turns RabbitMQ's "inequivalent arg 'x-message-ttl' for queue …" into a named argument.

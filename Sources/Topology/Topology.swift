@@ -186,6 +186,12 @@ public struct BindingDefinition: Sendable, Hashable {
     public let queue: String
     public let exchange: String
     public let routingKey: String
+
+    public init(queue: String, exchange: String, routingKey: String) {
+        self.queue = queue
+        self.exchange = exchange
+        self.routingKey = routingKey
+    }
 }
 
 public struct ExchangeDefinition: Sendable, Hashable {

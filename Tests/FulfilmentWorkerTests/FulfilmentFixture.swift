@@ -45,14 +45,8 @@ final class FulfilmentFixture: Sendable {
         retryDelays: [Int] = [60_000], warehouse: StandInServer = StandInServer { _ in .json(["status": "accepted"], status: 201) },
         _ body: (FulfilmentFixture) async throws -> Void
     ) async throws {
-        let fixture = try await FulfilmentFixture(retryDelays: retryDelays, warehouse: warehouse)
-        do {
-            try await body(fixture)
-        } catch {
-            await fixture.tearDown()
-            throw error
-        }
-        await fixture.tearDown()
+        try await FixtureLifetime.using(
+            try await FulfilmentFixture(retryDelays: retryDelays, warehouse: warehouse), tearDown: { await $0.tearDown() }, body)
     }
 
     func tearDown() async {
@@ -134,17 +128,7 @@ final class FulfilmentFixture: Sendable {
     func running(_ overrides: [String: String] = [:], _ body: (FulfilmentWorkerApp) async throws -> Void) async throws {
         let configuration = try FulfilmentWorkerConfiguration(environment: EnvironmentConfiguration(environment(overrides)))
         let app = try FulfilmentWorkerApp(configuration: configuration, logger: Self.logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: app.application)], logger: Self.logger))
-        let running = Task { try await group.run() }
-        do {
-            try await body(app)
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
-            throw error
-        }
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await FixtureLifetime.running([app.application], logger: Self.logger) { try await body(app) }
     }
 
     /// The requests the warehouse stand-in received per order id (from the Idempotency-Key).

@@ -8,7 +8,6 @@ import OrderCore
 import OrderStore
 import OrderWorker
 import Postgres
-import ServiceLifecycle
 import ServiceSupport
 import TestSupport
 import Testing
@@ -199,15 +198,13 @@ import TextCodecs
             let order = try confirmedOrder(system)
             let recorder = try await OrderEventRecorder.start(exchange: system.topology.orderEvents, bindingKey: "order.*")
             let (pool, relay) = try system.relay()
-            let group = ServiceGroup(configuration: .init(services: [.init(service: pool), .init(service: relay)], logger: Self.quietLogger))
-            let relaying = Task { try await group.run() }
-            try await app(system).test(.router) { client in
-                let response = try await scan(order, "DELIVERED", to: client)
-                #expect(response.status == 200)
+            let arrived = try await FixtureLifetime.running([pool, relay], logger: Self.quietLogger) {
+                try await app(system).test(.router) { client in
+                    let response = try await scan(order, "DELIVERED", to: client)
+                    #expect(response.status == 200)
+                }
+                return try await recorder.waitForEvent(of: order, sequence: 3, timeout: .seconds(20))
             }
-            let arrived = try await recorder.waitForEvent(of: order, sequence: 3, timeout: .seconds(20))
-            await group.triggerGracefulShutdown()
-            _ = try? await relaying.value
             await recorder.stop()
             #expect(arrived)
             let keys = Set(recorder.deliveries.filter { $0.orderId == order }.map(\.routingKey))

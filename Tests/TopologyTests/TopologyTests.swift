@@ -77,6 +77,18 @@ import Testing
         #expect(bindings.first?["routing_key"] as? String == "order.confirmed")
     }
 
+    /// A binding the broker does not report is a mismatch naming the queue, exchange and key.
+    @Test func aMissingBindingIsAMismatch() {
+        let topology = Topology(prefix: "t.")
+        #expect(topology.missingBindings(present: Set(topology.bindings)).isEmpty)
+        let missing = topology.missingBindings(present: [])
+        #expect(missing.map(\.name) == ["t.fulfilment"])
+        #expect(missing.first?.problem == .bindingMissing(exchange: "t.order_events", routingKey: "order.confirmed"))
+        #expect(missing.first?.description == "queue 't.fulfilment' is not bound to exchange 't.order_events' with 'order.confirmed'")
+        let otherKey = BindingDefinition(queue: "t.fulfilment", exchange: "t.order_events", routingKey: "order.#")
+        #expect(topology.missingBindings(present: [otherKey]).count == 1)
+    }
+
     /// -1 (RabbitMQ 4.x's "no limit") drops a message at its first requeue on 3.10, and no
     /// argument at all means 20 on 4.x: the DLQs need a positive limit no reading reaches.
     @Test func deadLetterQueuesHaveADeliveryLimitThatMeansNoneOnEveryBroker() {
