@@ -166,7 +166,7 @@ let package = Package(
         .target(
             name: "FulfilmentWorker",
             dependencies: [
-                "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "HTTPSupport", "ServiceSupport", "TextCodecs",
+                "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "HTTPSupport", "ServiceSupport", "Shopify", "TextCodecs",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -6,6 +6,7 @@ import OrderCore
 import OrderStore
 import Postgres
 import ServiceSupport
+import Shopify
 import TextCodecs
 
 /// Sends each confirmed order (its `order.confirmed` event) to the warehouse
@@ -28,7 +29,7 @@ public struct FulfilmentHandler: DeliveryHandler {
     public let routing: OutboxRouting
 
     /// The channel whose SKUs the warehouse knows the products by.
-    public static let skuChannel = "shopify"
+    public static let skuChannel = ShopifyOrder.channel
 
     public init(warehouse: WarehouseClient, database: PostgresPool, breaker: CircuitBreaker, routing: OutboxRouting) {
         self.warehouse = warehouse

@@ -34,7 +34,7 @@ final class FulfilmentFixture: Sendable {
         self.warehouse = warehouse
         try await warehouse.start()
         product = prefix.replacingOccurrences(of: ".", with: "") + "-p"
-        _ = try TestEnvironment.withOrdersDatabase { connection in
+        _ = try await TestEnvironment.ordersDatabase { connection in
             try connection.query("INSERT INTO vendors (id, name) VALUES ('vendorA', 'vendorA') ON CONFLICT DO NOTHING")
         }
         try TestEnvironment.createProduct(product, stock: ["vendorA": 100_000])
@@ -69,7 +69,7 @@ final class FulfilmentFixture: Sendable {
     func confirmedOrders(_ count: Int, lines: [OrderLine] = [], publish: Bool = true, retryCount: Int? = nil) async throws -> [UUID] {
         let settings = OrderApplier.Settings(eventsExchange: topology.orderEvents)
         let product = product
-        let applied = try TestEnvironment.withOrdersDatabase { connection in
+        let applied = try await TestEnvironment.ordersDatabase { connection in
             try (0..<count).map { _ in
                 try OrderApplier.apply(
                     OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 2)] + lines, idempotencyKey: nil, acceptedAt: Date()),
@@ -93,23 +93,24 @@ final class FulfilmentFixture: Sendable {
     }
 
     /// The `order.confirmed` events of orders, read back from their history.
-    func confirmedEvents(of orders: [UUID]) throws -> [OutboundMessage] {
+    func confirmedEvents(of orders: [UUID]) async throws -> [OutboundMessage] {
         let exchange = topology.orderEvents
-        return try TestEnvironment.withOrdersDatabase { connection in
+        return try await TestEnvironment.ordersDatabase { connection in
             try orders.flatMap { try OrderHistory.eventMessages(of: $0, exchange: exchange, on: connection) }
                 .filter { $0.routingKey == "order.confirmed" }
         }
     }
 
-    func order(_ id: UUID) throws -> OrderDetails {
-        try TestEnvironment.withOrdersDatabase { try OrderQueries.order(id, on: $0)! }
+    func order(_ id: UUID) async throws -> OrderDetails {
+        try await TestEnvironment.ordersDatabase { try OrderQueries.order(id, on: $0)! }
     }
 
     /// Polls until every order is in `state`, or `timeout`; returns the states seen last.
     func waitForState(_ state: OrderState, of orders: [UUID], timeout: Duration = .seconds(30)) async throws -> [UUID: OrderState] {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let states = try Dictionary(uniqueKeysWithValues: orders.map { ($0, try order($0).status) })
+            var states: [UUID: OrderState] = [:]
+            for id in orders { states[id] = try await order(id).status }
             if states.values.allSatisfy({ $0 == state }) || ContinuousClock.now >= deadline { return states }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -20,7 +20,7 @@ import TextCodecs
             let unmapped = fixture.product + "-u"
             try TestEnvironment.createProduct(unmapped, stock: ["vendorA": 10])
             let product = fixture.product
-            try TestEnvironment.withOrdersDatabase { connection in
+            try await TestEnvironment.ordersDatabase { connection in
                 try SKUMappings.set(sku: "SKU-" + product, channel: "shopify", productId: product, inventoryItemId: nil, on: connection)
             }
             let orders = try await fixture.confirmedOrders(1, lines: [OrderLine(productId: unmapped, quantity: 1)])
@@ -39,10 +39,10 @@ import TextCodecs
             #expect(request.headers["authorization"] == "Bearer wms-secret-token")
             #expect(request.headers["content-type"] == "application/json")
             #expect(request.text == #"{"orderId":"\#(id)","lineItems":[{"sku":"SKU-\#(product)","quantity":2},{"sku":"\#(unmapped)","quantity":1}]}"#)
-            let history = try TestEnvironment.withOrdersDatabase { try OrderHistory.transitions(of: order, on: $0) }
+            let history = try await TestEnvironment.ordersDatabase { try OrderHistory.transitions(of: order, on: $0) }
             #expect(history.map(\.to) == [.confirmed, .fulfilling])
             #expect(history.last?.cause == "fulfilment-started")
-            let events = try TestEnvironment.withOrdersDatabase {
+            let events = try await TestEnvironment.ordersDatabase {
                 try Outbox.pending(Outbox.Scope(exchange: fixture.topology.orderEvents, queues: []), limit: 100, on: $0)
             }.map(\.message).filter { $0.correlationId == id }
             #expect(events.contains { $0.routingKey == "order.fulfilling" }, "the transition's event goes out through the outbox")
@@ -69,7 +69,7 @@ import TextCodecs
             #expect(message.hasPrefix("wms refused: 422 "), "\(message)")
             #expect(message.contains("unknown sku"), "\(message)")
             #expect(FailureHeaders.retryCount(of: dead[0].properties) == 0)
-            let order = try fixture.order(orders[0])
+            let order = try await fixture.order(orders[0])
             #expect(order.status == .confirmed)
             #expect(order.reviewRequired)
             #expect(order.reviewReason?.hasPrefix("wms refused: 422 ") == true, "\(order.reviewReason ?? "")")
@@ -83,17 +83,17 @@ import TextCodecs
             let orders = try await fixture.confirmedOrders(2, publish: false)
             let (cancelled, sent) = (orders[0], orders[1])
             let routing = fixture.outboxRouting
-            _ = try TestEnvironment.withOrdersDatabase { connection in
+            _ = try await TestEnvironment.ordersDatabase { connection in
                 try OrderCommands.cancel(cancelled, reason: "changed my mind", actor: .customer, queuedIfAbsent: false, routing: routing, on: connection)
             }
-            try await fixture.publishEvents(try fixture.confirmedEvents(of: [cancelled, sent]))
+            try await fixture.publishEvents(try await fixture.confirmedEvents(of: [cancelled, sent]))
             try await fixture.running(["FULFILMENT_CONCURRENCY": "1"]) { _ in
                 let states = try await fixture.waitForState(.fulfilling, of: [sent])
                 #expect(states[sent] == .fulfilling)
             }
             #expect(fixture.requestsPerOrder() == [UUIDText.string(sent): 1])
-            #expect(try fixture.order(cancelled).status == .cancelled)
-            #expect(try fixture.order(cancelled).reviewRequired == false)
+            #expect(try await fixture.order(cancelled).status == .cancelled)
+            #expect(try await fixture.order(cancelled).reviewRequired == false)
             #expect(try await fixture.broker.depth(of: fixture.topology.fulfilment.deadLetter) == 0)
         }
     }
@@ -112,7 +112,7 @@ import TextCodecs
             #expect(FailureHeaders.retryCount(of: retried[0].properties) == 1)
             #expect(retried[0].properties.headers[FailureHeaders.Name.reason]?.stringValue == "wms-unavailable")
             #expect(try await fixture.broker.depth(of: fixture.topology.fulfilment.deadLetter) == 0)
-            let order = try fixture.order(orders[0])
+            let order = try await fixture.order(orders[0])
             #expect(order.status == .confirmed)
             #expect(!order.reviewRequired)
         }

@@ -33,10 +33,10 @@ import TextCodecs
     }
 
     /// A CONFIRMED order, confirmed by the order worker's own applier.
-    private func confirmedOrder(_ system: OrderSystemFixture) throws -> UUID {
+    private func confirmedOrder(_ system: OrderSystemFixture) async throws -> UUID {
         let product = try system.product("wms\(UUID().uuidString.prefix(6))", stock: ["vendorA": 10])
         let settings = OrderApplier.Settings(eventsExchange: system.topology.orderEvents)
-        let applied = try OrderSystemFixture.database { connection in
+        let applied = try await TestEnvironment.ordersDatabase { connection in
             try OrderApplier.apply(
                 OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date()),
                 settings: settings, on: connection)
@@ -67,13 +67,13 @@ import TextCodecs
         return try await client.call(.post, "/webhooks/wms/shipments", headers: headers, body: Array(body.utf8))
     }
 
-    private func history(_ order: UUID) throws -> [RecordedTransition] {
-        try OrderSystemFixture.database { try OrderHistory.transitions(of: order, on: $0) }
+    private func history(_ order: UUID) async throws -> [RecordedTransition] {
+        try await TestEnvironment.ordersDatabase { try OrderHistory.transitions(of: order, on: $0) }
     }
 
     @Test func callbacksNeedTheConfiguredToken() async throws {
         try await OrderSystemFixture.with { system in
-            let order = try confirmedOrder(system)
+            let order = try await confirmedOrder(system)
             try await app(system, token: nil).test(.router) { client in
                 let unconfigured = try await scan(order, "SHIPPED", to: client)
                 #expect(unconfigured.status == 503)
@@ -86,13 +86,13 @@ import TextCodecs
                 let wrong = try await scan(order, "SHIPPED", token: "not-the-token", to: client)
                 #expect(wrong.status == 403)
             }
-            #expect(try history(order).map(\.to) == [.confirmed], "a refused callback changes nothing")
+            #expect(try await history(order).map(\.to) == [.confirmed], "a refused callback changes nothing")
         }
     }
 
     @Test func invalidBodiesAreRefusedNamingTheFields() async throws {
         try await OrderSystemFixture.with { system in
-            let order = try confirmedOrder(system)
+            let order = try await confirmedOrder(system)
             try await app(system).test(.router) { client in
                 let empty = try await post("{}", to: client)
                 #expect(empty.status == 400)
@@ -112,7 +112,7 @@ import TextCodecs
                 let unknown = try await scan(UUID(), "SHIPPED", to: client)
                 #expect(unknown.status == 404)
             }
-            #expect(try history(order).map(\.to) == [.confirmed])
+            #expect(try await history(order).map(\.to) == [.confirmed])
         }
     }
 
@@ -120,8 +120,9 @@ import TextCodecs
     /// row following; `GET /orders/{id}` shows the parcel.
     @Test func scansMoveAFulfillingOrderThroughEachState() async throws {
         try await OrderSystemFixture.with { system in
-            let order = try confirmedOrder(system)
-            _ = try OrderSystemFixture.database { try Fulfilment.started(order, routing: outboxRouting(system), on: $0) }
+            let order = try await confirmedOrder(system)
+            let routing = outboxRouting(system)
+            _ = try await TestEnvironment.ordersDatabase { try Fulfilment.started(order, routing: routing, on: $0) }
             try await app(system).test(.router) { client in
                 for (status, expected) in [("SHIPPED", ["SHIPPED"]), ("IN_TRANSIT", ["IN_TRANSIT"]), ("DELIVERED", ["DELIVERED"])] {
                     let response = try await scan(order, status, occurredAt: "2026-03-01T10:00:00Z", to: client)
@@ -138,7 +139,7 @@ import TextCodecs
                 #expect(shipments?.first?["status"] as? String == "DELIVERED")
                 #expect((shipments?.first?["updatedAt"] as? String)?.hasPrefix("2026-03-01T10:00:00") == true)
             }
-            let transitions = try history(order)
+            let transitions = try await history(order)
             #expect(transitions.map(\.to) == [.confirmed, .fulfilling, .shipped, .inTransit, .delivered])
             #expect(transitions.suffix(3).map(\.cause) == ["shipped", "in-transit", "delivered"])
         }
@@ -148,8 +149,8 @@ import TextCodecs
     /// A scan behind the order changes nothing, and an older scan of a parcel is ignored.
     @Test func aScanImpliesItsPredecessorsAndAStaleScanChangesNothing() async throws {
         try await OrderSystemFixture.with { system in
-            let order = try confirmedOrder(system)
-            let otherOrder = try confirmedOrder(system)
+            let order = try await confirmedOrder(system)
+            let otherOrder = try await confirmedOrder(system)
             try await app(system).test(.router) { client in
                 let delivered = try await scan(order, "DELIVERED", to: client)
                 #expect(delivered.status == 200, "\(delivered.text)")
@@ -165,8 +166,8 @@ import TextCodecs
                 let inTransit = try await scan(otherOrder, "IN_TRANSIT", to: client)
                 #expect(inTransit.json["transitions"] as? [String] == ["SHIPPED", "IN_TRANSIT"])
             }
-            #expect(try history(order).map(\.to) == [.confirmed, .shipped, .delivered])
-            let parcels = try OrderSystemFixture.database { try Fulfilment.shipments(of: order, on: $0) }
+            #expect(try await history(order).map(\.to) == [.confirmed, .shipped, .delivered])
+            let parcels = try await TestEnvironment.ordersDatabase { try Fulfilment.shipments(of: order, on: $0) }
             #expect(Dictionary(uniqueKeysWithValues: parcels.map { ($0.trackingNumber, $0.status) }) == ["1Z999": "DELIVERED", "1Z998": "SHIPPED"])
         }
     }
@@ -174,9 +175,9 @@ import TextCodecs
     /// A scan for a cancelled order is a conflict: nothing applied, the order flagged for review.
     @Test func aScanForACancelledOrderIsAConflictAndFlagsIt() async throws {
         try await OrderSystemFixture.with { system in
-            let order = try confirmedOrder(system)
+            let order = try await confirmedOrder(system)
             let routing = outboxRouting(system)
-            _ = try OrderSystemFixture.database {
+            _ = try await TestEnvironment.ordersDatabase {
                 try OrderCommands.cancel(order, reason: nil, actor: .operator, queuedIfAbsent: false, routing: routing, on: $0)
             }
             try await app(system).test(.router) { client in
@@ -184,7 +185,7 @@ import TextCodecs
                 #expect(response.status == 409)
                 #expect(response.json["code"] as? String == "order-cancelled")
             }
-            let details = try OrderSystemFixture.database { try OrderQueries.order(order, on: $0)! }
+            let details = try await TestEnvironment.ordersDatabase { try OrderQueries.order(order, on: $0)! }
             #expect(details.status == .cancelled)
             #expect(details.reviewRequired)
             #expect(details.reviewReason?.contains("1Z999 SHIPPED for a cancelled order") == true, "\(details.reviewReason ?? "")")
@@ -195,7 +196,7 @@ import TextCodecs
     /// The transitions' events reach `order_events` (order.shipped, order.delivered) through the outbox relay.
     @Test func scanEventsArePublished() async throws {
         try await OrderSystemFixture.with { system in
-            let order = try confirmedOrder(system)
+            let order = try await confirmedOrder(system)
             let recorder = try await OrderEventRecorder.start(exchange: system.topology.orderEvents, bindingKey: "order.*")
             let (pool, relay) = try system.relay()
             let arrived = try await FixtureLifetime.running([pool, relay], logger: Self.quietLogger) {
