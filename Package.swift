@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "vendor-sync-worker", targets: ["vendor-sync-worker"]),
         .executable(name: "stock-sync", targets: ["stock-sync"]),
         .executable(name: "payment-worker", targets: ["payment-worker"]),
+        .executable(name: "fulfilment-worker", targets: ["fulfilment-worker"]),
         // For the JSON micro-benchmark package in Benchmarks/.
         .library(name: "OrderCore", targets: ["OrderCore"]),
     ],
@@ -164,6 +165,19 @@ let package = Package(
             ]
         ),
         .target(
+            name: "FulfilmentWorker",
+            dependencies: [
+                "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "HTTPSupport", "ServiceSupport", "Shopify", "TextCodecs",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "StockSync",
             dependencies: [
                 "HTTPSupport", "Postgres", "OrderCore", "OrderStore", "ServiceSupport", "TextCodecs", "Topology",
@@ -176,7 +190,7 @@ let package = Package(
         ),
         .target(
             name: "Admin",
-            dependencies: ["AMQP", "Postgres", "Topology", "OrderStore", "OrderCore", "Messaging", "ServiceSupport",
+            dependencies: ["AMQP", "Postgres", "Topology", "OrderStore", "OrderCore", "Messaging", "ServiceSupport", "TextCodecs",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio")]
@@ -207,6 +221,10 @@ let package = Package(
         .executableTarget(
             name: "payment-worker",
             dependencies: ["PaymentWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "fulfilment-worker",
+            dependencies: ["FulfilmentWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: Benchmark harnesses (run by scripts/bench; tools, not services)
@@ -252,7 +270,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "Messaging", "ServiceSupport", "TestSupport"]),
+        .testTarget(
+            name: "FulfilmentWorkerTests",
+            dependencies: [
+                "FulfilmentWorker", "OrderAPI", "HTTPSupport", "Messaging", "OrderCore", "OrderStore", "Topology", "AMQP", "Postgres", "ServiceSupport",
+                "TextCodecs", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "OrderStoreTests", dependencies: ["OrderStore", "TestSupport"]),
         .testTarget(
             name: "OrderFlowTests",

@@ -1,15 +1,19 @@
 import AMQP
 import Foundation
+import TextCodecs
 import Topology
 
 /// `orderctl topology …`: declare, verify and export the broker topology.
 public struct TopologyAdmin: Sendable, BrokerAdmin {
     public let amqpURL: String
     public let topology: Topology
+    /// Where `verify` reads the bindings (`RABBITMQ_MANAGEMENT_URL`); nil leaves them unchecked.
+    public let managementURL: String?
 
-    public init(amqpURL: String, topology: Topology = .standard) {
+    public init(amqpURL: String, topology: Topology = .standard, managementURL: String? = nil) {
         self.amqpURL = amqpURL
         self.topology = topology
+        self.managementURL = managementURL
     }
 
     /// Declares every queue; returns the report of what is now in place.
@@ -27,7 +31,7 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
             columns: ["queue", "role", "arguments", "state"],
             rows: topology.exchanges.map { [$0.name, "exchange", "type=\($0.type)", "declared"] } + topology.queues.map {
                 [$0.name, $0.role.rawValue, Self.describe($0.arguments), recreated.contains($0.name) ? "recreated (was empty)" : "declared"]
-            })
+            } + topology.bindings.map { [$0.queue, "binding", "exchange=\($0.exchange) routing-key=\($0.routingKey)", "declared"] })
     }
 
     /// The broker's refusal, with what the operator can do about it.
@@ -48,9 +52,10 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
     }
 
     /// Lists every queue with its depth and consumers, and whether it is missing or
-    /// differs; `mismatches` is not empty (exit 1) when any is.
+    /// differs, then every binding (read from the management API, when there is
+    /// one); `mismatches` is not empty (exit 1) when any is.
     public func verify() async throws -> (report: Report, mismatches: [TopologyMismatch]) {
-        let (mismatches, states) = try await withConnection("verifying the topology") { connection -> ([TopologyMismatch], [String: AMQPQueueState]) in
+        let (queueMismatches, states) = try await withConnection("verifying the topology") { connection -> ([TopologyMismatch], [String: AMQPQueueState]) in
             let mismatches = try await topology.verify(on: connection)
             var states: [String: AMQPQueueState] = [:]
             for queue in topology.queues where !mismatches.contains(where: { $0.name == queue.name && $0.problem == .missing }) {
@@ -60,6 +65,19 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
                 await channel.close()
             }
             return (mismatches, states)
+        }
+        var mismatches = queueMismatches
+        var bindingStatus: (BindingDefinition) -> String = { _ in "not checked: no RABBITMQ_MANAGEMENT_URL" }
+        if let managementURL {
+            do {
+                let present = try await ManagementBindings(url: managementURL, timeout: .seconds(5)).present(topology.bindings)
+                let missing = topology.missingBindings(present: present)
+                mismatches += missing
+                bindingStatus = { present.contains($0) ? "ok" : "missing" }
+            } catch {
+                let reason = "not checked: the management API at \(URLRedaction.redact(managementURL)) did not answer (\(error))"
+                bindingStatus = { _ in reason }
+            }
         }
         let exchangeRows = topology.exchanges.map { exchange -> [String] in
             let problems = mismatches.filter { $0.name == exchange.name }
@@ -73,7 +91,10 @@ public struct TopologyAdmin: Sendable, BrokerAdmin {
                 problems.isEmpty ? "ok" : problems.map(\.description).joined(separator: "; "),
             ]
         }
-        return (Report(columns: ["queue", "role", "ready", "consumers", "status"], rows: rows), mismatches)
+        let bindingRows = topology.bindings.map { binding -> [String] in
+            [binding.queue, "binding \(binding.exchange) \(binding.routingKey)", "-", "-", bindingStatus(binding)]
+        }
+        return (Report(columns: ["queue", "role", "ready", "consumers", "status"], rows: rows + bindingRows), mismatches)
     }
 
     public func export() -> String { topology.definitionsJSON() }

@@ -76,7 +76,7 @@ public struct QueueWorkerConfiguration: Sendable {
 }
 
 /// Consumes a main queue with manual acks and routes failures: retry queue
-/// with `x-retry-count` + 1, then the DLQ. Each loop owns a connection and
+/// (retry n to the set's tier min(n, tiers)) with `x-retry-count` + 1, then the DLQ. Each loop owns a connection and
 /// reconnects with backoff when the broker goes away; messages that were
 /// not acked are redelivered by the broker, so nothing is lost. On graceful
 /// shutdown (SIGTERM) the loops stop taking messages, finish the one in
@@ -248,7 +248,7 @@ public struct QueueWorker: Service {
             switch configuration.settings.retryPolicy.route(retriesSoFar: retries, transient: true) {
             case .retry(let attempt):
                 logger.warning("transient failure; retrying", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)", LogKey.attempt: "\(attempt)"])
-                return (copy(to: configuration.queues.retry, retryCount: attempt, reason: reason, message: message), nil)
+                return (copy(to: configuration.queues.retryQueue(attempt: attempt), retryCount: attempt, reason: reason, message: message), nil)
             case .deadLetter:
                 logger.error("retries exhausted; dead-lettered", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)", LogKey.retries: "\(retries)"])
                 return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), (delivery, reason, logger))
@@ -258,7 +258,8 @@ public struct QueueWorker: Service {
             return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), nil)
         case .postpone(let reason, let message):
             logger.info("postponed; waiting in the retry queue", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)"])
-            return (copy(to: configuration.queues.retry, retryCount: retries, reason: reason, message: message), nil)
+            // No retry is counted, so it waits as long as its last retry did (the first tier when none).
+            return (copy(to: configuration.queues.retryQueue(attempt: retries), retryCount: retries, reason: reason, message: message), nil)
         }
     }
 }

@@ -5,11 +5,13 @@ import Topology
 
 /// The settings every queue worker reads the same way.
 extension EnvironmentConfiguration {
-    /// `QUEUE_PREFIX` ("") and `RETRY_DELAY_MS` (5000, the retry queues' TTL).
+    /// `QUEUE_PREFIX` (""), `RETRY_DELAY_MS` (5000, the retry queues' TTL) and
+    /// `FULFILMENT_RETRY_DELAYS_MS` (5000,30000,300000, the fulfilment retry tiers).
     public func topology() throws(ConfigurationError) -> Topology {
         Topology(
             prefix: queuePrefix,
-            retryDelayMilliseconds: try int(.retryDelayMilliseconds, default: 5000, in: 1...86_400_000))
+            retryDelayMilliseconds: try int(.retryDelayMilliseconds, default: 5000, in: 1...86_400_000),
+            fulfilmentRetryDelaysMilliseconds: try fulfilmentRetryDelaysMilliseconds(default: Topology.defaultFulfilmentRetryDelaysMilliseconds))
     }
 
     /// `MAX_RETRIES` (3): retries of a transient failure before the DLQ.

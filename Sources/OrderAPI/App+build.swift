@@ -44,6 +44,9 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         publisher: webhookPublisher, orderIDs: configuration.orderIDs, routing: routing, queues: configuration.topology.orders,
         maxBodyBytes: configuration.maxBodyBytes
     ).addRoutes(to: router)
+    WarehouseCallbackController(
+        token: configuration.wmsCallbackToken, database: database, routing: routing, maxBodyBytes: configuration.maxBodyBytes
+    ).addRoutes(to: router)
     HealthController(publisher: publisher, database: database).addRoutes(to: router)
     let document = OrderAPIRoutes.openAPIDocument
     router.get("/openapi.yaml") { _, _ in

@@ -29,12 +29,15 @@ public struct OrderAPIConfiguration: Sendable {
     public var stripeWebhookSecret: String?
     /// The Shopify app's webhook signing secret; nil refuses Shopify's order webhooks (`SHOPIFY_WEBHOOK_SECRET` unset).
     public var shopifyWebhookSecret: String?
+    /// The token the warehouse's shipment callbacks carry; nil refuses them (`WMS_CALLBACK_TOKEN` unset).
+    public var wmsCallbackToken: String?
 
     /// Reads `HTTP_HOST` (127.0.0.1), `HTTP_PORT` (8080), `AMQP_URL`, `DATABASE_URL`, `DB_POOL_SIZE` (4),
     /// `MAX_BODY_BYTES` (65536), `PUBLISH_TIMEOUT_MS` (1500), `QUEUE_PREFIX` (""), `ORDER_ID_SECRET`
     /// (required: at least 16 bytes), `API_TOKEN` (unset: commands disabled; at least 16 bytes when set),
     /// `PAYMENTS_REQUIRED` (false), `STRIPE_WEBHOOK_SECRET` (unset: webhooks refused),
-    /// `SHOPIFY_WEBHOOK_SECRET` (unset: Shopify's order webhooks refused).
+    /// `SHOPIFY_WEBHOOK_SECRET` (unset: Shopify's order webhooks refused), `WMS_CALLBACK_TOKEN`
+    /// (unset: warehouse callbacks refused).
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         guard let secret = environment.optionalString(.orderIdSecret) else {
             throw ConfigurationError(
@@ -56,6 +59,7 @@ public struct OrderAPIConfiguration: Sendable {
         paymentsRequired = try environment.bool(.paymentsRequired, default: false)
         stripeWebhookSecret = environment.optionalString(.stripeWebhookSecret)
         shopifyWebhookSecret = environment.optionalString(.shopifyWebhookSecret)
+        wmsCallbackToken = environment.optionalString(.wmsCallbackToken)
         host = environment.string(.httpHost, default: "127.0.0.1")
         port = try environment.int(.httpPort, default: 8080, in: 0...65535)
         amqpURL = environment.amqpURL
@@ -75,6 +79,7 @@ public struct OrderAPIConfiguration: Sendable {
             "payments_required": "\(paymentsRequired)",
             "stripe_webhooks": "\(stripeWebhookSecret == nil ? "disabled (STRIPE_WEBHOOK_SECRET unset)" : "enabled")",
             "shopify_webhooks": "\(shopifyWebhookSecret == nil ? "disabled (SHOPIFY_WEBHOOK_SECRET unset)" : "enabled")",
+            "wms_callbacks": "\(wmsCallbackToken == nil ? "disabled (WMS_CALLBACK_TOKEN unset)" : "enabled")",
         ]
     }
 }

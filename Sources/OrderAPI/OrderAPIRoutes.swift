@@ -8,7 +8,7 @@ public enum OrderAPIRoutes {
         ("POST", "/inventory/check-availability"), ("POST", "/inventory/reservations"),
         ("GET", "/inventory/reservations/{id}"), ("DELETE", "/inventory/reservations/{id}"),
         ("GET", "/products"), ("GET", "/products/{id}"), ("POST", "/webhooks/stripe"),
-        ("POST", "/webhooks/shopify/orders"),
+        ("POST", "/webhooks/shopify/orders"), ("POST", "/webhooks/wms/shipments"),
         ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/openapi.yaml"),
     ]
 

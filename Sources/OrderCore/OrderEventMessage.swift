@@ -140,3 +140,20 @@ public enum OrderEventMessage {
             correlationId: UUIDText.string(transition.orderId), type: "\(key).v\(schemaVersion)", body: writer.bytes)
     }
 }
+
+extension OrderEventMessage {
+    /// What a subscriber needs to route an `order.<state>` event: whose it is and the state it announces.
+    public struct Header: Sendable, Hashable {
+        public let orderId: UUID
+        public let to: OrderState
+    }
+
+    /// Reads an event's order id and new state; anything else is poison.
+    public static func header(_ body: [UInt8]) throws(PoisonMessage) -> Header {
+        var fields = try MessageFields(body)
+        let orderId = fields.uuid("orderId")
+        let to = fields.oneOf("to", OrderState.self)
+        guard fields.problems.isEmpty, let orderId, let to else { throw fields.poison }
+        return Header(orderId: orderId, to: to)
+    }
+}

@@ -151,12 +151,7 @@ public enum MovementStore {
     }
 
     private static func flag(_ orderId: UUID, reason: String, on connection: PostgresConnection) throws -> RefusalOutcome {
-        try connection.query(
-            """
-            UPDATE orders SET review_required = true, updated_at = now(),
-                review_reason = coalesce(review_reason || '; ', '') || $2
-            WHERE id = $1
-            """, [orderId, reason])
+        try OrderReview.flag(orderId, reason: reason, on: connection)
         return .flagged(reason: reason)
     }
 }

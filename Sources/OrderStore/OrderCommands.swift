@@ -188,7 +188,8 @@ public enum OrderCommands {
         ).rows.map { (try $0.decode(0), try $0.decode(1), try $0.decode(2), try $0.decode(3)) }
     }
 
-    private static func lockedState(of orderId: UUID, on connection: PostgresConnection) throws -> OrderState? {
+    /// The order's state, its row locked until the transaction ends; nil for an unknown order.
+    static func lockedState(of orderId: UUID, on connection: PostgresConnection) throws -> OrderState? {
         try connection.query("SELECT status FROM orders WHERE id = $1 FOR UPDATE", [orderId]).first.map {
             OrderState(rawValue: try $0.decode(0)) ?? .failed
         }

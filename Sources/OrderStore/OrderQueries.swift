@@ -82,6 +82,17 @@ public struct OrderDetails: Sendable, Hashable, Codable {
     public let payment: Payment?
     /// Absent for an order placed through the HTTP API.
     public let channel: Channel?
+    /// The warehouse's parcels and their last scans (absent when none).
+    public var shipments: [Shipment]?
+
+    /// A parcel and its last carrier scan.
+    public struct Shipment: Sendable, Hashable, Codable {
+        public let trackingNumber: String
+        public let carrier: String?
+        /// SHIPPED, IN_TRANSIT or DELIVERED.
+        public let status: String
+        public let updatedAt: Date
+    }
 
     /// The movements that took stock from a vendor for the order.
     public var allocations: [Movement] { movements.filter { $0.kind == StockMovementKind.allocate.rawValue } }
@@ -127,6 +138,7 @@ public enum OrderQueries {
                 productId: $0.decode(4), quantity: $0.decode(5), status: $0.decode(6), appliedAt: $0.decode(7, as: Date?.self),
                 createdAt: $0.decode(8))
         }
+        let shipments = try Fulfilment.shipments(of: id, on: connection)
         return try OrderDetails(
             orderId: row.decode(0), status: OrderState(rawValue: row.decode(1)) ?? .failed, reason: row.decode(2, as: String?.self),
             reviewRequired: row.decode(3), reviewReason: row.decode(4, as: String?.self), idempotencyKey: row.decode(5, as: String?.self),
@@ -136,7 +148,8 @@ public enum OrderQueries {
             channel: row.decode(11, as: String?.self).map {
                 OrderDetails.Channel(
                     name: $0, shop: try row.decode(12, as: String?.self) ?? "", orderId: try row.decode(13), orderName: try row.decode(14, as: String?.self))
-            })
+            },
+            shipments: shipments.isEmpty ? nil : shipments)
     }
 
     /// The order that holds this Idempotency-Key, with its lines in request

@@ -114,6 +114,22 @@ extension EnvironmentConfiguration {
         try int(.lowStockThreshold, default: 5, in: 0...1_000_000)
     }
 
+    /// `FULFILMENT_RETRY_DELAYS_MS` (5000,30000,300000): the fulfilment retry
+    /// tiers' delays, shortest first. Read by fulfilment-worker and by orderctl,
+    /// so the queues declared and the queues the worker routes to agree.
+    public func fulfilmentRetryDelaysMilliseconds(default value: [Int]) throws(ConfigurationError) -> [Int] {
+        guard let raw = optionalString(.fulfilmentRetryDelaysMilliseconds) else { return value }
+        var delays: [Int] = []
+        for entry in raw.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let delay = Int(entry.trimmingCharacters(in: .whitespaces)), (1...86_400_000).contains(delay) else {
+                throw ConfigurationError(
+                    .fulfilmentRetryDelaysMilliseconds, "must be a comma-separated list of milliseconds from 1 to 86400000, got '\(raw)'")
+            }
+            delays.append(delay)
+        }
+        return delays
+    }
+
     /// `RESERVATION_TTL_SECONDS` (900): how long a hold lasts when nobody says
     /// (an order that pays; a checkout hold without `expiresIn`).
     public func reservationTTLSeconds() throws -> Int {
@@ -125,6 +141,8 @@ public enum Defaults {
     public static let amqpURL = "amqp://guest:guest@127.0.0.1:5672/%2F"
     public static let databaseURL = "postgres://orders:orders@127.0.0.1:5432/ordersdb"
     public static let queuePrefix = ""
+    /// The local broker's management API (RabbitMQ's own default user, loopback only).
+    public static let rabbitMQManagementURL = "http://guest:guest@127.0.0.1:15672"
     public static let vendorDatabaseURLs =
         "vendorA=postgres://orders:orders@127.0.0.1:5432/vendoradb,vendorB=postgres://orders:orders@127.0.0.1:5432/vendorbdb"
 }

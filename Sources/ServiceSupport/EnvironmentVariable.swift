@@ -64,6 +64,21 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case stockSyncHTTPPort = "STOCK_SYNC_HTTP_PORT"
     case stockAPIToken = "STOCK_API_TOKEN"
 
+    // fulfilment-worker (FULFILMENT_RETRY_DELAYS_MS also by orderctl, which declares its queues).
+    case wmsURL = "WMS_URL"
+    case wmsToken = "WMS_TOKEN"
+    case wmsTimeoutMilliseconds = "WMS_TIMEOUT_MS"
+    case fulfilmentPrefetch = "FULFILMENT_PREFETCH"
+    case fulfilmentConcurrency = "FULFILMENT_CONCURRENCY"
+    case fulfilmentMaxRetries = "FULFILMENT_MAX_RETRIES"
+    case fulfilmentRetryDelaysMilliseconds = "FULFILMENT_RETRY_DELAYS_MS"
+    case fulfilmentBreakerFailures = "FULFILMENT_BREAKER_FAILURES"
+    case fulfilmentBreakerOpenSeconds = "FULFILMENT_BREAKER_OPEN_SECONDS"
+    case fulfilmentHTTPHost = "FULFILMENT_HTTP_HOST"
+    case fulfilmentHTTPPort = "FULFILMENT_HTTP_PORT"
+    // order-api: the warehouse's shipment callbacks.
+    case wmsCallbackToken = "WMS_CALLBACK_TOKEN"
+
     // The tests and scripts/services.
     case rabbitMQManagementURL = "RABBITMQ_MANAGEMENT_URL"
     case stateDirectory = "ORDERS_STATE_DIR"

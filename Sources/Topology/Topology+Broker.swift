@@ -9,6 +9,8 @@ public struct TopologyMismatch: Sendable, Hashable, CustomStringConvertible {
         case exchangeMissing
         /// The broker refused the redeclare (406): its type or durability differs.
         case exchangeDiffers
+        /// A queue is not bound to its exchange with the routing key the code binds it with.
+        case bindingMissing(exchange: String, routingKey: String)
     }
 
     /// The queue's or exchange's name.
@@ -23,12 +25,13 @@ public struct TopologyMismatch: Sendable, Hashable, CustomStringConvertible {
         case .argumentDiffers(let argument): "queue '\(name)': argument '\(argument)' differs from the code (\(detail))"
         case .exchangeMissing: "exchange '\(name)' does not exist"
         case .exchangeDiffers: "exchange '\(name)' differs from the code (\(detail))"
+        case .bindingMissing(let exchange, let routingKey): "queue '\(name)' is not bound to exchange '\(exchange)' with '\(routingKey)'"
         }
     }
 }
 
 extension Topology {
-    /// Declares every exchange, then every queue. Idempotent: declaring what exists with the same arguments changes nothing.
+    /// Declares every exchange, then every queue, then every binding. Idempotent: declaring what exists with the same arguments changes nothing.
     /// A queue that exists with other arguments makes the broker answer 406; that error names the queue and argument.
     ///
     /// With `recreateEmptyDeadLetterQueues`, a dead-letter queue whose arguments
@@ -62,6 +65,14 @@ extension Topology {
                 try await recreateEmpty(queue, mismatch, allowed: recreateEmptyDeadLetterQueues, on: connection)
                 recreated.append(queue.name)
                 channel = try await connection.openChannel()
+            } catch {
+                await channel.close()
+                throw error
+            }
+        }
+        for binding in bindings {
+            do {
+                try await channel.bindQueue(binding.queue, exchange: binding.exchange, routingKey: binding.routingKey)
             } catch {
                 await channel.close()
                 throw error
@@ -125,6 +136,16 @@ extension Topology {
             }
         }
         return mismatches
+    }
+
+    /// The code's bindings that are not among `present` (what the broker
+    /// reports: AMQP 0-9-1 cannot ask for a binding without making it, so the
+    /// caller reads them from the management API).
+    public func missingBindings(present: Set<BindingDefinition>) -> [TopologyMismatch] {
+        bindings.filter { !present.contains($0) }.map {
+            TopologyMismatch(
+                name: $0.queue, problem: .bindingMissing(exchange: $0.exchange, routingKey: $0.routingKey), detail: "no such binding")
+        }
     }
 
     /// Turns RabbitMQ's "inequivalent arg 'x-message-ttl' for queue …" into a named argument.

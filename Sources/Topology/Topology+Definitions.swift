@@ -43,6 +43,12 @@ extension Topology {
                 "internal": false, "arguments": [String: Any](),
             ]
         }
+        let bindings: [[String: Any]] = bindings.map { binding in
+            [
+                "source": binding.exchange, "vhost": "/", "destination": binding.queue, "destination_type": "queue",
+                "routing_key": binding.routingKey, "arguments": [String: Any](),
+            ]
+        }
         let permissions = brokerPermissions
         let definitions: [String: Any] = [
             "rabbit_version": "3.10.8",
@@ -51,7 +57,7 @@ extension Topology {
                 "user": Self.brokerUser, "vhost": "/",
                 "configure": permissions.configure, "write": permissions.write, "read": permissions.read,
             ]],
-            "parameters": [], "policies": [], "exchanges": exchanges, "bindings": [],
+            "parameters": [], "policies": [], "exchanges": exchanges, "bindings": bindings,
             "queues": queues,
         ]
         let data = try! JSONSerialization.data(withJSONObject: definitions, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

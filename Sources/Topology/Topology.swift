@@ -13,7 +13,10 @@ import AMQP
 /// message that crashes its consumer again and again.
 ///
 /// Events go to one durable topic exchange, `order_events`; subscribers
-/// bind queues of their own to it.
+/// bind queues of their own to it. fulfilment-worker's queue set is such a
+/// subscriber, and backs off exponentially: its retry queues are tiers of
+/// growing delay, one queue each, because a per-message TTL in one shared
+/// queue would hold every short wait behind the longest one in front of it.
 public struct Topology: Sendable, Hashable {
     /// Prepended to every queue name; empty in production, unique per test run.
     public var prefix: String
@@ -21,35 +24,69 @@ public struct Topology: Sendable, Hashable {
     public var retryDelayMilliseconds: Int
     /// Deliveries after which a main queue dead-letters a message to its DLQ.
     public var deliveryLimit: Int
+    /// The fulfilment retry tiers' delays, shortest first: retry n waits in
+    /// tier min(n, count); the last tier repeats.
+    public var fulfilmentRetryDelaysMilliseconds: [Int]
 
-    public init(prefix: String = "", retryDelayMilliseconds: Int = 5_000, deliveryLimit: Int = 10) {
+    public init(
+        prefix: String = "", retryDelayMilliseconds: Int = 5_000, deliveryLimit: Int = 10,
+        fulfilmentRetryDelaysMilliseconds: [Int] = Topology.defaultFulfilmentRetryDelaysMilliseconds
+    ) {
+        precondition(!fulfilmentRetryDelaysMilliseconds.isEmpty, "the fulfilment queue set needs at least one retry tier")
         self.prefix = prefix
         self.retryDelayMilliseconds = retryDelayMilliseconds
         self.deliveryLimit = deliveryLimit
+        self.fulfilmentRetryDelaysMilliseconds = fulfilmentRetryDelaysMilliseconds
     }
+
+    /// 5 s, 30 s, 5 min: a warehouse hiccup is retried quickly, an outage is not hammered.
+    public static let defaultFulfilmentRetryDelaysMilliseconds = [5_000, 30_000, 300_000]
 
     public static let standard = Topology()
 
     public var orders: QueueSet {
-        QueueSet(main: prefix + "orders_queue", retry: prefix + "orders_retry_queue", deadLetter: prefix + "orders_dlq")
+        queueSet(main: "orders_queue", retry: "orders_retry_queue", deadLetter: "orders_dlq")
     }
 
     public var vendorSync: QueueSet {
-        QueueSet(main: prefix + "vendor_sync", retry: prefix + "vendor_sync_retry", deadLetter: prefix + "vendor_sync_dlq")
+        queueSet(main: "vendor_sync", retry: "vendor_sync_retry", deadLetter: "vendor_sync_dlq")
     }
 
     /// Commands to the payment gateway (authorize, capture, void, refund) for payment-worker.
     public var payments: QueueSet {
-        QueueSet(main: prefix + "payments", retry: prefix + "payments_retry", deadLetter: prefix + "payments_dlq")
+        queueSet(main: "payments", retry: "payments_retry", deadLetter: "payments_dlq")
     }
 
     /// What the gateway answered (from payment-worker and the Stripe webhook), for
     /// order-worker, which makes every transition.
     public var paymentOutcomes: QueueSet {
-        QueueSet(main: prefix + "payment_outcomes", retry: prefix + "payment_outcomes_retry", deadLetter: prefix + "payment_outcomes_dlq")
+        queueSet(main: "payment_outcomes", retry: "payment_outcomes_retry", deadLetter: "payment_outcomes_dlq")
     }
 
-    public var queueSets: [QueueSet] { [orders, vendorSync, payments, paymentOutcomes] }
+    /// `order.confirmed` events for fulfilment-worker, which sends each order to
+    /// the warehouse; retried through `fulfilment_retry_1`, `_2`, … (one per delay tier).
+    public var fulfilment: QueueSet {
+        QueueSet(
+            main: prefix + "fulfilment",
+            retryTiers: fulfilmentRetryDelaysMilliseconds.enumerated().map { index, delay in
+                RetryTier(name: prefix + "fulfilment_retry_\(index + 1)", delayMilliseconds: delay)
+            },
+            deadLetter: prefix + "fulfilment_dlq")
+    }
+
+    public var queueSets: [QueueSet] { [orders, vendorSync, payments, paymentOutcomes, fulfilment] }
+
+    /// A queue set with one retry queue that waits `retryDelayMilliseconds`.
+    private func queueSet(main: String, retry: String, deadLetter: String) -> QueueSet {
+        QueueSet(
+            main: prefix + main, retryTiers: [RetryTier(name: prefix + retry, delayMilliseconds: retryDelayMilliseconds)],
+            deadLetter: prefix + deadLetter)
+    }
+
+    /// The subscriptions of this topology's queues to the events exchange.
+    public var bindings: [BindingDefinition] {
+        [BindingDefinition(queue: fulfilment.main, exchange: orderEvents, routingKey: "order.confirmed")]
+    }
 
     /// The durable topic exchange every committed order transition
     /// (`order.<state>`) and inventory threshold crossing (`inventory.*`) is
@@ -63,30 +100,31 @@ public struct Topology: Sendable, Hashable {
 
     /// Every queue with the arguments it must have, in a stable order.
     public var queues: [QueueDefinition] {
-        queueSets.flatMap { set in
-            [
-                QueueDefinition(name: set.main, role: .main, arguments: [
+        queueSets.flatMap { set -> [QueueDefinition] in
+            let main = QueueDefinition(name: set.main, role: .main, arguments: [
+                "x-queue-type": "quorum",
+                "x-delivery-limit": .int64(Int64(deliveryLimit)),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": .string(set.deadLetter),
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            ])
+            // Without reject-publish, RabbitMQ 3.10 silently falls back to at-most-once dead-lettering.
+            let retries = set.retryTiers.map { tier in
+                QueueDefinition(name: tier.name, role: .retry, arguments: [
                     "x-queue-type": "quorum",
-                    "x-delivery-limit": .int64(Int64(deliveryLimit)),
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": .string(set.deadLetter),
-                    "x-dead-letter-strategy": "at-least-once",
-                    "x-overflow": "reject-publish",
-                ]),
-                // Without reject-publish, RabbitMQ 3.10 silently falls back to at-most-once dead-lettering.
-                QueueDefinition(name: set.retry, role: .retry, arguments: [
-                    "x-queue-type": "quorum",
-                    "x-message-ttl": .int64(Int64(retryDelayMilliseconds)),
+                    "x-message-ttl": .int64(Int64(tier.delayMilliseconds)),
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": .string(set.main),
                     "x-dead-letter-strategy": "at-least-once",
                     "x-overflow": "reject-publish",
-                ]),
-                QueueDefinition(name: set.deadLetter, role: .deadLetter, arguments: [
-                    "x-queue-type": "quorum",
-                    "x-delivery-limit": .int64(Self.deadLetterDeliveryLimit),
-                ]),
-            ]
+                ])
+            }
+            let deadLetter = QueueDefinition(name: set.deadLetter, role: .deadLetter, arguments: [
+                "x-queue-type": "quorum",
+                "x-delivery-limit": .int64(Self.deadLetterDeliveryLimit),
+            ])
+            return [main] + retries + [deadLetter]
         }
     }
 
@@ -105,15 +143,55 @@ public struct Topology: Sendable, Hashable {
 
     /// The queue set a queue name belongs to, if any.
     public func queueSet(containing queue: String) -> QueueSet? {
-        queueSets.first { [$0.main, $0.retry, $0.deadLetter].contains(queue) }
+        queueSets.first { [$0.main, $0.deadLetter].contains(queue) || $0.retryTiers.contains { $0.name == queue } }
     }
 }
 
-/// The three queues of one stream of work.
+/// The queues of one stream of work: main, retry tiers, dead letters.
 public struct QueueSet: Sendable, Hashable {
     public let main: String
-    public let retry: String
+    /// Shortest delay first; most sets have one.
+    public let retryTiers: [RetryTier]
     public let deadLetter: String
+
+    public init(main: String, retryTiers: [RetryTier], deadLetter: String) {
+        precondition(!retryTiers.isEmpty, "a queue set needs a retry queue")
+        self.main = main
+        self.retryTiers = retryTiers
+        self.deadLetter = deadLetter
+    }
+
+    /// The first (for most sets, the only) retry queue.
+    public var retry: String { retryTiers[0].name }
+
+    /// Where retry `attempt` (1, 2, …) waits: tier min(attempt, tiers); the last tier repeats.
+    public func retryQueue(attempt: Int) -> String {
+        retryTiers[min(max(attempt, 1), retryTiers.count) - 1].name
+    }
+}
+
+/// One retry queue: messages wait `delayMilliseconds` in it, then go back to the main queue.
+public struct RetryTier: Sendable, Hashable {
+    public let name: String
+    public let delayMilliseconds: Int
+
+    public init(name: String, delayMilliseconds: Int) {
+        self.name = name
+        self.delayMilliseconds = delayMilliseconds
+    }
+}
+
+/// A queue bound to an exchange with a routing key.
+public struct BindingDefinition: Sendable, Hashable {
+    public let queue: String
+    public let exchange: String
+    public let routingKey: String
+
+    public init(queue: String, exchange: String, routingKey: String) {
+        self.queue = queue
+        self.exchange = exchange
+        self.routingKey = routingKey
+    }
 }
 
 public struct ExchangeDefinition: Sendable, Hashable {

@@ -40,7 +40,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         }
 
         var admin: DeadLetterAdmin {
-            DeadLetterAdmin(amqpURL: broker.amqpURL, topology: topology.topology, scanLimit: scanLimit)
+            get throws { DeadLetterAdmin(amqpURL: broker.amqpURL, topology: try topology.topology, scanLimit: scanLimit) }
         }
     }
 

@@ -31,7 +31,7 @@ struct EventsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReporting(.table) {
-                try await EventsAdmin(amqpURL: broker.amqpURL, topology: topology.topology).tail(routingKeys: routingKeys, count: count) { line in
+                try await EventsAdmin(amqpURL: broker.amqpURL, topology: try topology.topology).tail(routingKeys: routingKeys, count: count) { line in
                     // Unbuffered: a pipe (`| jq`) sees each event as it arrives.
                     FileHandle.standardOutput.write(Data((line + "\n").utf8))
                 }

@@ -12,6 +12,7 @@ struct HealthCommand: AsyncParsableCommand {
         discussion: """
             orderctl health --url http://127.0.0.1:8080/health/ready     # order-api
             orderctl health --url http://127.0.0.1:8081/health/live      # stock-sync
+            orderctl health --url http://127.0.0.1:8082/health/ready     # fulfilment-worker (503 while its WMS breaker is open)
             orderctl health --consumers-on orders_queue                  # order-worker (vendor_sync: vendor-sync-worker)
             """
     )

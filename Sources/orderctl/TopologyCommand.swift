@@ -1,6 +1,7 @@
 import Admin
 import ArgumentParser
 import Foundation
+import ServiceSupport
 
 struct TopologyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,7 @@ struct TopologyCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReporting(output.format) {
-                let report = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: topology.topology).declare(recreateEmptyDeadLetterQueues: recreateEmptyDeadLetterQueues)
+                let report = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: try topology.topology).declare(recreateEmptyDeadLetterQueues: recreateEmptyDeadLetterQueues)
                 print(report.render(output.format))
             }
         }
@@ -36,14 +37,25 @@ struct TopologyCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List every queue with its ready messages and consumers, and those missing or whose arguments differ from the code (exit 1 if any).")
+            abstract: "List every queue with its ready messages and consumers, and those missing or whose arguments differ from the code (exit 1 if any).",
+            discussion: """
+                Bindings are read from the broker's management API (AMQP cannot check one without making it): \
+                --management-url, else $RABBITMQ_MANAGEMENT_URL, else \(Defaults.rabbitMQManagementURL.replacingOccurrences(of: "guest:guest@", with: "")) \
+                as guest. A missing binding is a mismatch; an API that does not answer leaves them unchecked.
+                """)
         @OptionGroup var broker: BrokerOptions
         @OptionGroup var topology: TopologyOptions
         @OptionGroup var output: OutputOptions
+        // No declared default: --help would print the environment's value, password included.
+        @Option(name: .customLong("management-url"), help: "The broker's management API, http://user:password@host:port.")
+        var managementURL: String?
 
         func run() async throws {
             try await runReporting(output.format) {
-                let (report, mismatches) = try await TopologyAdmin(amqpURL: broker.amqpURL, topology: topology.topology).verify()
+                let management = managementURL ?? EnvironmentConfiguration().string(.rabbitMQManagementURL, default: Defaults.rabbitMQManagementURL)
+                let (report, mismatches) = try await TopologyAdmin(
+                    amqpURL: broker.amqpURL, topology: try topology.topology, managementURL: management
+                ).verify()
                 print(report.render(output.format))
                 if !mismatches.isEmpty { throw ExitCode(ExitStatus.failure) }
             }

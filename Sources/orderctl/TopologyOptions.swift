@@ -7,5 +7,13 @@ struct TopologyOptions: ParsableArguments {
     @Option(name: .customLong("queue-prefix"), help: "Prefix of every queue name of the topology (default: $QUEUE_PREFIX, else none).")
     var queuePrefix: String = EnvironmentConfiguration().queuePrefix
 
-    var topology: Topology { Topology(prefix: queuePrefix) }
+    /// With `FULFILMENT_RETRY_DELAYS_MS`, as fulfilment-worker reads it, so the tiers declared are the ones it routes to.
+    var topology: Topology {
+        get throws {
+            Topology(
+                prefix: queuePrefix,
+                fulfilmentRetryDelaysMilliseconds: try EnvironmentConfiguration().fulfilmentRetryDelaysMilliseconds(
+                    default: Topology.defaultFulfilmentRetryDelaysMilliseconds))
+        }
+    }
 }

@@ -104,9 +104,9 @@ struct DeadLetterFormatTests {
 
     @Test func commandsWorkOnDeadLetterQueuesOnly() throws {
         let admin = DeadLetterAdmin(amqpURL: "amqp://127.0.0.1:1", topology: Topology(prefix: "p."))
-        #expect(try admin.queues([]) == ["p.orders_dlq", "p.vendor_sync_dlq", "p.payments_dlq", "p.payment_outcomes_dlq"])
+        #expect(try admin.queues([]) == ["p.orders_dlq", "p.vendor_sync_dlq", "p.payments_dlq", "p.payment_outcomes_dlq", "p.fulfilment_dlq"])
         #expect(try admin.queues(["p.orders_dlq", "archive"]) == ["p.orders_dlq", "archive"])
-        for workQueue in ["p.orders_queue", "p.orders_retry_queue", "p.vendor_sync"] {
+        for workQueue in ["p.orders_queue", "p.orders_retry_queue", "p.vendor_sync", "p.fulfilment_retry_2"] {
             #expect(throws: AdminError.self, "\(workQueue)") { try admin.queues([workQueue]) }
         }
     }

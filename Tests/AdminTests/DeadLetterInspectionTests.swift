@@ -107,7 +107,7 @@ import Testing
             let byQueue = try await system.admin.stats(groupBy: .queue)
             #expect(Dictionary(uniqueKeysWithValues: byQueue.groups.map { ($0.key, $0.count) })
                 == [dlq: Self.poison.count, system.topology.vendorSync.deadLetter: 0, system.topology.payments.deadLetter: 0,
-                    system.topology.paymentOutcomes.deadLetter: 0])
+                    system.topology.paymentOutcomes.deadLetter: 0, system.topology.fulfilment.deadLetter: 0])
             #expect(try await system.waitForDepth(dlq, toBe: Self.poison.count) == Self.poison.count)
             let byAge = try await system.admin.stats(groupBy: .age)
             #expect(byAge.groups.map(\.key) == ["< 1m"] || byAge.groups.map(\.key) == ["< 1m", "1m-10m"])

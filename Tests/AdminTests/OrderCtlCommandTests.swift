@@ -224,7 +224,7 @@ import Topology
             let verify = try Command.orderctl(["topology", "verify", "--queue-prefix", topology.prefix, "--output", "json"])
             #expect(verify.status == 0, "\(verify.stderr)")
             let rows = try #require(try JSONSerialization.jsonObject(with: Data(verify.stdout.utf8)) as? [[String: String]])
-            #expect(rows.map { $0["queue"] } == topology.exchanges.map(\.name) + topology.queues.map(\.name))
+            #expect(rows.map { $0["queue"] } == topology.exchanges.map(\.name) + topology.queues.map(\.name) + topology.bindings.map(\.queue))
             #expect(rows.allSatisfy { $0["status"] == "ok" })
             #expect(rows.first { $0["queue"] == dlq }?["ready"] == "1")
             #expect(rows.first { $0["queue"] == topology.orders.main }?["ready"] == "0")

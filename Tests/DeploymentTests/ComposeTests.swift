@@ -9,7 +9,7 @@ import Yams
 @Suite("Deployment files")
 struct ComposeTests {
     /// The long-running processes, each a compose service of the same name.
-    static let daemons = ["order-api", "order-worker", "vendor-sync-worker", "payment-worker", "stock-sync"]
+    static let daemons = ["order-api", "order-worker", "vendor-sync-worker", "payment-worker", "stock-sync", "fulfilment-worker"]
 
     // MARK: Services
 
@@ -275,12 +275,14 @@ struct ComposeTests {
         }
         let api = Self.environment(of: try #require(services["order-api"]))
         let stockSync = Self.environment(of: try #require(services["stock-sync"]))
+        let fulfilment = Self.environment(of: try #require(services["fulfilment-worker"]))
         let expected = [
             "order-api": "CMD orderctl health --url http://127.0.0.1:\(api["HTTP_PORT"] ?? "?")/health/ready",
             "stock-sync": "CMD orderctl health --url http://127.0.0.1:\(stockSync["STOCK_SYNC_HTTP_PORT"] ?? "?")/health/live",
             "order-worker": "CMD orderctl health --consumers-on \(Topology.standard.orders.main)",
             "vendor-sync-worker": "CMD orderctl health --consumers-on \(Topology.standard.vendorSync.main)",
             "payment-worker": "CMD orderctl health --consumers-on \(Topology.standard.payments.main)",
+            "fulfilment-worker": "CMD orderctl health --url http://127.0.0.1:\(fulfilment["FULFILMENT_HTTP_PORT"] ?? "?")/health/live",
         ]
         for daemon in Self.daemons {
             #expect(try Self.healthcheck(services[daemon]) == expected[daemon], "\(daemon)")

@@ -62,6 +62,7 @@ import Yams
             // Webhooks answer (400 for the unsigned body) only when configured.
             configuration.stripeWebhookSecret = "whsec_openapi_test"
             configuration.shopifyWebhookSecret = "shopify_openapi_test"
+            configuration.wmsCallbackToken = "wms-openapi-test"
             let app = try buildOrderAPI(configuration: configuration, logger: logger)
             try await app.test(.router) { client in
                 for route in try Self.documentedRoutes().sorted() {

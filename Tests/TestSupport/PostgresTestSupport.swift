@@ -101,6 +101,13 @@ extension TestEnvironment {
         return try body(connection)
     }
 
+    /// `withOrdersDatabase` on a thread of its own: a statement that waits for a
+    /// row lock never holds one of the cooperative pool's few threads, which the
+    /// test holding that lock may need to let it go.
+    public static func ordersDatabase<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await onThreads(1) { _ in Result { try withOrdersDatabase(body) } }[0].get()
+    }
+
     /// Creates product `id` with stock per vendor (the vendors must exist).
     public static func createProduct(_ id: String, stock: [String: Int]) throws {
         try withOrdersDatabase { connection in

@@ -15,7 +15,7 @@ public enum TestEnvironment {
     }
 
     public static var managementURL: String {
-        env(.rabbitMQManagementURL) ?? "http://guest:guest@127.0.0.1:15672"
+        env(.rabbitMQManagementURL) ?? Defaults.rabbitMQManagementURL
     }
 
     public static var databaseURL: String {

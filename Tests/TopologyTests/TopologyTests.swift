@@ -5,11 +5,12 @@ import Testing
 @testable import Topology
 
 @Suite struct TopologyShapeTests {
-    @Test func twelveQueuesWithTheDesignedArguments() {
+    @Test func seventeenQueuesWithTheDesignedArguments() {
         let topology = Topology.standard
         #expect(topology.queues.map(\.name) == [
             "orders_queue", "orders_retry_queue", "orders_dlq", "vendor_sync", "vendor_sync_retry", "vendor_sync_dlq",
             "payments", "payments_retry", "payments_dlq", "payment_outcomes", "payment_outcomes_retry", "payment_outcomes_dlq",
+            "fulfilment", "fulfilment_retry_1", "fulfilment_retry_2", "fulfilment_retry_3", "fulfilment_dlq",
         ])
         for queue in topology.queues { #expect(queue.arguments["x-queue-type"] == "quorum", "\(queue.name)") }
         let retry = topology.queues[1]
@@ -25,6 +26,67 @@ import Testing
         #expect(
             dlq.arguments == ["x-queue-type": "quorum", "x-delivery-limit": .int64(Int64(Int32.max))],
             "DLQs have no TTL or length, and a delivery limit no inspection reaches")
+    }
+
+    /// The fulfilment set's retry tiers: one queue per delay (5 s, 30 s, 5 min by
+    /// default), each dead-lettering back to `fulfilment`; every other set keeps one.
+    @Test func fulfilmentRetryTiersEachHaveTheirDelay() {
+        let topology = Topology(prefix: "t.", fulfilmentRetryDelaysMilliseconds: [1_000, 3_000, 10_000, 60_000])
+        let tiers = topology.queues.filter { $0.name.hasPrefix("t.fulfilment_retry_") }
+        #expect(tiers.map(\.name) == ["t.fulfilment_retry_1", "t.fulfilment_retry_2", "t.fulfilment_retry_3", "t.fulfilment_retry_4"])
+        #expect(tiers.map { $0.arguments["x-message-ttl"] } == [.int64(1_000), .int64(3_000), .int64(10_000), .int64(60_000)])
+        for tier in tiers {
+            #expect(tier.role == .retry)
+            #expect(tier.arguments["x-dead-letter-routing-key"] == "t.fulfilment")
+            #expect(tier.arguments["x-dead-letter-exchange"] == "")
+            #expect(tier.arguments["x-dead-letter-strategy"] == "at-least-once")
+            #expect(tier.arguments["x-overflow"] == "reject-publish")
+        }
+        let main = topology.queues.first { $0.name == "t.fulfilment" }
+        #expect(main?.arguments["x-dead-letter-routing-key"] == "t.fulfilment_dlq")
+        #expect(Topology.standard.fulfilment.retryTiers.map(\.delayMilliseconds) == [5_000, 30_000, 300_000])
+        for set in topology.queueSets where set != topology.fulfilment {
+            #expect(set.retryTiers.count == 1, "\(set.main)")
+            #expect(set.retryTiers.first?.delayMilliseconds == topology.retryDelayMilliseconds)
+        }
+        #expect(topology.queueSet(containing: "t.fulfilment_retry_3") == topology.fulfilment)
+    }
+
+    /// Retry n waits in tier min(n, tiers); the last tier repeats; a set with one
+    /// retry queue sends every retry there.
+    @Test func retryAttemptsGoToTheirTier() {
+        let fulfilment = Topology(prefix: "", fulfilmentRetryDelaysMilliseconds: [5_000, 30_000, 300_000]).fulfilment
+        #expect((1...6).map { fulfilment.retryQueue(attempt: $0) } == [
+            "fulfilment_retry_1", "fulfilment_retry_2", "fulfilment_retry_3", "fulfilment_retry_3", "fulfilment_retry_3", "fulfilment_retry_3",
+        ])
+        #expect(fulfilment.retryQueue(attempt: 0) == "fulfilment_retry_1", "a postponed message that never retried waits in the first tier")
+        let orders = Topology.standard.orders
+        #expect((0...5).map { orders.retryQueue(attempt: $0) } == Array(repeating: "orders_retry_queue", count: 6))
+    }
+
+    /// `fulfilment` subscribes to `order.confirmed`; the binding is exported with the queues.
+    @Test func theFulfilmentQueueIsBoundToConfirmedOrderEvents() throws {
+        let topology = Topology(prefix: "t.")
+        #expect(topology.bindings == [BindingDefinition(queue: "t.fulfilment", exchange: "t.order_events", routingKey: "order.confirmed")])
+        let json = try JSONSerialization.jsonObject(with: Data(Topology.standard.definitionsJSON().utf8)) as! [String: Any]
+        let bindings = json["bindings"] as! [[String: Any]]
+        #expect(bindings.count == 1)
+        #expect(bindings.first?["source"] as? String == "order_events")
+        #expect(bindings.first?["destination"] as? String == "fulfilment")
+        #expect(bindings.first?["destination_type"] as? String == "queue")
+        #expect(bindings.first?["routing_key"] as? String == "order.confirmed")
+    }
+
+    /// A binding the broker does not report is a mismatch naming the queue, exchange and key.
+    @Test func aMissingBindingIsAMismatch() {
+        let topology = Topology(prefix: "t.")
+        #expect(topology.missingBindings(present: Set(topology.bindings)).isEmpty)
+        let missing = topology.missingBindings(present: [])
+        #expect(missing.map(\.name) == ["t.fulfilment"])
+        #expect(missing.first?.problem == .bindingMissing(exchange: "t.order_events", routingKey: "order.confirmed"))
+        #expect(missing.first?.description == "queue 't.fulfilment' is not bound to exchange 't.order_events' with 'order.confirmed'")
+        let otherKey = BindingDefinition(queue: "t.fulfilment", exchange: "t.order_events", routingKey: "order.#")
+        #expect(topology.missingBindings(present: [otherKey]).count == 1)
     }
 
     /// -1 (RabbitMQ 4.x's "no limit") drops a message at its first requeue on 3.10, and no
@@ -66,7 +128,7 @@ import Testing
     @Test func definitionsCarryQueuesAndTheUsersPermissionsButNoUser() throws {
         let json = try JSONSerialization.jsonObject(with: Data(Topology.standard.definitionsJSON().utf8)) as! [String: Any]
         let queues = json["queues"] as! [[String: Any]]
-        #expect(queues.count == 12)
+        #expect(queues.count == 17)
         let retry = queues.first { $0["name"] as? String == "orders_retry_queue" }!
         let arguments = retry["arguments"] as! [String: Any]
         #expect(arguments["x-message-ttl"] as? Int == 5000)
@@ -119,6 +181,24 @@ import Testing
         guard let channel = try? await connection.openChannel() else { return }
         for queue in topology.queues { _ = try? await channel.deleteQueue(queue.name) }
         await connection.close()
+    }
+
+    /// Declaring binds `fulfilment` to the events exchange: an `order.confirmed`
+    /// event lands in it, the order's other events do not.
+    @Test func declareBindsTheFulfilmentQueueToConfirmedEvents() async throws {
+        try await withTopology { topology, connection in
+            try await topology.declare(on: connection)
+            let publisher = try await connection.openConfirmChannel()
+            for key in ["order.confirmed", "order.cancelled", "order.fulfilling"] {
+                try await publisher.publish(Array(key.utf8), exchange: topology.orderEvents, routingKey: key, properties: AMQPProperties(deliveryMode: .persistent))
+            }
+            await publisher.close()
+            let arrived = try await connection.waitForDepth(of: topology.fulfilment.main) { $0 >= 1 }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(arrived == 1)
+            let delivered = try await connection.drain(topology.fulfilment.main)
+            #expect(delivered.map { String(decoding: $0.body, as: UTF8.self) } == ["order.confirmed"])
+        }
     }
 
     @Test func declareTwiceIsNotAnErrorAndVerifiesClean() async throws {

@@ -1,0 +1,60 @@
+import AMQP
+import AsyncHTTPClient
+import HTTPSupport
+import Hummingbird
+import Logging
+import Messaging
+import OrderStore
+import Postgres
+import ServiceLifecycle
+
+/// Everything fulfilment-worker runs, built from its configuration: the
+/// queue worker, its database pool and HTTP client, and the health endpoints.
+public struct FulfilmentWorkerApp {
+    public let application: any ApplicationProtocol
+    public let breaker: CircuitBreaker
+    public let handler: FulfilmentHandler
+
+    public init(configuration: FulfilmentWorkerConfiguration, logger: Logger) throws {
+        let postgres = try PostgresConfiguration(url: configuration.databaseURL)
+        let amqp = try AMQPConfiguration(url: configuration.amqpURL, connectionName: "fulfilment-worker")
+        // Two short statements per order, outside the warehouse call: a few connections serve the window.
+        let database = PostgresPool(configuration: postgres, size: min(configuration.concurrency, 4), logger: logger)
+        breaker = CircuitBreaker(name: "wms", policy: configuration.breaker, logger: logger)
+        // One connection per call in flight, so no call waits for a connection against its deadline.
+        let http = HTTPClient(
+            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+            configuration: HTTPClient.Configuration(
+                connectionPool: HTTPClient.Configuration.ConnectionPool(
+                    idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.concurrency)))
+        let topology = configuration.topology
+        handler = FulfilmentHandler(
+            warehouse: WarehouseClient(configuration: configuration.warehouse, http: http), database: database, breaker: breaker,
+            routing: OutboxRouting(
+                orderEvents: topology.orderEvents, vendorSyncQueue: topology.vendorSync.main, paymentsQueue: topology.payments.main,
+                stockLevels: configuration.stockLevels))
+        let worker = QueueWorker(
+            configuration: QueueWorkerConfiguration(
+                amqp: amqp, queues: topology.fulfilment, settings: configuration.consume, workerName: "fulfilment-worker"),
+            handler: handler, logger: logger)
+        let router = HTTPRouter(context: BasicRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        FulfilmentHealthController(breaker: breaker).addRoutes(to: router)
+        // Services stop in reverse order: the worker finishes before the HTTP client and the pool close.
+        application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fulfilment-worker"),
+            services: [database, HTTPClientShutdown(client: http), worker],
+            logger: logger)
+    }
+}
+
+/// Shuts its HTTP client down when the daemon stops (after the services that use it).
+struct HTTPClientShutdown: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}
