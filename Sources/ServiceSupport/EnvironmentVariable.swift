@@ -61,6 +61,18 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case stockSyncHTTPPort = "STOCK_SYNC_HTTP_PORT"
     case stockAPIToken = "STOCK_API_TOKEN"
 
+    // channel-sync: Shopify's Admin API, the push loop, reconciliation.
+    case shopifyAdminURL = "SHOPIFY_ADMIN_URL"
+    case shopifyAdminToken = "SHOPIFY_ADMIN_TOKEN"
+    case shopifyShopDomain = "SHOPIFY_SHOP_DOMAIN"
+    case shopifyLocationId = "SHOPIFY_LOCATION_ID"
+    case shopifyTimeoutMilliseconds = "SHOPIFY_TIMEOUT_MS"
+    case channelPushIntervalMilliseconds = "CHANNEL_PUSH_INTERVAL_MS"
+    case channelReconcileSeconds = "CHANNEL_RECONCILE_SECONDS"
+    case channelReconcileLookbackSeconds = "CHANNEL_RECONCILE_LOOKBACK_SECONDS"
+    case channelBreakerFailures = "CHANNEL_BREAKER_FAILURES"
+    case channelBreakerOpenSeconds = "CHANNEL_BREAKER_OPEN_SECONDS"
+
     // The tests and scripts/services.
     case rabbitMQManagementURL = "RABBITMQ_MANAGEMENT_URL"
     case stateDirectory = "ORDERS_STATE_DIR"

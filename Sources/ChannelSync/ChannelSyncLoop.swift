@@ -1,0 +1,44 @@
+import Logging
+import ServiceLifecycle
+import ServiceSupport
+
+/// channel-sync's two clocks, until shutdown: a push pass every push
+/// interval, and every reconcile interval a reconciliation (the channel's
+/// stock figures, then its recent orders). Reconciliation runs on its own
+/// task, so its longer calls never hold back the pushes. A failed pass is
+/// logged and the next one comes.
+struct ChannelSyncLoop: Service {
+    let pusher: ChannelStockPusher
+    let orders: ChannelOrderReconciler
+    let pushInterval: Duration
+    let reconcileInterval: Duration
+    let reconcileLookback: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await every(pushInterval, "channel stock push") { _ = try await pusher.push() } }
+                group.addTask {
+                    await every(reconcileInterval, "channel reconciliation") {
+                        _ = try await pusher.reconcile()
+                        _ = try await orders.reconcile(lookback: reconcileLookback)
+                    }
+                }
+            }
+        }
+    }
+
+    private func every(_ interval: Duration, _ name: String, _ pass: @Sendable () async throws -> Void) async {
+        while !Task.isCancelled {
+            do {
+                try await pass()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("\(name) failed", metadata: [LogKey.error: "\(error)"])
+            }
+            do { try await Task.sleep(for: interval) } catch { return }
+        }
+    }
+}
