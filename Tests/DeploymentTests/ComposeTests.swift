@@ -9,7 +9,7 @@ import Yams
 @Suite("Deployment files")
 struct ComposeTests {
     /// The long-running processes, each a compose service of the same name.
-    static let daemons = ["order-api", "order-worker", "vendor-sync-worker", "payment-worker", "stock-sync"]
+    static let daemons = ["order-api", "order-worker", "vendor-sync-worker", "payment-worker", "stock-sync", "channel-sync"]
 
     // MARK: Services
 
@@ -273,6 +273,8 @@ struct ComposeTests {
             "order-worker": "CMD orderctl health --consumers-on \(Topology.standard.orders.main)",
             "vendor-sync-worker": "CMD orderctl health --consumers-on \(Topology.standard.vendorSync.main)",
             "payment-worker": "CMD orderctl health --consumers-on \(Topology.standard.payments.main)",
+            // Nothing to probe (no HTTP, no queue): that its process runs.
+            "channel-sync": "CMD-SHELL kill -0 1",
         ]
         for daemon in Self.daemons {
             #expect(try Self.healthcheck(services[daemon]) == expected[daemon], "\(daemon)")
