@@ -13,7 +13,8 @@ public struct ChannelSyncApp {
     public let orders: ChannelOrderReconciler
     public var breaker: CircuitBreaker { pusher.breaker }
 
-    public init(configuration: ChannelSyncConfiguration, logger: Logger) throws {
+    /// `periodic: false` leaves the passes to the caller (tests call ``pusher`` and ``orders`` themselves).
+    public init(configuration: ChannelSyncConfiguration, logger: Logger, periodic: Bool = true) throws {
         let postgres = try PostgresConfiguration(url: configuration.databaseURL)
         let amqp = try AMQPConfiguration(url: configuration.amqpURL, connectionName: "channel-sync")
         let database = PostgresPool(configuration: postgres, size: 2, logger: logger)
@@ -33,11 +34,12 @@ public struct ChannelSyncApp {
                 stockLevels: configuration.stockLevels),
             publishTimeout: configuration.publishTimeout, logger: logger)
         // ServiceGroup stops services in reverse order: the loop ends before the publisher and the pool close.
-        services = [
-            database, publisher,
-            ChannelSyncLoop(
+        var services: [any Service] = [database, publisher]
+        if periodic {
+            services.append(ChannelSyncLoop(
                 pusher: pusher, orders: orders, pushInterval: configuration.pushInterval, reconcileInterval: configuration.reconcileInterval,
-                reconcileLookback: configuration.reconcileLookback, logger: logger),
-        ]
+                reconcileLookback: configuration.reconcileLookback, logger: logger))
+        }
+        self.services = services
     }
 }
