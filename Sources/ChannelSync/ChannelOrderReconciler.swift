@@ -22,6 +22,13 @@ public struct ChannelOrderReconciler: Sendable {
         public var cancelled = 0
         /// Listed orders no order can be made of (logged with their reason).
         public var malformed = 0
+
+        public init(listed: Int = 0, enqueued: Int = 0, cancelled: Int = 0, malformed: Int = 0) {
+            self.listed = listed
+            self.enqueued = enqueued
+            self.cancelled = cancelled
+            self.malformed = malformed
+        }
     }
 
     let shop: String
@@ -79,10 +86,13 @@ public struct ChannelOrderReconciler: Sendable {
             }
         }
         let ids = orders.map { $0.orderId(shop: shop, ids: orderIDs) }
-        let statuses = try await database.withConnection { [ids] in try ChannelStock.orderStatuses(ids, on: $0) }
+        let statuses = try await database.withConnection { try ChannelStock.orderStatuses(ids, on: $0) }
         let missing = orders.filter { $0.cancelledAt == nil && statuses[$0.orderId(shop: shop, ids: orderIDs)] == nil }
         let (channel, skus) = (channel, Array(Set(missing.flatMap { $0.lineItems.compactMap(\.sku) })).sorted())
-        let products = skus.isEmpty ? [:] : try await database.withConnection { try SKUMappings.products(forSKUs: skus, channel: channel, on: $0) }
+        var products: [String: String] = [:]
+        if !skus.isEmpty {
+            products = try await database.withConnection { try SKUMappings.products(forSKUs: skus, channel: channel, on: $0) }
+        }
         for order in missing {
             let placed: OrderPlaced
             do {

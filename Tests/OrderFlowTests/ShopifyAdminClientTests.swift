@@ -14,7 +14,6 @@ struct ShopifyAdminClientTests {
     @Test func setInventoryLevelSendsTheDocumentedRequest() async throws {
         let standIn = ShopifyStandIn()
         try await standIn.start()
-        defer { Task { await standIn.stop() } }
         let level = try await Self.client(standIn).setInventoryLevel(locationId: 655_441_491, inventoryItemId: 808_950_810, available: 42)
         #expect(level == .init(inventoryItemId: 808_950_810, locationId: 655_441_491, available: 42))
         let request = try #require(standIn.requests.first)
@@ -32,7 +31,6 @@ struct ShopifyAdminClientTests {
     @Test func inventoryLevelsAsksForAtMostFiftyIdsPerCall() async throws {
         let standIn = ShopifyStandIn()
         try await standIn.start()
-        defer { Task { await standIn.stop() } }
         let items = (1...120).map { Int64(9_000 + $0) }
         for item in items { standIn.setLevel(item, Int(item % 7)) }
         let levels = try await Self.client(standIn).inventoryLevels(locationId: 77, inventoryItemIds: items)
@@ -51,7 +49,6 @@ struct ShopifyAdminClientTests {
     @Test func ordersFollowTheLinkHeaderThroughEveryPage() async throws {
         let standIn = ShopifyStandIn()
         try await standIn.start()
-        defer { Task { await standIn.stop() } }
         standIn.setPageSize(2)
         for id in 1...5 { standIn.addOrder(ShopifyStandIn.order(id: Int64(1000 + id), name: "#\(id)", sku: "S\(id)", quantity: id)) }
         standIn.addOrder(#"{"id":"not digits","line_items":[]}"#)
@@ -73,7 +70,6 @@ struct ShopifyAdminClientTests {
     @Test func aThrottledCallWaitsAsLongAsRetryAfterSays() async throws {
         let standIn = ShopifyStandIn()
         try await standIn.start()
-        defer { Task { await standIn.stop() } }
         standIn.throttle(next: 1, retryAfter: "1.5")
         try await Self.client(standIn).setInventoryLevel(locationId: 1, inventoryItemId: 5, available: 3)
         let calls = standIn.requests
@@ -86,7 +82,6 @@ struct ShopifyAdminClientTests {
     @Test func aClientKeptThrottledGivesUpAsTransient() async throws {
         let standIn = ShopifyStandIn()
         try await standIn.start()
-        defer { Task { await standIn.stop() } }
         standIn.throttle(next: 10, retryAfter: "0.1")
         let client = ShopifyAdminClient(configuration: .init(adminURL: standIn.url, accessToken: ShopifyStandIn.token, throttleRetries: 2))
         await #expect(throws: ShopifyAdminError.throttled) { try await client.setInventoryLevel(locationId: 1, inventoryItemId: 5, available: 3) }

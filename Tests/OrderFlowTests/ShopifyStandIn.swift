@@ -21,12 +21,17 @@ final class ShopifyStandIn: Sendable {
         var refused: Set<Int64> = []
     }
 
-    private let state = Mutex(State())
+    private final class Box: Sendable {
+        let lock = Mutex(State())
+    }
+
+    private let box: Box
     let server: StandInServer
 
     init() {
-        let state = state
-        server = StandInServer { request in Self.respond(request, state: state) }
+        let box = Box()
+        self.box = box
+        server = StandInServer { request in ShopifyStandIn.respond(request, state: box.lock) }
     }
 
     func start() async throws { try await server.start() }
@@ -39,13 +44,13 @@ final class ShopifyStandIn: Sendable {
     }
 
     /// The figure the channel holds for each item.
-    var levels: [Int64: Int] { state.withLock { $0.levels } }
-    func setLevel(_ item: Int64, _ available: Int) { state.withLock { $0.levels[item] = available } }
+    var levels: [Int64: Int] { box.lock.withLock { $0.levels } }
+    func setLevel(_ item: Int64, _ available: Int) { box.lock.withLock { $0.levels[item] = available } }
     /// The next `count` pushes are answered 429 with `Retry-After: seconds`.
-    func throttle(next count: Int, retryAfter seconds: String) { state.withLock { $0.throttles = count; $0.retryAfter = seconds } }
+    func throttle(next count: Int, retryAfter seconds: String) { box.lock.withLock { $0.throttles = count; $0.retryAfter = seconds } }
     func refuse(_ item: Int64) { state.withLock { _ = $0.refused.insert(item) } }
-    func addOrder(_ json: String) { state.withLock { $0.orders.append(json) } }
-    func setPageSize(_ size: Int) { state.withLock { $0.pageSize = size } }
+    func addOrder(_ json: String) { box.lock.withLock { $0.orders.append(json) } }
+    func setPageSize(_ size: Int) { box.lock.withLock { $0.pageSize = size } }
 
     /// The pushes (`inventory_levels/set.json`) received for `items`.
     func pushes(of items: Set<Int64>) -> [StandInServer.Request] {
@@ -91,17 +96,17 @@ final class ShopifyStandIn: Sendable {
             case .refused:
                 return .json(["errors": ["inventory_item": ["is not stocked at the location"]]], status: 422)
             case .set:
-                return .json(["inventory_level": ["inventory_item_id": item, "location_id": location, "available": available, "updated_at": "2026-01-01T00:00:00Z"]])
+                return .json(["inventory_level": ["inventory_item_id": Int(item), "location_id": Int(location), "available": available, "updated_at": "2026-01-01T00:00:00Z"] as [String: Any]])
             }
         case ("GET", basePath + "inventory_levels.json"):
             let ids = (request.parameter("inventory_item_ids") ?? "").split(separator: ",").compactMap { Int64($0) }
             let location = Int64(request.parameter("location_ids") ?? "") ?? 0
-            let levels = state.withLock { $0.levels }
+            let levels = box.lock.withLock { $0.levels }
             return .json(["inventory_levels": ids.compactMap { id in
-                levels[id].map { ["inventory_item_id": id, "location_id": location, "available": $0] as [String: Any] }
+                levels[id].map { ["inventory_item_id": Int(id), "location_id": Int(location), "available": $0] as [String: Any] }
             }])
         case ("GET", basePath + "orders.json"):
-            let (orders, size) = state.withLock { ($0.orders, $0.pageSize) }
+            let (orders, size) = box.lock.withLock { ($0.orders, $0.pageSize) }
             let start = Int(request.parameter("page_info")?.dropFirst("cursor".count) ?? "") ?? 0
             let page = orders.dropFirst(start).prefix(size)
             var response = StandInServer.Response(
