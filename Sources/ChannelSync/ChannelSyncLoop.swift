@@ -16,7 +16,7 @@ struct ChannelSyncLoop: Service {
     let logger: Logger
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await every(pushInterval, "channel stock push") { _ = try await pusher.push() } }
                 group.addTask {

@@ -31,7 +31,7 @@ final class ShopifyStandIn: Sendable {
     init() {
         let box = Box()
         self.box = box
-        server = StandInServer { request in ShopifyStandIn.respond(request, state: box.lock) }
+        server = StandInServer { request in ShopifyStandIn.respond(request, box: box) }
     }
 
     func start() async throws { try await server.start() }
@@ -48,7 +48,7 @@ final class ShopifyStandIn: Sendable {
     func setLevel(_ item: Int64, _ available: Int) { box.lock.withLock { $0.levels[item] = available } }
     /// The next `count` pushes are answered 429 with `Retry-After: seconds`.
     func throttle(next count: Int, retryAfter seconds: String) { box.lock.withLock { $0.throttles = count; $0.retryAfter = seconds } }
-    func refuse(_ item: Int64) { state.withLock { _ = $0.refused.insert(item) } }
+    func refuse(_ item: Int64) { box.lock.withLock { _ = $0.refused.insert(item) } }
     func addOrder(_ json: String) { box.lock.withLock { $0.orders.append(json) } }
     func setPageSize(_ size: Int) { box.lock.withLock { $0.pageSize = size } }
 
@@ -73,7 +73,7 @@ final class ShopifyStandIn: Sendable {
             """
     }
 
-    private static func respond(_ request: StandInServer.Request, state: Mutex<State>) -> StandInServer.Response {
+    private static func respond(_ request: StandInServer.Request, box: Box) -> StandInServer.Response {
         guard request.headers["x-shopify-access-token"] == token else { return .json(["errors": "[API] Invalid API key or access token"], status: 401) }
         switch (request.method, request.path) {
         case ("POST", basePath + "inventory_levels/set.json"):
@@ -81,7 +81,7 @@ final class ShopifyStandIn: Sendable {
                   let location = (body["location_id"] as? NSNumber)?.int64Value, let available = (body["available"] as? NSNumber)?.intValue
             else { return .json(["errors": "bad request"], status: 400) }
             enum Answer { case throttled(String), refused, set }
-            let answer = state.withLock { state -> Answer in
+            let answer = box.lock.withLock { state -> Answer in
                 if state.throttles > 0 {
                     state.throttles -= 1
                     return .throttled(state.retryAfter)
