@@ -1,6 +1,7 @@
 import ChannelSync
 import Foundation
 import Messaging
+import ServiceSupport
 import Shopify
 import TestSupport
 import Testing
@@ -72,14 +73,14 @@ struct ChannelSyncTests {
         try await ChannelSyncFixture.with { fixture in
             let products = try (1...3).map { try fixture.mappedProduct("p\($0)", stock: 10 * $0) }
             let items = Set(products.map(\.item))
-            try await fixture.withChannelSync(["CHANNEL_BREAKER_FAILURES": "2", "CHANNEL_BREAKER_OPEN_SECONDS": "1"]) { app in
+            try await fixture.withChannelSync(["CHANNEL_BREAKER_FAILURES": "2", "CHANNEL_BREAKER_OPEN_SECONDS": "4"]) { app in
                 fixture.standIn.mode = .failing(status: 503)
                 var report = try await app.pusher.push()
                 #expect(report.pushed == 0 && report.failed >= 2)
                 #expect(app.breaker.state == .open)
                 let sent = fixture.standIn.pushes(of: items).count
 
-                // Open: the pass makes no call.
+                // Open (for 4 s: long enough for a loaded machine to make the next passes within it): no call is made.
                 report = try await app.pusher.push()
                 #expect(report.deferred == 3 && report.failed == 0)
                 #expect(fixture.standIn.pushes(of: items).count == sent)
@@ -88,7 +89,7 @@ struct ChannelSyncTests {
                 #expect(try products.allSatisfy { try fixture.recorded($0.product) == nil })
 
                 fixture.standIn.mode = .normal
-                try await Task.sleep(for: .milliseconds(1100))
+                try await Task.sleep(for: .milliseconds(4100))
                 // Half-open: one trial goes through; its success closes the breaker.
                 report = try await app.pusher.push()
                 #expect(report.pushed >= 1)
@@ -139,6 +140,25 @@ struct ChannelSyncTests {
                 #expect(pushes[1].receivedAt - pushes[0].receivedAt >= .seconds(1))
                 #expect(fixture.standIn.levels[product.item] == 8)
             }
+        }
+    }
+
+    @Test func theConfigurationNeedsTheAdminURLAndTheOrderIdSecretAndNeverLogsTheToken() throws {
+        let base = TestEnvironment.processEnvironment.merging(["SHOPIFY_ADMIN_URL": "https://shop.example", "SHOPIFY_ADMIN_TOKEN": "shpat_secret_123"]) { $1 }
+        let configuration = try ChannelSyncConfiguration(environment: EnvironmentConfiguration(base))
+        #expect(configuration.pushInterval == .seconds(1) && configuration.reconcileInterval == .seconds(300))
+        #expect(configuration.reconcileLookback == .seconds(86_400) && configuration.channel == "shopify")
+        #expect(configuration.breaker == .init(failureThreshold: 5, openDuration: .seconds(30)))
+        #expect(configuration.shopify.accessToken == "shpat_secret_123" && configuration.shopify.timeout == .seconds(10))
+        #expect(!configuration.logMetadata.description.contains("shpat_secret_123"))
+        #expect(throws: ConfigurationError.self) {
+            try ChannelSyncConfiguration(environment: EnvironmentConfiguration(base.filter { $0.key != "SHOPIFY_ADMIN_URL" }))
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ChannelSyncConfiguration(environment: EnvironmentConfiguration(base.filter { $0.key != "ORDER_ID_SECRET" }))
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ChannelSyncConfiguration(environment: EnvironmentConfiguration(base.merging(["CHANNEL_PUSH_INTERVAL_MS": "0"]) { $1 }))
         }
     }
 }
