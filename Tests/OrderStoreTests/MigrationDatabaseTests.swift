@@ -41,7 +41,8 @@ struct MigrationDatabaseTests {
             #expect(try tables(connection) == ["schema_migrations", "vendors", "products", "vendor_stock",
                                                "orders", "order_lines", "stock_movements", "order_transitions",
                                                "reservations", "outbox", "product_stock_levels", "order_return_requests",
-                                               "payments", "payment_refunds", "payment_intents", "stripe_webhook_events"])
+                                               "payments", "payment_refunds", "payment_intents", "stripe_webhook_events",
+                                               "sku_mappings", "shopify_webhook_events", "shipments", "channel_stock"])
             #expect(try runner.apply(on: connection).isEmpty, "a second run applies nothing")
             #expect(try runner.pending(on: connection).isEmpty)
             let recorded = try connection.query("SELECT version, name, checksum FROM schema_migrations ORDER BY version").rows
