@@ -92,7 +92,7 @@ struct ShopifyAdminClientTests {
     @Test func failuresAreClassified() async throws {
         let standIn = ShopifyStandIn()
         try await standIn.start()
-        let client = Self.client(standIn, timeout: .milliseconds(300))
+        let client = Self.client(standIn)
         standIn.refuse(6)
         do {
             try await client.setInventoryLevel(locationId: 1, inventoryItemId: 6, available: 1)
@@ -109,9 +109,9 @@ struct ShopifyAdminClientTests {
         }
         standIn.mode = .failing(status: 503)
         await #expect(throws: ShopifyAdminError.serverError(status: 503)) { try await client.inventoryLevels(locationId: 1, inventoryItemIds: [6]) }
-        standIn.mode = .slow(.seconds(2))
+        standIn.mode = .slow(.seconds(3))
         do {
-            _ = try await client.orders(createdAtMin: Date())
+            _ = try await Self.client(standIn, timeout: .milliseconds(500)).orders(createdAtMin: Date())
             Issue.record("a slow API answered within the deadline")
         } catch {
             guard case .unavailable = error else { throw error }
