@@ -70,14 +70,17 @@ public final class ChannelStockPusher: Sendable {
     /// wherever they differ: corrects what a lost push, or a change made in
     /// the shop's admin, left wrong.
     public func reconcile() async throws -> Report {
+        let channel = channel
+        let items = try await database.withConnection { try ChannelStock.items(channel: channel, on: $0) }
+        // No call to make, so no admission to ask for: a half-open breaker's trial
+        // admitted here would never be answered.
+        guard !items.isEmpty else { return Report() }
         guard breaker.admit() != .refused else {
             logger.warning("stock reconciliation skipped: the channel's circuit breaker is open", metadata: [LogKey.breaker: "\(breaker.name)"])
             var report = Report()
             report.deferred = 1
             return report
         }
-        let channel = channel
-        let items = try await database.withConnection { try ChannelStock.items(channel: channel, on: $0) }
         let levels: [ShopifyAdminClient.InventoryLevel]
         do {
             levels = try await client.inventoryLevels(locationId: locationId, inventoryItemIds: items.map(\.inventoryItemId))

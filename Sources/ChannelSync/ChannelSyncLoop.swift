@@ -20,6 +20,8 @@ struct ChannelSyncLoop: Service {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await every(pushInterval, "channel stock push") { _ = try await pusher.push() } }
                 group.addTask {
+                    // The first reconciliation follows the first push pass, so the two do not send the same figures at start.
+                    do { try await Task.sleep(for: pushInterval) } catch { return }
                     await every(reconcileInterval, "channel reconciliation") {
                         _ = try await pusher.reconcile()
                         _ = try await orders.reconcile(lookback: reconcileLookback)
@@ -33,9 +35,9 @@ struct ChannelSyncLoop: Service {
         while !Task.isCancelled {
             do {
                 try await pass()
-            } catch is CancellationError {
-                return
             } catch {
+                // A call cut short by the shutdown is no failure to report.
+                if Task.isCancelled { return }
                 logger.error("\(name) failed", metadata: [LogKey.error: "\(error)"])
             }
             do { try await Task.sleep(for: interval) } catch { return }

@@ -143,6 +143,25 @@ struct ChannelSyncTests {
         }
     }
 
+    @Test func aPassWithNothingToCallLeavesTheHalfOpenTrialToTheNextCall() async throws {
+        try await ChannelSyncFixture.with { fixture in
+            try await fixture.withChannelSync(["CHANNEL_BREAKER_FAILURES": "1", "CHANNEL_BREAKER_OPEN_SECONDS": "1"]) { app in
+                fixture.standIn.mode = .failing(status: 503)
+                await #expect(throws: ShopifyAdminError.serverError(status: 503)) { try await app.orders.reconcile(lookback: .seconds(60)) }
+                #expect(app.breaker.state == .open)
+                fixture.standIn.mode = .normal
+                try await Task.sleep(for: .milliseconds(1100))
+                // This channel maps no product: the stock reconciliation makes no call.
+                #expect(try await app.pusher.reconcile() == ChannelStockPusher.Report())
+                let report = try await app.orders.reconcile(lookback: .seconds(60))
+                #expect(report.listed == 0)
+                #expect(app.breaker.state == .closed)
+                #expect(fixture.standIn.requests(to: "orders.json").count == 2)
+                #expect(fixture.standIn.requests(to: "inventory_levels.json").isEmpty)
+            }
+        }
+    }
+
     @Test func theConfigurationNeedsTheAdminURLAndTheOrderIdSecretAndNeverLogsTheToken() throws {
         let base = TestEnvironment.processEnvironment.merging(["SHOPIFY_ADMIN_URL": "https://shop.example", "SHOPIFY_ADMIN_TOKEN": "shpat_secret_123"]) { $1 }
         let configuration = try ChannelSyncConfiguration(environment: EnvironmentConfiguration(base))
