@@ -23,8 +23,12 @@ struct ChannelSyncLoop: Service {
                     // The first reconciliation follows the first push pass, so the two do not send the same figures at start.
                     do { try await Task.sleep(for: pushInterval) } catch { return }
                     await every(reconcileInterval, "channel reconciliation") {
-                        _ = try await pusher.reconcile()
+                        // The orders are checked even when the figures could not be (a token
+                        // without the inventory scope must not hide lost webhooks).
+                        var stockFailure: (any Error)?
+                        do { _ = try await pusher.reconcile() } catch { stockFailure = error }
                         _ = try await orders.reconcile(lookback: reconcileLookback)
+                        if let stockFailure { throw stockFailure }
                     }
                 }
             }
