@@ -16,7 +16,7 @@ struct ChannelSyncBurstTests {
     @Test func theChannelCatchesUpWithinOneIntervalWithFewPushes() async throws {
         try await ChannelSyncFixture.with { fixture in
             let system = fixture.system
-            let products = try (1...3).map { try fixture.mappedProduct("burst\($0)", stock: 400) }
+            let products = try (1...3).map { try fixture.mappedProduct("burst\($0)", stock: 400, vendor: fixture.ownVendor) }
             let items = Set(products.map(\.item))
             let burst = (0..<Self.orders).map { index in
                 OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: products[index % products.count].product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())

@@ -57,9 +57,19 @@ final class ChannelSyncFixture: Sendable {
         return try await system.withServices(app.services, logger: logger) { try await body(app) }
     }
 
-    /// A new product (stocked at vendorA) sold on the channel under `sku`, with a fresh inventory item id.
-    func mappedProduct(_ name: String, stock: Int, sku: String? = nil) throws -> (product: String, sku: String, item: Int64) {
-        let product = try system.product(name, stock: ["vendorA": stock])
+    /// A vendor of this fixture's own, that no stock-sync run syncs: a burst of
+    /// orders on its products holds no stock row another test's sync must lock
+    /// (a sync locks every row of its vendor's products, and every hold there, while it waits).
+    var ownVendor: String { "v-" + channel }
+
+    /// A new product (stocked at `vendor`, vendorA by default) sold on the channel under `sku`, with a fresh inventory item id.
+    func mappedProduct(_ name: String, stock: Int, sku: String? = nil, vendor: String = "vendorA") throws -> (product: String, sku: String, item: Int64) {
+        if vendor != "vendorA" {
+            try TestEnvironment.withOrdersDatabase {
+                _ = try $0.query("INSERT INTO vendors (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [vendor])
+            }
+        }
+        let product = try system.product(name, stock: [vendor: stock])
         let item = Int64.random(in: 1_000_000_000...9_000_000_000_000)
         let sku = sku ?? "SKU-" + product
         let channel = channel
@@ -74,7 +84,7 @@ final class ChannelSyncFixture: Sendable {
 
     func setStock(_ product: String, _ stock: Int) throws {
         try TestEnvironment.withOrdersDatabase {
-            _ = try $0.query("UPDATE vendor_stock SET stock = $1 WHERE product_id = $2 AND vendor_id = 'vendorA'", [stock, product])
+            _ = try $0.query("UPDATE vendor_stock SET stock = $1 WHERE product_id = $2", [stock, product])
         }
     }
 
