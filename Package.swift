@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "stock-sync", targets: ["stock-sync"]),
         .executable(name: "payment-worker", targets: ["payment-worker"]),
         .executable(name: "fulfilment-worker", targets: ["fulfilment-worker"]),
+        .executable(name: "channel-sync", targets: ["channel-sync"]),
         // For the JSON micro-benchmark package in Benchmarks/.
         .library(name: "OrderCore", targets: ["OrderCore"]),
     ],
@@ -91,6 +92,9 @@ let package = Package(
             dependencies: [
                 "OrderCore", "TextCodecs",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
 
@@ -189,6 +193,15 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ChannelSync",
+            dependencies: [
+                "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport", "Shopify", "TextCodecs",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "Admin",
             dependencies: ["AMQP", "Postgres", "Topology", "OrderStore", "OrderCore", "Messaging", "ServiceSupport", "TextCodecs",
                            .product(name: "Logging", package: "swift-log"),
@@ -225,6 +238,8 @@ let package = Package(
         .executableTarget(
             name: "fulfilment-worker",
             dependencies: ["FulfilmentWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            name: "channel-sync",
+            dependencies: ["ChannelSync", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: Benchmark harnesses (run by scripts/bench; tools, not services)
@@ -286,7 +301,7 @@ let package = Package(
             name: "OrderFlowTests",
             dependencies: [
                 "OrderAPI", "HTTPSupport", "OrderWorker", "VendorSync", "StockSync", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
-                "StripeAPI", "Shopify",
+                "StripeAPI", "ChannelSync", "Shopify",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

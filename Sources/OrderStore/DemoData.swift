@@ -1,11 +1,17 @@
 import Postgres
 
 /// The demo catalogue: vendorA p1=10, p2=15; vendorB p3=20, p2=5; priced
-/// p1 12.50, p2 7.99, p3 24.00 EUR.
+/// p1 12.50, p2 7.99, p3 24.00 EUR; sold in the demo Shopify shop as DEMO-P1..3.
 public enum DemoData {
     /// Each demo product's price in minor units, and the catalogue's one currency.
     public static let prices: [String: Int] = ["p1": 1250, "p2": 799, "p3": 2400]
     public static let currency = "EUR"
+
+    /// Each demo product's SKU in the demo Shopify shop and the shop's
+    /// inventory item for it, so channel-sync has something to push.
+    public static let shopifyItems: [(product: String, sku: String, inventoryItemId: Int64)] = [
+        ("p1", "DEMO-P1", 40_000_001), ("p2", "DEMO-P2", 40_000_002), ("p3", "DEMO-P3", 40_000_003),
+    ]
 
     public static let stock: [(vendor: String, product: String, stock: Int)] = [
         ("vendorA", "p1", 10), ("vendorA", "p2", 15), ("vendorB", "p3", 20), ("vendorB", "p2", 5),
@@ -35,6 +41,17 @@ public enum DemoData {
                     ON CONFLICT (product_id, vendor_id) DO UPDATE SET stock = EXCLUDED.stock, synced_at = now() WHERE $4
                     """, [row.product, row.vendor, row.stock, reset]
                 ).affectedRows
+            }
+            // A product an operator mapped (to any SKU) keeps its mapping.
+            for item in shopifyItems {
+                try connection.query(
+                    """
+                    INSERT INTO sku_mappings (channel, sku, product_id, inventory_item_id)
+                    SELECT 'shopify', $1, $2, $3
+                    WHERE EXISTS (SELECT 1 FROM products WHERE id = $2)
+                      AND NOT EXISTS (SELECT 1 FROM sku_mappings WHERE channel = 'shopify' AND product_id = $2)
+                    ON CONFLICT DO NOTHING
+                    """, [item.sku, item.product, item.inventoryItemId])
             }
             return written
         }

@@ -248,7 +248,7 @@ public enum Reservations {
     }
 
     /// Available stock per product, summed over vendors (products with no stock row are absent).
-    private static func stockByProduct(_ products: [String], on connection: PostgresConnection) throws -> [String: Int] {
+    static func stockByProduct(_ products: [String], on connection: PostgresConnection) throws -> [String: Int] {
         Dictionary(uniqueKeysWithValues: try connection.query(
             "SELECT product_id, sum(stock)::int FROM vendor_stock WHERE product_id = ANY($1::text[]) GROUP BY product_id",
             [PostgresArray(products)]

@@ -78,6 +78,17 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case fulfilmentHTTPPort = "FULFILMENT_HTTP_PORT"
     // order-api: the warehouse's shipment callbacks.
     case wmsCallbackToken = "WMS_CALLBACK_TOKEN"
+    // channel-sync: Shopify's Admin API, the push loop, reconciliation.
+    case shopifyAdminURL = "SHOPIFY_ADMIN_URL"
+    case shopifyAdminToken = "SHOPIFY_ADMIN_TOKEN"
+    case shopifyShopDomain = "SHOPIFY_SHOP_DOMAIN"
+    case shopifyLocationId = "SHOPIFY_LOCATION_ID"
+    case shopifyTimeoutMilliseconds = "SHOPIFY_TIMEOUT_MS"
+    case channelPushIntervalMilliseconds = "CHANNEL_PUSH_INTERVAL_MS"
+    case channelReconcileSeconds = "CHANNEL_RECONCILE_SECONDS"
+    case channelReconcileLookbackSeconds = "CHANNEL_RECONCILE_LOOKBACK_SECONDS"
+    case channelBreakerFailures = "CHANNEL_BREAKER_FAILURES"
+    case channelBreakerOpenSeconds = "CHANNEL_BREAKER_OPEN_SECONDS"
 
     // The tests and scripts/services.
     case rabbitMQManagementURL = "RABBITMQ_MANAGEMENT_URL"

@@ -9,7 +9,7 @@ import Yams
 @Suite("Deployment files")
 struct ComposeTests {
     /// The long-running processes, each a compose service of the same name.
-    static let daemons = ["order-api", "order-worker", "vendor-sync-worker", "payment-worker", "stock-sync", "fulfilment-worker"]
+    static let daemons = ["order-api", "order-worker", "vendor-sync-worker", "payment-worker", "stock-sync", "fulfilment-worker", "channel-sync"]
 
     // MARK: Services
 
@@ -283,6 +283,8 @@ struct ComposeTests {
             "vendor-sync-worker": "CMD orderctl health --consumers-on \(Topology.standard.vendorSync.main)",
             "payment-worker": "CMD orderctl health --consumers-on \(Topology.standard.payments.main)",
             "fulfilment-worker": "CMD orderctl health --url http://127.0.0.1:\(fulfilment["FULFILMENT_HTTP_PORT"] ?? "?")/health/live",
+            // Nothing to probe (no HTTP, no queue): that its process runs.
+            "channel-sync": "CMD-SHELL kill -0 1",
         ]
         for daemon in Self.daemons {
             #expect(try Self.healthcheck(services[daemon]) == expected[daemon], "\(daemon)")

@@ -65,8 +65,8 @@ struct ProjectDocumentationTests {
         ["AMQP", "Postgres", "ServiceSupport", "StripeAPI"],
         ["OrderCore", "Topology"],
         ["Messaging", "OrderStore", "HTTPSupport", "Shopify"],
-        ["OrderAPI", "OrderWorker", "VendorSync", "StockSync", "PaymentWorker", "FulfilmentWorker", "Admin"],
-        ["order-api", "order-worker", "vendor-sync-worker", "stock-sync", "payment-worker", "fulfilment-worker", "orderctl", "bench-amqp", "bench-load"],
+        ["OrderAPI", "OrderWorker", "VendorSync", "StockSync", "PaymentWorker", "FulfilmentWorker", "ChannelSync", "Admin"],
+        ["order-api", "order-worker", "vendor-sync-worker", "stock-sync", "payment-worker", "fulfilment-worker", "channel-sync", "orderctl", "bench-amqp", "bench-load"],
     ]
 
     @Test func everyModuleDependsOnlyOnLowerLayers() throws {
