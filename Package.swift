@@ -238,6 +238,8 @@ let package = Package(
         .executableTarget(
             name: "fulfilment-worker",
             dependencies: ["FulfilmentWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
             name: "channel-sync",
             dependencies: ["ChannelSync", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
