@@ -86,8 +86,13 @@ public struct ChannelOrderReconciler: Sendable {
             }
         }
         let ids = orders.map { $0.orderId(shop: shop, ids: orderIDs) }
-        let statuses = try await database.withConnection { try ChannelStock.orderStatuses(ids, on: $0) }
-        let missing = orders.filter { $0.cancelledAt == nil && statuses[$0.orderId(shop: shop, ids: orderIDs)] == nil }
+        let channelOrderIds = orders.map(\.id)
+        let (statuses, known) = try await database.withConnection {
+            (try ChannelStock.orderStatuses(ids, on: $0), try ChannelStock.knownChannelOrders(channelOrderIds, channel: ShopifyOrder.channel, on: $0))
+        }
+        // An order recorded under its Shopify id is never enqueued again, even one whose
+        // id was derived from another spelling of the shop (a misconfigured SHOPIFY_SHOP_DOMAIN).
+        let missing = orders.filter { $0.cancelledAt == nil && statuses[$0.orderId(shop: shop, ids: orderIDs)] == nil && !known.contains($0.id) }
         let (channel, skus) = (channel, Array(Set(missing.flatMap { $0.lineItems.compactMap(\.sku) })).sorted())
         var products: [String: String] = [:]
         if !skus.isEmpty {
@@ -113,7 +118,7 @@ public struct ChannelOrderReconciler: Sendable {
         }
         for (order, id) in zip(orders, ids) where order.cancelledAt != nil {
             guard let status = statuses[id], status != OrderState.cancelled.rawValue else { continue }
-            let (routing, reason) = (routing, order.cancelReason.map { "channel: \($0)" } ?? "channel: cancelled")
+            let (routing, reason) = (routing, order.cancellationReason)
             do {
                 let details = try await database.withConnection {
                     try OrderCommands.cancel(id, reason: reason, actor: .system, queuedIfAbsent: false, routing: routing, on: $0)

@@ -58,7 +58,13 @@ public struct ChannelSyncConfiguration: Sendable {
         shopify = ShopifyAdminClient.Configuration(
             adminURL: adminURL, accessToken: environment.string(.shopifyAdminToken, default: ""),
             timeout: .milliseconds(try environment.int(.shopifyTimeoutMilliseconds, default: 10_000, in: 100...120_000)))
-        shop = environment.string(.shopifyShopDomain, default: "example.myshopify.com")
+        // Required: order ids of Shopify orders are derived from the shop's domain, and a
+        // domain other than the one Shopify's webhooks name would give every order a second id.
+        guard let shopDomain = environment.optionalString(.shopifyShopDomain), !shopDomain.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ConfigurationError(
+                .shopifyShopDomain, "is required: the shop's <shop>.myshopify.com domain, exactly as its webhooks' X-Shopify-Shop-Domain names it")
+        }
+        shop = ShopifyOrder.normalizedShop(shopDomain)
         locationId = Int64(try environment.int(.shopifyLocationId, default: 1, in: 1...Int.max))
         pushInterval = .milliseconds(try environment.int(.channelPushIntervalMilliseconds, default: 1000, in: 50...3_600_000))
         reconcileInterval = .seconds(try environment.int(.channelReconcileSeconds, default: 300, in: 1...86_400))

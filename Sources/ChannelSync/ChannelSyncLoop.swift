@@ -1,12 +1,16 @@
 import Logging
 import ServiceLifecycle
 import ServiceSupport
+import Synchronization
 
 /// channel-sync's two clocks, until shutdown: a push pass every push
-/// interval, and every reconcile interval a reconciliation (the channel's
-/// stock figures, then its recent orders). Reconciliation runs on its own
-/// task, so its longer calls never hold back the pushes. A failed pass is
-/// logged and the next one comes.
+/// interval, and every reconcile interval a reconciliation of the channel's
+/// stock figures and of its recent orders. The stock reconciliation runs
+/// between two push passes on the push task: both set figures and record
+/// them, and interleaved they could leave the channel holding one figure
+/// while `channel_stock` records another. The order reconciliation (a listing
+/// of every recent order, the longest calls) runs on a task of its own, so it
+/// never holds back the pushes. A failed pass is logged and the next one comes.
 struct ChannelSyncLoop: Service {
     let pusher: ChannelStockPusher
     let orders: ChannelOrderReconciler
@@ -18,17 +22,25 @@ struct ChannelSyncLoop: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await every(pushInterval, "channel stock push") { _ = try await pusher.push() } }
                 group.addTask {
-                    // The first reconciliation follows the first push pass, so the two do not send the same figures at start.
+                    // The first stock reconciliation follows the first push pass, so the two do not send the same figures at start.
+                    let reconciliationDue = Mutex(ContinuousClock.now + pushInterval)
+                    await every(pushInterval, "channel stock push") {
+                        _ = try await pusher.push()
+                        let due = reconciliationDue.withLock { due in
+                            guard ContinuousClock.now >= due else { return false }
+                            due = ContinuousClock.now + reconcileInterval
+                            return true
+                        }
+                        if due { _ = try await pusher.reconcile() }
+                    }
+                }
+                group.addTask {
+                    // The orders are checked whether or not the figures could be (a token
+                    // without the inventory scope must not hide lost webhooks).
                     do { try await Task.sleep(for: pushInterval) } catch { return }
-                    await every(reconcileInterval, "channel reconciliation") {
-                        // The orders are checked even when the figures could not be (a token
-                        // without the inventory scope must not hide lost webhooks).
-                        var stockFailure: (any Error)?
-                        do { _ = try await pusher.reconcile() } catch { stockFailure = error }
+                    await every(reconcileInterval, "channel order reconciliation") {
                         _ = try await orders.reconcile(lookback: reconcileLookback)
-                        if let stockFailure { throw stockFailure }
                     }
                 }
             }

@@ -17,10 +17,11 @@ import TextCodecs
 /// not sent. A window's orders are sent concurrently, each order once even
 /// when the window holds its event twice.
 ///
-/// Outcomes: a 2xx is done; a 4xx is the warehouse refusing the order, which
-/// no retry changes: dead-lettered at once with its answer and the order
-/// flagged for review; a 5xx, a timeout or a refused connection is
-/// transient (the retry tiers, then the DLQ); a breaker that is open makes
+/// Outcomes: a 2xx is done; a 4xx about the order (400, 422, …) is the
+/// warehouse refusing it, which no retry changes: dead-lettered at once with
+/// its answer and the order flagged for review; a 5xx, a 4xx that is not about
+/// the order (401, 403, 404, 408, 409, 425, 429: `WarehouseClient`), a
+/// timeout or a refused connection is transient (the retry tiers, then the DLQ); a breaker that is open makes
 /// no call and postpones without spending a retry.
 public struct FulfilmentHandler: DeliveryHandler {
     public let warehouse: WarehouseClient

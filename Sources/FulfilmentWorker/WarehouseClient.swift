@@ -53,10 +53,18 @@ public struct WarehouseClient: Sendable {
         }
         switch status {
         case 200..<300: return status
+        case _ where Self.transientClientErrors.contains(status): throw .serverError(status: status, answer: Self.excerpt(body))
         case 400..<500: throw .refused(status: status, answer: Self.excerpt(body))
         default: throw .serverError(status: status, answer: Self.excerpt(body))
         }
     }
+
+    /// 4xx answers that say nothing about the order, retried like a 5xx and counted
+    /// against the breaker: our credentials or address are wrong (401, 403, 404: a
+    /// wrong WMS_TOKEN or WMS_URL must hold orders back, not dead-letter every one),
+    /// or the warehouse asks to come back later (408, 425, 429, and 409: a request
+    /// under the same Idempotency-Key still in progress, as after a timed-out call).
+    static let transientClientErrors: Set<Int> = [401, 403, 404, 408, 409, 425, 429]
 
     /// A warehouse's answer is short; a longer one is cut when read.
     private static let maxAnswerBytes = 1024 * 1024
@@ -74,9 +82,9 @@ public struct WarehouseClient: Sendable {
 public enum WarehouseError: Error, Sendable, Hashable, CustomStringConvertible {
     /// No answer: refused, reset, timed out. Transient.
     case unavailable(detail: String)
-    /// 5xx: transient.
+    /// 5xx, or a 4xx that is not about the order (`transientClientErrors`): transient.
     case serverError(status: Int, answer: String)
-    /// 4xx: the warehouse refuses the order itself; the same request would be refused again.
+    /// Any other 4xx (400, 422, …): the warehouse refuses the order itself; the same request would be refused again.
     case refused(status: Int, answer: String)
 
     public var description: String {

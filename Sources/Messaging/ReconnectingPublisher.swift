@@ -164,8 +164,9 @@ public final class ReconnectingPublisher: Service, Sendable {
         }
     }
 
-    /// Forgets a channel that died, so the next publish reconnects.
-    func discard(_ dead: AMQPChannel) {
+    /// Forgets a channel that died, so the next publish reconnects (callers
+    /// that publish on `currentChannel()` themselves report one here).
+    public func discard(_ dead: AMQPChannel) {
         update { state in
             guard let channel = state.channel, channel === dead else { return }
             state.channel = nil

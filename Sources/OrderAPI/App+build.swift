@@ -42,7 +42,7 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     ShopifyWebhookController(
         signature: configuration.shopifyWebhookSecret.map { ShopifyWebhookSignature(secret: $0) }, database: database,
         publisher: webhookPublisher, orderIDs: configuration.orderIDs, routing: routing, queues: configuration.topology.orders,
-        maxBodyBytes: configuration.maxBodyBytes
+        maxBodyBytes: max(configuration.maxBodyBytes, ShopifyWebhookController<BasicRequestContext>.minimumBodyBytes)
     ).addRoutes(to: router)
     WarehouseCallbackController(
         token: configuration.wmsCallbackToken, database: database, routing: routing, maxBodyBytes: configuration.maxBodyBytes

@@ -60,6 +60,11 @@ public struct OrderAPIConfiguration: Sendable {
         stripeWebhookSecret = environment.optionalString(.stripeWebhookSecret)
         shopifyWebhookSecret = environment.optionalString(.shopifyWebhookSecret)
         wmsCallbackToken = environment.optionalString(.wmsCallbackToken)
+        // As API_TOKEN: a short bearer token can be guessed.
+        if let wmsCallbackToken, wmsCallbackToken.utf8.count < OrderID.minimumSecretBytes {
+            throw ConfigurationError(
+                .wmsCallbackToken, "must be at least \(OrderID.minimumSecretBytes) bytes when set, got \(wmsCallbackToken.utf8.count)")
+        }
         host = environment.string(.httpHost, default: "127.0.0.1")
         port = try environment.int(.httpPort, default: 8080, in: 0...65535)
         amqpURL = environment.amqpURL

@@ -6,11 +6,15 @@ import Messaging
 import ServiceSupport
 import Synchronization
 
-/// How a webhook takes a delivery exactly once: its id is inserted and its
-/// messages published (confirmed) inside one database transaction, so a
-/// delivery that cannot be published rolls its row back and the sender's
-/// retry publishes it, and a concurrent redelivery waits on the row and
-/// finds it taken. The Stripe and Shopify webhooks both go through it.
+/// How a webhook takes a delivery: its id is inserted and its messages
+/// published (confirmed) inside one database transaction, so a delivery that
+/// cannot be published rolls its row back and the sender's retry publishes
+/// it, and a concurrent redelivery waits on the row and finds it taken. That
+/// is at least once, not exactly once: a commit that fails after the confirm
+/// (or a confirm later than the deadline) leaves the messages published and
+/// no row, and the sender's retry publishes them again; their receivers
+/// deduplicate (an order by its derived id, an outcome by its order's state).
+/// The Stripe and Shopify webhooks both go through it.
 struct TransactionalPublisher: Sendable {
     let publisher: ReconnectingPublisher
     let timeout: Duration
@@ -52,6 +56,8 @@ struct TransactionalPublisher: Sendable {
             case .success? where answered:
                 continue
             case .failure(let error)? where answered:
+                // A closed channel stays closed: the next delivery must get a new one.
+                if error.isChannelDead { publisher.discard(channel) }
                 logger.warning("webhook not taken: the publish failed", metadata: [LogKey.error: "\(error)"])
             default:
                 logger.warning("webhook not taken: no confirm in time", metadata: ["timeout": "\(timeout)"])

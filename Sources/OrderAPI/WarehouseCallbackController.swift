@@ -94,7 +94,8 @@ struct WarehouseCallbackController<Context: RequestContext>: Sendable {
         var errors: [FieldError] = []
         func required(_ field: String) -> String? {
             switch body[field] {
-            case .string(let text)? where (1...255).contains(text.count): return text
+            // Counted as PostgreSQL's char_length counts (code points), which the table's CHECK uses.
+            case .string(let text)? where (1...255).contains(text.unicodeScalars.count): return text
             case nil, .null?: errors.append(FieldError(field: field, message: "is required"))
             case .string?: errors.append(FieldError(field: field, message: "must be 1 to 255 characters"))
             case let other?: errors.append(FieldError(field: field, message: "must be a string, not \(other.typeName)"))

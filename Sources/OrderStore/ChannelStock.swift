@@ -49,4 +49,12 @@ public enum ChannelStock {
             "SELECT id, status FROM orders WHERE id = ANY($1::uuid[])", [PostgresArray(orderIds)]
         ).rows.map { (try $0.decode(0, as: UUID.self), try $0.decode(1, as: String.self)) })
     }
+
+    /// Which of the channel's order ids (`orders.channel_order_id`) have an order row, whatever shop spelling derived its id.
+    public static func knownChannelOrders(_ channelOrderIds: [String], channel: String, on connection: PostgresConnection) throws -> Set<String> {
+        guard !channelOrderIds.isEmpty else { return [] }
+        return Set(try connection.query(
+            "SELECT channel_order_id FROM orders WHERE channel = $1 AND channel_order_id = ANY($2::text[])", [channel, PostgresArray(channelOrderIds)]
+        ).rows.map { try $0.decode(0, as: String.self) })
+    }
 }

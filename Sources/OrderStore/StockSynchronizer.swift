@@ -41,10 +41,19 @@ public enum StockSynchronizer {
     /// The advisory lock that keeps two stock-sync runs from overlapping.
     public static let advisoryLockKey: Int64 = 0x5354_4F43_4B53_594E  // "STOCKSYN"
 
+    /// How long a run waits for one row lock. A run locks every product of
+    /// the vendor in order, so waiting behind one long-held row (an operator's
+    /// open transaction, a stuck session) would hold all the rows before it and
+    /// stall orders for those products for as long. Past this the vendor's run
+    /// fails with SQLSTATE 55P03, gives its locks back, and the next interval
+    /// tries again.
+    public static let lockTimeoutMilliseconds = 2_000
+
     public static func sync(
         vendor: String, local: PostgresConnection, vendorDatabase: PostgresConnection, stockLevels: StockLevelPolicy, eventsExchange: String
     ) throws -> VendorSyncOutcome {
         try local.withTransaction { local in
+            try local.query("SELECT set_config('lock_timeout', $1, true)", ["\(lockTimeoutMilliseconds)ms"])
             try local.query("INSERT INTO vendors (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [vendor])
             try local.query(
                 """

@@ -122,15 +122,19 @@ public struct ShopifyAdminClient: Sendable {
     private func list(_ resource: String, query: [(String, String)], key: String) async throws(ShopifyAdminError) -> [JSONValue] {
         var entries: [JSONValue] = []
         var query = query
-        while true {
+        var cursors: Set<String> = []
+        // Bounded, and a cursor seen before ends it: a remote that keeps answering
+        // "next" (a bug, or a hostile one) cannot keep the pass running or growing.
+        for _ in 0..<Self.maximumPages {
             let answer = try await call(.GET, resource, query: query, body: nil)
             guard case .object(let fields) = answer.body, case .array(let page)? = fields[key] else {
                 throw .serverError(status: answer.status)
             }
             entries += page
-            guard let cursor = answer.nextPageInfo else { return entries }
+            guard let cursor = answer.nextPageInfo, cursors.insert(cursor).inserted else { return entries }
             query = [("page_info", cursor), ("limit", String(Self.pageLimit))]
         }
+        throw .unavailable(detail: "\(resource) did not end within \(Self.maximumPages) pages")
     }
 
     private struct Answer {
@@ -186,13 +190,19 @@ public struct ShopifyAdminClient: Sendable {
         }
     }
 
+    /// Pages of one listing at most: 1,000 pages of 250 are 250,000 orders, more than a
+    /// reconciliation lookback holds in any shop this serves.
+    static let maximumPages = 1_000
+
     /// An Admin API answer is a page of at most 250 entries; anything larger is not one.
     private static let maxAnswerBytes = 16 * 1024 * 1024
 
     /// `Retry-After` in seconds (Shopify sends "2.0"); 2 s when absent or unreadable.
     static func retryAfter(_ header: String?) -> Duration {
-        guard let header, let seconds = Double(header.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return .seconds(2) }
-        return min(.milliseconds(Int64(seconds * 1000)), maximumRetryAfter)
+        guard let header, let seconds = Double(header.trimmingCharacters(in: .whitespaces)), seconds >= 0, seconds.isFinite else { return .seconds(2) }
+        // Clamped while still a Double: "1e20" would overflow the conversion to milliseconds.
+        let cap = Double(maximumRetryAfter.components.seconds)
+        return .milliseconds(Int64(min(seconds, cap) * 1000))
     }
 
     /// The cursor of `<…?page_info=X&limit=250>; rel="next"` in a `Link` header

@@ -119,10 +119,21 @@ public struct ShopifyOrder: Sendable, Hashable {
         return order
     }
 
-    /// The channel reference kept on the order.
+    /// The channel reference kept on the order. The shop domain is compared
+    /// in lower case: the webhook's `X-Shopify-Shop-Domain` and channel-sync's
+    /// configured domain must name one shop the same way, or one Shopify order
+    /// would derive two order ids.
     public func reference(shop: String) -> ChannelOrderReference {
-        ChannelOrderReference(channel: Self.channel, shop: shop, orderId: id, orderName: name)
+        ChannelOrderReference(channel: Self.channel, shop: Self.normalizedShop(shop), orderId: id, orderName: name)
     }
+
+    /// A shop domain as order ids are derived from it: trimmed, in lower case.
+    public static func normalizedShop(_ shop: String) -> String {
+        shop.trimmingCharacters(in: .whitespaces).lowercased()
+    }
+
+    /// The reason an order is cancelled with when Shopify cancelled it (the webhook's and reconciliation's alike).
+    public var cancellationReason: String { "\(Self.channel): " + (cancelReason ?? "no reason given") }
 
     /// The id of the order this Shopify order is (or becomes) in the system:
     /// derived from the shop and Shopify's id, so every delivery of it, and

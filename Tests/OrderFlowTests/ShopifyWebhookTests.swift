@@ -388,6 +388,14 @@ import Testing
                 #expect(try system.stock(of: product) == ["vendorA": 2])
                 try OrderCommandTests.advance(ids[1], through: [.shipped])
 
+                // A signed body of an order that is not cancelled, under the cancel topic
+                // (the topic header is not signed: a replayed create), cancels nothing.
+                let replayed = Delivery(topic: "orders/cancelled", shop: shop)
+                let notCancelled = try await Self.deliver(Self.orderBody(id: cancelledId, lines: [(product, 2)]), replayed, to: client)
+                #expect(notCancelled.json["status"] as? String == "ignored", "\(notCancelled.text)")
+                #expect(try Self.outcome(ofWebhook: replayed.webhookId!) == "ignored")
+                #expect(try system.statuses([ids[0]]) == [ids[0]: "CONFIRMED"])
+
                 let cancel = Delivery(topic: "orders/cancelled", shop: shop)
                 let cancelled = try await Self.deliver(Self.orderBody(id: cancelledId, lines: [(product, 2)], cancelReason: "inventory"), cancel, to: client)
                 #expect(cancelled.json["status"] as? String == "cancelled", "\(cancelled.text)")

@@ -105,7 +105,14 @@ extension OrderSystemFixture {
         logger.logLevel = .error
         let app = try StockSyncApp(configuration: configuration, logger: logger, periodic: false)
         do {
-            let report = try await app.runner.run()
+            var report = try await app.runner.run()
+            // Other tests hold rows of their own products for seconds on purpose (a
+            // blocked worker), and a run gives up on a row it waits for too long
+            // (55P03); the daemon's next interval runs again, and so does this.
+            for _ in 0..<20 where report.failed.contains(where: { $0.error.contains("55P03") }) {
+                try await Task.sleep(for: .milliseconds(500))
+                report = try await app.runner.run()
+            }
             await app.shutdown()
             return report
         } catch {
