@@ -118,6 +118,29 @@ import TextCodecs
         }
     }
 
+    /// A 4xx that says nothing about the order is transient, not a refusal: a
+    /// wrong token or address (401, 403, 404) must hold every order back, not
+    /// dead-letter and flag each one; 409 (a request under the same key still in
+    /// progress, as after a timed-out call) and 429 ask to come back later.
+    @Test(arguments: [401, 403, 404, 408, 409, 425, 429])
+    func aClientErrorThatIsNotAboutTheOrderIsTransient(status: Int) async throws {
+        try await FulfilmentFixture.with(retryDelays: [600_000, 600_000]) { fixture in
+            fixture.warehouse.mode = .failing(status: status)
+            let orders = try await fixture.confirmedOrders(1)
+            try await fixture.running(["FULFILMENT_MAX_RETRIES": "5"]) { _ in
+                let waiting = try await fixture.broker.waitForDepth(of: fixture.topology.fulfilment.retryTiers[0].name) { $0 >= 1 }
+                #expect(waiting == 1)
+            }
+            let retried = try await fixture.broker.drain(fixture.topology.fulfilment.retryTiers[0].name)
+            #expect(FailureHeaders.retryCount(of: retried[0].properties) == 1)
+            #expect(retried[0].properties.headers[FailureHeaders.Name.reason]?.stringValue == "wms-server-error")
+            #expect(try await fixture.broker.depth(of: fixture.topology.fulfilment.deadLetter) == 0)
+            let order = try await fixture.order(orders[0])
+            #expect(order.status == .confirmed)
+            #expect(!order.reviewRequired, "\(order.reviewReason ?? "")")
+        }
+    }
+
     /// A 5xx is transient, and retry n waits in tier min(n, tiers): a first
     /// failure in the first tier, one with four retries spent in the last.
     @Test func aServerErrorRetriesThroughTheTiers() async throws {

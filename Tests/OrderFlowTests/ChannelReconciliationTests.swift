@@ -83,4 +83,32 @@ struct ChannelReconciliationTests {
             }
         }
     }
+
+    /// An order recorded under its Shopify id is not enqueued again, even when
+    /// its id was derived from another spelling of the shop (a
+    /// SHOPIFY_SHOP_DOMAIN that differs from what the webhooks name): that would
+    /// be a second order, its stock taken twice and shipped twice.
+    @Test func anOrderRecordedUnderAnotherShopSpellingIsNotEnqueuedAgain() async throws {
+        try await ChannelSyncFixture.with { fixture in
+            let system = fixture.system
+            let mapped = try fixture.mappedProduct("spelling", stock: 10)
+            let ids = try fixture.orderIDs
+            let json = ShopifyStandIn.order(id: Int64.random(in: 1_000_000_000...9_000_000_000), name: "#7", sku: mapped.sku, quantity: 1, cancelled: false)
+            fixture.standIn.addOrder(json)
+            let order = try ShopifyOrder.parse(Array(json.utf8))
+            let otherShop = "other-" + fixture.shop
+            let recorded = order.orderId(shop: otherShop, ids: ids)
+            #expect(recorded != order.orderId(shop: fixture.shop, ids: ids))
+            try await system.withWorker {
+                try await system.publish(try order.orderPlaced(shop: otherShop, ids: ids, products: [mapped.sku: mapped.product], acceptedAt: Date()))
+                #expect(try await system.waitForOrders([recorded])[recorded] == "CONFIRMED")
+            }
+            try await fixture.withChannelSync { app in
+                let report = try await app.orders.reconcile(lookback: .seconds(3600))
+                #expect(report == .init(listed: 1, enqueued: 0, cancelled: 0, malformed: 0))
+                #expect(try await system.depth(system.topology.orders.main) == 0)
+            }
+            #expect(try fixture.available(mapped.product) == 9)
+        }
+    }
 }

@@ -162,9 +162,17 @@ struct ChannelSyncTests {
         }
     }
 
-    @Test func theConfigurationNeedsTheAdminURLAndTheOrderIdSecretAndNeverLogsTheToken() throws {
-        let base = TestEnvironment.processEnvironment.merging(["SHOPIFY_ADMIN_URL": "https://shop.example", "SHOPIFY_ADMIN_TOKEN": "shpat_secret_123"]) { $1 }
+    @Test func theConfigurationNeedsTheAdminURLTheShopAndTheOrderIdSecretAndNeverLogsTheToken() throws {
+        let base = TestEnvironment.processEnvironment.merging([
+            "SHOPIFY_ADMIN_URL": "https://shop.example", "SHOPIFY_ADMIN_TOKEN": "shpat_secret_123", "SHOPIFY_SHOP_DOMAIN": " Demo-Shop.MyShopify.com ",
+        ]) { $1 }
         let configuration = try ChannelSyncConfiguration(environment: EnvironmentConfiguration(base))
+        // The shop as the webhook's derived ids spell it, whatever case the variable has.
+        #expect(configuration.shop == "demo-shop.myshopify.com")
+        let noShop = #expect(throws: ConfigurationError.self) {
+            try ChannelSyncConfiguration(environment: EnvironmentConfiguration(base.filter { $0.key != "SHOPIFY_SHOP_DOMAIN" }))
+        }
+        #expect(noShop?.variable == "SHOPIFY_SHOP_DOMAIN")
         #expect(configuration.pushInterval == .seconds(1) && configuration.reconcileInterval == .seconds(300))
         #expect(configuration.reconcileLookback == .seconds(86_400) && configuration.channel == "shopify")
         #expect(configuration.breaker == .init(failureThreshold: 5, openDuration: .seconds(30)))

@@ -38,6 +38,29 @@ import Testing
         }
     }
 
+    /// A run does not wait for ever behind a row another session holds (it would
+    /// hold every product locked before it, and stall their orders, as long):
+    /// it gives that vendor up after the lock timeout, and the next run syncs it.
+    @Test func aRunGivesUpARowHeldTooLongAndTheNextRunSyncs() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.vendorProduct("held", stock: ["vendorA": 5])
+            let blocker = try TestEnvironment.connectPostgres()
+            defer { blocker.close() }
+            try blocker.query("BEGIN")
+            try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
+            let started = ContinuousClock.now
+            let blocked = try await system.stockSyncOnce(retryingLockTimeouts: false)
+            let waited = ContinuousClock.now - started
+            try blocker.query("ROLLBACK")
+            let failure = try #require(blocked.failed.first { $0.vendor == "vendorA" }, "\(blocked.failed)")
+            #expect(failure.error.contains("55P03"), "\(failure.error)")
+            #expect(waited < .seconds(30), "a run gives a held row up after \(StockSynchronizer.lockTimeoutMilliseconds) ms, not \(waited)")
+            let next = try await system.stockSyncOnce()
+            #expect(next.failed.isEmpty, "\(next.failed)")
+            #expect(next.synced.contains { $0.vendor == "vendorA" })
+        }
+    }
+
     @Test func eighteenOfP2SplitsMostAvailableFirstAndStockRunsOut() async throws {
         try await OrderSystemFixture.with { system in
             let p2 = try system.vendorProduct("split-p2", stock: ["vendorA": 15, "vendorB": 5])
