@@ -1,5 +1,4 @@
 import AMQP
-import AsyncHTTPClient
 import HTTPSupport
 import Hummingbird
 import Logging
@@ -7,6 +6,7 @@ import Messaging
 import OrderStore
 import Postgres
 import ServiceLifecycle
+import ServiceSupport
 
 /// Everything fulfilment-worker runs, built from its configuration: the
 /// queue worker, its database pool and HTTP client, and the health endpoints.
@@ -21,15 +21,10 @@ public struct FulfilmentWorkerApp {
         // Two short statements per order, outside the warehouse call: a few connections serve the window.
         let database = PostgresPool(configuration: postgres, size: min(configuration.concurrency, 4), logger: logger)
         breaker = CircuitBreaker(name: "wms", policy: configuration.breaker, logger: logger)
-        // One connection per call in flight, so no call waits for a connection against its deadline.
-        let http = HTTPClient(
-            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-            configuration: HTTPClient.Configuration(
-                connectionPool: HTTPClient.Configuration.ConnectionPool(
-                    idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.concurrency)))
+        let http = OutboundHTTPClient(concurrency: configuration.concurrency)
         let topology = configuration.topology
         handler = FulfilmentHandler(
-            warehouse: WarehouseClient(configuration: configuration.warehouse, http: http), database: database, breaker: breaker,
+            warehouse: WarehouseClient(configuration: configuration.warehouse, http: http.client), database: database, breaker: breaker,
             routing: OutboxRouting(
                 orderEvents: topology.orderEvents, vendorSyncQueue: topology.vendorSync.main, paymentsQueue: topology.payments.main,
                 stockLevels: configuration.stockLevels))
@@ -44,17 +39,7 @@ public struct FulfilmentWorkerApp {
         application = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "fulfilment-worker"),
-            services: [database, HTTPClientShutdown(client: http), worker],
+            services: [database, http, worker],
             logger: logger)
-    }
-}
-
-/// Shuts its HTTP client down when the daemon stops (after the services that use it).
-struct HTTPClientShutdown: Service {
-    let client: HTTPClient
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        try await client.shutdown()
     }
 }
