@@ -69,16 +69,6 @@ final class QueueFixture: TornDown {
             "RETRY_DELAY_MS": "\(topology.retryDelayMilliseconds)", "STRIPE_API_BASE": PaymentWorkerFixture.apiBase,
         ].merging(overrides) { $1 }
         let app = try PaymentWorkerApp(configuration: try PaymentWorkerConfiguration(environment: EnvironmentConfiguration(environment)), logger: PaymentWorkerFixture.logger)
-        let group = ServiceGroup(configuration: .init(services: app.services.map { .init(service: $0) }, logger: PaymentWorkerFixture.logger))
-        let running = Task { try await group.run() }
-        do {
-            try await body(app)
-        } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
-            throw error
-        }
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await FixtureLifetime.running(app.services, logger: PaymentWorkerFixture.logger) { try await body(app) }
     }
 }
