@@ -45,7 +45,8 @@ public struct FulfilmentHandler: DeliveryHandler {
         for (index, delivery) in deliveries.enumerated() {
             do throws(PoisonMessage) {
                 let event = try OrderEventMessage.header(delivery.body)
-                // Another delivery of the same order in this window is answered by the first one's outcome.
+                // Another delivery of the same order in this window is acked: the first one's
+                // outcome (done, retried or dead-lettered) carries the order for both.
                 guard event.to == .confirmed, firstOfOrder[event.orderId] == nil else { continue }
                 firstOfOrder[event.orderId] = index
             } catch {

@@ -93,7 +93,9 @@ public enum Fulfilment {
     }
 
     /// Records the parcel's scan (never backwards) and moves the order up to
-    /// the scan's state, through every state between. Throws `CommandRefusal`
+    /// the scan's state, through SHIPPED first when it has not shipped yet (a
+    /// DELIVERED scan of a SHIPPED order goes straight to DELIVERED, as the
+    /// lifecycle allows). Throws `CommandRefusal`
     /// for an unknown order, and for one the lifecycle does not let ship (not yet confirmed).
     public static func record(_ scan: Scan, routing: OutboxRouting, on connection: PostgresConnection) throws -> ScanResult {
         try connection.withTransaction { connection in
