@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "payment-worker", targets: ["payment-worker"]),
         .executable(name: "fulfilment-worker", targets: ["fulfilment-worker"]),
         .executable(name: "channel-sync", targets: ["channel-sync"]),
+        .executable(name: "order-console", targets: ["order-console"]),
         // For the JSON micro-benchmark package in Benchmarks/.
         .library(name: "OrderCore", targets: ["OrderCore"]),
     ],
@@ -36,6 +37,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-service-context.git", from: "1.5.1"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
     ],
     targets: [
         // MARK: C libraries
@@ -109,6 +115,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // Each process's metrics (swift-metrics, exposed in Prometheus's text format) and
+                // the W3C trace context its log lines and messages carry (swift-distributed-tracing).
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "ServiceContextModule", package: "swift-service-context"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ]
         ),
         .target(
@@ -210,6 +224,20 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio")]
         ),
 
+        // MARK: The operator console: queues, dead letters, orders and stock in a browser
+        .target(
+            name: "Console",
+            dependencies: [
+                "Admin", "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "HTTPSupport", "ServiceSupport", "TextCodecs",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // MARK: Executables (thin: configuration in, services out)
         .executableTarget(
             name: "orderctl",
@@ -239,6 +267,10 @@ let package = Package(
         .executableTarget(
             name: "fulfilment-worker",
             dependencies: ["FulfilmentWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "order-console",
+            dependencies: ["Console", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "channel-sync",
@@ -314,6 +346,15 @@ let package = Package(
             name: "AdminTests",
             dependencies: [
                 "Admin", "AMQP", "OrderWorker", "OrderCore", "OrderStore", "Messaging", "Topology", "Postgres", "ServiceSupport", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: [
+                "Console", "Admin", "AMQP", "OrderWorker", "OrderCore", "OrderStore", "Messaging", "Topology", "Postgres", "ServiceSupport", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

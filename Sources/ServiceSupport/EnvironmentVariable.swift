@@ -90,6 +90,13 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case channelBreakerFailures = "CHANNEL_BREAKER_FAILURES"
     case channelBreakerOpenSeconds = "CHANNEL_BREAKER_OPEN_SECONDS"
 
+    // Operations: the queue workers' metrics endpoint, the operator console.
+    case metricsHost = "METRICS_HOST"
+    case metricsPort = "METRICS_PORT"
+    case consoleHTTPHost = "CONSOLE_HTTP_HOST"
+    case consoleHTTPPort = "CONSOLE_HTTP_PORT"
+    case consoleToken = "CONSOLE_TOKEN"
+
     // The tests and scripts/services.
     case rabbitMQManagementURL = "RABBITMQ_MANAGEMENT_URL"
     case stateDirectory = "ORDERS_STATE_DIR"

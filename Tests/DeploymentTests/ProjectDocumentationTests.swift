@@ -66,7 +66,8 @@ struct ProjectDocumentationTests {
         ["OrderCore", "Topology"],
         ["Messaging", "OrderStore", "HTTPSupport", "Shopify"],
         ["OrderAPI", "OrderWorker", "VendorSync", "StockSync", "PaymentWorker", "FulfilmentWorker", "ChannelSync", "Admin"],
-        ["order-api", "order-worker", "vendor-sync-worker", "stock-sync", "payment-worker", "fulfilment-worker", "channel-sync", "orderctl", "bench-amqp", "bench-load"],
+        ["Console"],
+        ["order-api", "order-worker", "vendor-sync-worker", "stock-sync", "payment-worker", "fulfilment-worker", "channel-sync", "order-console", "orderctl", "bench-amqp", "bench-load"],
     ]
 
     @Test func everyModuleDependsOnlyOnLowerLayers() throws {

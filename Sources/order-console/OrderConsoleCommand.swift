@@ -1,0 +1,18 @@
+import ArgumentParser
+import Console
+import Logging
+import ServiceLifecycle
+import ServiceSupport
+
+@main
+struct OrderConsoleCommand: DaemonCommand {
+    static let configuration = CommandConfiguration.daemon(
+        "order-console",
+        abstract: "Serves the operator console: queues, dead letters (peek, replay, purge), an order's timeline, stock.")
+
+    func services(logger: Logger) throws -> (configuration: Logger.Metadata, services: [any Service]) {
+        let configuration = try ConsoleConfiguration()
+        // The console's application is built in a later step; until then the command starts nothing.
+        return (configuration.logMetadata, [])
+    }
+}
