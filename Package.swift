@@ -320,7 +320,14 @@ let package = Package(
             dependencies: ["Postgres", "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "OrderCoreTests", dependencies: ["OrderCore", "TextCodecs"]),
-        .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport", "TextCodecs"]),
+        .testTarget(
+            name: "ServiceSupportTests",
+            dependencies: [
+                "ServiceSupport", "TextCodecs",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+            ]
+        ),
         .testTarget(name: "TextCodecsTests", dependencies: ["TextCodecs"]),
         .testTarget(name: "StripeAPITests", dependencies: ["StripeAPI", "TextCodecs", "TestSupport"]),
         .testTarget(name: "ShopifyTests", dependencies: ["Shopify", "OrderCore"]),
@@ -350,6 +357,8 @@ let package = Package(
                 "OrderAPI", "HTTPSupport", "OrderWorker", "VendorSync", "StockSync", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
                 "StripeAPI", "ChannelSync", "Shopify",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
