@@ -118,8 +118,8 @@ public struct ChannelOrderReconciler: Sendable {
             report.enqueued += 1
             logger.warning(
                 "channel order enqueued by reconciliation: its webhook never came",
-                metadata: [LogKey.orderId: "\(UUIDText.string(placed.orderId))", "channel_order_id": "\(order.id)", "channel_order_name": "\(order.name ?? "")"]
-                    .merging(trace.logMetadata) { $1 })
+                metadata: ([LogKey.orderId: "\(UUIDText.string(placed.orderId))", "channel_order_id": "\(order.id)", "channel_order_name": "\(order.name ?? "")"]
+                    as Logger.Metadata).merging(trace.logMetadata) { $1 })
         }
         for (order, id) in zip(orders, ids) where order.cancelledAt != nil {
             guard let status = statuses[id], status != OrderState.cancelled.rawValue else { continue }

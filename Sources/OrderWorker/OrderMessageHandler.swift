@@ -74,11 +74,11 @@ public struct OrderMessageHandler: DeliveryHandler {
             if result.duplicate { duplicates += 1 } else if result.status == .confirmed { confirmed += 1 } else if result.status == .rejected { rejected += 1 }
             logger.debug(
                 "order applied",
-                metadata: [
+                metadata: ([
                     LogKey.orderId: .string(UUIDText.string(result.orderId)), LogKey.status: "\(result.status.rawValue)",
                     LogKey.duplicate: "\(result.duplicate)", LogKey.allocations: "\(result.allocations.count)",
                     LogKey.reason: "\(result.reason ?? "")", LogKey.batch: "\(outcomes.count)",
-                ].merging(traces[result.orderId]?.logMetadata ?? [:]) { $1 })
+                ] as Logger.Metadata).merging(traces[result.orderId]?.logMetadata ?? [:]) { $1 })
         }
         var retried = 0, deadLettered = 0
         for outcome in outcomes {
@@ -107,7 +107,7 @@ public struct OrderMessageHandler: DeliveryHandler {
         let (vendorSync, payments) = (topology.vendorSync.main, topology.payments.main)
         let now = Date()
         return results.flatMap { result in
-            let outbound = result.events + result.allocations.map { $0.outboundMessage(queue: vendorSync) }
+            let outbound: [OutboundMessage] = result.events + result.allocations.map { $0.outboundMessage(queue: vendorSync) }
                 + (result.payment.map { [$0.outboundMessage(queue: payments)] } ?? [])
             return outbound.map { message in
                 var message = AMQPOutgoingMessage(message, timestamp: now)

@@ -1,6 +1,6 @@
+import Instrumentation
 import Logging
 import NIOPosix
-import ServiceContextModule
 import ServiceLifecycle
 import Synchronization
 

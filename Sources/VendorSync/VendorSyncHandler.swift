@@ -62,10 +62,10 @@ public struct VendorSyncHandler: DeliveryHandler {
                     for (index, movement) in items where settled.contains(movement.movementId) {
                         logger.info(
                             "movement already settled as refused; not applied",
-                            metadata: [
+                            metadata: ([
                                 LogKey.orderId: .string(UUIDText.string(movement.orderId)),
                                 LogKey.movementId: .string(UUIDText.string(movement.movementId)), LogKey.vendor: "\(vendorId)",
-                            ].merging(traces[index].logMetadata) { $1 })
+                            ] as Logger.Metadata).merging(traces[index].logMetadata) { $1 })
                         outcomes[index] = .done
                     }
                     byVendor[vendorId] = items.filter { !settled.contains($0.movement.movementId) }
