@@ -5,6 +5,8 @@ import PackageDescription
 let queueWorkerDependencies: [Target.Dependency] = [
     "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport", "TextCodecs",
     .product(name: "Logging", package: "swift-log"),
+    .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+    .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
 ]
 
@@ -71,6 +73,8 @@ let package = Package(
                 "CLibPQ", "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The caller's trace context follows its work onto the pool's threads.
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -130,6 +134,8 @@ let package = Package(
             dependencies: [
                 "AMQP", "OrderCore", "Topology", "ServiceSupport", "TextCodecs",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -140,6 +146,7 @@ let package = Package(
                 "Postgres", "OrderCore", "ServiceSupport", "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
             ]
         ),
         // MARK: Each process's logic, as a library tests drive in-process
@@ -152,6 +159,7 @@ let package = Package(
             dependencies: [
                 "OrderCore", "Postgres", "ServiceSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -163,6 +171,7 @@ let package = Package(
                 "HTTPSupport", "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport", "TextCodecs", "StripeAPI",
                 "Shopify",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -178,6 +187,7 @@ let package = Package(
             name: "PaymentWorker",
             dependencies: [
                 "AMQP", "Postgres", "Topology", "OrderCore", "Messaging", "ServiceSupport", "TextCodecs", "StripeAPI",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -187,6 +197,7 @@ let package = Package(
             name: "FulfilmentWorker",
             dependencies: [
                 "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "HTTPSupport", "ServiceSupport", "Shopify", "TextCodecs",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -211,6 +222,7 @@ let package = Package(
             name: "ChannelSync",
             dependencies: [
                 "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport", "Shopify", "TextCodecs",
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -308,7 +320,14 @@ let package = Package(
             dependencies: ["Postgres", "TestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "OrderCoreTests", dependencies: ["OrderCore", "TextCodecs"]),
-        .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport", "TextCodecs"]),
+        .testTarget(
+            name: "ServiceSupportTests",
+            dependencies: [
+                "ServiceSupport", "TextCodecs",
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+            ]
+        ),
         .testTarget(name: "TextCodecsTests", dependencies: ["TextCodecs"]),
         .testTarget(name: "StripeAPITests", dependencies: ["StripeAPI", "TextCodecs", "TestSupport"]),
         .testTarget(name: "ShopifyTests", dependencies: ["Shopify", "OrderCore"]),
@@ -338,6 +357,8 @@ let package = Package(
                 "OrderAPI", "HTTPSupport", "OrderWorker", "VendorSync", "StockSync", "OrderCore", "OrderStore", "Messaging", "Topology", "ServiceSupport", "TestSupport",
                 "StripeAPI", "ChannelSync", "Shopify",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

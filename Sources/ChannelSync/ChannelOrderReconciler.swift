@@ -7,6 +7,7 @@ import Postgres
 import ServiceSupport
 import Shopify
 import TextCodecs
+import W3CTraceContext
 
 /// Finds the channel's orders whose webhook never came: lists the orders
 /// created within the lookback and enqueues each that has no order row,
@@ -109,12 +110,16 @@ public struct ChannelOrderReconciler: Sendable {
                     metadata: ["channel_order_id": "\(order.id)", LogKey.reason: "\(error)"])
                 continue
             }
-            try await publisher.publish(
-                placed.encoded(), routingKey: ordersQueue, properties: placed.amqpProperties(appID: "channel-sync"), timeout: publishTimeout)
+            // The order's trace starts here, as a webhook's would have.
+            let trace = TraceContext.newTrace()
+            var properties = placed.amqpProperties(appID: "channel-sync")
+            properties.propagate(trace)
+            try await publisher.publish(placed.encoded(), routingKey: ordersQueue, properties: properties, timeout: publishTimeout)
             report.enqueued += 1
             logger.warning(
                 "channel order enqueued by reconciliation: its webhook never came",
-                metadata: [LogKey.orderId: "\(UUIDText.string(placed.orderId))", "channel_order_id": "\(order.id)", "channel_order_name": "\(order.name ?? "")"])
+                metadata: ([LogKey.orderId: "\(UUIDText.string(placed.orderId))", "channel_order_id": "\(order.id)", "channel_order_name": "\(order.name ?? "")"]
+                    as Logger.Metadata).merging(trace.logMetadata) { $1 })
         }
         for (order, id) in zip(orders, ids) where order.cancelledAt != nil {
             guard let status = statuses[id], status != OrderState.cancelled.rawValue else { continue }

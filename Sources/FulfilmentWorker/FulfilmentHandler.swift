@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Instrumentation
 import Logging
 import Messaging
 import OrderCore
@@ -55,7 +56,8 @@ public struct FulfilmentHandler: DeliveryHandler {
         }
         await withTaskGroup(of: (Int, DeliveryOutcome).self) { group in
             for (orderId, index) in firstOfOrder {
-                group.addTask { (index, await fulfil(orderId, logger: logger)) }
+                let trace = deliveries[index].trace
+                group.addTask { (index, await ServiceContext.withValue(.tracing(trace)) { await fulfil(orderId, logger: logger) }) }
             }
             for await (index, outcome) in group { outcomes[index] = outcome }
         }

@@ -163,7 +163,10 @@ public struct QueueWorker: Service {
                 let clock = ContinuousClock()
                 while true {
                     let waitStart = clock.now
+                    // Each delivery's trace context is extracted here, once: the handler's lines, the
+                    // messages it implies and the failure copies then name the same trace.
                     let batch = try await batcher.nextBatch(limit: configuration.settings.batchSize, linger: configuration.settings.linger)
+                        .map { $0.startingTraceIfMissing() }
                     if batch.isEmpty || batcher.isStopped {
                         // Stopping: the broker must not refill the prefetch slots the last
                         // window's ack frees. Deliveries it sent anyway go back on close, and
@@ -234,6 +237,7 @@ public struct QueueWorker: Service {
         guard outcome != .done else { return nil }
         var logger = logger
         if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: LogKey.orderId] = "\(id)" }
+        logger[metadataKey: LogKey.traceId] = .string(delivery.trace.traceID.description)
         let retries = FailureHeaders.retryCount(of: delivery.properties)
         func copy(to queue: String, retryCount: Int, reason: String, message: String) -> AMQPOutgoingMessage {
             let properties = FailureHeaders.failureCopy(

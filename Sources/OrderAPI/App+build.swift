@@ -18,6 +18,8 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     let prices = PriceCatalogue(database: database, logger: logger)
 
     let router = HTTPRouter(context: BasicRequestContext.self)
+    // Outermost: the problem middleware's lines, and error answers, belong to the request's trace.
+    router.add(middleware: TraceContextMiddleware())
     router.add(middleware: ProblemMiddleware())
     let authorization = CommandAuthorization(token: configuration.apiToken)
     let routing = OutboxRouting(

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HTTPSupport
 import Hummingbird
+import Instrumentation
 import Messaging
 import OrderCore
 import OrderStore
@@ -73,7 +74,8 @@ struct OrdersController<Context: RequestContext>: Sendable {
         let orderId = storedOrderId ?? key.map(orderIDs.make(idempotencyKey:)) ?? orderIDs.make(randomness: RandomUUID.make())
         let order = OrderPlaced(orderId: orderId, lines: lines, idempotencyKey: key, acceptedAt: Date(),
             reservationId: submission.reservationId, payment: submission.payment)
-        let properties = order.amqpProperties(appID: "order-api")
+        var properties = order.amqpProperties(appID: "order-api")
+        properties.propagate(ServiceContext.current?.traceContext)
         let id = properties.messageID ?? UUIDText.string(order.orderId)
         do {
             try await publisher.publish(order.encoded(), routingKey: queue, properties: properties, timeout: publishTimeout)

@@ -1,6 +1,7 @@
 import AMQP
 import Dispatch
 import HTTPSupport
+import Instrumentation
 import Logging
 import Messaging
 import ServiceSupport
@@ -41,9 +42,13 @@ struct TransactionalPublisher: Sendable {
     /// waits for the confirm. Throws `brokerUnavailable` when it is not confirmed.
     func publishConfirmed(_ messages: [AMQPOutgoingMessage], on channel: AMQPChannel, logger: Logger) throws {
         let confirms = messages.map { _ in Confirm() }
+        // The request's trace: the pool's thread runs with the caller's context.
+        let trace = ServiceContext.current?.traceContext
         for (message, confirm) in zip(messages, confirms) {
+            var properties = message.properties
+            properties.propagate(trace)
             channel.publish(
-                message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory, properties: message.properties
+                message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory, properties: properties
             ) { outcome in
                 confirm.result.withLock { $0 = outcome }
                 confirm.done.signal()

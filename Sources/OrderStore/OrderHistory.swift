@@ -1,4 +1,5 @@
 import Foundation
+import Instrumentation
 import OrderCore
 import Postgres
 import ServiceSupport
@@ -230,17 +231,22 @@ public enum OrderHistory {
 /// transaction and published after it commits by the relay (in id order,
 /// with confirms, then deleted). See migrations/0003_order_lifecycle.sql.
 public enum Outbox {
+    /// Each row takes a new span of the current trace (the request's or the
+    /// delivery's whose work wrote it; the pool's thread runs in its caller's
+    /// context): the relay publishes it as the message's `traceparent`.
     public static func enqueue(_ messages: [OutboundMessage], on connection: PostgresConnection) throws {
         guard !messages.isEmpty else { return }
+        let trace = ServiceContext.current?.traceContext
         try connection.query(
             """
-            INSERT INTO outbox (exchange, routing_key, message_id, correlation_id, type, body)
-            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+            INSERT INTO outbox (exchange, routing_key, message_id, correlation_id, type, body, traceparent)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
             """,
             [
                 PostgresArray(messages.map(\.exchange)), PostgresArray(messages.map(\.routingKey)),
                 PostgresArray(messages.map(\.messageId)), PostgresArray(optional: messages.map(\.correlationId)),
                 PostgresArray(messages.map(\.type)), PostgresArray(messages.map { String(decoding: $0.body, as: UTF8.self) }),
+                PostgresArray(optional: messages.map { _ in trace?.child().traceParentHeaderValue }),
             ])
     }
 }

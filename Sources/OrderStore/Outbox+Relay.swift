@@ -6,6 +6,8 @@ import Postgres
 public struct OutboxEntry: Sendable, Hashable {
     public let id: Int64
     public let message: OutboundMessage
+    /// The W3C `traceparent` the message carries (nil: written outside any trace).
+    public let traceparent: String?
 }
 
 /// The relay's side of the outbox: which messages are its to publish, in id
@@ -42,7 +44,7 @@ extension Outbox {
     public static func pending(_ scope: Scope, limit: Int, on connection: PostgresConnection) throws -> [OutboxEntry] {
         try connection.query(
             """
-            SELECT id, exchange, routing_key, message_id, correlation_id, type, body FROM outbox
+            SELECT id, exchange, routing_key, message_id, correlation_id, type, body, traceparent FROM outbox
             WHERE exchange = $1 OR (exchange = '' AND routing_key = ANY($2::text[]))
             ORDER BY id LIMIT $3
             """, [scope.exchange, PostgresArray(scope.queues), limit]
@@ -51,7 +53,8 @@ extension Outbox {
                 id: try row.decode(0),
                 message: OutboundMessage(
                     exchange: try row.decode(1), routingKey: try row.decode(2), messageId: try row.decode(3),
-                    correlationId: try row.decode(4, as: String?.self), type: try row.decode(5), body: Array(try row.decode(6, as: String.self).utf8)))
+                    correlationId: try row.decode(4, as: String?.self), type: try row.decode(5), body: Array(try row.decode(6, as: String.self).utf8)),
+                traceparent: try row.decode(7, as: String?.self))
         }
     }
 

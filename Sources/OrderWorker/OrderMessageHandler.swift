@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Instrumentation
 import Logging
 import Messaging
 import OrderCore
@@ -8,6 +9,7 @@ import Postgres
 import ServiceSupport
 import TextCodecs
 import Topology
+import W3CTraceContext
 
 /// Applies a window of order messages: decode (poison → DLQ), one PostgreSQL
 /// transaction, and one `vendor_sync` message per allocation, the
@@ -41,6 +43,9 @@ public struct OrderMessageHandler: DeliveryHandler {
                 outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
             }
         }
+        // Each order's trace (one per delivery, as the worker extracted it): its lines and the messages it implies carry it.
+        var traces: [UUID: TraceContext] = [:]
+        for (index, order) in valid { traces[order.orderId] = deliveries[index].trace }
         var applied: [OrderApplication] = []
         if !valid.isEmpty {
             let results = await WindowFallback.apply(
@@ -55,23 +60,25 @@ public struct OrderMessageHandler: DeliveryHandler {
                 }
             }
         }
-        log(applied, outcomes: outcomes, since: started, logger: logger)
-        return HandledWindow(outcomes: outcomes, messages: messages(applied))
+        log(applied, traces: traces, outcomes: outcomes, since: started, logger: logger)
+        return HandledWindow(outcomes: outcomes, messages: messages(applied, traces: traces))
     }
 
     /// A line per order at debug level, and one per window at info: at thousands
     /// of orders a second the per-order lines would be most of the worker's output.
-    private func log(_ applied: [OrderApplication], outcomes: [DeliveryOutcome], since started: ContinuousClock.Instant, logger: Logger) {
+    private func log(
+        _ applied: [OrderApplication], traces: [UUID: TraceContext], outcomes: [DeliveryOutcome], since started: ContinuousClock.Instant, logger: Logger
+    ) {
         var confirmed = 0, rejected = 0, duplicates = 0
         for result in applied {
             if result.duplicate { duplicates += 1 } else if result.status == .confirmed { confirmed += 1 } else if result.status == .rejected { rejected += 1 }
             logger.debug(
                 "order applied",
-                metadata: [
+                metadata: ([
                     LogKey.orderId: .string(UUIDText.string(result.orderId)), LogKey.status: "\(result.status.rawValue)",
                     LogKey.duplicate: "\(result.duplicate)", LogKey.allocations: "\(result.allocations.count)",
                     LogKey.reason: "\(result.reason ?? "")", LogKey.batch: "\(outcomes.count)",
-                ])
+                ] as Logger.Metadata).merging(traces[result.orderId]?.logMetadata ?? [:]) { $1 })
         }
         var retried = 0, deadLettered = 0
         for outcome in outcomes {
@@ -95,21 +102,29 @@ public struct OrderMessageHandler: DeliveryHandler {
     /// re-publishes the same event and allocation ids and the same command
     /// (its idempotency key): subscribers dedup by event id, vendor-sync
     /// applies each movement once, the gateway authorizes each order once.
-    private func messages(_ results: [OrderApplication]) -> [AMQPOutgoingMessage] {
+    /// Each carries its order's trace on.
+    private func messages(_ results: [OrderApplication], traces: [UUID: TraceContext]) -> [AMQPOutgoingMessage] {
         let (vendorSync, payments) = (topology.vendorSync.main, topology.payments.main)
         let now = Date()
         return results.flatMap { result in
-            result.events.map { AMQPOutgoingMessage($0, timestamp: now) }
-                + result.allocations.map { AMQPOutgoingMessage($0.outboundMessage(queue: vendorSync), timestamp: now) }
-                + (result.payment.map { [AMQPOutgoingMessage($0.outboundMessage(queue: payments), timestamp: now)] } ?? [])
+            let outbound: [OutboundMessage] = result.events + result.allocations.map { $0.outboundMessage(queue: vendorSync) }
+                + (result.payment.map { [$0.outboundMessage(queue: payments)] } ?? [])
+            return outbound.map { message in
+                var message = AMQPOutgoingMessage(message, timestamp: now)
+                message.properties.propagate(traces[result.orderId])
+                return message
+            }
         }
     }
 
     public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {
         guard let order = try? OrderPlaced.decode(delivery.body) else { return }
         do {
-            try await database.withConnection { connection in
-                try OrderApplier.markFailed(order, reason: "processing failed after retries: \(reason)", settings: settings, on: connection)
+            // Under the order's trace: the FAILED event the outbox sends carries it.
+            try await ServiceContext.withValue(.tracing(delivery.trace)) {
+                try await database.withConnection { connection in
+                    try OrderApplier.markFailed(order, reason: "processing failed after retries: \(reason)", settings: settings, on: connection)
+                }
             }
         } catch {
             logger.warning("could not record the order as FAILED", metadata: [LogKey.error: "\(error)"])

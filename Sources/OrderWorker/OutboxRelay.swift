@@ -8,6 +8,7 @@ import Postgres
 import ServiceLifecycle
 import ServiceSupport
 import TextCodecs
+import W3CTraceContext
 
 /// Publishes the transactional outbox: the messages of transitions no
 /// incoming message drove (an API cancel, a return, the reservation
@@ -119,7 +120,12 @@ public struct OutboxRelay: Service {
         }
         let now = Date()
         do {
-            try await open.publish(entries.map { AMQPOutgoingMessage($0.message, timestamp: now) })
+            try await open.publish(
+                entries.map { entry in
+                    var message = AMQPOutgoingMessage(entry.message, timestamp: now)
+                    if let traceparent = entry.traceparent, let trace = TraceContext(traceparent: traceparent) { message.properties.carry(trace) }
+                    return message
+                })
         } catch {
             // The rows stay: the next round publishes them again, from the oldest.
             var logger = logger

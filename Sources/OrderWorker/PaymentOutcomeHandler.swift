@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Instrumentation
 import Logging
 import Messaging
 import OrderCore
@@ -46,8 +47,11 @@ public struct PaymentOutcomeHandler: DeliveryHandler {
             }
             do {
                 let routing = routing
-                let applied = try await database.withConnection { try PaymentOutcomes.apply(outcome, routing: routing, on: $0) }
-                log(applied, of: outcome, logger: logger)
+                // Under the outcome's trace: its lines, and the outbox rows of what it implies.
+                try await ServiceContext.withValue(.tracing(delivery.trace)) {
+                    let applied = try await database.withConnection { try PaymentOutcomes.apply(outcome, routing: routing, on: $0) }
+                    log(applied, of: outcome, logger: logger)
+                }
                 outcomes.append(.done)
             } catch let error as PostgresError {
                 outcomes.append(.retry(reason: OrderMessageHandler.reason(for: error), message: error.description))

@@ -1,3 +1,4 @@
+import Instrumentation
 import Logging
 import OrderCore
 import OrderStore
@@ -40,7 +41,8 @@ public struct ReservationSweeper: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    try await sweep()
+                    // A pass is its own trace: the cancellations and releases it sends carry it.
+                    try await ServiceContext.withValue(.tracing(.newTrace())) { _ = try await sweep() }
                 } catch {
                     logger.error("reservation sweep failed", metadata: [LogKey.error: "\(error)"])
                 }

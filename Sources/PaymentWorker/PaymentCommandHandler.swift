@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Instrumentation
 import Logging
 import Messaging
 import OrderCore
@@ -56,10 +57,12 @@ public struct PaymentCommandHandler: DeliveryHandler {
         }
         await withTaskGroup(of: [(Int, Result<PaymentOutcome, Failure>)].self) { group in
             for orderId in orderOfArrival {
-                let commands = byOrder[orderId]!
+                let commands = byOrder[orderId]!.map { ($0.index, $0.command, deliveries[$0.index].trace) }
                 group.addTask {
                     var results: [(Int, Result<PaymentOutcome, Failure>)] = []
-                    for (index, command) in commands { results.append((index, await execute(command, logger: logger))) }
+                    for (index, command, trace) in commands {
+                        results.append((index, await ServiceContext.withValue(.tracing(trace)) { await execute(command, logger: logger) }))
+                    }
                     return results
                 }
             }
@@ -73,7 +76,11 @@ public struct PaymentCommandHandler: DeliveryHandler {
             }
         }
         let now = Date()
-        let messages = answers.sorted { $0.index < $1.index }.map { AMQPOutgoingMessage($0.outcome.outboundMessage(queue: outcomesQueue), timestamp: now) }
+        let messages = answers.sorted { $0.index < $1.index }.map { answer in
+            var message = AMQPOutgoingMessage(answer.outcome.outboundMessage(queue: outcomesQueue), timestamp: now)
+            message.properties.propagate(deliveries[answer.index].trace)
+            return message
+        }
         return HandledWindow(outcomes: outcomes, messages: messages)
     }
 

@@ -1,3 +1,4 @@
+import Instrumentation
 import Logging
 import NIOPosix
 import ServiceLifecycle
@@ -58,17 +59,21 @@ public final class PostgresPool: Service, Sendable {
         self.threadPool.start()
     }
 
-    /// Lends a connection to `body` on one of the pool's threads.
+    /// Lends a connection to `body` on one of the pool's threads. The
+    /// caller's `ServiceContext` is current in `body` too (a task-local stays
+    /// behind on the caller's task otherwise), so what the body logs and
+    /// writes belongs to the caller's trace.
     @discardableResult
     public func withConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) throws -> T
     ) async throws -> T {
         guard !isShutdown else { throw Self.poolShutDown }
+        let context = ServiceContext.current
         do {
             return try await threadPool.runIfActive { [self] in
                 let box = try self.checkOut()
                 defer { self.checkIn(box) }
-                return try body(box.connection)
+                return try ServiceContext.withValue(context) { try body(box.connection) }
             }
         } catch is CancellationError where isShutdown {
             throw Self.poolShutDown  // queued when the pool shut down

@@ -26,6 +26,7 @@ public enum Daemon {
         // An unusable LOG_LEVEL is reported at the default level, and then stops the start as any configuration error does.
         let level = Result { try environment.logLevel() }
         JSONLogHandler.bootstrap(level: (try? level.get()) ?? .info)
+        W3CTracePropagation.bootstrap()
         let logger = Logger(label: name)
         for (unknown, known) in environment.lookalikes {
             logger.warning("unknown variable \(unknown) (did you mean \(known.name)?)")

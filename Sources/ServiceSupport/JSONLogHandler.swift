@@ -8,7 +8,8 @@ import Synchronization
 import TextCodecs
 
 /// One JSON object per line on stdout: `ts`, `level`, `logger`, `msg` and the
-/// metadata, keys sorted (the order id travels as `order_id`, the correlation id).
+/// metadata, keys sorted (the order id travels as `order_id`, the correlation id),
+/// and the current trace's `trace_id` and `span_id` (its metadata provider).
 ///
 /// Written with `JSONWriter` into one byte buffer and one `write(2)`: the
 /// workers log lines per order, and Foundation's date formatting plus
@@ -17,12 +18,14 @@ import TextCodecs
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
+    public var metadataProvider: Logger.MetadataProvider?
     private let label: String
     private static let output = Mutex(())
 
-    public init(label: String, level: Logger.Level) {
+    public init(label: String, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.logLevel = level
+        self.metadataProvider = metadataProvider
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -31,17 +34,20 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = Self.line(level: event.level, label: label, message: "\(event.message)", metadata: metadata, extra: event.metadata)
+        var line = Self.line(
+            level: event.level, label: label, message: "\(event.message)", metadata: metadata, provided: metadataProvider?.get(), extra: event.metadata)
         line.append(0x0A)
         Self.output.withLock { _ in Self.writeAll(line) }
     }
 
-    /// The JSON object of one log line (without the newline).
+    /// The JSON object of one log line (without the newline). The line's own
+    /// metadata wins over the provider's, which wins over the logger's.
     static func line(
-        level: Logger.Level, label: String, message: String, metadata: Logger.Metadata, extra: Logger.Metadata?,
-        now: timespec = Self.now()
+        level: Logger.Level, label: String, message: String, metadata: Logger.Metadata, provided: Logger.Metadata? = nil,
+        extra: Logger.Metadata?, now: timespec = Self.now()
     ) -> [UInt8] {
         var fields = metadata
+        if let provided, !provided.isEmpty { fields.merge(provided) { $1 } }
         if let extra, !extra.isEmpty { fields.merge(extra) { $1 } }
         var out = JSONWriter(capacity: 192 + message.utf8.count)
         out.raw("{")
@@ -109,8 +115,10 @@ public struct JSONLogHandler: LogHandler {
         try? FileDescriptorIO.writeAll(1, bytes)
     }
 
-    /// Installs JSON logging at `level` for the whole process.
+    /// Installs JSON logging at `level` for the whole process, with the
+    /// trace context's ids on every line logged inside one.
     public static func bootstrap(level: Logger.Level) {
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        LoggingSystem.bootstrap(
+            { label, provider in JSONLogHandler(label: label, level: level, metadataProvider: provider) }, metadataProvider: .traceContext)
     }
 }

@@ -11,6 +11,10 @@ public enum LogKey {
     /// Who a line is about.
     public static let orderId = "order_id", movementId = "movement_id", vendor = "vendor", product = "product", quantity = "quantity"
 
+    /// The W3C trace context a line belongs to (the trace follows one order
+    /// across processes, as `order_id` does; the span is one process's part).
+    public static let traceId = "trace_id", spanId = "span_id"
+
     /// What happened.
     public static let status = "status", result = "result", reason = "reason", error = "error"
     public static let duplicate = "duplicate", allocations = "allocations", lines = "lines"

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Instrumentation
 import Logging
 import Messaging
 import OrderCore
@@ -7,6 +8,7 @@ import OrderStore
 import Postgres
 import ServiceSupport
 import TextCodecs
+import W3CTraceContext
 
 /// Applies stock movements (allocations and restocks) at their vendors,
 /// exactly once (the vendor database records the movement id in the same
@@ -33,6 +35,8 @@ public struct VendorSyncHandler: DeliveryHandler {
 
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         var outcomes = [DeliveryOutcome](repeating: .done, count: deliveries.count)
+        // Each movement's trace (its order's): its lines and what settling it writes to the outbox carry it.
+        let traces = deliveries.map(\.trace)
         var byVendor: [String: [(index: Int, movement: VendorMovement)]] = [:]
         for (index, delivery) in deliveries.enumerated() {
             do {
@@ -58,7 +62,10 @@ public struct VendorSyncHandler: DeliveryHandler {
                     for (index, movement) in items where settled.contains(movement.movementId) {
                         logger.info(
                             "movement already settled as refused; not applied",
-                            metadata: [LogKey.movementId: .string(UUIDText.string(movement.movementId)), LogKey.vendor: "\(vendorId)"])
+                            metadata: ([
+                                LogKey.orderId: .string(UUIDText.string(movement.orderId)),
+                                LogKey.movementId: .string(UUIDText.string(movement.movementId)), LogKey.vendor: "\(vendorId)",
+                            ] as Logger.Metadata).merging(traces[index].logMetadata) { $1 })
                         outcomes[index] = .done
                     }
                     byVendor[vendorId] = items.filter { !settled.contains($0.movement.movementId) }
@@ -84,7 +91,7 @@ public struct VendorSyncHandler: DeliveryHandler {
                 }
             }
         }
-        for (index, outcome) in await record(synced, logger: logger) { outcomes[index] = outcome }
+        for (index, outcome) in await record(synced, traces: traces, logger: logger) { outcomes[index] = outcome }
         return HandledWindow(outcomes: outcomes)
     }
 
@@ -96,11 +103,15 @@ public struct VendorSyncHandler: DeliveryHandler {
     public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {
         guard let movement = try? VendorMovement.decode(delivery.body) else { return }
         let routing = routing
+        var logger = logger
+        logger[metadataKey: LogKey.traceId] = .string(delivery.trace.traceID.description)
         do {
             switch (movement.kind, reason) {
             case (.allocate, "allocation-waits-for-restock"):
-                let settled = try await orders.withConnection {
-                    try MovementStore.settleRefusal(movement, reason: "vendor \(movement.vendorId) could not cover it after its retries", routing: routing, on: $0)
+                let settled = try await ServiceContext.withValue(.tracing(delivery.trace)) {
+                    try await orders.withConnection {
+                        try MovementStore.settleRefusal(movement, reason: "vendor \(movement.vendorId) could not cover it after its retries", routing: routing, on: $0)
+                    }
                 }
                 logger.warning("allocation refused after its retries", metadata: [LogKey.reason: "\(settled)"])
             case (.restock, "restock-ahead-of-allocation"):
@@ -128,7 +139,9 @@ public struct VendorSyncHandler: DeliveryHandler {
 
     /// ordersdb's side: APPLIED in one statement, refusals one by one (rare). The vendor
     /// side is done and idempotent, so a failure here only retries this update.
-    private func record(_ synced: [(index: Int, movement: VendorMovement, result: VendorApplyResult)], logger: Logger) async -> [(Int, DeliveryOutcome)] {
+    private func record(
+        _ synced: [(index: Int, movement: VendorMovement, result: VendorApplyResult)], traces: [TraceContext], logger: Logger
+    ) async -> [(Int, DeliveryOutcome)] {
         var outcomes: [(Int, DeliveryOutcome)] = []
         let applied = synced.filter { $0.result == .applied || $0.result == .alreadyApplied }
         var recordFailed = false
@@ -147,6 +160,7 @@ public struct VendorSyncHandler: DeliveryHandler {
             logger[metadataKey: LogKey.orderId] = .string(UUIDText.string(movement.orderId))
             logger[metadataKey: LogKey.movementId] = .string(UUIDText.string(movement.movementId))
             logger[metadataKey: LogKey.vendor] = "\(movement.vendorId)"
+            for (key, value) in traces[index].logMetadata { logger[metadataKey: key] = value }
             if case .notYetAllocated(let reason) = result {
                 // Void (its allocation was refused): done. Otherwise its allocation
                 // is still on its way: retry after it, and after the last retry the
@@ -168,7 +182,9 @@ public struct VendorSyncHandler: DeliveryHandler {
             if case .conflicted(let reason) = result {
                 let routing = routing
                 do {
-                    let settled = try await orders.withConnection { try MovementStore.settleRefusal(movement, reason: reason, routing: routing, on: $0) }
+                    let settled = try await ServiceContext.withValue(.tracing(traces[index])) {
+                        try await orders.withConnection { try MovementStore.settleRefusal(movement, reason: reason, routing: routing, on: $0) }
+                    }
                     switch settled {
                     case .reallocated(let allocations):
                         logger.warning(

@@ -28,8 +28,9 @@ extension TestClientProtocol {
         }
     }
 
-    func postOrder(_ json: String, key: String? = nil) async throws -> HTTPResult {
-        var headers: HTTPFields = [.contentType: "application/json"]
+    func postOrder(_ json: String, key: String? = nil, headers: HTTPFields = [:]) async throws -> HTTPResult {
+        var headers = headers
+        headers[.contentType] = "application/json"
         if let key { headers[HTTPField.Name("Idempotency-Key")!] = key }
         return try await call(.post, "/order", headers: headers, body: Array(json.utf8))
     }
@@ -40,12 +41,12 @@ extension TestClientProtocol {
     /// times, under one Idempotency-Key (a random one when none is given), so a first
     /// attempt the broker did take, confirmed too late, is the same order and not a
     /// second. For tests about what happens after the 202, not about the intake.
-    func postOrderUntilAnswered(_ json: String, key: String? = nil) async throws -> HTTPResult {
+    func postOrderUntilAnswered(_ json: String, key: String? = nil, headers: HTTPFields = [:]) async throws -> HTTPResult {
         let key = key ?? "test-\(UUID().uuidString.lowercased())"
-        var response = try await postOrder(json, key: key)
+        var response = try await postOrder(json, key: key, headers: headers)
         for _ in 0..<3 where response.status == 503 {
             try await Task.sleep(for: .milliseconds(500))
-            response = try await postOrder(json, key: key)
+            response = try await postOrder(json, key: key, headers: headers)
         }
         return response
     }

@@ -22,6 +22,18 @@ import TextCodecs
         #expect(parsed["loop"] as? String == "2")
     }
 
+    /// The trace's ids come from the metadata provider: over the logger's
+    /// metadata, under the line's own (a window's line about one order names that order's trace).
+    @Test func providedMetadataSitsBetweenTheLoggersAndTheLines() throws {
+        let bytes = JSONLogHandler.line(
+            level: .info, label: "order-worker", message: "m", metadata: ["trace_id": "logger", "loop": "1"],
+            provided: ["trace_id": "current", "span_id": "current-span"], extra: ["span_id": "line"])
+        let parsed = try object(bytes)
+        #expect(parsed["trace_id"] as? String == "current")
+        #expect(parsed["span_id"] as? String == "line")
+        #expect(parsed["loop"] as? String == "1")
+    }
+
     @Test func escapesWhatJSONNeedsAndKeepsUnicode() throws {
         let nasty = "quote \" backslash \\ newline \n tab \t bell \u{07} slash / ünï €"
         let bytes = JSONLogHandler.line(level: .error, label: "x", message: nasty, metadata: [:], extra: ["error": .string(nasty)])
