@@ -6,6 +6,7 @@ let queueWorkerDependencies: [Target.Dependency] = [
     "AMQP", "Postgres", "Topology", "OrderCore", "OrderStore", "Messaging", "ServiceSupport", "TextCodecs",
     .product(name: "Logging", package: "swift-log"),
     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    .product(name: "Metrics", package: "swift-metrics"),
 ]
 
 // The C libraries are reached only through CRabbitMQ/CRabbitMQShims (by AMQP)
@@ -130,6 +131,7 @@ let package = Package(
             dependencies: [
                 "AMQP", "OrderCore", "Topology", "ServiceSupport", "TextCodecs",
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -167,6 +169,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             resources: [.copy("openapi.yaml")]
         ),
@@ -200,6 +203,7 @@ let package = Package(
             name: "StockSync",
             dependencies: [
                 "HTTPSupport", "Postgres", "OrderCore", "OrderStore", "ServiceSupport", "TextCodecs", "Topology",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -250,7 +254,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vendor-sync-worker",
-            dependencies: ["VendorSync", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["VendorSync", "HTTPSupport", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "stock-sync",
@@ -258,11 +262,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "order-worker",
-            dependencies: ["OrderWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["OrderWorker", "HTTPSupport", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "payment-worker",
-            dependencies: ["PaymentWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["PaymentWorker", "HTTPSupport", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "fulfilment-worker",
@@ -274,7 +278,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "channel-sync",
-            dependencies: ["ChannelSync", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ChannelSync", "HTTPSupport", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: Benchmark harnesses (run by scripts/bench; tools, not services)

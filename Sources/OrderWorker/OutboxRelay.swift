@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Logging
+import Metrics
 import Messaging
 import OrderCore
 import OrderStore
@@ -23,6 +24,9 @@ import TextCodecs
 /// order-worker instances: each round runs on a connection holding the
 /// topology's session advisory lock; the others stand by and try again, and
 /// take over when the holder's session ends.
+///
+/// Counts what it publishes (`outbox_relay_published_total`) and times each
+/// round's confirms (`amqp_publish_confirm_seconds{publisher="outbox"}`).
 public struct OutboxRelay: Service {
     public struct Configuration: Sendable {
         public var amqp: AMQPConfiguration
@@ -48,6 +52,8 @@ public struct OutboxRelay: Service {
     /// One connection, the relay's own: the advisory lock lives in its session.
     public let database: PostgresPool
     public let logger: Logger
+    private let published = Counter(label: "outbox_relay_published_total")
+    private let confirms = PublishConfirmTimer(publisher: "outbox")
 
     public init(configuration: Configuration, database: PostgresPool, logger: Logger) {
         self.configuration = configuration
@@ -119,7 +125,9 @@ public struct OutboxRelay: Service {
         }
         let now = Date()
         do {
+            let sent = ContinuousClock.now
             try await open.publish(entries.map { AMQPOutgoingMessage($0.message, timestamp: now) })
+            confirms.confirmed(sentAt: sent)
         } catch {
             // The rows stay: the next round publishes them again, from the oldest.
             var logger = logger
@@ -129,6 +137,7 @@ public struct OutboxRelay: Service {
         }
         let ids = entries.map(\.id)
         try await database.withConnection { connection in try Outbox.delete(ids, on: connection) }
+        published.increment(by: entries.count)
         if logger.logLevel <= .debug {
             for entry in entries {
                 logger.debug(
