@@ -25,14 +25,10 @@ public struct MetricsText: Sendable {
         return matching.isEmpty ? nil : matching.reduce(0) { $0 + $1.value }
     }
 
-    /// The families present (sample names without the histogram suffixes).
-    public var families: Set<String> {
-        Set(samples.map { sample in
-            for suffix in ["_bucket", "_sum", "_count"] where sample.name.hasSuffix(suffix) {
-                return String(sample.name.dropLast(suffix.count))
-            }
-            return sample.name
-        })
+    /// The family a sample's name belongs to: a histogram's without its `_bucket`, `_sum` or `_count`.
+    public static func family(of name: String) -> String {
+        for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) { return String(name.dropLast(suffix.count)) }
+        return name
     }
 
     /// `name{a="x",b="y"} 1.5` or `name 1.5`; comments and blank lines are nil. Label values here never hold `",`.
@@ -47,5 +43,17 @@ public struct MetricsText: Sendable {
             labels[String(parts[0])] = String(parts[1].drop(while: { $0 == "\"" }).prefix { $0 != "\"" })
         }
         return Sample(name: String(series[..<open]), labels: labels, value: value)
+    }
+}
+
+extension MetricsText {
+    /// Reads this process's metrics until `read` finds something (a polled gauge's first value); nil after `timeout`.
+    public static func eventually<T>(timeout: Duration = .seconds(10), _ read: (MetricsText) -> T?) async throws -> T? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let found = read(process) { return found }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return read(process)
     }
 }
