@@ -41,12 +41,12 @@ struct TransactionalPublisher: Sendable {
     /// waits for the confirm. Throws `brokerUnavailable` when it is not confirmed.
     func publishConfirmed(_ messages: [AMQPOutgoingMessage], on channel: AMQPChannel, logger: Logger) throws {
         let confirms = messages.map { _ in Confirm() }
-        let (sent, confirms) = (ContinuousClock.now, publisher.confirms)
+        let (sent, confirmTimer) = (ContinuousClock.now, publisher.confirms)
         for (message, confirm) in zip(messages, confirms) {
             channel.publish(
                 message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory, properties: message.properties
             ) { outcome in
-                if case .success = outcome { confirms.confirmed(sentAt: sent) }
+                if case .success = outcome { confirmTimer.confirmed(sentAt: sent) }
                 confirm.result.withLock { $0 = outcome }
                 confirm.done.signal()
             }

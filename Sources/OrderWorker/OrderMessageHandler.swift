@@ -75,7 +75,7 @@ public struct OrderMessageHandler: DeliveryHandler {
         var confirmed = 0, rejected = 0, duplicates = 0
         for result in applied {
             if result.duplicate { duplicates += 1 } else if result.status == .confirmed { confirmed += 1 } else if result.status == .rejected { rejected += 1 }
-            (result.duplicate ? self.duplicates : self.applied[result.status])?.increment()
+            if result.duplicate { self.duplicates.increment() } else { self.applied[result.status]?.increment() }
             logger.debug(
                 "order applied",
                 metadata: [

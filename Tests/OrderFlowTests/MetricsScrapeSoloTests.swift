@@ -35,62 +35,72 @@ struct MetricsScrapeSoloTests {
     @Test func prometheusScrapesEveryDaemonAndFindsEveryFamily() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.product("scraped", stock: ["vendorA": 5])
+            // The warehouse and Shopify of fulfilment-worker and channel-sync: any answer will do.
             let standIn = StandInServer()
             try await standIn.start()
-            defer { Task { await standIn.stop() } }
-            // Each daemon's metrics port, and the variable that sets it.
-            let portVariables = [
-                "order-api": "HTTP_PORT", "order-worker": "METRICS_PORT", "vendor-sync-worker": "METRICS_PORT",
-                "payment-worker": "METRICS_PORT", "fulfilment-worker": "FULFILMENT_HTTP_PORT", "channel-sync": "METRICS_PORT",
-                "stock-sync": "STOCK_SYNC_HTTP_PORT",
-            ]
-            var ports: [String: Int] = [:]
-            for name in portVariables.keys { ports[name] = try await StandInServer.freePort() }
-            let shared = system.environment.merging([
-                "LOG_LEVEL": "info", "WMS_URL": standIn.url, "SHOPIFY_ADMIN_URL": standIn.url, "SHOPIFY_SHOP_DOMAIN": "scrape-test.myshopify.com",
-                "STOCK_SYNC_INTERVAL_SECONDS": "1", "SWEEPER_INTERVAL_SECONDS": "1",
-            ]) { $1 }
-            var daemons: [String: ChildProcess] = [:]
-            defer { for daemon in daemons.values { daemon.kill(SIGKILL) } }
-            for (name, variable) in portVariables {
-                daemons[name] = try ChildProcess(name, environment: shared.merging([variable: "\(ports[name]!)"]) { $1 })
+            do {
+                try await scrapeEveryDaemon(system, product: product, standIn: standIn)
+            } catch {
+                await standIn.stop()
+                throw error
             }
-            for (name, daemon) in daemons {
-                #expect(await daemon.waitForLog(containing: "\"starting\""), "\(name): \(daemon.log)")
+            await standIn.stop()
+        }
+    }
+
+    private func scrapeEveryDaemon(_ system: OrderSystemFixture, product: String, standIn: StandInServer) async throws {
+        // Each daemon's metrics port, and the variable that sets it.
+        let portVariables = [
+            "order-api": "HTTP_PORT", "order-worker": "METRICS_PORT", "vendor-sync-worker": "METRICS_PORT",
+            "payment-worker": "METRICS_PORT", "fulfilment-worker": "FULFILMENT_HTTP_PORT", "channel-sync": "METRICS_PORT",
+            "stock-sync": "STOCK_SYNC_HTTP_PORT",
+        ]
+        var ports: [String: Int] = [:]
+        for name in portVariables.keys { ports[name] = try await StandInServer.freePort() }
+        let shared = system.environment.merging([
+            "LOG_LEVEL": "info", "WMS_URL": standIn.url, "SHOPIFY_ADMIN_URL": standIn.url, "SHOPIFY_SHOP_DOMAIN": "scrape-test.myshopify.com",
+            "STOCK_SYNC_INTERVAL_SECONDS": "1", "SWEEPER_INTERVAL_SECONDS": "1",
+        ]) { $1 }
+        var daemons: [String: ChildProcess] = [:]
+        defer { for daemon in daemons.values { daemon.kill(SIGKILL) } }
+        for (name, variable) in portVariables {
+            daemons[name] = try ChildProcess(name, environment: shared.merging([variable: "\(ports[name]!)"]) { $1 })
+        }
+        for (name, daemon) in daemons {
+            #expect(await daemon.waitForLog(containing: "\"starting\""), "\(name): \(daemon.log)")
+        }
+
+        // Something to count: an accepted order (applied, then moved at its vendor), a rejected one, a poison message.
+        let api = "http://127.0.0.1:\(ports["order-api"]!)"
+        #expect(try Self.post("\(api)/order", #"{"productId":"\#(product)","quantity":1}"#).status == 202)
+        #expect(try Self.post("\(api)/order", #"{"productId":"\#(product)","quantity":0}"#).status == 400)
+        try await system.publishRaw(Array("not an order".utf8), messageID: "scrape-poison")
+
+        let prometheus = try PrometheusProcess(port: try await StandInServer.freePort(), targets: ports.mapValues { "127.0.0.1:\($0)" })
+        defer { prometheus.stop() }
+        var missing: [String: Set<String>] = [:]
+        var down: [String] = []
+        let deadline = ContinuousClock.now + .seconds(90)
+        repeat {
+            try await Task.sleep(for: .seconds(1))
+            down = try prometheus.targetsNotUp(expected: Set(ports.keys))
+            missing = [:]
+            for (job, expected) in Self.families {
+                let found = try prometheus.families(job: job)
+                let absent = expected.subtracting(found)
+                if !absent.isEmpty { missing[job] = absent }
             }
+        } while (!down.isEmpty || !missing.isEmpty) && ContinuousClock.now < deadline
+        #expect(down.isEmpty, "targets not up: \(down)")
+        #expect(missing.isEmpty, "families missing: \(missing)")
+        #expect(try prometheus.query(#"sum(orders_accepted_total{job="order-api",channel="api"})"#) == 1)
+        #expect(try prometheus.query(#"sum(orders_rejected_total{job="order-api",reason="invalid-request"})"#) == 1)
+        #expect(try prometheus.query(#"sum(worker_dead_letters_total{job="order-worker",queue="\#(system.topology.orders.main)"})"#) == 1)
+        #expect(try prometheus.query(#"sum(broker_queue_consumers{job="order-worker",queue="\#(system.topology.orders.main)"})"#) ?? 0 >= 1)
 
-            // Something to count: an accepted order (applied, then moved at its vendor), a rejected one, a poison message.
-            let api = "http://127.0.0.1:\(ports["order-api"]!)"
-            #expect(try Self.post("\(api)/order", #"{"productId":"\#(product)","quantity":1}"#).status == 202)
-            #expect(try Self.post("\(api)/order", #"{"productId":"\#(product)","quantity":0}"#).status == 400)
-            try await system.publishRaw(Array("not an order".utf8), messageID: "scrape-poison")
-
-            let prometheus = try PrometheusProcess(port: try await StandInServer.freePort(), targets: ports.mapValues { "127.0.0.1:\($0)" })
-            defer { prometheus.stop() }
-            var missing: [String: Set<String>] = [:]
-            var down: [String] = []
-            let deadline = ContinuousClock.now + .seconds(90)
-            repeat {
-                try await Task.sleep(for: .seconds(1))
-                down = try prometheus.targetsNotUp(expected: Set(ports.keys))
-                missing = [:]
-                for (job, expected) in Self.families {
-                    let found = try prometheus.families(job: job)
-                    let absent = expected.subtracting(found)
-                    if !absent.isEmpty { missing[job] = absent }
-                }
-            } while (!down.isEmpty || !missing.isEmpty) && ContinuousClock.now < deadline
-            #expect(down.isEmpty, "targets not up: \(down)")
-            #expect(missing.isEmpty, "families missing: \(missing)")
-            #expect(try prometheus.query(#"sum(orders_accepted_total{job="order-api",channel="api"})"#) == 1)
-            #expect(try prometheus.query(#"sum(orders_rejected_total{job="order-api",reason="invalid-request"})"#) == 1)
-            #expect(try prometheus.query(#"sum(worker_dead_letters_total{job="order-worker",queue="\#(system.topology.orders.main)"})"#) == 1)
-            #expect(try prometheus.query(#"sum(broker_queue_consumers{job="order-worker",queue="\#(system.topology.orders.main)"})"#) ?? 0 >= 1)
-
-            for (name, daemon) in daemons {
-                daemon.kill(SIGTERM)
-                #expect(await daemon.waitForExit() == 0, "\(name) stops gracefully: \(daemon.log.suffix(2000))")
-            }
+        for (name, daemon) in daemons {
+            daemon.kill(SIGTERM)
+            #expect(await daemon.waitForExit() == 0, "\(name) stops gracefully: \(daemon.log.suffix(2000))")
         }
     }
 
@@ -125,7 +135,7 @@ final class PrometheusProcess: @unchecked Sendable {
             "--web.listen-address=\(address)",
         ]
         let log = directory.appendingPathComponent("prometheus.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

@@ -24,7 +24,8 @@ private let quietLogger: Logger = {
             let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
             let id = UUID().uuidString.lowercased()
             try await app.test(.router) { client in
-                #expect(try await client.call(.get, "/orders/\(id)").status == 404)
+                let unknown = try await client.call(.get, "/orders/\(id)")
+                #expect(unknown.status == 404)
                 let metrics = try await client.call(.get, "/metrics")
                 #expect(metrics.status == 200)
                 #expect(metrics.contentType == "text/plain; version=0.0.4; charset=utf-8")
@@ -74,8 +75,10 @@ struct SoloIntakeMetricsTests {
             let accepted = ["channel": "api"], invalid = ["reason": "invalid-request"]
             try await app.test(.router) { client in
                 let before = MetricsText.process
-                #expect(try await client.postOrder(#"{"productId":"\#(product)","quantity":1}"#).status == 202)
-                #expect(try await client.postOrder(#"{"productId":"\#(product)","quantity":0}"#).status == 400)
+                let accepting = try await client.postOrder(#"{"productId":"\#(product)","quantity":1}"#)
+                let rejecting = try await client.postOrder(#"{"productId":"\#(product)","quantity":0}"#)
+                #expect(accepting.status == 202)
+                #expect(rejecting.status == 400)
                 let after = MetricsText.process
                 #expect((after.value("orders_accepted_total", accepted) ?? 0) - (before.value("orders_accepted_total", accepted) ?? 0) == 1)
                 #expect((after.value("orders_rejected_total", invalid) ?? 0) - (before.value("orders_rejected_total", invalid) ?? 0) == 1)
