@@ -9,7 +9,8 @@ import Topology
 /// passive `queue.declare` (the broker's answer carries both, so no
 /// management API is needed) into `broker_queue_messages{queue}` and
 /// `broker_queue_consumers{queue}`. Runs beside a ``QueueWorker``'s loops on
-/// a connection of its own; a queue that is missing or a broker that is away
+/// a connection of its own (named after the worker's, `-depths` appended, so
+/// the broker's list tells it from the consumers); a queue that is missing or a broker that is away
 /// leaves the last figures and is tried again next time, quietly, since the
 /// worker's own loops already report an absent broker.
 struct QueueDepthPoller: Sendable {
@@ -25,6 +26,8 @@ struct QueueDepthPoller: Sendable {
     private let gauges: [Gauges]
 
     init(amqp: AMQPConfiguration, queues: [String], interval: Duration, logger: Logger) {
+        var amqp = amqp
+        amqp.connectionName += "-depths"
         self.amqp = amqp
         self.interval = interval
         self.logger = logger
