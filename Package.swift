@@ -8,6 +8,7 @@ let queueWorkerDependencies: [Target.Dependency] = [
     .product(name: "Instrumentation", package: "swift-distributed-tracing"),
     .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
     .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    .product(name: "Metrics", package: "swift-metrics"),
 ]
 
 // The C libraries are reached only through CRabbitMQ/CRabbitMQShims (by AMQP)
@@ -136,6 +137,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -176,6 +178,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             resources: [.copy("openapi.yaml")]
         ),
@@ -211,6 +214,7 @@ let package = Package(
             name: "StockSync",
             dependencies: [
                 "HTTPSupport", "Postgres", "OrderCore", "OrderStore", "ServiceSupport", "TextCodecs", "Topology",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -262,7 +266,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vendor-sync-worker",
-            dependencies: ["VendorSync", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["VendorSync", "HTTPSupport", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "stock-sync",
@@ -270,11 +274,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "order-worker",
-            dependencies: ["OrderWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["OrderWorker", "HTTPSupport", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "payment-worker",
-            dependencies: ["PaymentWorker", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["PaymentWorker", "HTTPSupport", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "fulfilment-worker",
@@ -286,7 +290,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "channel-sync",
-            dependencies: ["ChannelSync", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ChannelSync", "HTTPSupport", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: Benchmark harnesses (run by scripts/bench; tools, not services)

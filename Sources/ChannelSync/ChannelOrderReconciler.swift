@@ -65,7 +65,7 @@ public struct ChannelOrderReconciler: Sendable {
     public func reconcile(lookback: Duration, now: Date = Date()) async throws -> Report {
         var report = Report()
         guard breaker.admit() != .refused else {
-            logger.warning("order reconciliation skipped: the channel's circuit breaker is open", metadata: [LogKey.breaker: "\(breaker.name)"])
+            logger.warning("order reconciliation skipped: the channel's circuit breaker is open", metadata: [LogKey.breaker: "\(breaker.dependency.rawValue)"])
             return report
         }
         let listed: [Result<ShopifyOrder, ShopifyOrder.Malformed>]

@@ -76,7 +76,7 @@ public final class ChannelStockPusher: Sendable {
         // admitted here would never be answered.
         guard !items.isEmpty else { return Report() }
         guard breaker.admit() != .refused else {
-            logger.warning("stock reconciliation skipped: the channel's circuit breaker is open", metadata: [LogKey.breaker: "\(breaker.name)"])
+            logger.warning("stock reconciliation skipped: the channel's circuit breaker is open", metadata: [LogKey.breaker: "\(breaker.dependency.rawValue)"])
             var report = Report()
             report.deferred = 1
             return report
@@ -132,7 +132,7 @@ public final class ChannelStockPusher: Sendable {
         if report.deferred > 0 {
             logger.warning(
                 "channel stock push deferred: the channel's circuit breaker is open",
-                metadata: [LogKey.breaker: "\(breaker.name)", "deferred": "\(report.deferred)"])
+                metadata: [LogKey.breaker: "\(breaker.dependency.rawValue)", "deferred": "\(report.deferred)"])
         }
         return report
     }

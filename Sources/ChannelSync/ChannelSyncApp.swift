@@ -4,6 +4,7 @@ import Messaging
 import OrderStore
 import Postgres
 import ServiceLifecycle
+import ServiceSupport
 import Shopify
 
 /// Everything channel-sync runs, built from its configuration: tests run the same thing in-process.
@@ -15,12 +16,13 @@ public struct ChannelSyncApp {
 
     /// `periodic: false` leaves the passes to the caller (tests call ``pusher`` and ``orders`` themselves).
     public init(configuration: ChannelSyncConfiguration, logger: Logger, periodic: Bool = true) throws {
+        ProcessMetrics.bootstrap()
         let postgres = try PostgresConfiguration(url: configuration.databaseURL)
         let amqp = try AMQPConfiguration(url: configuration.amqpURL, connectionName: "channel-sync")
         let database = PostgresPool(configuration: postgres, size: 2, logger: logger)
         let publisher = ReconnectingPublisher(configuration: amqp, logger: logger)
         // One breaker for the channel: a pass of pushes and a reconciliation see the same API.
-        let breaker = CircuitBreaker(name: "shopify", policy: configuration.breaker, logger: logger)
+        let breaker = CircuitBreaker(dependency: .shopify, policy: configuration.breaker, logger: logger)
         let client = ShopifyAdminClient(configuration: configuration.shopify)
         pusher = ChannelStockPusher(
             channel: configuration.channel, locationId: configuration.locationId, client: client, breaker: breaker, database: database,

@@ -29,6 +29,7 @@ public struct ChannelSyncConfiguration: Sendable {
     /// How far back reconciliation lists the channel's orders.
     public var reconcileLookback: Duration
     public var breaker: CircuitBreaker.Policy
+    public var metrics: MetricsEndpoint
     /// When a cancellation's stock release announces an `inventory.*` event (`LOW_STOCK_THRESHOLD`).
     public var stockLevels: StockLevelPolicy
     /// Pushes in flight at once within a pass.
@@ -39,7 +40,8 @@ public struct ChannelSyncConfiguration: Sendable {
     /// Reads `AMQP_URL`, `DATABASE_URL`, `QUEUE_PREFIX` (""), `ORDER_ID_SECRET` (required),
     /// `SHOPIFY_ADMIN_URL` (required), `SHOPIFY_ADMIN_TOKEN`, `SHOPIFY_SHOP_DOMAIN`, `SHOPIFY_LOCATION_ID`,
     /// `SHOPIFY_TIMEOUT_MS` (10000), `CHANNEL_PUSH_INTERVAL_MS` (1000), `CHANNEL_RECONCILE_SECONDS` (300),
-    /// `CHANNEL_RECONCILE_LOOKBACK_SECONDS` (86400), `CHANNEL_BREAKER_FAILURES` (5), `CHANNEL_BREAKER_OPEN_SECONDS` (30).
+    /// `CHANNEL_RECONCILE_LOOKBACK_SECONDS` (86400), `CHANNEL_BREAKER_FAILURES` (5), `CHANNEL_BREAKER_OPEN_SECONDS` (30);
+    /// `METRICS_HOST` (127.0.0.1) and `METRICS_PORT` (9104), where it serves `GET /metrics`.
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         amqpURL = environment.amqpURL
         databaseURL = environment.databaseURL
@@ -73,6 +75,7 @@ public struct ChannelSyncConfiguration: Sendable {
         breaker = CircuitBreaker.Policy(
             failureThreshold: try environment.int(.channelBreakerFailures, default: 5, in: 1...1000),
             openDuration: .seconds(try environment.int(.channelBreakerOpenSeconds, default: 30, in: 1...3600)))
+        metrics = try environment.metricsEndpoint(defaultPort: 9104)
     }
 
     /// What is logged at start: never the access token.
@@ -84,7 +87,7 @@ public struct ChannelSyncConfiguration: Sendable {
             "reconcile_lookback_seconds": "\(reconcileLookback.components.seconds)",
             LogKey.breakerFailures: "\(breaker.failureThreshold)", LogKey.breakerOpenSeconds: "\(breaker.openDuration.components.seconds)",
             "token": "\(shopify.accessToken.isEmpty ? "unset" : "set")",
-        ]
+        ].merging(metrics.logMetadata) { $1 }
     }
 }
 

@@ -9,18 +9,20 @@ import ServiceLifecycle
 import ServiceSupport
 
 /// Everything fulfilment-worker runs, built from its configuration: the
-/// queue worker, its database pool and HTTP client, and the health endpoints.
+/// queue worker, its database pool and HTTP client, and the health and
+/// metrics endpoints.
 public struct FulfilmentWorkerApp {
     public let application: any ApplicationProtocol
     public let breaker: CircuitBreaker
     public let handler: FulfilmentHandler
 
     public init(configuration: FulfilmentWorkerConfiguration, logger: Logger) throws {
+        ProcessMetrics.bootstrap()
         let postgres = try PostgresConfiguration(url: configuration.databaseURL)
         let amqp = try AMQPConfiguration(url: configuration.amqpURL, connectionName: "fulfilment-worker")
         // Two short statements per order, outside the warehouse call: a few connections serve the window.
         let database = PostgresPool(configuration: postgres, size: min(configuration.concurrency, 4), logger: logger)
-        breaker = CircuitBreaker(name: "wms", policy: configuration.breaker, logger: logger)
+        breaker = CircuitBreaker(dependency: .wms, policy: configuration.breaker, logger: logger)
         let http = OutboundHTTPClient(concurrency: configuration.concurrency)
         let topology = configuration.topology
         handler = FulfilmentHandler(
@@ -35,6 +37,7 @@ public struct FulfilmentWorkerApp {
         let router = HTTPRouter(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         FulfilmentHealthController(breaker: breaker).addRoutes(to: router)
+        MetricsController().addRoutes(to: router)
         // Services stop in reverse order: the worker finishes before the HTTP client and the pool close.
         application = Application(
             router: router,

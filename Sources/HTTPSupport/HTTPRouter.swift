@@ -13,12 +13,19 @@ import Hummingbird
 /// `Application`), it adds ``AllowedMethodsMiddleware`` when the responder is
 /// built, after every route: a middleware added then wraps only the
 /// not-found responder, so matched routes pay nothing for it.
+///
+/// Every request is counted and timed by Hummingbird's `MetricsMiddleware`
+/// (into ``ProcessMetrics``): `hb_requests`, `hb_request_errors` and
+/// `http_server_request_duration` by route pattern (`/orders/{id}`, never the
+/// raw path, so the label set stays bounded), method and status.
 public final class HTTPRouter<Context: RequestContext>: RouterMethods, HTTPResponderBuilder {
     private let router: Router<Context>
     private var routes: [AllowedMethodsMiddleware<Context>.Route] = []
 
     public init(context: Context.Type = BasicRequestContext.self) {
         router = Router(context: context, options: .autoGenerateHeadEndpoints)
+        // First, so it sees the status the problem middleware (added after it) answers with.
+        router.add(middleware: MetricsMiddleware())
     }
 
     @discardableResult

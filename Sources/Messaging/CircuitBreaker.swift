@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import ServiceSupport
 import Synchronization
 
@@ -8,7 +9,8 @@ import Synchronization
 /// time: a success closes it, a failure opens it again. While it refuses, the
 /// caller postpones its work rather than spending retries on a dependency
 /// known to be away. Each state change is logged (it is what an operator
-/// watches) and the state is readable.
+/// watches), shown as `circuit_breaker_state{dependency}` (0 closed, 1
+/// half-open, 2 open), and the state is readable.
 ///
 /// Thread-safe; the decisions are ``Logic``'s, which tests drive with instants of their choosing.
 public final class CircuitBreaker: Sendable {
@@ -16,6 +18,30 @@ public final class CircuitBreaker: Sendable {
         case closed
         case open
         case halfOpen = "half-open"
+
+        /// The gauge's value: rising with how much is refused.
+        var gaugeValue: Int {
+            switch self {
+            case .closed: 0
+            case .halfOpen: 1
+            case .open: 2
+            }
+        }
+    }
+
+    /// What a breaker guards: its name in the log and the gauge's label,
+    /// from a fixed set so the label stays bounded.
+    public struct Dependency: RawRepresentable, Sendable, Hashable {
+        public let rawValue: String
+
+        /// Tests name breakers of their own, so their gauges stay apart from every other.
+        public init(rawValue: String) {
+            self.rawValue = rawValue
+        }
+
+        public static let paymentGateway = Dependency(rawValue: "payment_gateway")
+        public static let wms = Dependency(rawValue: "wms")
+        public static let shopify = Dependency(rawValue: "shopify")
     }
 
     public struct Policy: Sendable, Hashable {
@@ -108,19 +134,22 @@ public final class CircuitBreaker: Sendable {
         }
     }
 
-    public let name: String
+    public let dependency: Dependency
     private let logic: Mutex<Logic>
     private let now: @Sendable () -> ContinuousClock.Instant
     private let logger: Logger
+    private let gauge: Gauge
 
-    /// `name` says in the log which dependency it guards; `now` is the clock (tests pass their own).
+    /// `now` is the clock (tests pass their own).
     public init(
-        name: String, policy: Policy, logger: Logger, now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+        dependency: Dependency, policy: Policy, logger: Logger, now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
-        self.name = name
+        self.dependency = dependency
         logic = Mutex(Logic(policy: policy))
         self.now = now
         self.logger = logger
+        gauge = Gauge(label: "circuit_breaker_state", dimensions: [("dependency", dependency.rawValue)])
+        gauge.record(State.closed.gaugeValue)
     }
 
     public var state: State { logic.withLock { $0.state } }
@@ -129,24 +158,43 @@ public final class CircuitBreaker: Sendable {
 
     public func admit() -> Admission {
         let instant = now()
-        let (admission, changed) = logic.withLock { $0.admit(now: instant) }
+        let (admission, changed) = logic.withLock { logic in
+            let decision = logic.admit(now: instant)
+            show(decision.changed)
+            return decision
+        }
         if let changed { log(changed) }
         return admission
     }
 
     public func recordSuccess() {
         let instant = now()
-        if let changed = logic.withLock({ $0.recordSuccess(now: instant) }) { log(changed) }
+        let changed = logic.withLock { logic in
+            let changed = logic.recordSuccess(now: instant)
+            show(changed)
+            return changed
+        }
+        if let changed { log(changed) }
     }
 
     public func recordFailure() {
         let instant = now()
-        if let changed = logic.withLock({ $0.recordFailure(now: instant) }) { log(changed) }
+        let changed = logic.withLock { logic in
+            let changed = logic.recordFailure(now: instant)
+            show(changed)
+            return changed
+        }
+        if let changed { log(changed) }
+    }
+
+    /// A change on the gauge, under the lock: two changes in a row must reach it in their order.
+    private func show(_ changed: State?) {
+        if let changed { gauge.record(changed.gaugeValue) }
     }
 
     private func log(_ state: State) {
         let metadata: Logger.Metadata = [
-            LogKey.breaker: "\(name)", LogKey.breakerState: "\(state.rawValue)",
+            LogKey.breaker: "\(dependency.rawValue)", LogKey.breakerState: "\(state.rawValue)",
             LogKey.breakerFailures: "\(policy.failureThreshold)", LogKey.breakerOpenSeconds: "\(policy.openDuration.components.seconds)",
         ]
         switch state {

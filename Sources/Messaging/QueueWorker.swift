@@ -60,10 +60,12 @@ public struct QueueWorkerConfiguration: Sendable {
     /// Written into `x-failed-by`.
     public var workerName: String
     public var reconnectDelay: ClosedRange<Duration>
+    /// How often the queue set's depths and consumers are read (``QueueDepthPoller``).
+    public var depthPollInterval: Duration
 
     public init(
         amqp: AMQPConfiguration, queues: QueueSet, settings: ConsumeSettings, workerName: String,
-        reconnectDelay: ClosedRange<Duration> = .milliseconds(200)...(.seconds(5))
+        reconnectDelay: ClosedRange<Duration> = .milliseconds(200)...(.seconds(5)), depthPollInterval: Duration = .seconds(15)
     ) {
         self.amqp = amqp
         self.queues = queues
@@ -72,6 +74,7 @@ public struct QueueWorkerConfiguration: Sendable {
         self.settings.loops = max(1, settings.loops)
         self.workerName = workerName
         self.reconnectDelay = reconnectDelay
+        self.depthPollInterval = depthPollInterval
     }
 }
 
@@ -81,19 +84,25 @@ public struct QueueWorkerConfiguration: Sendable {
 /// not acked are redelivered by the broker, so nothing is lost. On graceful
 /// shutdown (SIGTERM) the loops stop taking messages, finish the one in
 /// hand, and close: unacked prefetched messages go back to the queue.
+/// Beside the loops, a ``QueueDepthPoller`` reports the queue set's depths.
 public struct QueueWorker: Service {
     public let configuration: QueueWorkerConfiguration
     public let handler: any DeliveryHandler
     public let logger: Logger
+    private let metrics: QueueWorkerMetrics
 
     public init(configuration: QueueWorkerConfiguration, handler: any DeliveryHandler, logger: Logger) {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
+        metrics = QueueWorkerMetrics(queue: configuration.queues.main, publisher: configuration.workerName)
     }
 
     public func run() async throws {
+        let poller = QueueDepthPoller(
+            amqp: configuration.amqp, queues: configuration.queues.names, interval: configuration.depthPollInterval, logger: logger)
         await withTaskGroup(of: Void.self) { group in
+            group.addTask { await poller.run() }
             for index in 0..<configuration.settings.loops {
                 group.addTask { await runLoop(index) }
             }
@@ -177,6 +186,7 @@ public struct QueueWorker: Service {
                     let handleStart = clock.now
                     let handled = await handle(batch, logger: logger)
                     let handleEnd = clock.now
+                    metrics.handled(batch.count, in: handleEnd - handleStart)
                     if windowFinishing { _ = try await finishing.next() }
                     // Where a window's time goes: waiting for messages, the handler, the previous window's confirms.
                     logger.debug(
@@ -222,9 +232,14 @@ public struct QueueWorker: Service {
             messages.append(copy)
             if let spent { exhausted.append(spent) }
         }
-        try await publisher.publish(messages)
+        if !messages.isEmpty {
+            let published = ContinuousClock.now
+            try await publisher.publish(messages)
+            metrics.confirms.confirmed(sentAt: published)
+        }
         for (delivery, reason, logger) in exhausted { await handler.retriesExhausted(delivery, reason: reason, logger: logger) }
         if let last = batch.last { try await channel.ack(last.deliveryTag, multiple: batch.count > 1) }
+        metrics.finished(batch.count)
     }
 
     /// Where a failed delivery goes (retry queue or DLQ) as the copy to publish,
@@ -251,16 +266,20 @@ public struct QueueWorker: Service {
         case .retry(let reason, let message):
             switch configuration.settings.retryPolicy.route(retriesSoFar: retries, transient: true) {
             case .retry(let attempt):
+                metrics.retried(reason)
                 logger.warning("transient failure; retrying", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)", LogKey.attempt: "\(attempt)"])
                 return (copy(to: configuration.queues.retryQueue(attempt: attempt), retryCount: attempt, reason: reason, message: message), nil)
             case .deadLetter:
+                metrics.deadLettered(reason)
                 logger.error("retries exhausted; dead-lettered", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)", LogKey.retries: "\(retries)"])
                 return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), (delivery, reason, logger))
             }
         case .deadLetter(let reason, let message):
+            metrics.deadLettered(reason)
             logger.error("message cannot be processed; dead-lettered", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)"])
             return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), nil)
         case .postpone(let reason, let message):
+            metrics.postponed(reason)
             logger.info("postponed; waiting in the retry queue", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)"])
             // No retry is counted, so it waits as long as its last retry did (the first tier when none).
             return (copy(to: configuration.queues.retryQueue(attempt: retries), retryCount: retries, reason: reason, message: message), nil)

@@ -17,6 +17,9 @@ public final class ReconnectingPublisher: Service, Sendable {
     private let configuration: AMQPConfiguration
     private let logger: Logger
     private let deadlines = DeadlineWatch()
+    /// `amqp_publish_confirm_seconds`, labelled with the connection's name (the
+    /// daemon's): its publishes', and those of callers that publish on ``currentChannel()``.
+    public let confirms: PublishConfirmTimer
 
     private struct State {
         /// The open channel, read without waiting by every publish.
@@ -39,6 +42,7 @@ public final class ReconnectingPublisher: Service, Sendable {
     public init(configuration: AMQPConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        confirms = PublishConfirmTimer(publisher: configuration.connectionName)
     }
 
     /// Connects at once (so the first request does not wait for it), then
@@ -200,8 +204,12 @@ public final class ReconnectingPublisher: Service, Sendable {
     }
 
     private func send(_ body: [UInt8], routingKey: String, properties: AMQPProperties, on channel: AMQPChannel, answering wait: DeadlineWatch.Wait) {
+        let sent = ContinuousClock.now
         channel.publish(body, routingKey: routingKey, mandatory: true, properties: properties) { result in
-            if case .failure(let error) = result, error.isChannelDead { self.discard(channel) }
+            switch result {
+            case .success: self.confirms.confirmed(sentAt: sent)
+            case .failure(let error): if error.isChannelDead { self.discard(channel) }
+            }
             wait.answer(result.mapError { $0 })
         }
     }

@@ -7,10 +7,12 @@ import NIOCore
 import OrderStore
 import Postgres
 import Shopify
+import ServiceSupport
 import StripeAPI
 
 /// Builds order-api from its configuration (the executable and the tests use the same).
 public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+    ProcessMetrics.bootstrap()
     let publisher = ReconnectingPublisher(
         configuration: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-api"), logger: logger)
     let database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.databasePoolSize, logger: logger)
@@ -50,6 +52,7 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         token: configuration.wmsCallbackToken, database: database, routing: routing, maxBodyBytes: configuration.maxBodyBytes
     ).addRoutes(to: router)
     HealthController(publisher: publisher, database: database).addRoutes(to: router)
+    MetricsController().addRoutes(to: router)
     let document = OrderAPIRoutes.openAPIDocument
     router.get("/openapi.yaml") { _, _ in
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: document)))

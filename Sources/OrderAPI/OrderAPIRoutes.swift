@@ -9,7 +9,7 @@ public enum OrderAPIRoutes {
         ("GET", "/inventory/reservations/{id}"), ("DELETE", "/inventory/reservations/{id}"),
         ("GET", "/products"), ("GET", "/products/{id}"), ("POST", "/webhooks/stripe"),
         ("POST", "/webhooks/shopify/orders"), ("POST", "/webhooks/wms/shipments"),
-        ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/openapi.yaml"),
+        ("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/openapi.yaml"), ("GET", "/metrics"),
     ]
 
     /// The OpenAPI 3.1 document describing them (Sources/OrderAPI/openapi.yaml).

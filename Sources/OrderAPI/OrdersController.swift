@@ -30,10 +30,11 @@ struct OrdersController<Context: RequestContext>: Sendable {
     let publishTimeout: Duration
     let paymentsRequired: Bool
     let prices: PriceCatalogue
+    let intake = IntakeMetrics(channel: "api")
 
     func addRoutes(to router: HTTPRouter<Context>) {
-        router.post("/order", use: create)
-        router.post("/orders", use: create)
+        router.post("/order", use: intake.counting(create))
+        router.post("/orders", use: intake.counting(create))
         router.get("/orders/{id}", use: show)
         router.get("/orders/{id}/events", use: events)
         router.post("/orders/{id}/cancel", use: cancel)

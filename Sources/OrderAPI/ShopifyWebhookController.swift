@@ -43,6 +43,7 @@ struct ShopifyWebhookController<Context: RequestContext>: Sendable {
     /// The orders queue and its DLQ.
     let queues: QueueSet
     let maxBodyBytes: Int
+    let intake = IntakeMetrics(channel: "shopify")
 
     func addRoutes(to router: HTTPRouter<Context>) {
         router.post("/webhooks/shopify/orders", use: receive)
@@ -94,6 +95,7 @@ struct ShopifyWebhookController<Context: RequestContext>: Sendable {
         switch delivery.topic {
         case "orders/create":
             let (taken, orderId) = try await create(body, delivery, metadata: &metadata, logger: context.logger)
+            if taken == .enqueued { intake.accepted.increment() }
             return try Self.answer(taken, orderId: orderId)
         case "orders/cancelled":
             let (taken, orderId) = try await cancelled(body, delivery, metadata: &metadata, logger: context.logger)

@@ -44,12 +44,14 @@ struct TransactionalPublisher: Sendable {
         let confirms = messages.map { _ in Confirm() }
         // The request's trace: the pool's thread runs with the caller's context.
         let trace = ServiceContext.current?.traceContext
+        let (sent, confirmTimer) = (ContinuousClock.now, publisher.confirms)
         for (message, confirm) in zip(messages, confirms) {
             var properties = message.properties
             properties.propagate(trace)
             channel.publish(
                 message.body, exchange: message.exchange, routingKey: message.routingKey, mandatory: message.mandatory, properties: properties
             ) { outcome in
+                if case .success = outcome { confirmTimer.confirmed(sentAt: sent) }
                 confirm.result.withLock { $0 = outcome }
                 confirm.done.signal()
             }

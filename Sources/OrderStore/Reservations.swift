@@ -123,6 +123,11 @@ public enum Reservations {
         return false
     }
 
+    /// How many reservations hold stock now (ACTIVE: checkout holds and orders' holds).
+    public static func activeCount(on connection: PostgresConnection) throws -> Int {
+        try connection.query("SELECT count(*) FROM reservations WHERE status = 'ACTIVE'").first?.decode(0, as: Int.self) ?? 0
+    }
+
     /// Expires up to `limit` checkout holds past their deadline, in one
     /// transaction: EXPIRED, their units released. Rows another instance
     /// (or an order consuming the hold) has locked are skipped, not waited

@@ -3,6 +3,7 @@ import Foundation
 import Instrumentation
 import Logging
 import Messaging
+import Metrics
 import OrderCore
 import OrderStore
 import Postgres
@@ -16,16 +17,24 @@ import W3CTraceContext
 /// `order_events` of the window's transitions and the authorize commands of
 /// the orders held for a payment, for the `QueueWorker` to publish. It acks only after those are confirmed, so a crash at any point
 /// redelivers the messages, the order id keeps each from applying twice, and
-/// the redelivery publishes what the crash held back.
+/// the redelivery publishes what the crash held back. Counts each applied
+/// order by the status it left (`orders_applied_total{outcome}`, `duplicate`
+/// for one applied before).
 public struct OrderMessageHandler: DeliveryHandler {
     public let database: PostgresPool
     public let topology: Topology
     public let settings: OrderApplier.Settings
+    private let applied: [OrderState: Counter]
+    private let duplicates: Counter
 
     public init(database: PostgresPool, topology: Topology, settings: OrderApplier.Settings) {
         self.database = database
         self.topology = topology
         self.settings = settings
+        applied = Dictionary(uniqueKeysWithValues: OrderState.allCases.map { state in
+            (state, Counter(label: "orders_applied_total", dimensions: [("outcome", state.rawValue.lowercased())]))
+        })
+        duplicates = Counter(label: "orders_applied_total", dimensions: [("outcome", "duplicate")])
     }
 
     /// A window of orders in one transaction (`OrderApplier`), one by one if
@@ -66,12 +75,14 @@ public struct OrderMessageHandler: DeliveryHandler {
 
     /// A line per order at debug level, and one per window at info: at thousands
     /// of orders a second the per-order lines would be most of the worker's output.
+    /// Each order is counted here too, in the loop the lines already take.
     private func log(
         _ applied: [OrderApplication], traces: [UUID: TraceContext], outcomes: [DeliveryOutcome], since started: ContinuousClock.Instant, logger: Logger
     ) {
         var confirmed = 0, rejected = 0, duplicates = 0
         for result in applied {
             if result.duplicate { duplicates += 1 } else if result.status == .confirmed { confirmed += 1 } else if result.status == .rejected { rejected += 1 }
+            if result.duplicate { self.duplicates.increment() } else { self.applied[result.status]?.increment() }
             logger.debug(
                 "order applied",
                 metadata: ([

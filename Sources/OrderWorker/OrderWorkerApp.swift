@@ -18,6 +18,7 @@ public struct OrderWorkerApp {
     public init(
         configuration: OrderWorkerConfiguration, logger: Logger, wrap: (@Sendable (OrderMessageHandler) -> any DeliveryHandler)? = nil
     ) throws {
+        ProcessMetrics.bootstrap()
         let postgres = try PostgresConfiguration(url: configuration.databaseURL)
         let amqp = try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker")
         database = PostgresPool(configuration: postgres, size: configuration.consume.loops, logger: logger)

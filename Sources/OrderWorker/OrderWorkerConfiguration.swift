@@ -17,6 +17,7 @@ public struct OrderWorkerConfiguration: Sendable {
     public var lowStockThreshold: Int
     public var outboxPollInterval: Duration
     public var outboxBatchSize: Int
+    public var metrics: MetricsEndpoint
 
     /// What the order applier needs to know about this deployment.
     public var applierSettings: OrderApplier.Settings {
@@ -29,7 +30,8 @@ public struct OrderWorkerConfiguration: Sendable {
     /// `WORKER_` consume settings (`EnvironmentConfiguration.consumeSettings`): `WORKER_PREFETCH`,
     /// `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `WORKER_LINGER_MS`, and `MAX_RETRIES`;
     /// `RESERVATION_TTL_SECONDS` (900), `LOW_STOCK_THRESHOLD` (5), and the outbox
-    /// relay's `OUTBOX_POLL_MILLISECONDS` (200) and `OUTBOX_BATCH_SIZE` (500).
+    /// relay's `OUTBOX_POLL_MILLISECONDS` (200) and `OUTBOX_BATCH_SIZE` (500);
+    /// `METRICS_HOST` (127.0.0.1) and `METRICS_PORT` (9101), where it serves `GET /metrics`.
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         amqpURL = environment.amqpURL
         databaseURL = environment.databaseURL
@@ -40,6 +42,7 @@ public struct OrderWorkerConfiguration: Sendable {
         lowStockThreshold = try environment.lowStockThreshold()
         outboxPollInterval = .milliseconds(try environment.int(.outboxPollMilliseconds, default: 200, in: 10...60_000))
         outboxBatchSize = try environment.int(.outboxBatchSize, default: 500, in: 1...10_000)
+        metrics = try environment.metricsEndpoint(defaultPort: 9101)
     }
 
     public var logMetadata: Logger.Metadata {
@@ -48,7 +51,7 @@ public struct OrderWorkerConfiguration: Sendable {
             LogKey.queue: "\(topology.orders.main)", LogKey.exchange: "\(topology.orderEvents)",
             LogKey.reservationTTLSeconds: "\(reservationTTLSeconds)", LogKey.lowStockThreshold: "\(lowStockThreshold)",
             LogKey.outboxPollMilliseconds: "\(outboxPollInterval.milliseconds)", LogKey.outboxBatchSize: "\(outboxBatchSize)",
-        ].merging(consume.logMetadata) { $1 }
+        ].merging(consume.logMetadata) { $1 }.merging(metrics.logMetadata) { $1 }
     }
 }
 

@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Logging
+import Metrics
 import Messaging
 import OrderCore
 import OrderStore
@@ -24,6 +25,9 @@ import W3CTraceContext
 /// order-worker instances: each round runs on a connection holding the
 /// topology's session advisory lock; the others stand by and try again, and
 /// take over when the holder's session ends.
+///
+/// Counts what it publishes (`outbox_relay_published_total`) and times each
+/// round's confirms (`amqp_publish_confirm_seconds{publisher="outbox"}`).
 public struct OutboxRelay: Service {
     public struct Configuration: Sendable {
         public var amqp: AMQPConfiguration
@@ -49,6 +53,8 @@ public struct OutboxRelay: Service {
     /// One connection, the relay's own: the advisory lock lives in its session.
     public let database: PostgresPool
     public let logger: Logger
+    private let published = Counter(label: "outbox_relay_published_total")
+    private let confirms = PublishConfirmTimer(publisher: "outbox")
 
     public init(configuration: Configuration, database: PostgresPool, logger: Logger) {
         self.configuration = configuration
@@ -120,12 +126,14 @@ public struct OutboxRelay: Service {
         }
         let now = Date()
         do {
+            let sent = ContinuousClock.now
             try await open.publish(
                 entries.map { entry in
                     var message = AMQPOutgoingMessage(entry.message, timestamp: now)
                     if let traceparent = entry.traceparent, let trace = TraceContext(traceparent: traceparent) { message.properties.carry(trace) }
                     return message
                 })
+            confirms.confirmed(sentAt: sent)
         } catch {
             // The rows stay: the next round publishes them again, from the oldest.
             var logger = logger
@@ -135,6 +143,7 @@ public struct OutboxRelay: Service {
         }
         let ids = entries.map(\.id)
         try await database.withConnection { connection in try Outbox.delete(ids, on: connection) }
+        published.increment(by: entries.count)
         if logger.logLevel <= .debug {
             for entry in entries {
                 logger.debug(

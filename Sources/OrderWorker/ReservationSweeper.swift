@@ -1,5 +1,6 @@
 import Instrumentation
 import Logging
+import Metrics
 import OrderCore
 import OrderStore
 import Postgres
@@ -13,6 +14,11 @@ import Topology
 /// available stock. Each batch is one transaction that skips rows another
 /// transaction holds (`FOR UPDATE SKIP LOCKED`), so several order-worker
 /// instances sweep side by side; a round goes on while batches come back full.
+///
+/// After each round it counts the reservations still held
+/// (`reservations_held`); it counts the ones it ended
+/// (`reservations_expired_total`) and the rounds that failed, leaving their
+/// reservations held past their deadline (`reservation_release_failures_total`).
 public struct ReservationSweeper: Service {
     public struct Settings: Sendable, Hashable {
         public var interval: Duration
@@ -29,6 +35,9 @@ public struct ReservationSweeper: Service {
     let settings: Settings
     let routing: OutboxRouting
     let logger: Logger
+    private let held = Gauge(label: "reservations_held")
+    private let expired = Counter(label: "reservations_expired_total")
+    private let releaseFailures = Counter(label: "reservation_release_failures_total")
 
     public init(database: PostgresPool, settings: Settings, routing: OutboxRouting, logger: Logger) {
         self.database = database
@@ -43,7 +52,9 @@ public struct ReservationSweeper: Service {
                 do {
                     // A pass is its own trace: the cancellations and releases it sends carry it.
                     try await ServiceContext.withValue(.tracing(.newTrace())) { _ = try await sweep() }
+                    held.record(try await database.withConnection { try Reservations.activeCount(on: $0) })
                 } catch {
+                    releaseFailures.increment()
                     logger.error("reservation sweep failed", metadata: [LogKey.error: "\(error)"])
                 }
                 try await Task.sleep(for: settings.interval)
@@ -61,6 +72,7 @@ public struct ReservationSweeper: Service {
             let holds = try await database.withConnection { try Reservations.expireCheckoutHolds(limit: batch, routing: routing, on: $0) }
             let orders = try await database.withConnection { try Reservations.expireOrderHolds(limit: batch, routing: routing, on: $0) }
             total = (total.holds + holds, total.orders + orders)
+            expired.increment(by: holds + orders)
             if holds < batch && orders < batch { break }
         }
         if total.holds + total.orders > 0 {

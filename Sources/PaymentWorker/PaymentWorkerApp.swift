@@ -14,11 +14,12 @@ public struct PaymentWorkerApp {
     public let handler: PaymentCommandHandler
 
     public init(configuration: PaymentWorkerConfiguration, logger: Logger) throws {
+        ProcessMetrics.bootstrap()
         let postgres = try PostgresConfiguration(url: configuration.databaseURL)
         let amqp = try AMQPConfiguration(url: configuration.amqpURL, connectionName: "payment-worker")
         // Each command touches the database at most twice, briefly: a few connections serve the window.
         let database = PostgresPool(configuration: postgres, size: min(configuration.concurrency, 4), logger: logger)
-        breaker = CircuitBreaker(name: "stripe", policy: configuration.breaker, logger: logger)
+        breaker = CircuitBreaker(dependency: .paymentGateway, policy: configuration.breaker, logger: logger)
         let http = OutboundHTTPClient(concurrency: configuration.concurrency)
         handler = PaymentCommandHandler(
             gateway: StripeClient(configuration: configuration.stripe, http: http.client), intents: PaymentIntentStore(database: database), breaker: breaker,

@@ -16,10 +16,12 @@ public struct PaymentWorkerConfiguration: Sendable {
     public var concurrency: Int
     public var retryPolicy: RetryPolicy
     public var breaker: CircuitBreaker.Policy
+    public var metrics: MetricsEndpoint
 
     /// Reads `AMQP_URL`, `DATABASE_URL`, `QUEUE_PREFIX` (""), `RETRY_DELAY_MS` (5000), `MAX_RETRIES` (3),
     /// `STRIPE_API_BASE` (the local emulator), `STRIPE_SECRET_KEY` (sk_test_local), `STRIPE_TIMEOUT_MS`
-    /// (10000), `PAYMENT_CONCURRENCY` (16), `PAYMENT_BREAKER_FAILURES` (5), `PAYMENT_BREAKER_OPEN_SECONDS` (10).
+    /// (10000), `PAYMENT_CONCURRENCY` (16), `PAYMENT_BREAKER_FAILURES` (5), `PAYMENT_BREAKER_OPEN_SECONDS` (10);
+    /// `METRICS_HOST` (127.0.0.1) and `METRICS_PORT` (9103), where it serves `GET /metrics`.
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         amqpURL = environment.amqpURL
         databaseURL = environment.databaseURL
@@ -33,6 +35,7 @@ public struct PaymentWorkerConfiguration: Sendable {
         breaker = CircuitBreaker.Policy(
             failureThreshold: try environment.int(.paymentBreakerFailures, default: 5, in: 1...1000),
             openDuration: .seconds(try environment.int(.paymentBreakerOpenSeconds, default: 10, in: 1...3600)))
+        metrics = try environment.metricsEndpoint(defaultPort: 9103)
     }
 
     /// The local emulator (scripts/services runs it); production sets Stripe's own address.
@@ -53,7 +56,7 @@ public struct PaymentWorkerConfiguration: Sendable {
             LogKey.stripeTimeoutMilliseconds: "\(Int(stripe.timeout.milliseconds))", LogKey.concurrency: "\(concurrency)",
             LogKey.maxRetries: "\(retryPolicy.maxRetries)", LogKey.breakerFailures: "\(breaker.failureThreshold)",
             LogKey.breakerOpenSeconds: "\(breaker.openDuration.components.seconds)",
-        ]
+        ].merging(metrics.logMetadata) { $1 }
     }
 }
 

@@ -11,7 +11,8 @@ import Glibc
 /// variable that looks like a misspelt known one, its effective configuration
 /// logged at start, its services in a ServiceGroup that shuts down gracefully
 /// on SIGTERM or SIGINT, and exit status 1 when it cannot start (a
-/// configuration error included) or fails.
+/// configuration error included) or fails. Its metrics count into
+/// ``ProcessMetrics`` from the start.
 public enum Daemon {
     public static func run(
         _ name: String,
@@ -27,6 +28,7 @@ public enum Daemon {
         let level = Result { try environment.logLevel() }
         JSONLogHandler.bootstrap(level: (try? level.get()) ?? .info)
         W3CTracePropagation.bootstrap()
+        ProcessMetrics.bootstrap()
         let logger = Logger(label: name)
         for (unknown, known) in environment.lookalikes {
             logger.warning("unknown variable \(unknown) (did you mean \(known.name)?)")

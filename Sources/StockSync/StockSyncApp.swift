@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Postgres
 import ServiceLifecycle
+import ServiceSupport
 
 /// Everything stock-sync runs: its pools, the periodic sync and the Stock
 /// Service HTTP API, or (``oneShotServices``) its pools and a single sync.
@@ -13,6 +14,7 @@ public struct StockSyncApp {
     let pools: [PostgresPool]
 
     public init(configuration: StockSyncConfiguration, logger: Logger, periodic: Bool = true) throws {
+        ProcessMetrics.bootstrap()
         // Every URL is parsed before any pool starts its threads, so a bad one leaves none behind.
         let localDatabase = try PostgresConfiguration(url: configuration.databaseURL)
         let vendors = try configuration.vendorDatabaseURLs.map { (name: $0.name, configuration: try PostgresConfiguration(url: $0.url)) }
@@ -29,6 +31,7 @@ public struct StockSyncApp {
         let router = HTTPRouter(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         StockServiceController(vendors: pools, local: local, runner: runner, token: configuration.apiToken).addRoutes(to: router)
+        MetricsController().addRoutes(to: router)
         // Listed first, so they are stopped last: after the server and the periodic sync.
         var services: [any Service] = self.pools
         if periodic { services.append(PeriodicStockSync(runner: runner, interval: configuration.interval, logger: logger)) }

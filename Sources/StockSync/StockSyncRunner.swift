@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import OrderCore
 import OrderStore
 import Postgres
@@ -28,12 +29,38 @@ public struct StockSyncReport: Sendable, Encodable {
 /// One stock-sync run: every vendor in turn, under the advisory lock so two
 /// stock-sync processes never run at the same time. A vendor that fails is
 /// reported and the others still sync.
+///
+/// Each vendor's run is counted (`stock_sync_runs_total{vendor,result}`, ok
+/// or failed); a successful one sets `stock_sync_unapplied_units{vendor}`
+/// (the units held back from the vendor's figure: held here, or moved and
+/// not yet applied there) and `stock_sync_last_success_timestamp_seconds{vendor}`.
 public final class StockSyncRunner: Sendable {
     let local: PostgresPool
     let vendors: [(name: String, configuration: PostgresConfiguration)]
     let stockLevels: StockLevelPolicy
     let eventsExchange: String
     let logger: Logger
+    private let metrics: [String: VendorMetrics]
+
+    private struct VendorMetrics: Sendable {
+        let ok: Counter
+        let failed: Counter
+        let unappliedUnits: Gauge
+        let lastSuccess: Gauge
+
+        init(vendor: String) {
+            ok = Counter(label: "stock_sync_runs_total", dimensions: [("vendor", vendor), ("result", "ok")])
+            failed = Counter(label: "stock_sync_runs_total", dimensions: [("vendor", vendor), ("result", "failed")])
+            unappliedUnits = Gauge(label: "stock_sync_unapplied_units", dimensions: [("vendor", vendor)])
+            lastSuccess = Gauge(label: "stock_sync_last_success_timestamp_seconds", dimensions: [("vendor", vendor)])
+        }
+
+        func succeeded(_ success: StockSyncReport.Success) {
+            ok.increment()
+            unappliedUnits.record(success.unappliedUnits + success.heldUnits)
+            lastSuccess.record(Date().timeIntervalSince1970)
+        }
+    }
 
     public init(
         local: PostgresPool, vendors: [(name: String, configuration: PostgresConfiguration)], stockLevels: StockLevelPolicy,
@@ -44,6 +71,7 @@ public final class StockSyncRunner: Sendable {
         self.stockLevels = stockLevels
         self.eventsExchange = eventsExchange
         self.logger = logger
+        metrics = Dictionary(vendors.map { ($0.name, VendorMetrics(vendor: $0.name)) }) { first, _ in first }
     }
 
     /// Runs once, waiting for a run that holds the lock to end first (one-shot runs, `POST /sync`, tests).
@@ -62,6 +90,7 @@ public final class StockSyncRunner: Sendable {
         let stockLevels = stockLevels
         let eventsExchange = eventsExchange
         let logger = logger
+        let metrics = metrics
         return try await local.withConnection { connection -> StockSyncReport? in
             guard try StockSynchronizer.lock(on: connection, wait: wait) else {
                 logger.info("stock sync skipped: another run holds the lock")
@@ -81,10 +110,13 @@ public final class StockSyncRunner: Sendable {
                             "vendor reports fewer units than are held or unapplied; written as 0",
                             metadata: [LogKey.vendor: "\(vendor.name)", "shortfall": "\(outcome.shortfall)"])
                     }
-                    synced.append(.init(
+                    let success = StockSyncReport.Success(
                         vendor: vendor.name, products: outcome.products, unappliedUnits: outcome.unappliedUnits,
-                        heldUnits: outcome.heldUnits, shortfall: outcome.shortfall))
+                        heldUnits: outcome.heldUnits, shortfall: outcome.shortfall)
+                    synced.append(success)
+                    metrics[vendor.name]?.succeeded(success)
                 } catch {
+                    metrics[vendor.name]?.failed.increment()
                     logger.warning("stock sync failed for a vendor", metadata: [LogKey.vendor: "\(vendor.name)", LogKey.error: "\(error)"])
                     failed.append(.init(vendor: vendor.name, error: "\(error)"))
                 }

@@ -14,6 +14,7 @@ public struct VendorSyncApp {
     public let services: [any Service]
 
     public init(configuration: VendorSyncConfiguration, logger: Logger) throws {
+        ProcessMetrics.bootstrap()
         // Every URL is parsed before any pool starts its threads, so a bad one leaves none behind.
         let ordersDatabase = try PostgresConfiguration(url: configuration.databaseURL)
         let vendorDatabases = try configuration.vendorDatabaseURLs.map { (name: $0.name, configuration: try PostgresConfiguration(url: $0.url)) }

@@ -14,10 +14,12 @@ public struct VendorSyncConfiguration: Sendable {
     public var topology: Topology
     /// When a reallocation's stock change announces an `inventory.*` event (`LOW_STOCK_THRESHOLD`).
     public var stockLevels: StockLevelPolicy
+    public var metrics: MetricsEndpoint
 
     /// Reads `AMQP_URL`, `DATABASE_URL`, `VENDOR_DATABASE_URLS`, `QUEUE_PREFIX` (""), `RETRY_DELAY_MS`
     /// (5000) and the `VENDOR_SYNC_` consume settings (`EnvironmentConfiguration.consumeSettings`):
-    /// `VENDOR_SYNC_PREFETCH`, `VENDOR_SYNC_BATCH_SIZE`, `VENDOR_SYNC_CONCURRENCY`, `VENDOR_SYNC_LINGER_MS`, and `MAX_RETRIES`.
+    /// `VENDOR_SYNC_PREFETCH`, `VENDOR_SYNC_BATCH_SIZE`, `VENDOR_SYNC_CONCURRENCY`, `VENDOR_SYNC_LINGER_MS`, and `MAX_RETRIES`;
+    /// `METRICS_HOST` (127.0.0.1) and `METRICS_PORT` (9102), where it serves `GET /metrics`.
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         amqpURL = environment.amqpURL
         databaseURL = environment.databaseURL
@@ -25,6 +27,7 @@ public struct VendorSyncConfiguration: Sendable {
         consume = try environment.consumeSettings(.vendorSync, maxLoops: 64)
         topology = try environment.topology()
         stockLevels = StockLevelPolicy(threshold: try environment.lowStockThreshold())
+        metrics = try environment.metricsEndpoint(defaultPort: 9102)
     }
 
     public var logMetadata: Logger.Metadata {
@@ -32,6 +35,6 @@ public struct VendorSyncConfiguration: Sendable {
             LogKey.amqpURL: "\(URLRedaction.redact(amqpURL))", LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))",
             LogKey.vendors: "\(vendorDatabaseURLs.map { "\($0.name)=\(URLRedaction.redact($0.url))" }.joined(separator: ","))",
             LogKey.queue: "\(topology.vendorSync.main)",
-        ].merging(consume.logMetadata) { $1 }
+        ].merging(consume.logMetadata) { $1 }.merging(metrics.logMetadata) { $1 }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Instrumentation
 import Logging
 import Messaging
+import Metrics
 import OrderCore
 import OrderStore
 import Postgres
@@ -21,16 +22,19 @@ import W3CTraceContext
 /// A window is applied with one transaction per vendor (`VendorStore.apply`)
 /// and one ordersdb statement; if a vendor's window fails, its movements are
 /// applied one by one (`WindowFallback`), so one bad message or one
-/// unreachable vendor only affects itself.
+/// unreachable vendor only affects itself. The movements a vendor took (once
+/// ordersdb has recorded them) are counted by vendor: `vendor_movements_applied_total`.
 public struct VendorSyncHandler: DeliveryHandler {
     public let orders: PostgresPool
     public let vendors: [String: PostgresPool]
     public let routing: OutboxRouting
+    private let applied: [String: Counter]
 
     public init(orders: PostgresPool, vendors: [String: PostgresPool], routing: OutboxRouting) {
         self.orders = orders
         self.vendors = vendors
         self.routing = routing
+        applied = Dictionary(uniqueKeysWithValues: vendors.keys.map { ($0, Counter(label: "vendor_movements_applied_total", dimensions: [("vendor", $0)])) })
     }
 
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
@@ -148,6 +152,7 @@ public struct VendorSyncHandler: DeliveryHandler {
         if !applied.isEmpty {
             do {
                 try await orders.withConnection { try MovementStore.markApplied(applied.map(\.movement.movementId), on: $0) }
+                for item in applied where item.result == .applied { self.applied[item.movement.vendorId]?.increment() }
             } catch {
                 recordFailed = true
                 outcomes += applied.map { ($0.index, .retry(reason: "database-unavailable", message: "\(error)")) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HTTPSupport
 import ChannelSync
 import Logging
 import ServiceLifecycle
@@ -12,6 +13,7 @@ struct ChannelSyncCommand: DaemonCommand {
 
     func services(logger: Logger) throws -> (configuration: Logger.Metadata, services: [any Service]) {
         let configuration = try ChannelSyncConfiguration()
-        return (configuration.logMetadata, try ChannelSyncApp(configuration: configuration, logger: logger).services)
+        let app = try ChannelSyncApp(configuration: configuration, logger: logger)
+        return (configuration.logMetadata, app.services + [MetricsServer.make(configuration.metrics, serverName: "channel-sync", logger: logger)])
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HTTPSupport
 import Logging
 import OrderWorker
 import ServiceLifecycle
@@ -11,6 +12,7 @@ struct OrderWorkerCommand: DaemonCommand {
 
     func services(logger: Logger) throws -> (configuration: Logger.Metadata, services: [any Service]) {
         let configuration = try OrderWorkerConfiguration()
-        return (configuration.logMetadata, try OrderWorkerApp(configuration: configuration, logger: logger).services)
+        let app = try OrderWorkerApp(configuration: configuration, logger: logger)
+        return (configuration.logMetadata, app.services + [MetricsServer.make(configuration.metrics, serverName: "order-worker", logger: logger)])
     }
 }

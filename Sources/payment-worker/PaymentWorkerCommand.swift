@@ -1,4 +1,5 @@
 import ArgumentParser
+import HTTPSupport
 import Logging
 import PaymentWorker
 import ServiceLifecycle
@@ -11,6 +12,7 @@ struct PaymentWorkerCommand: DaemonCommand {
 
     func services(logger: Logger) throws -> (configuration: Logger.Metadata, services: [any Service]) {
         let configuration = try PaymentWorkerConfiguration()
-        return (configuration.logMetadata, try PaymentWorkerApp(configuration: configuration, logger: logger).services)
+        let app = try PaymentWorkerApp(configuration: configuration, logger: logger)
+        return (configuration.logMetadata, app.services + [MetricsServer.make(configuration.metrics, serverName: "payment-worker", logger: logger)])
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HTTPSupport
 import Logging
 import ServiceLifecycle
 import ServiceSupport
@@ -11,6 +12,7 @@ struct VendorSyncWorkerCommand: DaemonCommand {
 
     func services(logger: Logger) throws -> (configuration: Logger.Metadata, services: [any Service]) {
         let configuration = try VendorSyncConfiguration()
-        return (configuration.logMetadata, try VendorSyncApp(configuration: configuration, logger: logger).services)
+        let app = try VendorSyncApp(configuration: configuration, logger: logger)
+        return (configuration.logMetadata, app.services + [MetricsServer.make(configuration.metrics, serverName: "vendor-sync-worker", logger: logger)])
     }
 }

@@ -23,7 +23,7 @@ struct FulfilmentChaosTests {
         try await FulfilmentFixture.with(retryDelays: [1_000, 3_000, 10_000], warehouse: warehouse) { fixture in
             fixture.warehouse.mode = .failing(status: 503)
             let orders = try await fixture.confirmedOrders(60)
-            let port = try await Self.freePort()
+            let port = try await StandInServer.freePort()
             let environment = fixture.environment([
                 "LOG_LEVEL": "info", "FULFILMENT_HTTP_PORT": "\(port)", "FULFILMENT_MAX_RETRIES": "50",
                 "FULFILMENT_BREAKER_FAILURES": "3", "FULFILMENT_BREAKER_OPEN_SECONDS": "5", "FULFILMENT_CONCURRENCY": "8",
@@ -80,15 +80,6 @@ struct FulfilmentChaosTests {
         let output = try Command.run("/usr/bin/curl", ["-s", "-m", "2", "-w", "\n%{http_code}", url])
         let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
-    }
-
-    /// A port nothing listens on now: one the system gave a stand-in, which then stopped.
-    static func freePort() async throws -> Int {
-        let probe = StandInServer()
-        try await probe.start()
-        let port = URLComponents(string: probe.url)?.port ?? 0
-        await probe.stop()
-        return port
     }
 }
 

@@ -1,6 +1,8 @@
 import Logging
 import Messaging
+import ServiceSupport
 import Synchronization
+import TestSupport
 import Testing
 
 /// The breaker's states with a clock the test moves: no waiting.
@@ -65,24 +67,33 @@ import Testing
         #expect(logic.admit(now: at(10)).admission == .trial, "a late failure did not push the reopening back")
     }
 
-    /// The thread-safe breaker with an injected clock: its state, and a log line per change.
+    /// The thread-safe breaker with an injected clock: its state, a log line
+    /// per change, and the state on its gauge (a dependency of its own, so no
+    /// other test's breaker moves it).
     @Test func theBreakerLogsEachChangeAndExposesItsState() {
+        ProcessMetrics.bootstrap()
         let clock = Mutex(start)
         let lines = LogCapture()
+        let dependency = CircuitBreaker.Dependency(rawValue: TestEnvironment.uniqueName("breaker-test"))
+        func gauge() -> Double? { MetricsText.process.value("circuit_breaker_state", ["dependency": dependency.rawValue]) }
         let breaker = CircuitBreaker(
-            name: "stripe", policy: CircuitBreaker.Policy(failureThreshold: 2, openDuration: .seconds(5)),
+            dependency: dependency, policy: CircuitBreaker.Policy(failureThreshold: 2, openDuration: .seconds(5)),
             logger: Logger(label: "breaker-test") { _ in lines }, now: { clock.withLock { $0 } })
         #expect(breaker.state == .closed)
+        #expect(gauge() == 0)
         breaker.recordFailure()
         breaker.recordFailure()
         #expect(breaker.state == .open)
+        #expect(gauge() == 2)
         #expect(breaker.admit() == .refused)
         clock.withLock { $0 = start + .seconds(5) }
         #expect(breaker.admit() == .trial)
         #expect(breaker.state == .halfOpen)
+        #expect(gauge() == 1)
         #expect(breaker.admit() == .refused)
         breaker.recordSuccess()
         #expect(breaker.state == .closed)
+        #expect(gauge() == 0)
         #expect(lines.states == ["open", "half-open", "closed"])
     }
 

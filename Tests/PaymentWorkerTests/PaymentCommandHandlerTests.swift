@@ -163,7 +163,7 @@ import Testing
     @Test func anOpenBreakerPostponesWithoutCallingAndItsTrialClosesIt() async throws {
         let clock = Mutex(ContinuousClock.now)
         let breaker = CircuitBreaker(
-            name: "stripe", policy: .init(failureThreshold: 1, openDuration: .seconds(30)), logger: PaymentWorkerFixture.logger,
+            dependency: .paymentGateway, policy: .init(failureThreshold: 1, openDuration: .seconds(30)), logger: PaymentWorkerFixture.logger,
             now: { clock.withLock { $0 } })
         try await PaymentWorkerFixture.with(breaker: breaker) { fixture in
             breaker.recordFailure()

@@ -29,7 +29,7 @@ final class PaymentWorkerFixture: TornDown {
     private let orders = SharedOrders()
 
     /// `breaker` guards the gateway; a closed one with the worker's default policy unless a test brings its own.
-    init(breaker: CircuitBreaker = CircuitBreaker(name: "stripe", policy: .init(failureThreshold: 5, openDuration: .seconds(10)), logger: logger)) throws {
+    init(breaker: CircuitBreaker = CircuitBreaker(dependency: .paymentGateway, policy: .init(failureThreshold: 5, openDuration: .seconds(10)), logger: logger)) throws {
         database = PostgresPool(configuration: try PostgresConfiguration(url: TestEnvironment.databaseURL), size: 2, logger: Self.logger)
         gateway = StripeClient(configuration: .init(apiBase: Self.apiBase, secretKey: "sk_test_local", timeout: .seconds(5)))
         handler = PaymentCommandHandler(gateway: gateway, intents: PaymentIntentStore(database: database), breaker: breaker, outcomesQueue: "unused")

@@ -14,6 +14,7 @@ import Topology
 /// prefixed `payments` queue) against the live broker, ordersdb and localstripe.
 @Suite(.timeLimit(.minutes(3))) struct PaymentWorkerQueueTests {
     /// Commands in, outcomes out: an authorization, a decline, and a body that is no command.
+    /// The worker's metrics (labelled with the test's own queue) count the three and the dead letter.
     @Test func commandsOnThePaymentsQueueBecomeOutcomesOnPaymentOutcomes() async throws {
         let visa = UUID(), declining = UUID()
         try await QueueFixture.with(retryDelayMilliseconds: 5000, orders: [visa, declining]) { fixture in
@@ -27,7 +28,20 @@ import Topology
                 let deadLettered = try await fixture.broker.waitForDepth(of: fixture.topology.payments.deadLetter) { $0 >= 1 }
                 #expect(outcomes == 2)
                 #expect(deadLettered == 1)
+                // The depth poller's first round runs as the worker starts.
+                let deadLetterDepth = try await MetricsText.eventually { $0.value("broker_queue_messages", ["queue": fixture.topology.payments.deadLetter]) }
+                #expect(deadLetterDepth != nil)
             }
+            // The worker has stopped: every window it took is acked and counted.
+            let metrics = MetricsText.process
+            let queue = ["queue": fixture.topology.payments.main]
+            #expect(metrics.value("worker_dead_letters_total", queue.merging(["reason": "invalid-message"]) { $1 }) == 1)
+            #expect(metrics.value("worker_dead_letters_total", queue) == 1)
+            #expect(metrics.value("worker_retries_total", queue) == nil)
+            #expect(metrics.value("worker_messages_total", queue) == 3)
+            #expect(metrics.value("worker_window_size_sum", queue) == 3)
+            #expect((metrics.value("worker_window_seconds_count", queue) ?? 0) >= 1)
+            #expect(metrics.value("broker_queue_consumers", ["queue": fixture.topology.payments.retry]) != nil)
             let delivered = try await fixture.broker.drain(fixture.topology.paymentOutcomes.main)
             let outcomes = try Dictionary(uniqueKeysWithValues: delivered.map { delivery in
                 #expect(delivery.properties.type == PaymentOutcome.messageType)
@@ -70,6 +84,12 @@ import Topology
             #expect(postponed.map { FailureHeaders.retryCount(of: $0.properties) } == [1, 1, 1, 1])
             let reasons = postponed.compactMap { $0.properties.headers[FailureHeaders.Name.reason]?.stringValue }
             #expect(reasons == ["gateway-unavailable", "gateway-unavailable", "breaker-open", "breaker-open"])
+            let metrics = MetricsText.process
+            let queue = ["queue": fixture.topology.payments.main]
+            #expect(metrics.value("worker_postponed_total", queue.merging(["reason": "gateway-unavailable"]) { $1 }) == 2)
+            #expect(metrics.value("worker_postponed_total", queue.merging(["reason": "breaker-open"]) { $1 }) == 2)
+            #expect(metrics.value("worker_retries_total", queue) == nil)
+            #expect(metrics.value("worker_dead_letters_total", queue) == nil)
             #expect(try await fixture.recordedIntents().isEmpty, "no intent was created")
         }
     }

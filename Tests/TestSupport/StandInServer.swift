@@ -163,3 +163,14 @@ private struct Recorder<Context: RequestContext>: RouterMiddleware {
             status: HTTPResponse.Status(code: answer.status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 }
+
+extension StandInServer {
+    /// A port nothing listens on now: one the system gave a stand-in, which then stopped.
+    public static func freePort() async throws -> Int {
+        let probe = StandInServer()
+        try await probe.start()
+        let port = URLComponents(string: probe.url)?.port ?? 0
+        await probe.stop()
+        return port
+    }
+}

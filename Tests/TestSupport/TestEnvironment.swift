@@ -29,11 +29,13 @@ public enum TestEnvironment {
 
     /// The variables a process started by a test reads to find the broker and the
     /// databases, so that it lands where the test looks whatever the test's own environment.
+    /// A queue worker's metrics server takes any free port: tests run several of one
+    /// kind at once, and a stack of scripts/run may hold the default ports.
     public static var processEnvironment: [String: String] {
         [
             "AMQP_URL": amqpURL, "DATABASE_URL": databaseURL,
             "VENDOR_DATABASE_URLS": vendorDatabaseURLs.map { "\($0.vendor)=\($0.url)" }.joined(separator: ","),
-            "ORDER_ID_SECRET": orderIdSecret, "API_TOKEN": apiToken,
+            "ORDER_ID_SECRET": orderIdSecret, "API_TOKEN": apiToken, "METRICS_PORT": "0",
         ]
     }
 
