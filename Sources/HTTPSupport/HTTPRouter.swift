@@ -15,8 +15,8 @@ import Hummingbird
 /// not-found responder, so matched routes pay nothing for it.
 ///
 /// Every request is counted and timed by Hummingbird's `MetricsMiddleware`
-/// (into ``ProcessMetrics``): `hb_requests`, `hb_request_errors` and
-/// `http_server_request_duration` by route pattern (`/orders/{id}`, never the
+/// (into ``ProcessMetrics``): `http_server_requests_total`, `http_server_request_errors_total`
+/// and `http_server_request_duration_seconds` by route pattern (`/orders/{id}`, never the
 /// raw path, so the label set stays bounded), method and status.
 public final class HTTPRouter<Context: RequestContext>: RouterMethods, HTTPResponderBuilder {
     private let router: Router<Context>

@@ -21,6 +21,7 @@ public enum ProcessMetrics {
         factory.defaultDurationHistogramBuckets = latencyBuckets
         // The only aggregating `Recorder`s count messages (a window's size): one to the largest window.
         factory.defaultValueHistogramBuckets = sizeBuckets
+        factory.nameAndLabelSanitizer = { name, labels in (conventionalNames[name] ?? name, labels) }
         MetricsSystem.bootstrap(factory)
         return registry
     }()
@@ -30,6 +31,16 @@ public enum ProcessMetrics {
         .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
         .seconds(5), .seconds(10),
+    ]
+
+    /// Hummingbird's `MetricsMiddleware` names its metrics after OpenTelemetry's
+    /// conventions (dotted, no unit, no `_total`); Prometheus's want the unit and
+    /// `_total` in the name, which every other family here has.
+    static let conventionalNames: [String: String] = [
+        "hb.requests": "http_server_requests_total",
+        "hb.request.errors": "http_server_request_errors_total",
+        "http.server.request.duration": "http_server_request_duration_seconds",
+        "http.server.active_requests": "http_server_active_requests",
     ]
 
     /// Size histograms' bucket bounds (messages).

@@ -54,6 +54,38 @@ struct MonitoringTests {
         #expect(alerts.subtracting(firing).isEmpty, "alerts no test expects to fire: \(alerts.subtracting(firing).sorted())")
     }
 
+    /// A rule over a metric no daemon makes never fires: every family an
+    /// expression names is spelt, as a string, somewhere in Sources (where a
+    /// metric is made, or where a library's name is mapped to ours).
+    @Test func everyMetricTheRulesUseIsMadeBySomeDaemon() throws {
+        let rules = try Self.yaml("alerts.yml")
+        let expressions = ((rules["groups"] as? [[String: Any]]) ?? []).flatMap { group in
+            ((group["rules"] as? [[String: Any]]) ?? []).compactMap { $0["expr"] as? String }
+        }
+        // Label matchers and grouping lists hold label names, not families; what is left
+        // with an underscore is a family or a function.
+        let families = Set(expressions.flatMap { expression in
+            expression.replacing(/\{[^}]*\}/, with: "").replacing(/\b(by|on|without|ignoring)\s*\([^)]*\)/, with: "")
+                .matches(of: /\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b/).map { String($0.output).replacing(/_(bucket|count|sum)$/, with: "") }
+        }).subtracting(["histogram_quantile", "max_over_time", "min_over_time", "avg_over_time"])
+        #expect(families.count >= 10, "\(families.sorted())")
+        let sources = try Self.swiftSources()
+        for family in families.sorted() {
+            let made = sources.contains("\"\(family)\"")
+            #expect(made, "no daemon makes \(family), which monitoring/alerts.yml uses")
+        }
+    }
+
+    static func swiftSources() throws -> String {
+        let root = TestEnvironment.repositoryRoot.appendingPathComponent("Sources")
+        let files = try #require(FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil))
+        var text = ""
+        for case let file as URL in files where file.pathExtension == "swift" {
+            text += try String(contentsOf: file, encoding: .utf8)
+        }
+        return text
+    }
+
     /// Every daemon the scrape configuration names is one of ours, at the port it serves metrics on by default.
     @Test func theScrapeConfigurationNamesEveryDaemon() throws {
         let configuration = try Self.yaml("prometheus.yml")

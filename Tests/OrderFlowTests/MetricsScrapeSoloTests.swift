@@ -12,7 +12,7 @@ import Testing
 struct MetricsScrapeSoloTests {
     /// The families each daemon must show, by job (histograms by their base name).
     static let families: [String: Set<String>] = {
-        let http: Set<String> = ["hb_requests", "http_server_request_duration"]
+        let http: Set<String> = ["http_server_requests_total", "http_server_request_duration_seconds"]
         let worker: Set<String> = [
             "worker_window_size", "worker_window_seconds", "worker_messages_total", "broker_queue_messages", "broker_queue_consumers",
         ]

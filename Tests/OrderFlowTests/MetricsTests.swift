@@ -32,10 +32,10 @@ private let quietLogger: Logger = {
                 let text = MetricsText(metrics.text)
                 #expect(!metrics.text.contains(id), "the raw path is no label value")
                 let route = ["http_route": "/orders/{id}", "http_request_method": "GET", "http_response_status_code": "404"]
-                #expect((text.value("hb_requests", route) ?? 0) >= 1)
+                #expect((text.value("http_server_requests_total", route) ?? 0) >= 1)
                 // Timed too: the trace middleware answers a problem as a response, so the metrics
                 // middleware outside it sees a 404, not an error it would count but not time.
-                #expect((text.value("http_server_request_duration_count", route) ?? 0) >= 1)
+                #expect((text.value("http_server_request_duration_seconds_count", route) ?? 0) >= 1)
                 #expect(text.value("orders_accepted_total", ["channel": "api"]) != nil)
             }
         }
