@@ -14,8 +14,11 @@ struct ConsoleErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let refusal as ConsoleRefusal {
             return access.page(refusal.title, for: request, status: refusal.status, "<p class=\"notice\" id=\"refusal\">\(HTML.escape(refusal.message))</p>")
-        } catch let error as HTTPError {
-            return access.page("\(error.status.code) \(error.status.reasonPhrase)", for: request, status: error.status, "<p class=\"notice\">\(HTML.escape(error.body ?? ""))</p>")
+        } catch let error as any HTTPResponseError {
+            // An unknown path, a method the path does not take (with its Allow header), a body too large.
+            var response = access.page("\(error.status.code) \(error.status.reasonPhrase)", for: request, status: error.status, "")
+            response.headers.append(contentsOf: error.headers.filter { $0.name != .contentType })
+            return response
         } catch {
             context.logger.error("console page failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return access.page(
