@@ -346,7 +346,7 @@ struct ComposeTests {
                 published.insert(port.container)
             }
         }
-        #expect(published == [5432, 5672, 15672, 8081], "\(published)")
+        #expect(published == [5432, 5672, 15672, 8081, 8083], "\(published)")
     }
 
     // MARK: Interpolation
