@@ -17,7 +17,7 @@ struct ConsoleErrorMiddleware: RouterMiddleware {
         } catch let error as any HTTPResponseError {
             // An unknown path, a method the path does not take (with its Allow header), a body too large.
             var response = access.page("\(error.status.code) \(error.status.reasonPhrase)", for: request, status: error.status, "")
-            response.headers.append(contentsOf: error.headers.filter { $0.name != .contentType })
+            if let allow = (try? error.response(from: request, context: context))?.headers[.allow] { response.headers[.allow] = allow }
             return response
         } catch {
             context.logger.error("console page failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])

@@ -1,6 +1,7 @@
 import Admin
 import Foundation
 import HTTPTypes
+import HTTPSupport
 import Hummingbird
 import Messaging
 import OrderCore
@@ -103,7 +104,7 @@ struct DeadLetterController: Sendable {
         case .purge: try await admin.purgeMatching(queues: selection.queues, options: options)
         }
         var content = "<p class=\"result ok\" id=\"result\">\(HTML.escape(result.summary))</p>"
-        if let entry = AuditEntry.of(result, who: access.who(session.name, context), queues: admin.queues(selection.queues)),
+        if let entry = AuditEntry.of(result, who: access.who(session.name, context), queues: try admin.queues(selection.queues)),
             let problem = await access.audit(entry)
         {
             content += "<p class=\"notice warn\">\(HTML.escape(problem))</p>"

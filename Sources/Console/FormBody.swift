@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// An `application/x-www-form-urlencoded` body, as the console's forms post it.
 struct FormBody: Sendable {

@@ -1,5 +1,6 @@
 import Admin
 import Foundation
+import HTTPSupport
 import Hummingbird
 import OrderCore
 import OrderStore
@@ -12,7 +13,7 @@ struct OrderTimelineController: Sendable {
 
     func addRoutes(to router: HTTPRouter<ConsoleRequestContext>) {
         router.get("/orders") { request, _ in
-            if let id = request.uri.queryParameters.get("id")?.trimmingCharacters(in: .whitespaces), !id.isEmpty {
+            if let id = request.uri.queryParameters.get("id").map({ $0.trimmingCharacters(in: .whitespaces) }), !id.isEmpty {
                 return Response(status: .seeOther, headers: [.location: "/orders/\(HTML.query(id))"])
             }
             return access.page(

@@ -1,5 +1,6 @@
 import Admin
 import Foundation
+import HTTPSupport
 import Hummingbird
 import OrderCore
 import OrderStore

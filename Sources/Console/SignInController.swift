@@ -1,6 +1,7 @@
 import Admin
 import Foundation
 import HTTPTypes
+import HTTPSupport
 import Hummingbird
 
 /// `/sign-in` and `/sign-out`: the token form and the session cookie
