@@ -25,20 +25,18 @@ public struct QueueOverview: Sendable {
         self.topology = topology
     }
 
+    /// One GET per queue: the broker's whole list can be far larger than the
+    /// topology's (other prefixes share the vhost), and this reads only ours.
     public func figures(timeout: Duration = .seconds(5)) async throws -> [QueueFigures] {
-        let answer = try await ManagementAPI(url: managementURL, timeout: timeout)
-            .get("queues/%2F?columns=name,messages_ready,messages_unacknowledged,consumers")
-        var byName: [String: [String: Any]] = [:]
-        if case .json(let list) = answer {
-            for queue in list as? [[String: Any]] ?? [] {
-                if let name = queue["name"] as? String { byName[name] = queue }
-            }
-        }
-        return topology.queues.map { definition in
-            let queue = byName[definition.name]
-            return QueueFigures(
+        let api = ManagementAPI(url: managementURL, timeout: timeout)
+        var figures: [QueueFigures] = []
+        for definition in topology.queues {
+            let answer = try await api.get("queues/%2F/\(ManagementAPI.escaped(definition.name))?columns=messages_ready,messages_unacknowledged,consumers")
+            let queue: [String: Any]? = if case .json(let object) = answer { object as? [String: Any] } else { nil }
+            figures.append(QueueFigures(
                 name: definition.name, role: definition.role.rawValue, ready: queue?["messages_ready"] as? Int,
-                unacknowledged: queue?["messages_unacknowledged"] as? Int, consumers: queue?["consumers"] as? Int)
+                unacknowledged: queue?["messages_unacknowledged"] as? Int, consumers: queue?["consumers"] as? Int))
         }
+        return figures
     }
 }

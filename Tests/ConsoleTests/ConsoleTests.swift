@@ -220,7 +220,8 @@ import Testing
                 #expect(try Self.auditRows(system).isEmpty)
 
                 let purge = try await Self.post(client, "/dead-letters/purge", cookie: cookie, fields: one + [("step", "confirm"), ("expected", "1")])
-                #expect(String(buffer: purge.body).contains("purged 1, skipped 1, failed 0"), "\(String(buffer: purge.body))")
+                // At most the one message the dry run counted: the run stops once it is purged.
+                #expect(String(buffer: purge.body).contains("purged 1, skipped 0, failed 0"), "\(String(buffer: purge.body))")
             }
             #expect(try await system.waitForDepth(system.ordersDLQ, toBe: 1) == 1)
             let left = try await system.broker.drain(system.ordersDLQ)
