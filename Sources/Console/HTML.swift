@@ -57,7 +57,7 @@ enum HTML {
             <html lang="en"><head><meta charset="utf-8"><title>\(escape(title)) · order-console</title>
             <style>\(style)</style></head>
             <body><header><nav><b>order-console</b> <a href="/queues">Queues</a> <a href="/dead-letters">Dead letters</a> \
-            <a href="/orders">Orders</a> <a href="/stock">Stock</a></nav><div class="who">\(who)</div></header>
+            <a href="/orders">Orders</a> <a href="/stock">Stock</a> <a href="/audit">Audit</a></nav><div class="who">\(who)</div></header>
             <main><h1>\(escape(title))</h1>
             \(content)
             </main></body></html>
