@@ -49,27 +49,13 @@ struct DeadLetterController: Sendable {
             let byReason = try await admin.stats(groupBy: .reason)
             let byQueue = try await admin.stats(groupBy: .queue)
             content += "<h2>By failure reason</h2>"
-            content += HTML.table(
-                ["reason", "messages", "oldest", ""],
-                byReason.groups.map { group in
-                    let selection = DeadLetterSelection(reason: group.key)
-                    return [
-                        "<span class=\"reason\">\(HTML.escape(group.key))</span>", "\(group.count)", group.oldestAge.map(DurationText.format) ?? "-",
-                        "<a href=\"/dead-letters/messages?\(HTML.escape(selection.queryString))\">peek</a> "
-                            + actions(for: selection, count: group.count, session: session),
-                    ]
-                }, empty: "No dead letters.")
+            content += groupTable(byReason, column: "reason", session: session, empty: "No dead letters.") { key in
+                (DeadLetterSelection(reason: key), "<span class=\"reason\">\(HTML.escape(key))</span>")
+            }
             content += "<h2>By queue</h2>"
-            content += HTML.table(
-                ["dead-letter queue", "depth", "oldest", ""],
-                byQueue.groups.map { group in
-                    let selection = DeadLetterSelection(queue: group.key)
-                    return [
-                        HTML.escape(group.key), "\(group.count)", group.oldestAge.map(DurationText.format) ?? "-",
-                        "<a href=\"/dead-letters/messages?\(HTML.escape(selection.queryString))\">peek</a> "
-                            + actions(for: selection, count: group.count, session: session),
-                    ]
-                })
+            content += groupTable(byQueue, column: "dead-letter queue", session: session, empty: "none") { key in
+                (DeadLetterSelection(queue: key), HTML.escape(key))
+            }
             content += notes(byReason.notes)
         }
         return access.page("Dead letters", for: request, content)
@@ -159,6 +145,23 @@ struct DeadLetterController: Sendable {
             <form class="inline" method="post" action="/dead-letters/replay">\(fields)<button class="replay">Replay…</button></form> \
             <form class="inline" method="post" action="/dead-letters/purge">\(fields)<button class="purge">Purge…</button></form>
             """
+    }
+
+    /// A `dlq stats` grouping as a table: each group with its count, age, peek link and actions.
+    private func groupTable(
+        _ stats: DeadLetterStats, column: String, session: ConsoleSession?, empty: String,
+        _ group: (String) -> (selection: DeadLetterSelection, label: String)
+    ) -> String {
+        HTML.table(
+            [column, "messages", "oldest", ""],
+            stats.groups.map { entry in
+                let (selection, label) = group(entry.key)
+                return [
+                    label, "\(entry.count)", entry.oldestAge.map(DurationText.format) ?? "-",
+                    "<a href=\"/dead-letters/messages?\(HTML.escape(selection.queryString))\">peek</a> "
+                        + actions(for: selection, count: entry.count, session: session),
+                ]
+            }, empty: empty)
     }
 
     private func messageTable(_ messages: [DeadLetterMessage]) -> String {

@@ -81,6 +81,19 @@ final class ConsoleFixture: Sendable {
             originalQueue: topology.orders.main, failedBy: "order-worker"))
     }
 
+    /// One-unit orders of `product` dead-lettered into the orders DLQ, one per reason, once the DLQ counts them all.
+    func deadLetteredOrders(of product: String, reasons: [String]) async throws -> [OrderPlaced] {
+        let orders = reasons.map { _ in OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date()) }
+        try await publish(zip(orders, reasons).map { deadLetter($0, reason: $1) }, to: ordersDLQ)
+        let depth = try await waitForDepth(ordersDLQ, toBe: orders.count)
+        guard depth == orders.count else { throw FixtureError(message: "\(ordersDLQ) holds \(depth) messages, not \(orders.count)") }
+        return orders
+    }
+
+    struct FixtureError: Error {
+        let message: String
+    }
+
     func publish(_ messages: [(body: [UInt8], properties: AMQPProperties)], to queue: String) async throws {
         let channel = try await broker.openConfirmChannel()
         try await channel.publish(messages.map { AMQPOutgoingMessage($0.body, routingKey: queue, mandatory: true, properties: $0.properties) })

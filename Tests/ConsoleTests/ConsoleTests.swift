@@ -125,9 +125,7 @@ import Testing
     @Test func aPostWithoutTheSessionsCSRFTokenChangesNothing() async throws {
         try await ConsoleFixture.with { system in
             let product = try system.product("gadget", stock: ["vendorA": 5])
-            let orders = (0..<2).map { _ in OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date()) }
-            try await system.publish(orders.map { system.deadLetter($0) }, to: system.ordersDLQ)
-            #expect(try await system.waitForDepth(system.ordersDLQ, toBe: 2) == 2)
+            _ = try await system.deadLetteredOrders(of: product, reasons: ["database-unavailable", "database-unavailable"])
             try await system.console().test(.router) { client in
                 let (_, cookie) = try await Self.signIn(client, token: ConsoleFixture.token)
                 let act = [("queue", system.ordersDLQ), ("step", "confirm"), ("expected", "2")]
@@ -157,11 +155,7 @@ import Testing
     @Test func replayOfAGroupMovesExactlyThoseMessagesAndIsAudited() async throws {
         try await ConsoleFixture.with { system in
             let product = try system.product("gizmo", stock: ["vendorA": 5])
-            func order() -> OrderPlaced { OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date()) }
-            try await system.publish(
-                [system.deadLetter(order(), reason: "lock-timeout"), system.deadLetter(order(), reason: "database-unavailable"),
-                 system.deadLetter(order(), reason: "lock-timeout")], to: system.ordersDLQ)
-            #expect(try await system.waitForDepth(system.ordersDLQ, toBe: 3) == 3)
+            _ = try await system.deadLetteredOrders(of: product, reasons: ["lock-timeout", "database-unavailable", "lock-timeout"])
             try await system.console().test(.router) { client in
                 let (_, cookie) = try await Self.signIn(client, token: ConsoleFixture.token, name: "grace")
                 let (_, page) = try await Self.get(client, "/dead-letters", cookie: cookie)
@@ -205,9 +199,7 @@ import Testing
     @Test func purgeShowsADryRunFirstAndThenRemovesOnlyTheMessageChosen() async throws {
         try await ConsoleFixture.with { system in
             let product = try system.product("doohickey", stock: ["vendorB": 5])
-            let orders = (0..<2).map { _ in OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date()) }
-            try await system.publish(orders.map { system.deadLetter($0) }, to: system.ordersDLQ)
-            #expect(try await system.waitForDepth(system.ordersDLQ, toBe: 2) == 2)
+            let orders = try await system.deadLetteredOrders(of: product, reasons: ["database-unavailable", "database-unavailable"])
             let chosen = orders[0].orderId.uuidString.lowercased()
             try await system.console().test(.router) { client in
                 let (_, cookie) = try await Self.signIn(client, token: ConsoleFixture.token)
