@@ -68,9 +68,22 @@ extension DeadLetterAdmin {
         }
     }
 
+    /// Removes the matching messages for good (acknowledged without a copy),
+    /// putting the rest back: the purge of one group or one message, where
+    /// `dlq purge` empties whole queues. Same reading and counting as replay,
+    /// so a dry run says exactly which messages a run would remove.
+    public func purgeMatching(
+        queues selected: [String] = [], options: TransferOptions, now: Date = Date(),
+        progress: (@Sendable (TransferProgress) -> Void)? = nil
+    ) async throws -> TransferResult {
+        try await transfer(.purge, queues: try queues(selected), options: options, now: now, progress: progress) { _ in .discard }
+    }
+
     enum Plan {
         case success((target: String, properties: AMQPProperties))
         case failure(String)
+        /// Acknowledge it without publishing anything.
+        case discard
     }
 
     private func transfer(
@@ -78,7 +91,11 @@ extension DeadLetterAdmin {
         progress: (@Sendable (TransferProgress) -> Void)?, checkTarget: String? = nil,
         plan: @escaping (DeadLetterMessage) -> Plan
     ) async throws -> TransferResult {
-        let verb = action == .replay ? "replaying" : "moving"
+        let verb = switch action {
+        case .replay: "replaying"
+        case .move: "moving"
+        case .purge: "purging"
+        }
         return try await withConnection(verb) { connection in
             var result = TransferResult(action: action, dryRun: options.dryRun, filter: options.filter)
             var doing = "connecting"
@@ -162,9 +179,15 @@ private struct TransferRun {
         var reader = try await QueueReader(queue: queue, on: connection)
         var batch: [Pending] = []
         while reader.taken < budget, options.limit.map({ handled < $0 }) ?? true, let message = try await reader.take() {
-            if let pending = decide(message, from: queue) {
+            switch decide(message, from: queue) {
+            case .publish(let pending):
                 batch.append(pending)
                 if batch.count >= options.window { try await flush(&batch, from: queue, reader: &reader) }
+            case .discard:
+                try await reader.ack(message.delivery.deliveryTag)
+                transferred(to: queue)
+            case .counted:
+                break
             }
             if reader.taken % 50 == 0 { report(reader) }
         }
@@ -174,29 +197,41 @@ private struct TransferRun {
         try await reader.requeueRest()
     }
 
-    /// The copy to publish, or nil for a message counted here: skipped by the
-    /// filter, failed by the plan or the user check, or transferred in a dry run.
-    private mutating func decide(_ message: DeadLetterMessage, from queue: String) -> Pending? {
+    private enum Decision {
+        case publish(Pending)
+        /// Acknowledge it now: it leaves the queue with no copy (a purge).
+        case discard
+        /// Counted here: skipped by the filter, failed by the plan or the user check, or done in a dry run.
+        case counted
+    }
+
+    private mutating func decide(_ message: DeadLetterMessage, from queue: String) -> Decision {
         guard options.filter.matches(message, now: now) else {
             result.skipped += 1
-            return nil
+            return .counted
         }
         handled += 1
         switch plan(message) {
         case .failure(let reason):
             fail(message, from: queue, reason)
-            return nil
+            return .counted
+        case .discard:
+            guard !options.dryRun else {
+                transferred(to: queue)
+                return .counted
+            }
+            return .discard
         case .success(let (target, properties)):
             if let owner = properties.userID, owner != user {
                 // The broker closes the channel when user_id is not the connection's user.
                 fail(message, from: queue, "user_id '\(owner)' is not the connecting user '\(user)'")
-                return nil
+                return .counted
             }
             guard !options.dryRun else {
                 transferred(to: target)
-                return nil
+                return .counted
             }
-            return Pending(message: message, target: target, properties: properties)
+            return .publish(Pending(message: message, target: target, properties: properties))
         }
     }
 

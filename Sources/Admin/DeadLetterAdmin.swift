@@ -76,15 +76,18 @@ public struct DeadLetterAdmin: Sendable, BrokerAdmin {
         let messages: [DeadLetterMessage]
     }
 
-    /// Takes up to `limit` messages from each queue, then puts them all back.
-    func read(_ queues: [String], limit: Int, on connection: AMQPConnection) async throws -> [QueueRead] {
+    /// Takes up to `limit` messages matching `filter` from each queue (reading
+    /// at most `scanLimit`, or `limit` when more), then puts them all back.
+    func read(
+        _ queues: [String], limit: Int, filter: DeadLetterFilter = .all, now: Date = Date(), on connection: AMQPConnection
+    ) async throws -> [QueueRead] {
         var reads: [QueueRead] = []
         for queue in queues {
             let depth = try await depth(of: queue, on: connection)
             var reader = try await QueueReader(queue: queue, on: connection)
             var messages: [DeadLetterMessage] = []
-            while messages.count < min(depth, limit), let message = try await reader.take() {
-                messages.append(message)
+            while reader.taken < min(depth, max(limit, scanLimit)), messages.count < limit, let message = try await reader.take() {
+                if filter.matches(message, now: now) { messages.append(message) }
             }
             try await reader.requeueRest()
             reads.append(QueueRead(queue: queue, depth: depth, messages: messages))
@@ -106,10 +109,12 @@ public struct DeadLetterAdmin: Sendable, BrokerAdmin {
             scanLimit: scanLimit)
     }
 
-    /// `dlq peek`: the first `count` messages of each queue, every property and header decoded.
-    public func peek(queues selected: [String] = [], count: Int, now: Date = Date()) async throws -> DeadLetterPeek {
+    /// `dlq peek`: the first `count` messages of each queue (matching `filter`), every property and header decoded.
+    public func peek(queues selected: [String] = [], count: Int, filter: DeadLetterFilter = .all, now: Date = Date()) async throws -> DeadLetterPeek {
         let sources = try queues(selected)
-        let reads = try await withConnection("peeking at the dead-letter queues") { try await read(sources, limit: max(0, count), on: $0) }
+        let reads = try await withConnection("peeking at the dead-letter queues") {
+            try await read(sources, limit: max(0, count), filter: filter, now: now, on: $0)
+        }
         return DeadLetterPeek(queues: reads.map { .init(queue: $0.queue, depth: $0.depth, messages: $0.messages) }, now: now)
     }
 

@@ -39,7 +39,8 @@ public struct DeathRecord: Sendable, Hashable {
         ])
     }
 
-    var summary: String {
+    /// `queue=… reason=… count=… time=…`, one line.
+    public var summary: String {
         var parts = ["queue=\(queue ?? "?")", "reason=\(reason ?? "?")", "count=\(count.map(String.init) ?? "?")"]
         if let time { parts.append("time=\(MessageCoding.formatDate(time))") }
         if let exchange { parts.append("exchange=\"\(exchange)\"") }
@@ -122,11 +123,15 @@ public struct DeadLetterFilter: Sendable, Hashable {
     public var olderThan: TimeInterval?
     /// Any of these message ids (empty: any).
     public var messageIDs: Set<String>
+    /// Only messages whose body, message id or correlation id contains this text, ignoring case:
+    /// an order id, a product id or a vendor id finds the messages about it.
+    public var containing: String?
 
-    public init(reasons: Set<String> = [], olderThan: TimeInterval? = nil, messageIDs: Set<String> = []) {
+    public init(reasons: Set<String> = [], olderThan: TimeInterval? = nil, messageIDs: Set<String> = [], containing: String? = nil) {
         self.reasons = reasons
         self.olderThan = olderThan
         self.messageIDs = messageIDs
+        self.containing = containing.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     public static let all = DeadLetterFilter()
@@ -136,6 +141,11 @@ public struct DeadLetterFilter: Sendable, Hashable {
         if !messageIDs.isEmpty, !messageIDs.contains(message.messageID ?? "") { return false }
         if let olderThan {
             guard let age = message.age(at: now), age >= olderThan else { return false }
+        }
+        if let containing {
+            let properties = message.delivery.properties
+            let fields = [properties.messageID, properties.correlationID, String(decoding: message.delivery.body, as: UTF8.self)]
+            guard fields.contains(where: { $0?.range(of: containing, options: .caseInsensitive) != nil }) else { return false }
         }
         return true
     }
@@ -151,6 +161,7 @@ public struct DeadLetterFilter: Sendable, Hashable {
         if !reasons.isEmpty { parts.append("reason " + reasons.sorted().joined(separator: "|")) }
         if let olderThan { parts.append("older than \(DurationText.format(olderThan))") }
         if !messageIDs.isEmpty { parts.append("message id " + messageIDs.sorted().joined(separator: "|")) }
+        if let containing { parts.append("containing \"\(containing)\"") }
         return parts.isEmpty ? "every message" : parts.joined(separator: ", ")
     }
 }

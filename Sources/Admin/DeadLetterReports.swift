@@ -239,12 +239,13 @@ public struct DeadLetterPeek: Renderable {
     }
 
     /// A body shown as pretty JSON when it is JSON, as text when it is UTF-8 text, else base64.
-    struct Body {
-        let kind: String
-        let text: String
+    public struct Body: Sendable {
+        /// json, text or base64.
+        public let kind: String
+        public let text: String
         let json: JSONValue
 
-        init(_ bytes: [UInt8], contentType: String?) {
+        public init(_ bytes: [UInt8], contentType: String?) {
             if !bytes.isEmpty, let value = try? JSONValue.parse(bytes) {
                 kind = "json"
                 text = value.json(pretty: true)
@@ -266,7 +267,7 @@ public struct DeadLetterPeek: Renderable {
 
 /// `dlq replay` and `dlq move`.
 public struct TransferResult: Renderable {
-    public enum Action: String, Sendable { case replay, move }
+    public enum Action: String, Sendable { case replay, move, purge }
 
     public struct Failure: Sendable, Hashable {
         public let queue: String
@@ -289,7 +290,13 @@ public struct TransferResult: Renderable {
     /// Per source queue: depth at the start and messages read.
     public internal(set) var sources: [(queue: String, depth: Int, scanned: Int)] = []
 
-    var verbPast: String { action == .replay ? "replayed" : "moved" }
+    var verbPast: String {
+        switch action {
+        case .replay: "replayed"
+        case .move: "moved"
+        case .purge: "purged"
+        }
+    }
 
     /// Set when filters were given and no message read matched them (orderctl exits 1).
     public var unmatchedFilter: String? {

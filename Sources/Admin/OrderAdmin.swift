@@ -15,16 +15,20 @@ public struct OrderAdmin: Sendable {
     public func show(_ id: UUID) throws -> OrderView {
         let connection = try DatabaseAdmin.connect(databaseURL, name: "ordersdb")
         defer { connection.close() }
-        let details: OrderDetails?
-        let history: [RecordedTransition]
+        let view: OrderView?
         do {
-            details = try OrderQueries.order(id, on: connection)
-            history = try OrderHistory.transitions(of: id, on: connection)
+            view = try Self.view(id, on: connection)
         } catch let error as PostgresError where error.kind == .connection {
             throw AdminError("lost the connection to ordersdb while reading order \(id.uuidString.lowercased()): \(error)", exitCode: ExitStatus.databaseUnavailable)
         }
-        guard let details else { throw AdminError("no order \(id.uuidString.lowercased()) in ordersdb") }
-        return OrderView(order: details, history: history)
+        guard let view else { throw AdminError("no order \(id.uuidString.lowercased()) in ordersdb") }
+        return view
+    }
+
+    /// The order and its history, read on `connection`; nil when there is no such order.
+    public static func view(_ id: UUID, on connection: PostgresConnection) throws -> OrderView? {
+        guard let details = try OrderQueries.order(id, on: connection) else { return nil }
+        return OrderView(order: details, history: try OrderHistory.transitions(of: id, on: connection))
     }
 }
 

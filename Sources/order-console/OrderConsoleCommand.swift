@@ -12,7 +12,6 @@ struct OrderConsoleCommand: DaemonCommand {
 
     func services(logger: Logger) throws -> (configuration: Logger.Metadata, services: [any Service]) {
         let configuration = try ConsoleConfiguration()
-        // The console's application is built in a later step; until then the command starts nothing.
-        return (configuration.logMetadata, [])
+        return (configuration.logMetadata, [try buildConsole(configuration: configuration, logger: logger)])
     }
 }

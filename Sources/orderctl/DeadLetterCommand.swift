@@ -157,9 +157,10 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
         @OptionGroup var filters: Filters
         @OptionGroup var flags: TransferFlags
+        @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            try await runTransfer(verb: "replaying", options: options) { progress in
+            try await runTransfer(verb: "replaying", options: options, audit: database) { progress in
                 try await options.admin.replay(queues: options.queues, options: filters.transferOptions(flags), progress: progress)
             }
         }
@@ -178,9 +179,10 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @OptionGroup var filters: Filters
         @OptionGroup var flags: TransferFlags
         @Option(name: .customLong("to"), help: "The queue to move the messages to (full name).") var target: String
+        @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            try await runTransfer(verb: "moving", options: options) { progress in
+            try await runTransfer(verb: "moving", options: options, audit: database) { progress in
                 try await options.admin.move(queues: options.queues, to: target, options: filters.transferOptions(flags), progress: progress)
             }
         }
@@ -197,6 +199,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
         @Flag(help: "Do not ask.") var yes = false
         @Option(name: .customLong("expect-count"), help: "Refuse unless the queues hold exactly this many messages.") var expectCount: Int?
+        @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
             try await runReporting(options.output.format) {
@@ -209,6 +212,14 @@ struct DeadLetterCommand: AsyncParsableCommand {
                     return readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes"
                 }
                 print(result.render(options.output.format))
+                if result.total > 0 {
+                    let queues = result.purged.filter { $0.count > 0 }.map(\.queue)
+                    audit(
+                        AuditEntry(
+                            who: AuditEntry.orderctlUser(), action: "dlq.purge", target: "\(queues.joined(separator: ",")): every message",
+                            count: result.total, detail: "purged \(result.total)"),
+                        in: database)
+                }
             }
         }
     }
@@ -270,7 +281,7 @@ extension DeadLetterAdmin.Grouping: ExpressibleByArgument {}
 /// Runs a replay or move with a progress bar (on a terminal), prints its
 /// result, and exits 1 when any message failed.
 func runTransfer(
-    verb: String, options: DeadLetterCommand.Options,
+    verb: String, options: DeadLetterCommand.Options, audit database: DatabaseOptions,
     _ transfer: (_ progress: (@Sendable (TransferProgress) -> Void)?) async throws -> TransferResult
 ) async throws {
     try await runReporting(options.output.format) {
@@ -282,8 +293,18 @@ func runTransfer(
             result = try await transfer(bar?.update)
         }
         print(result.render(options.output.format))
+        let queues = result.sources.map(\.queue)
+        if let entry = AuditEntry.of(result, who: AuditEntry.orderctlUser(), queues: queues) { audit(entry, in: database) }
         try refuseUnmatched(result.unmatchedFilter)
         if result.failed > 0 { throw ExitCode(ExitStatus.failure) }
+    }
+}
+
+/// Appends a row to the audit log; the action is done, so a log that cannot
+/// be written is a warning on standard error, not a failure of the command.
+func audit(_ entry: AuditEntry, in database: DatabaseOptions) {
+    if let problem = AuditAdmin(databaseURL: database.databaseURL).append(entry) {
+        FileHandle.standardError.write(Data("orderctl: warning: \(problem)\n".utf8))
     }
 }
 

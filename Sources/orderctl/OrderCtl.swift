@@ -22,7 +22,10 @@ struct OrderCtl: ProjectCommand {
             cannot be reached.
             """,
         version: ProjectVersion.text,
-        subcommands: [TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self, EventsCommand.self, HealthCommand.self]
+        subcommands: [
+            TopologyCommand.self, DatabaseCommand.self, DeadLetterCommand.self, OrdersCommand.self, EventsCommand.self, HealthCommand.self,
+            AuditCommand.self,
+        ]
     )
 
     /// A command group given without a subcommand (`orderctl`, `orderctl dlq`) is bad usage.

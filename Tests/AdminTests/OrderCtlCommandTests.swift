@@ -118,7 +118,8 @@ import Topology
         let cases: [(command: [String], has: [String], hasNot: [String])] = [
             (["orders", "show"], ["--database-url", "--output"], ["--amqp-url", "--vendor-database-urls"]),
             (["dlq", "list"], ["--amqp-url", "--output", "--queue-prefix"], ["--database-url", "--vendor-database-urls"]),
-            (["dlq", "replay"], ["--amqp-url", "--message-id"], ["--database-url", "--vendor-database-urls"]),
+            // replay appends to the audit log in ordersdb.
+            (["dlq", "replay"], ["--amqp-url", "--message-id", "--database-url"], ["--vendor-database-urls"]),
             (["dlq", "import"], ["--amqp-url", "--file"], ["--database-url", "--vendor-database-urls", "--queue-prefix"]),
             (["db", "migrate"], ["--database-url", "--vendor-database-urls", "--migrations-dir"], ["--amqp-url"]),
             (["topology", "declare"], ["--amqp-url", "--output"], ["--database-url", "--vendor-database-urls"]),

@@ -9,7 +9,9 @@ import Yams
 @Suite("Deployment files")
 struct ComposeTests {
     /// The long-running processes, each a compose service of the same name.
-    static let daemons = ["order-api", "order-worker", "vendor-sync-worker", "payment-worker", "stock-sync", "fulfilment-worker", "channel-sync"]
+    static let daemons = [
+        "order-api", "order-worker", "vendor-sync-worker", "payment-worker", "stock-sync", "fulfilment-worker", "channel-sync", "order-console",
+    ]
 
     // MARK: Services
 
@@ -276,6 +278,7 @@ struct ComposeTests {
         let api = Self.environment(of: try #require(services["order-api"]))
         let stockSync = Self.environment(of: try #require(services["stock-sync"]))
         let fulfilment = Self.environment(of: try #require(services["fulfilment-worker"]))
+        let console = Self.environment(of: try #require(services["order-console"]))
         let expected = [
             "order-api": "CMD orderctl health --url http://127.0.0.1:\(api["HTTP_PORT"] ?? "?")/health/ready",
             "stock-sync": "CMD orderctl health --url http://127.0.0.1:\(stockSync["STOCK_SYNC_HTTP_PORT"] ?? "?")/health/live",
@@ -285,6 +288,7 @@ struct ComposeTests {
             "fulfilment-worker": "CMD orderctl health --url http://127.0.0.1:\(fulfilment["FULFILMENT_HTTP_PORT"] ?? "?")/health/live",
             // Nothing to probe (no HTTP, no queue): that its process runs.
             "channel-sync": "CMD-SHELL kill -0 1",
+            "order-console": "CMD orderctl health --url http://127.0.0.1:\(console["CONSOLE_HTTP_PORT"] ?? "?")/health/live",
         ]
         for daemon in Self.daemons {
             #expect(try Self.healthcheck(services[daemon]) == expected[daemon], "\(daemon)")
@@ -342,7 +346,7 @@ struct ComposeTests {
                 published.insert(port.container)
             }
         }
-        #expect(published == [5432, 5672, 15672, 8081], "\(published)")
+        #expect(published == [5432, 5672, 15672, 8081, 8083], "\(published)")
     }
 
     // MARK: Interpolation

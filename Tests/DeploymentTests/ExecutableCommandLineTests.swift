@@ -8,7 +8,7 @@ import TestSupport
 /// configuration is checked before it touches the broker or a database.
 @Suite(.timeLimit(.minutes(2))) struct ExecutableCommandLineTests {
     static let executables = [
-        "order-api", "order-worker", "vendor-sync-worker", "stock-sync", "payment-worker", "orderctl", "bench-amqp", "bench-load",
+        "order-api", "order-worker", "vendor-sync-worker", "stock-sync", "payment-worker", "orderctl", "bench-amqp", "bench-load", "order-console",
     ]
 
     /// An unusable LOG_LEVEL makes a daemon that starts anyway exit at once,

@@ -42,7 +42,7 @@ struct MigrationDatabaseTests {
                                                "orders", "order_lines", "stock_movements", "order_transitions",
                                                "reservations", "outbox", "product_stock_levels", "order_return_requests",
                                                "payments", "payment_refunds", "payment_intents", "stripe_webhook_events",
-                                               "sku_mappings", "shopify_webhook_events", "shipments", "channel_stock"])
+                                               "sku_mappings", "shopify_webhook_events", "shipments", "channel_stock", "audit_log"])
             #expect(try runner.apply(on: connection).isEmpty, "a second run applies nothing")
             #expect(try runner.pending(on: connection).isEmpty)
             let recorded = try connection.query("SELECT version, name, checksum FROM schema_migrations ORDER BY version").rows
