@@ -3,9 +3,11 @@ import HTTPSupport
 import Hummingbird
 import Logging
 import Postgres
+import ServiceSupport
 
 /// Builds order-console from its configuration (the executable and the tests use the same).
 public func buildConsole(configuration: ConsoleConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+    ProcessMetrics.bootstrap()
     let database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: 2, logger: logger)
     let access = ConsoleAccess(sessions: configuration.token.map { ConsoleSessions(token: $0) }, database: database, logger: logger)
     let deadLetters = DeadLetterAdmin(amqpURL: configuration.amqpURL, topology: configuration.topology)
@@ -18,6 +20,7 @@ public func buildConsole(configuration: ConsoleConfiguration, logger: Logger) th
     OrderTimelineController(admin: deadLetters, access: access).addRoutes(to: router)
     SignInController(access: access).addRoutes(to: router)
     router.get("/health/live") { _, _ in "ok" }
+    MetricsController().addRoutes(to: router)
 
     return Application(
         router: router,

@@ -90,7 +90,7 @@ struct MonitoringTests {
     @Test func theScrapeConfigurationNamesEveryDaemon() throws {
         let configuration = try Self.yaml("prometheus.yml")
         let jobs = ((configuration["scrape_configs"] as? [[String: Any]]) ?? []).compactMap { $0["job_name"] as? String }
-        #expect(Set(jobs) == Set(ComposeTests.daemons + ["order-console"]))
+        #expect(Set(jobs) == Set(ComposeTests.daemons))
     }
 
     static func yaml(_ name: String) throws -> [String: Any] {

@@ -26,6 +26,7 @@ struct MetricsScrapeSoloTests {
             "payment-worker": http.union(worker).union(["circuit_breaker_state"]),
             "fulfilment-worker": http.union(worker).union(["circuit_breaker_state"]),
             "channel-sync": http.union(["circuit_breaker_state"]),
+            "order-console": http,
             "stock-sync": http.union([
                 "stock_sync_runs_total", "stock_sync_unapplied_units", "stock_sync_last_success_timestamp_seconds",
             ]),
@@ -53,7 +54,7 @@ struct MetricsScrapeSoloTests {
         let portVariables = [
             "order-api": "HTTP_PORT", "order-worker": "METRICS_PORT", "vendor-sync-worker": "METRICS_PORT",
             "payment-worker": "METRICS_PORT", "fulfilment-worker": "FULFILMENT_HTTP_PORT", "channel-sync": "METRICS_PORT",
-            "stock-sync": "STOCK_SYNC_HTTP_PORT",
+            "stock-sync": "STOCK_SYNC_HTTP_PORT", "order-console": "CONSOLE_HTTP_PORT",
         ]
         var ports: [String: Int] = [:]
         for name in portVariables.keys { ports[name] = try await StandInServer.freePort() }
