@@ -1,6 +1,5 @@
 import Logging
 import Messaging
-import Messaging
 import ServiceSupport
 import TextCodecs
 import Topology
@@ -16,8 +15,11 @@ public struct ConsoleConfiguration: Sendable {
     /// The token an operator signs in with; nil keeps the console read-only.
     public var token: String?
 
+    /// The shortest `CONSOLE_TOKEN` accepted.
+    public static let minimumTokenBytes = 16
+
     /// Reads `AMQP_URL`, `DATABASE_URL`, `RABBITMQ_MANAGEMENT_URL`, `QUEUE_PREFIX`,
-    /// `CONSOLE_HTTP_HOST` (127.0.0.1), `CONSOLE_HTTP_PORT` (8083), `CONSOLE_TOKEN` (unset: read-only).
+    /// `CONSOLE_HTTP_HOST` (127.0.0.1), `CONSOLE_HTTP_PORT` (8083), `CONSOLE_TOKEN` (unset: read-only; at least 16 bytes when set).
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         amqpURL = environment.amqpURL
         databaseURL = environment.databaseURL
@@ -26,6 +28,10 @@ public struct ConsoleConfiguration: Sendable {
         host = environment.string(.consoleHTTPHost, default: "127.0.0.1")
         port = try environment.int(.consoleHTTPPort, default: 8083, in: 0...65535)
         token = environment.optionalString(.consoleToken)
+        // A short token is guessed by trying: the sign-in form is not rate-limited.
+        if let token, token.utf8.count < Self.minimumTokenBytes {
+            throw ConfigurationError(.consoleToken, "must be at least \(Self.minimumTokenBytes) bytes when set, got \(token.utf8.count)")
+        }
     }
 
     public var logMetadata: Logger.Metadata {

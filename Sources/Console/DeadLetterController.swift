@@ -61,8 +61,21 @@ struct DeadLetterController: Sendable {
         return access.page("Dead letters", for: request, content)
     }
 
+    /// The console reads and acts on this topology's DLQs only. Any other queue on the vhost (another
+    /// deployment's, a work queue) is refused: a peek takes its messages and puts them back, which on a
+    /// work queue counts against its delivery limit, and its bodies are not this console's to show.
+    private func checked(_ selection: DeadLetterSelection) throws -> DeadLetterSelection {
+        let allowed = Set(admin.topology.deadLetterQueues)
+        if let queue = selection.queues.first(where: { !allowed.contains($0) }) {
+            throw ConsoleRefusal(
+                status: .badRequest, title: "Not a dead-letter queue",
+                message: "“\(queue)” is not one of this deployment's dead-letter queues (\(allowed.sorted().joined(separator: ", "))).")
+        }
+        return selection
+    }
+
     private func messages(_ request: Request) async throws -> Response {
-        let selection = DeadLetterSelection { request.uri.queryParameters.get($0).flatMap { $0.isEmpty ? nil : $0 } }
+        let selection = try checked(DeadLetterSelection { request.uri.queryParameters.get($0).flatMap { $0.isEmpty ? nil : $0 } })
         let session = access.session(of: request)
         let peek = try await admin.peek(queues: selection.queues, count: Self.shown, filter: selection.filter)
         let found = peek.queues.flatMap(\.messages)
@@ -80,14 +93,25 @@ struct DeadLetterController: Sendable {
     private func act(_ action: Action, _ request: Request, context: ConsoleRequestContext) async throws -> Response {
         let form = try await FormBody.read(request)
         let session = try await access.authorize(request, form: form, context: context)
-        let selection = DeadLetterSelection { form[$0] }
+        let selection = try checked(DeadLetterSelection { form[$0] })
         guard form["step"] == "confirm", let expectedText = form["expected"], let expected = Int(expectedText), expected > 0 else {
             return try await dryRun(action, selection, request: request, session: session)
         }
         let options = TransferOptions(filter: selection.filter, limit: expected)
-        let result = switch action {
-        case .replay: try await admin.replay(queues: selection.queues, options: options)
-        case .purge: try await admin.purgeMatching(queues: selection.queues, options: options)
+        let result: TransferResult
+        do {
+            result = switch action {
+            case .replay: try await admin.replay(queues: selection.queues, options: options)
+            case .purge: try await admin.purgeMatching(queues: selection.queues, options: options)
+            }
+        } catch {
+            // Interrupted (the broker went away): what was done before is done, and the error
+            // says how much ("so far …"); the log keeps that it was attempted and how it ended.
+            _ = await access.audit(
+                AuditEntry(
+                    who: access.who(session.name, context), action: "console.\(action.rawValue)-interrupted",
+                    target: try admin.queues(selection.queues).joined(separator: ","), count: 0, detail: "\(error)"))
+            throw error
         }
         var content = "<p class=\"result ok\" id=\"result\">\(HTML.escape(result.summary))</p>"
         if let entry = AuditEntry.of(result, who: access.who(session.name, context), queues: try admin.queues(selection.queues)),
@@ -111,6 +135,9 @@ struct DeadLetterController: Sendable {
         }
         let which = try await admin.peek(queues: selection.queues, count: Self.shown, filter: selection.filter)
         let count = result.transferred
+        // The confirmation's limit counts what the transfer loop counts: every matching message it
+        // handles, also those it cannot transfer (they stay), so the confirm reaches as far as the dry run did.
+        let handled = result.transferred + result.failed
         var content = "<p class=\"notice\" id=\"dry-run\">Dry run: \(HTML.escape(result.summary)).</p>"
         content += failures(result)
         content += "<h2>Which</h2>" + messageTable(which.queues.flatMap(\.messages))
@@ -120,7 +147,7 @@ struct DeadLetterController: Sendable {
                 : "They are deleted for good (dlq export keeps a copy first)."
             content += """
                 <form method="post" action="/dead-letters/\(action.rawValue)">\
-                \(HTML.hidden(selection.fields + [("csrf", csrf), ("step", "confirm"), ("expected", "\(count)")]))
+                \(HTML.hidden(selection.fields + [("csrf", csrf), ("step", "confirm"), ("expected", "\(handled)")]))
                 <p>\(HTML.escape(consequence)) At most \(count) message\(count == 1 ? "" : "s") will be \(action == .replay ? "replayed" : "purged").</p>
                 <button class="\(action == .replay ? "primary" : "danger")" id="confirm">\(action == .replay ? "Replay" : "Purge") \(count) \
                 message\(count == 1 ? "" : "s")</button> <a href="/dead-letters">Cancel</a></form>

@@ -172,8 +172,9 @@ public struct QueueWorker: Service {
                 let clock = ContinuousClock()
                 while true {
                     let waitStart = clock.now
-                    // Each delivery's trace context is extracted here, once: the handler's lines, the
-                    // messages it implies and the failure copies then name the same trace.
+                    // Each delivery gets a valid trace context here (a new trace written into its headers
+                    // when it has none): the handler's lines, the messages it implies and the failure
+                    // copies then name the same trace.
                     let batch = try await batcher.nextBatch(limit: configuration.settings.batchSize, linger: configuration.settings.linger)
                         .map { $0.startingTraceIfMissing() }
                     if batch.isEmpty || batcher.isStopped {
@@ -227,9 +228,11 @@ public struct QueueWorker: Service {
     ) async throws {
         var messages = handled.messages
         var exhausted: [(delivery: AMQPDelivery, reason: String, logger: Logger)] = []
+        var routes: [(QueueWorkerMetrics.FailureRoute, reason: String)] = []
         for (delivery, outcome) in zip(batch, handled.outcomes) {
-            guard let (copy, spent) = failureCopy(of: delivery, outcome, logger: logger) else { continue }
+            guard let (copy, route, spent) = failureCopy(of: delivery, outcome, logger: logger) else { continue }
             messages.append(copy)
+            routes.append(route)
             if let spent { exhausted.append(spent) }
         }
         if !messages.isEmpty {
@@ -237,17 +240,21 @@ public struct QueueWorker: Service {
             try await publisher.publish(messages)
             metrics.confirms.confirmed(sentAt: published)
         }
+        for (route, reason) in routes { metrics.routed(route, reason: reason) }
         for (delivery, reason, logger) in exhausted { await handler.retriesExhausted(delivery, reason: reason, logger: logger) }
         if let last = batch.last { try await channel.ack(last.deliveryTag, multiple: batch.count > 1) }
         metrics.finished(batch.count)
     }
 
     /// Where a failed delivery goes (retry queue or DLQ) as the copy to publish,
-    /// and, when its retries are spent, what `retriesExhausted` needs once the
+    /// the route to count once it is confirmed, and, when its retries are spent, what `retriesExhausted` needs once the
     /// copy is confirmed; nil for a delivery that is done.
     private func failureCopy(
         of delivery: AMQPDelivery, _ outcome: DeliveryOutcome, logger: Logger
-    ) -> (AMQPOutgoingMessage, exhausted: (delivery: AMQPDelivery, reason: String, logger: Logger)?)? {
+    ) -> (
+        AMQPOutgoingMessage, route: (QueueWorkerMetrics.FailureRoute, reason: String),
+        exhausted: (delivery: AMQPDelivery, reason: String, logger: Logger)?
+    )? {
         // Most deliveries are done: nothing below is computed for them.
         guard outcome != .done else { return nil }
         var logger = logger
@@ -266,23 +273,28 @@ public struct QueueWorker: Service {
         case .retry(let reason, let message):
             switch configuration.settings.retryPolicy.route(retriesSoFar: retries, transient: true) {
             case .retry(let attempt):
-                metrics.retried(reason)
                 logger.warning("transient failure; retrying", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)", LogKey.attempt: "\(attempt)"])
-                return (copy(to: configuration.queues.retryQueue(attempt: attempt), retryCount: attempt, reason: reason, message: message), nil)
+                return (
+                    copy(to: configuration.queues.retryQueue(attempt: attempt), retryCount: attempt, reason: reason, message: message),
+                    (.retried, reason), nil
+                )
             case .deadLetter:
-                metrics.deadLettered(reason)
                 logger.error("retries exhausted; dead-lettered", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)", LogKey.retries: "\(retries)"])
-                return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), (delivery, reason, logger))
+                return (
+                    copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), (.deadLettered, reason),
+                    (delivery, reason, logger)
+                )
             }
         case .deadLetter(let reason, let message):
-            metrics.deadLettered(reason)
             logger.error("message cannot be processed; dead-lettered", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)"])
-            return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), nil)
+            return (copy(to: configuration.queues.deadLetter, retryCount: retries, reason: reason, message: message), (.deadLettered, reason), nil)
         case .postpone(let reason, let message):
-            metrics.postponed(reason)
             logger.info("postponed; waiting in the retry queue", metadata: [LogKey.reason: "\(reason)", LogKey.error: "\(message)"])
             // No retry is counted, so it waits as long as its last retry did (the first tier when none).
-            return (copy(to: configuration.queues.retryQueue(attempt: retries), retryCount: retries, reason: reason, message: message), nil)
+            return (
+                copy(to: configuration.queues.retryQueue(attempt: retries), retryCount: retries, reason: reason, message: message), (.postponed, reason),
+                nil
+            )
         }
     }
 }

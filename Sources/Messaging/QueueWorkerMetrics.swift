@@ -34,16 +34,19 @@ struct QueueWorkerMetrics: Sendable {
         messages.increment(by: size)
     }
 
-    /// A delivery routed to a retry queue (a retry counted).
-    func retried(_ reason: String) { failure("worker_retries_total", reason) }
+    /// Where a failed delivery's copy went, each counted by its own family.
+    enum FailureRoute: String {
+        /// To a retry queue, a retry counted.
+        case retried = "worker_retries_total"
+        /// To the DLQ: poison, or its retries spent.
+        case deadLettered = "worker_dead_letters_total"
+        /// To a retry queue without counting a retry (its dependency is away).
+        case postponed = "worker_postponed_total"
+    }
 
-    /// A delivery routed to the DLQ: poison, or its retries spent.
-    func deadLettered(_ reason: String) { failure("worker_dead_letters_total", reason) }
-
-    /// A delivery routed to a retry queue without counting a retry (its dependency is away).
-    func postponed(_ reason: String) { failure("worker_postponed_total", reason) }
-
-    private func failure(_ label: String, _ reason: String) {
-        Counter(label: label, dimensions: [("queue", queue), ("reason", reason)]).increment()
+    /// Counts a failed delivery once its copy is confirmed: a window whose publish fails is
+    /// redelivered and routed again, and would otherwise be counted twice.
+    func routed(_ route: FailureRoute, reason: String) {
+        Counter(label: route.rawValue, dimensions: [("queue", queue), ("reason", reason)]).increment()
     }
 }

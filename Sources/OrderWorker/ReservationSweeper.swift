@@ -52,11 +52,12 @@ public struct ReservationSweeper: Service {
                 do {
                     // A pass is its own trace: the cancellations and releases it sends carry it.
                     try await ServiceContext.withValue(.tracing(.newTrace())) { _ = try await sweep() }
-                    held.record(try await database.withConnection { try Reservations.activeCount(on: $0) })
                 } catch {
                     releaseFailures.increment()
                     logger.error("reservation sweep failed", metadata: [LogKey.error: "\(error)"])
                 }
+                // Its own failure is no failed release: the gauge keeps its last figure until the next pass.
+                if let count = try? await database.withConnection({ try Reservations.activeCount(on: $0) }) { held.record(count) }
                 try await Task.sleep(for: settings.interval)
             }
         }

@@ -122,6 +122,35 @@ import Testing
         }
     }
 
+    /// A work queue, or a queue of another deployment on the vhost, is never read or acted on:
+    /// a peek takes messages and puts them back, which counts against a work queue's delivery limit.
+    @Test func onlyThisDeploymentsDeadLetterQueuesAreReadOrActedOn() async throws {
+        try await ConsoleFixture.with { system in
+            let product = try system.product("fenced", stock: ["vendorA": 5])
+            let order = OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())
+            try await system.publish([system.deadLetter(order, reason: "database-unavailable")], to: system.topology.orders.main)
+            #expect(try await system.waitForDepth(system.topology.orders.main, toBe: 1) == 1)
+            // A group in its own DLQ, so the page has action forms (and their CSRF token).
+            _ = try await system.deadLetteredOrders(of: product, reasons: ["database-unavailable"])
+            try await system.console().test(.router) { client in
+                let (_, cookie) = try await Self.signIn(client, token: ConsoleFixture.token)
+                for queue in [system.topology.orders.main, "another-shop.orders_dlq"] {
+                    let (status, page) = try await Self.get(client, "/dead-letters/messages?queue=\(queue)", cookie: cookie)
+                    #expect(status == .badRequest)
+                    #expect(page.contains("is not one of this deployment"))
+                }
+                let (_, page) = try await Self.get(client, "/dead-letters", cookie: cookie)
+                let csrf = try #require(Self.csrf(in: page))
+                let replay = try await Self.post(
+                    client, "/dead-letters/replay", cookie: cookie,
+                    fields: [("queue", system.topology.orders.main), ("step", "confirm"), ("expected", "1"), ("csrf", csrf)])
+                #expect(replay.status == .badRequest)
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await system.broker.depth(of: system.topology.orders.main) == 1, "the work queue's message was not touched")
+        }
+    }
+
     @Test func aPostWithoutTheSessionsCSRFTokenChangesNothing() async throws {
         try await ConsoleFixture.with { system in
             let product = try system.product("gadget", stock: ["vendorA": 5])
