@@ -13,12 +13,14 @@ import argparse
 import os
 import sys
 import time
+import traceback
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def browser():
@@ -41,25 +43,36 @@ def check(condition, message):
         raise Failure(message)
 
 
+def submit(driver, button):
+    """Clicks a form's button and waits for the page it leads to: a click returns
+    before the browser has left the page, whose source would still be read."""
+    # A mark on the old page's window: the new page's window has none. (Chromium answers a
+    # staleness check on a node of a page being replaced with an error of its own, not "stale".)
+    driver.execute_script("window.leavingPage = true")
+    button.click()
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return window.leavingPage === undefined && document.readyState === 'complete'"))
+
+
 def replay(driver, args):
     driver.get(args.url + "/dead-letters")
     check(args.reason in driver.page_source, f"the dead-letter page does not list the group {args.reason!r}")
     driver.get(args.url + "/sign-in")
     driver.find_element(By.ID, "name").send_keys("browser-test")
     driver.find_element(By.ID, "token").send_keys(args.token)
-    driver.find_element(By.ID, "sign-in").click()
+    submit(driver, driver.find_element(By.ID, "sign-in"))
     check("signed in as" in driver.page_source, "signing in did not work")
     check(driver.current_url.endswith("/dead-letters"), f"signing in led to {driver.current_url}")
     if args.screenshot:
         driver.save_screenshot(args.screenshot)
-    rows = [row for row in driver.find_elements(By.CSS_SELECTOR, "tr") if row.find_elements(By.CSS_SELECTOR, "span.reason")]
-    group = [row for row in rows if row.find_element(By.CSS_SELECTOR, "span.reason").text == args.reason]
+    # The group's row, found in one query (the reason is the test's own fixed slug, no quotes in it).
+    group = driver.find_elements(By.XPATH, f"//tr[.//span[@class='reason' and normalize-space()='{args.reason}']]//button[@class='replay']")
     check(len(group) == 1, f"found {len(group)} groups with reason {args.reason!r}")
-    group[0].find_element(By.CSS_SELECTOR, "button.replay").click()
+    submit(driver, group[0])
     dry_run = driver.find_element(By.ID, "dry-run").text
     check("would replay 1," in dry_run, f"the dry run says: {dry_run}")
     check(args.order_id in driver.page_source, "the dry run does not list the order's message")
-    driver.find_element(By.ID, "confirm").click()
+    submit(driver, driver.find_element(By.ID, "confirm"))
     result = driver.find_element(By.ID, "result").text
     check(result.startswith("replayed 1,"), f"the replay says: {result}")
     print(f"replay: {result}")
@@ -102,7 +115,9 @@ def main():
         driver.save_screenshot(stem + ".png")
         with open(stem + ".html", "w", encoding="utf-8") as page:
             page.write(driver.page_source)
-        print(f"FAILED: {error}\nartefacts: {stem}.png {stem}.html", file=sys.stderr)
+        # The script's own line that failed (a WebDriver error's last frame is in Selenium).
+        where = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == __file__][-1]
+        print(f"FAILED at line {where.lineno} ({where.line}): {error}\nartefacts: {stem}.png {stem}.html", file=sys.stderr)
         return 1
     finally:
         driver.quit()
