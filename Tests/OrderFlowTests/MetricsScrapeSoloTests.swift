@@ -144,7 +144,7 @@ final class PrometheusProcess: @unchecked Sendable {
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        try ProcessSpawning.run(process)
     }
 
     func stop() {

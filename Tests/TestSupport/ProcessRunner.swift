@@ -27,7 +27,7 @@ public final class ChildProcess: @unchecked Sendable {
         let handle = try FileHandle(forWritingTo: logFile)
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        try ProcessSpawning.run(process)
     }
 
     public var pid: Int32 { process.processIdentifier }
