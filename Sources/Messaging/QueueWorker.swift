@@ -259,7 +259,7 @@ public struct QueueWorker: Service {
         guard outcome != .done else { return nil }
         var logger = logger
         if let id = delivery.properties.correlationID ?? delivery.properties.messageID { logger[metadataKey: LogKey.orderId] = "\(id)" }
-        logger[metadataKey: LogKey.traceId] = .string(delivery.trace.traceID.description)
+        for (key, value) in delivery.trace.logMetadata { logger[metadataKey: key] = value }
         let retries = FailureHeaders.retryCount(of: delivery.properties)
         func copy(to queue: String, retryCount: Int, reason: String, message: String) -> AMQPOutgoingMessage {
             let properties = FailureHeaders.failureCopy(

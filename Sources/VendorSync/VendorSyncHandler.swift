@@ -108,7 +108,7 @@ public struct VendorSyncHandler: DeliveryHandler {
         guard let movement = try? VendorMovement.decode(delivery.body) else { return }
         let routing = routing
         var logger = logger
-        logger[metadataKey: LogKey.traceId] = .string(delivery.trace.traceID.description)
+        for (key, value) in delivery.trace.logMetadata { logger[metadataKey: key] = value }
         do {
             switch (movement.kind, reason) {
             case (.allocate, "allocation-waits-for-restock"):
