@@ -114,6 +114,22 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         return kind == .connection
     }
 
+    /// The database itself is away, not this unit of work: refused or lost
+    /// connections (SQLSTATE class 08), a server shutting down or starting
+    /// (57P01, 57P02, 57P03), too many connections (53300). A queue worker
+    /// stops taking messages until it is back instead of spending retries;
+    /// the other transient errors (deadlock, serialization failure, lock or
+    /// statement timeout) belong to the unit of work and are retried as such.
+    public var isUnavailable: Bool {
+        if let code {
+            switch code {
+            case .adminShutdown, .crashShutdown, .cannotConnectNow, .tooManyConnections: return true
+            default: if code.errorClass == "08" { return true }
+            }
+        }
+        return kind == .connection
+    }
+
     public var description: String {
         var text = "PostgreSQL \(kindLabel)"
         if let code { text += " \(code.rawValue)" }

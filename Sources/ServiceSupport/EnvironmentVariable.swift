@@ -6,6 +6,7 @@
 public enum EnvironmentVariable: String, CaseIterable, Sendable {
     // Every process.
     case amqpURL = "AMQP_URL"
+    case amqpURLs = "AMQP_URLS"
     case databaseURL = "DATABASE_URL"
     case vendorDatabaseURLs = "VENDOR_DATABASE_URLS"
     case logLevel = "LOG_LEVEL"

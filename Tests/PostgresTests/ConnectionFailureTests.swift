@@ -114,3 +114,30 @@ struct RecordingLogHandler: LogHandler {
         records.append(.init(level: event.level, message: "\(event.message)", error: event.metadata?["error"].map { "\($0)" } ?? ""))
     }
 }
+
+/// The FaultProxy the outage tests stand between a process and PostgreSQL: a cut
+/// looks like a stopped server (an open connection fails, a new one is refused,
+/// both `isUnavailable`), a restore like one started again.
+@Suite(.timeLimit(.minutes(1))) struct FaultProxyTests {
+    @Test func aCutLooksLikeAStoppedServerAndARestoreLikeOneStartedAgain() async throws {
+        let direct = try TestEnvironment.postgresConfiguration()
+        let proxy = try await FaultProxy(targetHost: direct.host, targetPort: direct.port)
+        var configuration = direct
+        configuration.host = "127.0.0.1"
+        configuration.port = proxy.port
+        configuration.connectTimeout = 2
+        let connection = try PostgresConnection(configuration: configuration)
+        #expect(try connection.query("SELECT 41 + 1").first?.decode(0, as: Int.self) == 42)
+        await proxy.cut()
+        let broken = #expect(throws: PostgresError.self) { try connection.query("SELECT 1") }
+        #expect(broken?.isUnavailable == true, "\(broken.map { "\($0)" } ?? "")")
+        let refused = #expect(throws: PostgresError.self) { try PostgresConnection(configuration: configuration) }
+        #expect(refused?.isUnavailable == true)
+        #expect(refused?.reason == "Connection refused", "\(refused.map { "\($0)" } ?? "")")
+        try await proxy.restore()
+        let again = try PostgresConnection(configuration: configuration)
+        #expect(try again.query("SELECT 7").first?.decode(0, as: Int.self) == 7)
+        #expect(proxy.acceptedConnections == 2)
+        await proxy.shutdown()
+    }
+}

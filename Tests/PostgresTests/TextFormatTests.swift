@@ -99,4 +99,16 @@ struct TextFormatTests {
         #expect(!PostgresError(kind: .connection, code: .invalidPassword, message: "x").isTransient)
         #expect(!PostgresError(kind: .decoding, message: "x").isTransient)
     }
+
+    /// The database away (the worker waits for it) against the unit of work failing (the worker retries it).
+    @Test func unavailableClassification() {
+        for code: PostgresError.Code in [.tooManyConnections, .adminShutdown, .crashShutdown, .cannotConnectNow, .init("08006"), .init("08001")] {
+            #expect(PostgresError(kind: .server, code: code, message: "x").isUnavailable, "\(code)")
+        }
+        for code: PostgresError.Code in [.deadlockDetected, .serializationFailure, .lockNotAvailable, .queryCanceled, .uniqueViolation, .checkViolation] {
+            #expect(!PostgresError(kind: .server, code: code, message: "x").isUnavailable, "\(code)")
+        }
+        #expect(PostgresError(kind: .connection, message: "Connection refused").isUnavailable)
+        #expect(!PostgresError(kind: .decoding, message: "x").isUnavailable)
+    }
 }
