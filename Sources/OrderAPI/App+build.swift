@@ -16,6 +16,11 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     let publisher = ReconnectingPublisher(
         configuration: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-api"), logger: logger)
     let database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.databasePoolSize, logger: logger)
+    // The product listings' own pool only when they are given a database of their own (a standby).
+    let reads =
+        configuration.readDatabaseURL == configuration.databaseURL
+        ? database
+        : PostgresPool(configuration: try PostgresConfiguration(url: configuration.readDatabaseURL), size: configuration.databasePoolSize, logger: logger)
 
     let prices = PriceCatalogue(database: database, logger: logger)
 
@@ -37,7 +42,7 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         database: database, authorization: authorization, routing: routing, maxBodyBytes: configuration.maxBodyBytes,
         defaultHoldSeconds: configuration.defaultHoldSeconds
     ).addRoutes(to: router)
-    ProductsController(database: database).addRoutes(to: router)
+    ProductsController(database: reads).addRoutes(to: router)
     let webhookPublisher = TransactionalPublisher(publisher: publisher, timeout: configuration.publishTimeout)
     StripeWebhookController(
         signature: configuration.stripeWebhookSecret.map { StripeSignature(secret: $0) }, database: database, publisher: webhookPublisher,
@@ -61,7 +66,7 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "order-api"),
-        // Stopped in reverse order after the server: the catalogue, the publisher, then the pool.
-        services: [database, publisher, prices],
+        // Stopped in reverse order after the server: the catalogue, the publisher, then the pools.
+        services: [database] + (reads === database ? [] : [reads]) + [publisher, prices],
         logger: logger)
 }

@@ -144,4 +144,29 @@ private let quietLogger: Logger = {
             }
         }
     }
+
+    /// The product listings read where `READ_DATABASE_URL` says (a standby, in a cluster); the rest of order-api does not.
+    @Test func productListingsReadFromTheReadDatabase() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.product("read-url", stock: ["vendorA": 7])
+            let direct = try TestEnvironment.postgresConfiguration()
+            let proxy = try await FaultProxy(targetHost: direct.endpoints[0].host, targetPort: direct.endpoints[0].port)
+            let readURL = proxy.url(replacingHostAndPortOf: TestEnvironment.databaseURL) + "?target_session_attrs=prefer-standby"
+            let configuration = try OrderAPIConfiguration(
+                environment: EnvironmentConfiguration(system.environment.merging(["READ_DATABASE_URL": readURL]) { $1 }))
+            #expect(configuration.readDatabaseURL == readURL)
+            #expect(try OrderAPIConfiguration(environment: EnvironmentConfiguration(system.environment)).readDatabaseURL == TestEnvironment.databaseURL)
+            let app = try buildOrderAPI(configuration: configuration, logger: quietLogger)
+            try await app.test(.router) { client in
+                let before = proxy.acceptedConnections
+                let listing = try await client.call(.get, "/products/\(product)")
+                #expect(listing.status == 200)
+                #expect(listing.text.contains(product))
+                #expect(proxy.acceptedConnections > before, "the listing went through the read database")
+                let order = try await client.postOrder(#"{"productId":"\#(product)","quantity":1}"#)
+                #expect(order.status == 202)
+            }
+            await proxy.shutdown()
+        }
+    }
 }
