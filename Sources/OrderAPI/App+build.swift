@@ -6,6 +6,7 @@ import Messaging
 import NIOCore
 import OrderStore
 import Postgres
+import ServiceLifecycle
 import Shopify
 import ServiceSupport
 import StripeAPI
@@ -18,9 +19,11 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     let database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.databasePoolSize, logger: logger)
     // The product listings' own pool only when they are given a database of their own (a standby).
     let reads =
-        configuration.readDatabaseURL == configuration.databaseURL
+        try configuration.readDatabaseURL == configuration.databaseURL
         ? database
-        : PostgresPool(configuration: try PostgresConfiguration(url: configuration.readDatabaseURL), size: configuration.databasePoolSize, logger: logger)
+        : PostgresPool(configuration: PostgresConfiguration(url: configuration.readDatabaseURL), size: configuration.databasePoolSize, logger: logger)
+    // Stopped in reverse order after the server: the catalogue, the publisher, then the pools.
+    let services: [any Service] = reads === database ? [database, publisher, prices] : [database, reads, publisher, prices]
 
     let prices = PriceCatalogue(database: database, logger: logger)
 
@@ -66,7 +69,6 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "order-api"),
-        // Stopped in reverse order after the server: the catalogue, the publisher, then the pools.
-        services: [database] + (reads === database ? [] : [reads]) + [publisher, prices],
+        services: services,
         logger: logger)
 }
