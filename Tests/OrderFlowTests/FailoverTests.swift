@@ -29,25 +29,29 @@ private let quietLogger: Logger = {
                 let queue = system.topology.orders.main
                 let total = 2000
                 let confirmed = SharedList<Int>()
-                let (confirmedBeforeCut, node) = try await system.withServices([publisher], logger: quietLogger) {
+                let atCut = SharedList<Set<Int>>()
+                let node = try await system.withServices([publisher], logger: quietLogger) {
                     let node = nodes.proxy(of: try await publisher.currentChannel().connection.endpoint)
-                    return try await withThrowingTaskGroup(of: Void.self) { group in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
                         for index in 0..<total {
                             group.addTask {
                                 try await publisher.publish(
                                     Array("{}".utf8), routingKey: queue, properties: AMQPProperties(deliveryMode: .persistent, messageID: "\(index)"),
                                     timeout: .seconds(30))
-                                confirmed.append(index)
+                                // The 200th confirm cuts at once, while the rest are outstanding (a
+                                // task polling for it may be scheduled only after all are confirmed).
+                                if confirmed.append(index) == 200 {
+                                    atCut.append(Set(confirmed.all))
+                                    await node.cut()
+                                }
                             }
                         }
-                        while confirmed.all.count < 200 { try await Task.sleep(for: .milliseconds(1)) }
-                        let beforeCut = Set(confirmed.all)
-                        await node.cut()
                         try await group.waitForAll()
-                        #expect(try await publisher.currentChannel().connection.endpoint.port == nodes.other(than: node).port)
-                        return (beforeCut, node)
                     }
+                    #expect(try await publisher.currentChannel().connection.endpoint.port == nodes.other(than: node).port)
+                    return node
                 }
+                let confirmedBeforeCut = try #require(atCut.all.first)
                 #expect(confirmedBeforeCut.count < total, "publishes were outstanding at the cut")
                 #expect(Set(confirmed.all).count == total, "every publish was confirmed")
                 #expect(!node.isUp)
