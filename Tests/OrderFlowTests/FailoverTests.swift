@@ -67,6 +67,31 @@ private let quietLogger: Logger = {
         }
     }
 
+    /// With every node away, a publish fails (order-api's 503) within its
+    /// caller's timeout: the republish after the lost connection finds no node
+    /// and answers, it does not go round in a loop.
+    @Test func withNoNodeReachableAPublishFailsWithinItsTimeout() async throws {
+        try await BrokerNodes.with { nodes in
+            let publisher = ReconnectingPublisher(configuration: try nodes.configuration(connectionName: "failover-publisher-test"), logger: quietLogger)
+            let running = RunningServices([publisher], logger: quietLogger)
+            do {
+                _ = try await publisher.currentChannel()
+                await nodes.first.cut()
+                await nodes.second.cut()
+                let started = ContinuousClock.now
+                await #expect(throws: (any Error).self) {
+                    // Never sent: no node takes it.
+                    try await publisher.publish(Array("{}".utf8), routingKey: "failover-nowhere", properties: AMQPProperties(), timeout: .seconds(1))
+                }
+                #expect(ContinuousClock.now - started < .milliseconds(1900), "answered by the caller's timeout")
+            } catch {
+                await running.stop()
+                throw error
+            }
+            await running.stop()
+        }
+    }
+
     /// The order-worker's consumers (and the publisher of what each window
     /// implies) lose their node in the middle of a stream: they resume on the
     /// other, and every order is applied exactly once, nothing retried or dead-lettered.
