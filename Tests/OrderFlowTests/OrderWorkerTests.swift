@@ -23,8 +23,8 @@ final class RecordingHandler: DeliveryHandler {
         return try await inner.handleBatch(deliveries, logger: logger)
     }
 
-    func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {
-        await inner.retriesExhausted(delivery, reason: reason, logger: logger)
+    func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async throws {
+        try await inner.retriesExhausted(delivery, reason: reason, logger: logger)
     }
 
     func attempts(of id: String) -> [(retryCount: Int, at: ContinuousClock.Instant)] {
