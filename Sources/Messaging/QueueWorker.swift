@@ -295,7 +295,8 @@ public struct QueueWorker: Service {
                 } catch let unavailable as DependencyUnavailable {
                     outage.unavailable(
                         unavailable.dependency, detail: unavailable.detail, holding: "holding the window until it is back", logger: logger)
-                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: backoff.next()) }
+                    let delay = backoff.next()
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
                     if Task.isShuttingDownGracefully { throw CancellationError() }
                     try batcher.checkConsumer()
                 }

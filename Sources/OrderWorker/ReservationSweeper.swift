@@ -52,8 +52,9 @@ public struct ReservationSweeper: Service {
     }
 
     public func run() async throws {
-        var outage = OutageTracker(status: status)
         try? await cancelWhenGracefulShutdown {
+            var outage = OutageTracker(status: status)
+            defer { outage.abandon() }
             while !Task.isCancelled {
                 do {
                     // A pass is its own trace: the cancellations and releases it sends carry it.
@@ -72,7 +73,6 @@ public struct ReservationSweeper: Service {
                 try await Task.sleep(for: settings.interval)
             }
         }
-        outage.abandon()
     }
 
     /// One round: batches until none comes back full. Returns how many holds

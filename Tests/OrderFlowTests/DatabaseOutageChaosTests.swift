@@ -52,12 +52,11 @@ struct DatabaseOutageChaosTests {
             logger.logLevel = .critical
             let app = try buildOrderAPI(configuration: system.apiConfiguration(), logger: logger)
             let interval = Duration.seconds(plan.postingSeconds) / plan.orders
-            var accepted: [UUID] = []
-            var refused: [Int] = []
 
-            try await system.withVendorSync {
-                try await system.withWorker(["WORKER_CONCURRENCY": "1"]) { () async throws in
-                    try await app.test(.router) { client in
+            let (accepted, refused) = try await system.withVendorSync {
+                try await system.withWorker(["WORKER_CONCURRENCY": "1"]) { () async throws -> ([UUID], [Int]) in
+                    let (accepted, refused) = try await app.test(.router) { client in
+                        var accepted: [UUID] = [], refused: [Int] = []
                         let start = ContinuousClock.now
                         var stopped = false, started = false
                         do {
@@ -89,16 +88,18 @@ struct DatabaseOutageChaosTests {
                             throw error
                         }
                         #expect(stopped && started, "the database was stopped and started while orders were posted")
+                        return (accepted, refused)
                     }
                     let statuses = try await system.waitForOrders(accepted, timeout: .seconds(plan.seconds + 300))
                     #expect(statuses.count == accepted.count, "\(accepted.count - statuses.count) accepted orders have no row")
                     let confirmed = min(2 * perVendor, accepted.count)
                     let expected = Array(repeating: "CONFIRMED", count: confirmed) + Array(repeating: "REJECTED", count: accepted.count - confirmed)
                     let seen = accepted.map { statuses[$0] ?? "none" }
-                    let firstOutOfOrder = zip(seen, expected).firstIndex { $0 != $1 }
+                    let firstOutOfOrder = seen.indices.first { seen[$0] != expected[$0] }
                     #expect(firstOutOfOrder == nil, "queue order: the first \(confirmed) posted get the stock; order \(firstOutOfOrder ?? -1) differs")
                     let settled = try await system.waitForAllocationsSettled(accepted, timeout: .seconds(300))
                     #expect(settled["PENDING", default: 0] == 0, "vendor movements left PENDING: \(settled)")
+                    return (accepted, refused)
                 }
             }
             #expect(refused.isEmpty, "every order accepted: \(refused.count) answered \(Set(refused))")

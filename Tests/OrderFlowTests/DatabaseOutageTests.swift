@@ -53,14 +53,7 @@ final class MarkDuringOutageHandler: DeliveryHandler {
     /// A proxy in front of the test run's PostgreSQL for `body`, shut down after it.
     static func withProxy(_ body: (FaultProxy) async throws -> Void) async throws {
         let direct = try TestEnvironment.postgresConfiguration()
-        let proxy = try await FaultProxy(targetHost: direct.host, targetPort: direct.port)
-        do {
-            try await body(proxy)
-        } catch {
-            await proxy.shutdown()
-            throw error
-        }
-        await proxy.shutdown()
+        try await FixtureLifetime.using(try await FaultProxy(targetHost: direct.host, targetPort: direct.port), tearDown: { await $0.shutdown() }, body)
     }
 
     /// `/health/ready` of the worker's metrics server, answered from `status`.
