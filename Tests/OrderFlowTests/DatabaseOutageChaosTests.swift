@@ -90,6 +90,11 @@ struct DatabaseOutageChaosTests {
                         #expect(stopped && started, "the database was stopped and started while orders were posted")
                         return (accepted, refused)
                     }
+                    // The server may still be starting: the test's own reads wait for it as the workers do.
+                    let reachable = ContinuousClock.now + .seconds(60)
+                    while (try? TestEnvironment.connectPostgres().close()) == nil, ContinuousClock.now < reachable {
+                        try await Task.sleep(for: .milliseconds(500))
+                    }
                     let statuses = try await system.waitForOrders(accepted, timeout: .seconds(plan.seconds + 300))
                     #expect(statuses.count == accepted.count, "\(accepted.count - statuses.count) accepted orders have no row")
                     let confirmed = min(2 * perVendor, accepted.count)

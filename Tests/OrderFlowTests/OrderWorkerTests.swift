@@ -85,7 +85,9 @@ final class RecordingHandler: DeliveryHandler {
             try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
             for order in orders { try await system.publish(order) }
             let recorder = Mutex<RecordingHandler?>(nil)
-            try await system.withWorker(["DATABASE_URL": TestEnvironment.databaseURL + "?options=-c%20lock_timeout%3D300"], wrap: { handler in
+            // Windows of one, and a short lock wait: an attempt takes little of the five seconds it is measured against.
+            let overrides = ["DATABASE_URL": TestEnvironment.databaseURL + "?options=-c%20lock_timeout%3D100", "WORKER_BATCH_SIZE": "1"]
+            try await system.withWorker(overrides, wrap: { handler in
                 let recording = RecordingHandler(handler)
                 recorder.withLock { $0 = recording }
                 return recording
