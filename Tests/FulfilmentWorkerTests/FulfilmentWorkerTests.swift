@@ -185,7 +185,12 @@ import TextCodecs
                 try await fixture.running(overrides, status: status) { _ in
                     let deadline = ContinuousClock.now + .seconds(20)
                     while status.isReady, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-                    let ready = try FulfilmentChaosTests.get("http://127.0.0.1:\(port)/health/ready")
+                    // The HTTP server may start listening after the worker found the database away.
+                    var ready = try FulfilmentChaosTests.get("http://127.0.0.1:\(port)/health/ready")
+                    while ready.status != 503, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(200))
+                        ready = try FulfilmentChaosTests.get("http://127.0.0.1:\(port)/health/ready")
+                    }
                     #expect(ready.status == 503, "\(ready.body)")
                     #expect(ready.body.contains(#""dependency":"ordersdb""#) && ready.body.contains(#""wms":"closed""#), "\(ready.body)")
                     try await Task.sleep(for: .seconds(2))
@@ -194,7 +199,13 @@ import TextCodecs
                     try await proxy.restore()
                     let states = try await fixture.waitForState(.fulfilling, of: orders)
                     #expect(states.values.allSatisfy { $0 == .fulfilling })
-                    #expect(try FulfilmentChaosTests.get("http://127.0.0.1:\(port)/health/ready").status == 200)
+                    var back = try FulfilmentChaosTests.get("http://127.0.0.1:\(port)/health/ready")
+                    let backDeadline = ContinuousClock.now + .seconds(10)
+                    while back.status != 200, ContinuousClock.now < backDeadline {
+                        try await Task.sleep(for: .milliseconds(200))
+                        back = try FulfilmentChaosTests.get("http://127.0.0.1:\(port)/health/ready")
+                    }
+                    #expect(back.status == 200, "\(back.body)")
                 }
                 #expect(status.isReady)
                 #expect(fixture.requestsPerOrder() == Dictionary(uniqueKeysWithValues: orders.map { (UUIDText.string($0), 1) }))
