@@ -23,7 +23,10 @@ import TextCodecs
 /// its answer and the order flagged for review; a 5xx, a 4xx that is not about
 /// the order (401, 403, 404, 408, 409, 425, 429: `WarehouseClient`), a
 /// timeout or a refused connection is transient (the retry tiers, then the DLQ); a breaker that is open makes
-/// no call and postpones without spending a retry.
+/// no call and postpones without spending a retry. Every order is read from
+/// the database first, so a database that is away holds the whole window
+/// (``DependencyUnavailable``); an order the warehouse already took is sent
+/// again once it is back, which its Idempotency-Key makes harmless.
 public struct FulfilmentHandler: DeliveryHandler {
     public let warehouse: WarehouseClient
     public let database: PostgresPool
@@ -54,18 +57,19 @@ public struct FulfilmentHandler: DeliveryHandler {
                 outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
             }
         }
-        await withTaskGroup(of: (Int, DeliveryOutcome).self) { group in
+        try await withThrowingTaskGroup(of: (Int, DeliveryOutcome).self) { group in
             for (orderId, index) in firstOfOrder {
                 let trace = deliveries[index].trace
-                group.addTask { (index, await ServiceContext.withValue(.tracing(trace)) { await fulfil(orderId, logger: logger) }) }
+                group.addTask { (index, try await ServiceContext.withValue(.tracing(trace)) { try await fulfil(orderId, logger: logger) }) }
             }
-            for await (index, outcome) in group { outcomes[index] = outcome }
+            for try await (index, outcome) in group { outcomes[index] = outcome }
         }
         return HandledWindow(outcomes: outcomes)
     }
 
-    /// One order, from its state to the warehouse's answer.
-    public func fulfil(_ orderId: UUID, logger: Logger) async -> DeliveryOutcome {
+    /// One order, from its state to the warehouse's answer. Throws
+    /// ``DependencyUnavailable`` when the database is away.
+    public func fulfil(_ orderId: UUID, logger: Logger) async throws(DependencyUnavailable) -> DeliveryOutcome {
         var logger = logger
         logger[metadataKey: LogKey.orderId] = .string(UUIDText.string(orderId))
         let request: FulfilmentRequest
@@ -84,7 +88,7 @@ public struct FulfilmentHandler: DeliveryHandler {
             request = FulfilmentRequest(
                 orderId: orderId, lineItems: order.lines.map { .init(sku: skus[$0.productId] ?? $0.productId, quantity: $0.quantity) })
         } catch {
-            return .retry(reason: "database-unavailable", message: "\(error)")
+            return try Self.databaseFailure(error)
         }
 
         guard breaker.admit() != .refused else {
@@ -105,7 +109,7 @@ public struct FulfilmentHandler: DeliveryHandler {
             do {
                 try await database.withConnection { try Fulfilment.refused(orderId, reason: reason, on: $0) }
             } catch {
-                return .retry(reason: "database-unavailable", message: "\(error)")
+                return try Self.databaseFailure(error)
             }
             return .deadLetter(reason: "wms-refused", message: reason)
         } catch {
@@ -124,8 +128,14 @@ public struct FulfilmentHandler: DeliveryHandler {
             }
             return .done
         } catch {
-            // Sent again after the retry delay: the Idempotency-Key makes the warehouse answer without shipping twice.
-            return .retry(reason: "database-unavailable", message: "\(error)")
+            // Sent again (after the retry delay, or once the database is back): the Idempotency-Key makes the warehouse answer without shipping twice.
+            return try Self.databaseFailure(error)
         }
+    }
+
+    /// A database that is away holds the window; any other database error retries the order.
+    private static func databaseFailure(_ error: any Error) throws(DependencyUnavailable) -> DeliveryOutcome {
+        if let error = error as? PostgresError, error.isUnavailable { throw .ordersDatabase(error.reason) }
+        return .retry(reason: "database-error", message: "\(error)")
     }
 }

@@ -16,7 +16,8 @@ public struct FulfilmentWorkerApp {
     public let breaker: CircuitBreaker
     public let handler: FulfilmentHandler
 
-    public init(configuration: FulfilmentWorkerConfiguration, logger: Logger) throws {
+    /// `status` keeps a test's worker's readiness apart; production passes none.
+    public init(configuration: FulfilmentWorkerConfiguration, logger: Logger, status: DependencyStatus = .process) throws {
         ProcessMetrics.bootstrap()
         let postgres = try PostgresConfiguration(url: configuration.databaseURL)
         let amqp = try AMQPConfiguration(url: configuration.amqpURL, connectionName: "fulfilment-worker")
@@ -32,11 +33,12 @@ public struct FulfilmentWorkerApp {
                 stockLevels: configuration.stockLevels))
         let worker = QueueWorker(
             configuration: QueueWorkerConfiguration(
-                amqp: amqp, queues: topology.fulfilment, settings: configuration.consume, workerName: "fulfilment-worker"),
+                amqp: amqp, queues: topology.fulfilment, settings: configuration.consume, workerName: "fulfilment-worker",
+                status: status),
             handler: handler, logger: logger)
         let router = HTTPRouter(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware())
-        FulfilmentHealthController(breaker: breaker).addRoutes(to: router)
+        FulfilmentHealthController(breaker: breaker, status: status).addRoutes(to: router)
         MetricsController().addRoutes(to: router)
         // Services stop in reverse order: the worker finishes before the HTTP client and the pool close.
         application = Application(

@@ -19,15 +19,25 @@ public struct MetricsController<Context: RequestContext>: Sendable {
     }
 }
 
-/// The HTTP server of a daemon that has no other (a queue worker): only
-/// `GET /metrics`, on its ``MetricsEndpoint``. A `Service`: it stops
-/// gracefully with the daemon's group.
+/// The HTTP server of a daemon that has no other (a queue worker):
+/// `GET /metrics` and its health (``WorkerHealthController``, from the
+/// process's ``DependencyStatus``), on its ``MetricsEndpoint``. A `Service`:
+/// it stops gracefully with the daemon's group.
 public enum MetricsServer {
-    public static func make(_ endpoint: MetricsEndpoint, serverName: String, logger: Logger) -> any Service {
+    public static func make(
+        _ endpoint: MetricsEndpoint, serverName: String, status: DependencyStatus = .process, logger: Logger
+    ) -> any Service {
+        Application(
+            router: router(status: status), configuration: .init(address: .hostname(endpoint.host, port: endpoint.port), serverName: serverName),
+            logger: logger)
+    }
+
+    /// Its routes, which tests drive in-process.
+    public static func router(status: DependencyStatus = .process) -> HTTPRouter<BasicRequestContext> {
         let router = HTTPRouter(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         MetricsController().addRoutes(to: router)
-        return Application(
-            router: router, configuration: .init(address: .hostname(endpoint.host, port: endpoint.port), serverName: serverName), logger: logger)
+        WorkerHealthController(status: status).addRoutes(to: router)
+        return router
     }
 }

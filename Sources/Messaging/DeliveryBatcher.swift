@@ -51,6 +51,19 @@ final class DeliveryBatcher: Sendable {
 
     var isStopped: Bool { state.withLock { $0.stopped } }
 
+    /// Throws once the consumer ended: its error, or ``ConsumerEnded`` when it
+    /// ended normally. A loop that holds a window without taking the next
+    /// checks this to learn that its connection is gone.
+    func checkConsumer() throws {
+        let (finished, failure) = state.withLock { ($0.finished, $0.failure) }
+        if let failure { throw failure }
+        if finished { throw ConsumerEnded() }
+    }
+
+    struct ConsumerEnded: Error, CustomStringConvertible {
+        var description: String { "the consumer ended" }
+    }
+
     /// Applies `change` and resumes a waiting `nextBatch`, if any, to look again.
     private func update(_ change: (inout State) -> Void) {
         let waiter = state.withLock { state in

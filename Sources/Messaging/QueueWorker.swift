@@ -41,16 +41,24 @@ public struct HandledWindow: Sendable {
 /// window's transaction with this window's confirms, and still ack nothing
 /// before everything it implies is confirmed.
 public protocol DeliveryHandler: Sendable {
-    /// Processes a window of deliveries (in delivery order). Any error it
-    /// throws makes every message of the window a retry.
+    /// Processes a window of deliveries (in delivery order). Throwing
+    /// ``DependencyUnavailable`` holds the window and hands it over again
+    /// once the backoff passed; any other error it throws makes every message
+    /// of the window a retry.
     func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow
 
-    /// Called after a message went to the DLQ because its retries were spent.
-    func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async
+    /// Called for a message whose retries are spent, before its copy is
+    /// published to the DLQ and the window acked, so what it records (an
+    /// order marked FAILED) is there exactly when the message is in the DLQ;
+    /// it may run again for the same message (a redelivery), so it must be
+    /// idempotent. Throwing ``DependencyUnavailable`` holds the window, as
+    /// from `handleBatch`, and calls it again later; it handles (logs) any
+    /// other error itself.
+    func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async throws
 }
 
 extension DeliveryHandler {
-    public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {}
+    public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async throws {}
 }
 
 public struct QueueWorkerConfiguration: Sendable {
@@ -59,13 +67,20 @@ public struct QueueWorkerConfiguration: Sendable {
     public var settings: ConsumeSettings
     /// Written into `x-failed-by`.
     public var workerName: String
+    /// The bounds of the (``Backoff``) waits between reconnects to the broker.
     public var reconnectDelay: ClosedRange<Duration>
+    /// The bounds of the (``Backoff``) waits before a window held for a
+    /// dependency that was away (``DependencyUnavailable``) is handed over again.
+    public var outageBackoff: ClosedRange<Duration>
+    /// Where the loops report the dependencies they wait for (the process's, which its `/health/ready` reads).
+    public var status: DependencyStatus
     /// How often the queue set's depths and consumers are read (``QueueDepthPoller``).
     public var depthPollInterval: Duration
 
     public init(
-        amqp: AMQPConfiguration, queues: QueueSet, settings: ConsumeSettings, workerName: String,
-        reconnectDelay: ClosedRange<Duration> = .milliseconds(200)...(.seconds(5)), depthPollInterval: Duration = .seconds(15)
+        amqp: AMQPConfiguration, queues: QueueSet, settings: ConsumeSettings, workerName: String, status: DependencyStatus = .process,
+        reconnectDelay: ClosedRange<Duration> = .milliseconds(200)...(.seconds(5)),
+        outageBackoff: ClosedRange<Duration> = .milliseconds(100)...(.seconds(5)), depthPollInterval: Duration = .seconds(15)
     ) {
         self.amqp = amqp
         self.queues = queues
@@ -74,6 +89,8 @@ public struct QueueWorkerConfiguration: Sendable {
         self.settings.loops = max(1, settings.loops)
         self.workerName = workerName
         self.reconnectDelay = reconnectDelay
+        self.outageBackoff = outageBackoff
+        self.status = status
         self.depthPollInterval = depthPollInterval
     }
 }
@@ -84,6 +101,16 @@ public struct QueueWorkerConfiguration: Sendable {
 /// not acked are redelivered by the broker, so nothing is lost. On graceful
 /// shutdown (SIGTERM) the loops stop taking messages, finish the one in
 /// hand, and close: unacked prefetched messages go back to the queue.
+///
+/// A window whose handler finds a dependency of the whole window away
+/// (``DependencyUnavailable``) is held: its deliveries stay unacked and in
+/// hand (a nack or a return would count towards the queue's delivery limit
+/// and could reorder them), the loop takes no further window (the prefetch
+/// bounds what the broker sends meanwhile), and the same window goes to the
+/// handler again after a capped, jittered backoff (``Backoff``) until it
+/// goes through. No retry is counted and nothing reaches the DLQ; the
+/// dependency is on the ``DependencyStatus`` meanwhile, and the outage is
+/// logged when it starts and when it ends.
 /// Beside the loops, a ``QueueDepthPoller`` reports the queue set's depths.
 public struct QueueWorker: Service {
     public let configuration: QueueWorkerConfiguration
@@ -112,16 +139,16 @@ public struct QueueWorker: Service {
     private func runLoop(_ index: Int) async {
         var logger = logger
         logger[metadataKey: LogKey.loop] = "\(index)"
-        var delay = configuration.reconnectDelay.lowerBound
+        var backoff = Backoff(configuration.reconnectDelay)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await session(logger: logger)
-                delay = configuration.reconnectDelay.lowerBound
+                backoff = Backoff(configuration.reconnectDelay)
             } catch {
                 guard !Task.isShuttingDownGracefully else { break }
+                let delay = backoff.next()
                 logger.warning("consume session ended; reconnecting", metadata: [LogKey.error: "\(error)", LogKey.retryIn: "\(delay)"])
                 try? await Task.sleep(for: delay)
-                delay = min(delay * 2, configuration.reconnectDelay.upperBound)
             }
         }
         logger.info("consume loop stopped")
@@ -185,7 +212,7 @@ public struct QueueWorker: Service {
                         break
                     }
                     let handleStart = clock.now
-                    let handled = await handle(batch, logger: logger)
+                    let prepared = try await prepare(batch, batcher: batcher, logger: logger)
                     let handleEnd = clock.now
                     metrics.handled(batch.count, in: handleEnd - handleStart)
                     if windowFinishing { _ = try await finishing.next() }
@@ -197,7 +224,7 @@ public struct QueueWorker: Service {
                             LogKey.handleMilliseconds: "\((handleEnd - handleStart).milliseconds)",
                             LogKey.previousMilliseconds: "\((clock.now - handleEnd).milliseconds)",
                         ])
-                    finishing.addTask { try await finish(batch, handled, channel: channel, publisher: publisher, logger: logger) }
+                    finishing.addTask { try await finish(batch, prepared, channel: channel, publisher: publisher, logger: logger) }
                     windowFinishing = true
                 }
                 try await finishing.waitForAll()
@@ -209,46 +236,95 @@ public struct QueueWorker: Service {
         }
     }
 
-    /// The handler's verdict on a window; a failure of the handler itself makes every message a retry.
-    private func handle(_ batch: [AMQPDelivery], logger: Logger) async -> HandledWindow {
+    /// What finishing a window publishes (the messages it implies and its
+    /// failure copies) and the failure routes to count once they are confirmed.
+    private struct PreparedWindow: Sendable {
+        var messages: [AMQPOutgoingMessage]
+        var routes: [(QueueWorkerMetrics.FailureRoute, reason: String)]
+    }
+
+    /// The handler's verdict on a window and its failure copies, after
+    /// `retriesExhausted` recorded the messages whose retries are spent.
+    /// Both wait out an outage of a dependency the window needs.
+    private func prepare(_ batch: [AMQPDelivery], batcher: DeliveryBatcher, logger: Logger) async throws -> PreparedWindow {
+        let handled = try await waitingOutOutages(batcher: batcher, logger: logger) { try await handle(batch, logger: logger) }
+        var prepared = PreparedWindow(messages: handled.messages, routes: [])
+        for (delivery, outcome) in zip(batch, handled.outcomes) {
+            guard let (copy, route, spent) = failureCopy(of: delivery, outcome, logger: logger) else { continue }
+            if let spent {
+                try await waitingOutOutages(batcher: batcher, logger: spent.logger) {
+                    try await handler.retriesExhausted(spent.delivery, reason: spent.reason, logger: spent.logger)
+                }
+            }
+            prepared.messages.append(copy)
+            prepared.routes.append(route)
+        }
+        return prepared
+    }
+
+    /// The handler's verdict on a window; a failure of the handler itself
+    /// makes every message a retry, except a dependency that is away.
+    private func handle(_ batch: [AMQPDelivery], logger: Logger) async throws(DependencyUnavailable) -> HandledWindow {
         do {
             let handled = try await handler.handleBatch(batch, logger: logger)
             precondition(handled.outcomes.count == batch.count, "a handler must return one outcome per delivery")
             return handled
+        } catch let unavailable as DependencyUnavailable {
+            throw unavailable
         } catch {
             return HandledWindow(outcomes: Array(repeating: .retry(reason: "unexpected-error", message: "\(error)"), count: batch.count))
         }
     }
 
-    /// Publishes what the window implies and its failure copies in one batch,
-    /// waits for every confirm, records the messages whose retries are spent,
-    /// then acks the window with one multiple ack.
-    private func finish(
-        _ batch: [AMQPDelivery], _ handled: HandledWindow, channel: AMQPChannel, publisher: AMQPChannel, logger: Logger
-    ) async throws {
-        var messages = handled.messages
-        var exhausted: [(delivery: AMQPDelivery, reason: String, logger: Logger)] = []
-        var routes: [(QueueWorkerMetrics.FailureRoute, reason: String)] = []
-        for (delivery, outcome) in zip(batch, handled.outcomes) {
-            guard let (copy, route, spent) = failureCopy(of: delivery, outcome, logger: logger) else { continue }
-            messages.append(copy)
-            routes.append(route)
-            if let spent { exhausted.append(spent) }
+    /// Runs `attempt` until it does not throw ``DependencyUnavailable``, with
+    /// a ``Backoff`` between tries, the dependency on the status meanwhile.
+    /// Ends early, throwing, on graceful shutdown or when the consumer ended
+    /// (the broker connection is lost): the window in hand goes back to the
+    /// queue with the connection.
+    private func waitingOutOutages<T>(
+        batcher: DeliveryBatcher, logger: Logger, _ attempt: () async throws -> T
+    ) async throws -> T {
+        var backoff = Backoff(configuration.outageBackoff)
+        var outage = OutageTracker(status: configuration.status)
+        do {
+            while true {
+                do {
+                    let result = try await attempt()
+                    outage.available(logger: logger)
+                    return result
+                } catch let unavailable as DependencyUnavailable {
+                    outage.unavailable(
+                        unavailable.dependency, detail: unavailable.detail, holding: "holding the window until it is back", logger: logger)
+                    let delay = backoff.next()
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+                    if Task.isShuttingDownGracefully { throw CancellationError() }
+                    try batcher.checkConsumer()
+                }
+            }
+        } catch {
+            outage.abandon()
+            throw error
         }
-        if !messages.isEmpty {
+    }
+
+    /// Publishes what the window implies and its failure copies in one batch,
+    /// waits for every confirm, then acks the window with one multiple ack.
+    private func finish(
+        _ batch: [AMQPDelivery], _ prepared: PreparedWindow, channel: AMQPChannel, publisher: AMQPChannel, logger: Logger
+    ) async throws {
+        if !prepared.messages.isEmpty {
             let published = ContinuousClock.now
-            try await publisher.publish(messages)
+            try await publisher.publish(prepared.messages)
             metrics.confirms.confirmed(sentAt: published)
         }
-        for (route, reason) in routes { metrics.routed(route, reason: reason) }
-        for (delivery, reason, logger) in exhausted { await handler.retriesExhausted(delivery, reason: reason, logger: logger) }
+        for (route, reason) in prepared.routes { metrics.routed(route, reason: reason) }
         if let last = batch.last { try await channel.ack(last.deliveryTag, multiple: batch.count > 1) }
         metrics.finished(batch.count)
     }
 
     /// Where a failed delivery goes (retry queue or DLQ) as the copy to publish,
-    /// the route to count once it is confirmed, and, when its retries are spent, what `retriesExhausted` needs once the
-    /// copy is confirmed; nil for a delivery that is done.
+    /// the route to count once it is confirmed, and, when its retries are spent, what `retriesExhausted` needs before the
+    /// copy is published; nil for a delivery that is done.
     private func failureCopy(
         of delivery: AMQPDelivery, _ outcome: DeliveryOutcome, logger: Logger
     ) -> (
@@ -296,12 +372,5 @@ public struct QueueWorker: Service {
                 nil
             )
         }
-    }
-}
-
-extension Duration {
-    /// Milliseconds with one decimal, for logs.
-    public var milliseconds: Double {
-        ((Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15) * 10).rounded() / 10
     }
 }

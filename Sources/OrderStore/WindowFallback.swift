@@ -3,10 +3,11 @@ import Postgres
 import ServiceSupport
 
 /// How both workers apply a window: one transaction for all of it; if that
-/// fails for any reason but an unreachable database, one transaction per item
-/// (each a window of one), so one bad or conflicting item only affects
-/// itself. An unreachable database fails every item with that error, rather
-/// than each trying to connect again.
+/// fails for any reason but a database that is away
+/// (`PostgresError.isUnavailable`), one transaction per item (each a window
+/// of one), so one bad or conflicting item only affects itself. A database
+/// that is away fails every item left with that error, rather than each
+/// trying to connect again.
 public enum WindowFallback {
     /// The result of each item, in order.
     public static func apply<Item: Sendable, Applied: Sendable>(
@@ -24,7 +25,7 @@ public enum WindowFallback {
         }
         do {
             return try await pool.withConnection { try window(items, $0) }.map { .success($0) }
-        } catch let error as PostgresError where error.kind == .connection {
+        } catch let error as PostgresError where error.isUnavailable {
             return items.map { _ in .failure(error) }
         } catch {
             // Logged: a window path that always fails would otherwise hide behind this fallback.
@@ -37,6 +38,9 @@ public enum WindowFallback {
         for item in items {
             do {
                 results.append(.success(try await pool.withConnection { try single(item, $0) }))
+            } catch let error as PostgresError where error.isUnavailable {
+                results += Array(repeating: .failure(error), count: items.count - results.count)
+                break
             } catch {
                 results.append(.failure(error))
             }

@@ -40,6 +40,8 @@ public struct OrderMessageHandler: DeliveryHandler {
     /// A window of orders in one transaction (`OrderApplier`), one by one if
     /// that fails (`WindowFallback`). Returns the window's vendor_sync
     /// messages and events, which the worker confirms before it acks.
+    /// Throws ``DependencyUnavailable`` when the database is away: every
+    /// order needs it, and none may spend a retry or overtake another.
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         let started = ContinuousClock.now
         let settings = settings
@@ -61,6 +63,9 @@ public struct OrderMessageHandler: DeliveryHandler {
                 valid.map(\.order), on: database, logger: logger,
                 window: { try OrderApplier.apply($0, settings: settings, on: $1) },
                 single: { try OrderApplier.apply($0, settings: settings, on: $1) })
+            for case .failure(let error as PostgresError) in results where error.isUnavailable {
+                throw DependencyUnavailable.ordersDatabase(error.reason)
+            }
             for ((index, _), result) in zip(valid, results) {
                 switch result {
                 case .success(let application): applied.append(application)
@@ -128,7 +133,10 @@ public struct OrderMessageHandler: DeliveryHandler {
         }
     }
 
-    public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {
+    /// Records the order as FAILED before its message goes to the DLQ; waits
+    /// (``DependencyUnavailable``) while the database is away, so no FAILED
+    /// mark is ever skipped. Idempotent: an order already recorded keeps its state.
+    public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async throws {
         guard let order = try? OrderPlaced.decode(delivery.body) else { return }
         do {
             // Under the order's trace: the FAILED event the outbox sends carries it.
@@ -137,8 +145,10 @@ public struct OrderMessageHandler: DeliveryHandler {
                     try OrderApplier.markFailed(order, reason: "processing failed after retries: \(reason)", settings: settings, on: connection)
                 }
             }
+        } catch let error as PostgresError where error.isUnavailable {
+            throw DependencyUnavailable.ordersDatabase(error.reason)
         } catch {
-            logger.warning("could not record the order as FAILED", metadata: [LogKey.error: "\(error)"])
+            logger.error("could not record the order as FAILED", metadata: [LogKey.error: "\(error)"])
         }
     }
 

@@ -13,11 +13,15 @@ import Topology
 public struct OrderWorkerApp {
     public let services: [any Service]
     public let database: PostgresPool
+    /// What its loops wait for, which its `/health/ready` answers with.
+    public let status: DependencyStatus
 
-    /// `wrap` lets a test observe the handler; production passes nothing.
+    /// `wrap` lets a test observe the handler, and `status` keep its workers' readiness apart; production passes neither.
     public init(
-        configuration: OrderWorkerConfiguration, logger: Logger, wrap: (@Sendable (OrderMessageHandler) -> any DeliveryHandler)? = nil
+        configuration: OrderWorkerConfiguration, logger: Logger, status: DependencyStatus = .process,
+        wrap: (@Sendable (OrderMessageHandler) -> any DeliveryHandler)? = nil
     ) throws {
+        self.status = status
         ProcessMetrics.bootstrap()
         let postgres = try PostgresConfiguration(url: configuration.databaseURL)
         let amqp = try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker")
@@ -25,7 +29,8 @@ public struct OrderWorkerApp {
         let handler = OrderMessageHandler(database: database, topology: configuration.topology, settings: configuration.applierSettings)
         let worker = QueueWorker(
             configuration: QueueWorkerConfiguration(
-                amqp: amqp, queues: configuration.topology.orders, settings: configuration.consume, workerName: "order-worker"),
+                amqp: amqp, queues: configuration.topology.orders, settings: configuration.consume, workerName: "order-worker",
+                status: status),
             handler: wrap.map { $0(handler) } ?? handler,
             logger: logger)
         let routing = OutboxRouting(
@@ -36,15 +41,16 @@ public struct OrderWorkerApp {
             configuration: QueueWorkerConfiguration(
                 amqp: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker-payments"),
                 queues: configuration.topology.paymentOutcomes, settings: PaymentOutcomeHandler.consumeSettings(configuration.consume),
-                workerName: "order-worker"),
+                workerName: "order-worker", status: status),
             handler: PaymentOutcomeHandler(database: database, routing: routing),
             logger: logger)
-        let sweeper = ReservationSweeper(database: database, settings: configuration.sweeper, routing: routing, logger: logger)
+        let sweeper = ReservationSweeper(database: database, settings: configuration.sweeper, routing: routing, logger: logger, status: status)
         let relayDatabase = PostgresPool(configuration: postgres, size: 1, logger: logger)
         let relay = OutboxRelay(
             configuration: OutboxRelay.Configuration(
                 amqp: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-worker-outbox"),
-                scope: configuration.topology.outboxScope, batchSize: configuration.outboxBatchSize, pollInterval: configuration.outboxPollInterval),
+                scope: configuration.topology.outboxScope, batchSize: configuration.outboxBatchSize, pollInterval: configuration.outboxPollInterval,
+                status: status),
             database: relayDatabase, logger: logger)
         // ServiceGroup stops services in reverse order: the workers, the sweeper and the relay finish before their pools close.
         services = [database, relayDatabase, worker, outcomes, sweeper, relay]

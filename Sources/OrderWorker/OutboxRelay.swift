@@ -28,6 +28,8 @@ import W3CTraceContext
 ///
 /// Counts what it publishes (`outbox_relay_published_total`) and times each
 /// round's confirms (`amqp_publish_confirm_seconds{publisher="outbox"}`).
+/// While the database is away it reports it on the process's
+/// ``DependencyStatus`` and logs the outage once, not every round.
 public struct OutboxRelay: Service {
     public struct Configuration: Sendable {
         public var amqp: AMQPConfiguration
@@ -36,16 +38,18 @@ public struct OutboxRelay: Service {
         /// The wait when the outbox is empty, and a standby relay's wait between tries for the lock.
         public var pollInterval: Duration
         public var retryDelay: ClosedRange<Duration>
+        public var status: DependencyStatus
 
         public init(
             amqp: AMQPConfiguration, scope: Outbox.Scope, batchSize: Int, pollInterval: Duration,
-            retryDelay: ClosedRange<Duration> = .milliseconds(200)...(.seconds(5))
+            retryDelay: ClosedRange<Duration> = .milliseconds(200)...(.seconds(5)), status: DependencyStatus = .process
         ) {
             self.amqp = amqp
             self.scope = scope
             self.batchSize = max(1, batchSize)
             self.pollInterval = pollInterval
             self.retryDelay = retryDelay
+            self.status = status
         }
     }
 
@@ -78,15 +82,23 @@ public struct OutboxRelay: Service {
         /// The backend holding the lock; a new session (the pool replaced a lost connection) must take it again.
         var lockHolder: Int32?
         var delay = configuration.retryDelay.lowerBound
+        var outage = OutageTracker(status: configuration.status)
         while !Task.isCancelled {
             do {
-                switch try await round(channel: &channel, lockHolder: &lockHolder) {
+                let done = try await round(channel: &channel, lockHolder: &lockHolder)
+                outage.available(logger: logger)
+                switch done {
                 case .published: break
                 case .empty, .standingBy: try await Task.sleep(for: configuration.pollInterval)
                 }
                 delay = configuration.retryDelay.lowerBound
             } catch is CancellationError {
                 break
+            } catch let error as PostgresError where error.isUnavailable {
+                outage.unavailable(
+                    DependencyUnavailable.ordersDatabase, detail: error.reason, holding: "the outbox is published once it is back", logger: logger)
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, configuration.retryDelay.upperBound)
             } catch {
                 if error is AMQPError, let open = channel {
                     await open.connection.close()
@@ -97,6 +109,7 @@ public struct OutboxRelay: Service {
                 delay = min(delay * 2, configuration.retryDelay.upperBound)
             }
         }
+        outage.abandon()
         if let channel { await channel.connection.close() }
     }
 

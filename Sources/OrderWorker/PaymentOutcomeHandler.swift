@@ -17,6 +17,9 @@ import TextCodecs
 /// goes through the outbox in that transaction, so the window publishes
 /// nothing itself. A body that is no outcome is dead-lettered; an outcome for
 /// an order nobody knows is acked with a warning (nothing will ever apply it).
+/// A database that is away holds the window (``DependencyUnavailable``): the
+/// outcomes applied before it are applied again as duplicates, which the
+/// payment's state makes no-ops.
 public struct PaymentOutcomeHandler: DeliveryHandler {
     public let database: PostgresPool
     public let routing: OutboxRouting
@@ -53,6 +56,9 @@ public struct PaymentOutcomeHandler: DeliveryHandler {
                     log(applied, of: outcome, logger: logger)
                 }
                 outcomes.append(.done)
+            } catch let error as PostgresError where error.isUnavailable {
+                // Every outcome of the window needs the database: hold them all, in order.
+                throw DependencyUnavailable.ordersDatabase(error.reason)
             } catch let error as PostgresError {
                 outcomes.append(.retry(reason: OrderMessageHandler.reason(for: error), message: error.description))
             } catch {

@@ -1,5 +1,6 @@
 import Instrumentation
 import Logging
+import Messaging
 import Metrics
 import OrderCore
 import OrderStore
@@ -19,6 +20,8 @@ import Topology
 /// (`reservations_held`); it counts the ones it ended
 /// (`reservations_expired_total`) and the rounds that failed, leaving their
 /// reservations held past their deadline (`reservation_release_failures_total`).
+/// While the database is away it reports it on the process's
+/// ``DependencyStatus`` and logs the outage once, not every pass.
 public struct ReservationSweeper: Service {
     public struct Settings: Sendable, Hashable {
         public var interval: Duration
@@ -35,23 +38,32 @@ public struct ReservationSweeper: Service {
     let settings: Settings
     let routing: OutboxRouting
     let logger: Logger
+    let status: DependencyStatus
     private let held = Gauge(label: "reservations_held")
     private let expired = Counter(label: "reservations_expired_total")
     private let releaseFailures = Counter(label: "reservation_release_failures_total")
 
-    public init(database: PostgresPool, settings: Settings, routing: OutboxRouting, logger: Logger) {
+    public init(database: PostgresPool, settings: Settings, routing: OutboxRouting, logger: Logger, status: DependencyStatus = .process) {
         self.database = database
         self.settings = settings
         self.routing = routing
         self.logger = logger
+        self.status = status
     }
 
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
+            var outage = OutageTracker(status: status)
+            defer { outage.abandon() }
             while !Task.isCancelled {
                 do {
                     // A pass is its own trace: the cancellations and releases it sends carry it.
                     try await ServiceContext.withValue(.tracing(.newTrace())) { _ = try await sweep() }
+                    outage.available(logger: logger)
+                } catch let error as PostgresError where error.isUnavailable {
+                    releaseFailures.increment()
+                    outage.unavailable(
+                        DependencyUnavailable.ordersDatabase, detail: error.reason, holding: "reservations are swept once it is back", logger: logger)
                 } catch {
                     releaseFailures.increment()
                     logger.error("reservation sweep failed", metadata: [LogKey.error: "\(error)"])

@@ -4,6 +4,7 @@ import Instrumentation
 import Logging
 import Messaging
 import OrderCore
+import Postgres
 import ServiceSupport
 import StripeAPI
 import TextCodecs
@@ -23,7 +24,11 @@ import TextCodecs
 /// gateway that is away, or a breaker that is open (no call is made), is
 /// postponed without spending a retry; a server error spends one (and, like
 /// an unreachable gateway, counts towards opening the breaker); a body that
-/// is not a command is dead-lettered; a database error retries.
+/// is not a command is dead-lettered; a database error retries. Only an
+/// authorize needs the database (its intent record): when it is away, a
+/// window of authorizes alone is held (``DependencyUnavailable``); in a
+/// window with other commands, which do not need it, the authorizes are
+/// postponed and the others go on.
 public struct PaymentCommandHandler: DeliveryHandler {
     public let gateway: StripeClient
     public let intents: PaymentIntentStore
@@ -46,6 +51,7 @@ public struct PaymentCommandHandler: DeliveryHandler {
         // orders run concurrently.
         var byOrder: [UUID: [(index: Int, command: PaymentCommand)]] = [:]
         var orderOfArrival: [UUID] = []
+        var databaseAway: String?
         for (index, delivery) in deliveries.enumerated() {
             do throws(PoisonMessage) {
                 let command = try PaymentCommand.decode(delivery.body)
@@ -70,10 +76,15 @@ public struct PaymentCommandHandler: DeliveryHandler {
                 for (index, result) in results {
                     switch result {
                     case .success(let outcome): answers.append((index, outcome))
-                    case .failure(let failure): outcomes[index] = failure.deliveryOutcome
+                    case .failure(let failure):
+                        outcomes[index] = failure.deliveryOutcome
+                        if case .databaseUnavailable(let detail) = failure { databaseAway = detail }
                     }
                 }
             }
+        }
+        if let databaseAway, byOrder.values.joined().allSatisfy({ $0.command.kind == .authorize }) {
+            throw DependencyUnavailable.ordersDatabase(databaseAway)
         }
         let now = Date()
         let messages = answers.sorted { $0.index < $1.index }.map { answer in
@@ -242,6 +253,8 @@ public struct PaymentCommandHandler: DeliveryHandler {
     private func database<T>(_ body: () async throws -> T) async throws(Failure) -> T {
         do {
             return try await body()
+        } catch let error as PostgresError where error.isUnavailable {
+            throw .databaseUnavailable(error.reason)
         } catch {
             throw .database("\(error)")
         }
@@ -255,6 +268,8 @@ extension PaymentCommandHandler {
         case breakerOpen
         case gateway(StripeError)
         case database(String)
+        /// The database is away (`PostgresError.isUnavailable`).
+        case databaseUnavailable(String)
         /// The intent is between states (processing): ask again later.
         case notSettled(String)
 
@@ -264,7 +279,8 @@ extension PaymentCommandHandler {
             case .gateway(.unavailable): "gateway-unavailable"
             case .gateway(.serverError): "gateway-server-error"
             case .gateway(.declined), .gateway(.rejected): "gateway-refused"
-            case .database: "database-unavailable"
+            case .database: "database-error"
+            case .databaseUnavailable: "database-unavailable"
             case .notSettled: "intent-not-settled"
             }
         }
@@ -273,16 +289,16 @@ extension PaymentCommandHandler {
             switch self {
             case .breakerOpen: "the gateway's circuit breaker is open"
             case .gateway(let error): "\(error)"
-            case .database(let message): message
+            case .database(let message), .databaseUnavailable(let message): message
             case .notSettled(let message): message
             }
         }
 
-        /// What becomes of the delivery: postponed while the gateway is away or the
+        /// What becomes of the delivery: postponed while the gateway or the database is away or the
         /// intent is between states (no retry spent), retried after a server or database error.
         public var deliveryOutcome: DeliveryOutcome {
             switch self {
-            case .breakerOpen, .gateway(.unavailable), .notSettled: .postpone(reason: reason, message: description)
+            case .breakerOpen, .gateway(.unavailable), .databaseUnavailable, .notSettled: .postpone(reason: reason, message: description)
             case .gateway, .database: .retry(reason: reason, message: description)
             }
         }

@@ -12,7 +12,8 @@ struct HealthCommand: AsyncParsableCommand {
         discussion: """
             orderctl health --url http://127.0.0.1:8080/health/ready     # order-api
             orderctl health --url http://127.0.0.1:8081/health/live      # stock-sync
-            orderctl health --url http://127.0.0.1:8082/health/ready     # fulfilment-worker (503 while its WMS breaker is open)
+            orderctl health --url http://127.0.0.1:8082/health/ready     # fulfilment-worker (503 while its WMS breaker is open or ordersdb is away)
+            orderctl health --url http://127.0.0.1:9101/health/ready     # order-worker (503 while a dependency is away; 9102 vendor-sync-worker, 9103 payment-worker)
             orderctl health --consumers-on orders_queue                  # order-worker (vendor_sync: vendor-sync-worker)
             """
     )

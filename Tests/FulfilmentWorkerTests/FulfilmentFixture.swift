@@ -126,9 +126,12 @@ final class FulfilmentFixture: Sendable {
     }
 
     /// Runs fulfilment-worker in-process while `body` runs, then stops it gracefully.
-    func running(_ overrides: [String: String] = [:], _ body: (FulfilmentWorkerApp) async throws -> Void) async throws {
+    /// It reports what it waits for to `status`, its own unless the test reads it.
+    func running(
+        _ overrides: [String: String] = [:], status: DependencyStatus = DependencyStatus(), _ body: (FulfilmentWorkerApp) async throws -> Void
+    ) async throws {
         let configuration = try FulfilmentWorkerConfiguration(environment: EnvironmentConfiguration(environment(overrides)))
-        let app = try FulfilmentWorkerApp(configuration: configuration, logger: Self.logger)
+        let app = try FulfilmentWorkerApp(configuration: configuration, logger: Self.logger, status: status)
         try await FixtureLifetime.running([app.application], logger: Self.logger) { try await body(app) }
     }
 

@@ -168,6 +168,52 @@ import TextCodecs
     }
 
     /// Without WMS_URL the worker refuses to start, naming the variable.
+    /// The database away (a FaultProxy cut in front of it): the worker holds its window
+    /// instead of spending retries, /health/ready names ordersdb, and once the database is
+    /// back each order is sent once and becomes FULFILLING.
+    @Test func aDatabaseThatIsAwayHoldsTheWindowAndTheReadinessSaysSo() async throws {
+        try await FulfilmentFixture.with { fixture in
+            let direct = try TestEnvironment.postgresConfiguration()
+            try await FixtureLifetime.using(
+                try await FaultProxy(targetHost: direct.host, targetPort: direct.port), tearDown: { await $0.shutdown() }
+            ) { proxy in
+                let orders = try await fixture.confirmedOrders(2)
+                await proxy.cut()
+                let status = DependencyStatus()
+                let port = try await StandInServer.freePort()
+                let overrides = ["DATABASE_URL": proxy.url(replacingHostAndPortOf: TestEnvironment.databaseURL), "FULFILMENT_HTTP_PORT": "\(port)"]
+                try await fixture.running(overrides, status: status) { _ in
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while status.isReady, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                    // The HTTP server may start listening after the worker found the database away.
+                    var ready = try FulfilmentChaosTests.get("http://127.0.0.1:\(port)/health/ready")
+                    while ready.status != 503, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(200))
+                        ready = try FulfilmentChaosTests.get("http://127.0.0.1:\(port)/health/ready")
+                    }
+                    #expect(ready.status == 503, "\(ready.body)")
+                    #expect(ready.body.contains(#""dependency":"ordersdb""#) && ready.body.contains(#""wms":"closed""#), "\(ready.body)")
+                    try await Task.sleep(for: .seconds(2))
+                    #expect(try await fixture.broker.depth(of: fixture.topology.fulfilment.retryQueue(attempt: 1)) == 0, "no retry spent")
+                    #expect(fixture.warehouse.requests.isEmpty)
+                    try await proxy.restore()
+                    let states = try await fixture.waitForState(.fulfilling, of: orders)
+                    #expect(states.values.allSatisfy { $0 == .fulfilling })
+                    var back = try FulfilmentChaosTests.get("http://127.0.0.1:\(port)/health/ready")
+                    let backDeadline = ContinuousClock.now + .seconds(10)
+                    while back.status != 200, ContinuousClock.now < backDeadline {
+                        try await Task.sleep(for: .milliseconds(200))
+                        back = try FulfilmentChaosTests.get("http://127.0.0.1:\(port)/health/ready")
+                    }
+                    #expect(back.status == 200, "\(back.body)")
+                }
+                #expect(status.isReady)
+                #expect(fixture.requestsPerOrder() == Dictionary(uniqueKeysWithValues: orders.map { (UUIDText.string($0), 1) }))
+                #expect(try await fixture.broker.depth(of: fixture.topology.fulfilment.deadLetter) == 0)
+            }
+        }
+    }
+
     @Test func theWorkerRefusesToStartWithoutAWarehouseURL() throws {
         let error = #expect(throws: ConfigurationError.self) {
             try FulfilmentWorkerConfiguration(environment: EnvironmentConfiguration([:]))

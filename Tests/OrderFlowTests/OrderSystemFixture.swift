@@ -162,14 +162,16 @@ final class OrderSystemFixture: Sendable {
     }
 
     /// Runs the real order-worker services until `body` returns, then shuts them down gracefully.
+    /// Its loops report to `status`, their own unless the test reads it.
     func withWorker<T>(
-        _ overrides: [String: String] = [:], wrap: (@Sendable (OrderMessageHandler) -> any Messaging.DeliveryHandler)? = nil,
-        _ body: () async throws -> T
+        _ overrides: [String: String] = [:], status: DependencyStatus = DependencyStatus(),
+        wrap: (@Sendable (OrderMessageHandler) -> any Messaging.DeliveryHandler)? = nil, _ body: () async throws -> T
     ) async throws -> T {
         let configuration = try OrderWorkerConfiguration(environment: EnvironmentConfiguration(environment.merging(overrides) { $1 }))
         var logger = Logger(label: "test-order-worker")
         logger.logLevel = .warning
-        return try await withServices(try OrderWorkerApp(configuration: configuration, logger: logger, wrap: wrap).services, logger: logger, body)
+        return try await withServices(
+            try OrderWorkerApp(configuration: configuration, logger: logger, status: status, wrap: wrap).services, logger: logger, body)
     }
 
     /// Runs services in the background until `body` returns, then stops them gracefully.

@@ -23,8 +23,8 @@ final class RecordingHandler: DeliveryHandler {
         return try await inner.handleBatch(deliveries, logger: logger)
     }
 
-    func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {
-        await inner.retriesExhausted(delivery, reason: reason, logger: logger)
+    func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async throws {
+        try await inner.retriesExhausted(delivery, reason: reason, logger: logger)
     }
 
     func attempts(of id: String) -> [(retryCount: Int, at: ContinuousClock.Instant)] {
@@ -70,16 +70,24 @@ final class RecordingHandler: DeliveryHandler {
         }
     }
 
-    @Test func unreachableDatabaseRetriesThreeTimesFiveSecondsApartThenDeadLetters() async throws {
+    /// A failure of the messages themselves (a lock timeout, 55P03), unlike a database that is
+    /// away (`DatabaseOutageTests`), spends the retry tiers and then reaches the DLQ.
+    @Test func aMessageSpecificFailureRetriesThreeTimesFiveSecondsApartThenDeadLetters() async throws {
         try await OrderSystemFixture.with(retryDelayMilliseconds: 5000) { system in
-            let product = try system.product("db-down", stock: ["vendorA": 5])
+            let product = try system.product("locked-retries", stock: ["vendorA": 5])
             let orders = (0..<3).map { _ in
                 OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())
             }
+            // Another session holds the product's stock row for the whole test: every attempt's lock wait times out.
+            let blocker = try TestEnvironment.connectPostgres()
+            defer { blocker.close() }
+            try blocker.query("BEGIN")
+            try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
             for order in orders { try await system.publish(order) }
             let recorder = Mutex<RecordingHandler?>(nil)
-            // Nothing listens on port 1: every connection attempt fails at once.
-            try await system.withWorker(["DATABASE_URL": "postgres://orders:orders@127.0.0.1:1/ordersdb?connect_timeout=1"], wrap: { handler in
+            // Windows of one, and a short lock wait: an attempt takes little of the five seconds it is measured against.
+            let overrides = ["DATABASE_URL": TestEnvironment.databaseURL + "?options=-c%20lock_timeout%3D100", "WORKER_BATCH_SIZE": "1"]
+            try await system.withWorker(overrides, wrap: { handler in
                 let recording = RecordingHandler(handler)
                 recorder.withLock { $0 = recording }
                 return recording
@@ -99,9 +107,10 @@ final class RecordingHandler: DeliveryHandler {
             #expect(Set(dead.compactMap(\.properties.messageID)) == Set(orders.map(\.orderId.uuidString)))
             for message in dead {
                 #expect(message.properties.headers["x-retry-count"] == .int64(3))
-                #expect(message.properties.headers["x-error-reason"]?.stringValue == "database-unavailable")
+                #expect(message.properties.headers["x-error-reason"]?.stringValue == "lock-timeout")
                 #expect(message.properties.headers["x-death"] == nil, "broker dead-letter headers are stripped")
             }
+            try blocker.query("ROLLBACK")
             #expect(try system.stock(of: product) == ["vendorA": 5])
         }
     }
