@@ -115,6 +115,78 @@ import Testing
         }
     }
 
+    /// Must-show 3 with the real worker: vendor-sync-worker reaches ordersdb
+    /// through a proxy; its mark of the movement is held on the row's lock
+    /// (another session holds it) after the vendor committed, and ordersdb goes
+    /// away right then. The worker gives the window up as waiting for ordersdb
+    /// (`DependencyUnavailable`), and stock-sync, which still reaches ordersdb,
+    /// records the movement APPLIED; the worker's own attempt, once ordersdb is
+    /// back, changes nothing.
+    @Test(.timeLimit(.minutes(3)))
+    func aVendorWriteCommittedWhileOrdersdbWentAwayIsAppliedByTheNextStockSync() async throws {
+        try await OrderSystemFixture.with(retryDelayMilliseconds: 1000) { system in
+            let product = try system.vendorProduct("mark-lost", stock: ["vendorA": 10])
+            let placed = order(product, 4)
+            try await system.publish(placed)
+            let status = try await system.withWorker { try await system.waitForOrders([placed.orderId]) }[placed.orderId]
+            try #require(status == "CONFIRMED")
+            let movementId: UUID = try #require(try OrderSystemFixture.database {
+                try $0.query("SELECT id FROM stock_movements WHERE order_id = $1 AND kind = 'allocate'", [placed.orderId]).first?.decode(0)
+            })
+
+            let proxy = try await FaultProxy(targetPort: URLComponents(string: TestEnvironment.databaseURL)?.port ?? 5432)
+            let blocker = try TestEnvironment.connectPostgres()
+            defer { blocker.close() }
+            do {
+                let blockerPid: Int = try blocker.query("SELECT pg_backend_pid()").singleRow().decode(0)
+                try blocker.query("BEGIN")
+                try blocker.query("SELECT 1 FROM stock_movements WHERE id = $1 FOR UPDATE", [movementId])
+                try await system.withVendorSync(["DATABASE_URL": proxy.url(replacingHostAndPortOf: TestEnvironment.databaseURL)]) {
+                    // The vendor commits, then the worker's mark waits on the row.
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    var blocked = 0
+                    while blocked == 0 || (try system.appliedMovements("vendorA", product).count) == 0 {
+                        try #require(ContinuousClock.now < deadline, "the worker never reached its mark")
+                        try await Task.sleep(for: .milliseconds(100))
+                        blocked = try OrderSystemFixture.database {
+                            try $0.query("SELECT count(*)::int FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", [blockerPid]).singleRow().decode(0)
+                        }
+                    }
+                    await proxy.cut()
+                    // The server would still run the orphaned mark once the lock is free: end it, as a lost
+                    // connection's backend ends when PostgreSQL itself goes away.
+                    try OrderSystemFixture.database {
+                        _ = try $0.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", [blockerPid])
+                    }
+                    try blocker.query("ROLLBACK")
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                #expect(try system.vendorStock("vendorA", product) == 6, "the vendor committed")
+                #expect(try movementStatus(movementId) == "PENDING", "ordersdb's mark failed")
+
+                let report = try await system.stockSyncOnce()
+                #expect(try #require(report.synced.first { $0.vendor == "vendorA" }, "\(report.failed)").reconciled >= 1)
+                #expect(try movementStatus(movementId) == "APPLIED", "no operator needed")
+                #expect(try system.stock(of: product) == ["vendorA": 6])
+
+                // ordersdb back for the worker: the window comes again (held, or as a retry) and changes nothing.
+                try await proxy.restore()
+                try await system.withVendorSync(["DATABASE_URL": proxy.url(replacingHostAndPortOf: TestEnvironment.databaseURL)]) {
+                    _ = try await system.broker.waitForDepth(of: system.topology.vendorSync.retryQueue(attempt: 1)) { $0 == 0 }
+                    try await system.waitUntilTaken(system.topology.vendorSync.main)
+                }
+            } catch {
+                await proxy.shutdown()
+                throw error
+            }
+            await proxy.shutdown()
+            try await system.expectSettled(system.topology.vendorSync)
+            #expect(try system.appliedMovements("vendorA", product) == (count: 1, units: 4), "applied once")
+            #expect(try system.vendorStock("vendorA", product) == 6)
+            #expect(try movementStatus(movementId) == "APPLIED")
+        }
+    }
+
     /// Must-show 3, built through the public API: the vendor's transaction
     /// commits (`VendorStore.apply`, as vendor-sync-worker runs it) and the
     /// ordersdb mark that follows it never happens (ordersdb away at that
