@@ -145,12 +145,14 @@ import Testing
                     // The vendor commits, then the worker's mark waits on the row.
                     let deadline = ContinuousClock.now + .seconds(30)
                     var blocked = 0
-                    while blocked == 0 || (try system.appliedMovements("vendorA", product).count) == 0 {
+                    var applied = 0
+                    while blocked == 0 || applied == 0 {
                         try #require(ContinuousClock.now < deadline, "the worker never reached its mark")
                         try await Task.sleep(for: .milliseconds(100))
                         blocked = try OrderSystemFixture.database {
                             try $0.query("SELECT count(*)::int FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", [blockerPid]).singleRow().decode(0)
                         }
+                        applied = try system.appliedMovements("vendorA", product).count
                     }
                     await proxy.cut()
                     // The server would still run the orphaned mark once the lock is free: end it, as a lost
