@@ -122,8 +122,9 @@ public enum StockSynchronizer {
             let changed = zip(reported, figures).filter { current[$0.0] != $0.1 }.map(\.0)
             try InventoryLevels.update(changed, policy: stockLevels, exchange: eventsExchange, on: local)
             // Last, so the movement rows are locked for the shortest time: a vendor-sync
-            // marking the same ones waits for this commit and then changes nothing.
-            let reconciled = try MovementStore.markApplied(appliedThere, on: local)
+            // marking the same ones waits for this commit and then changes nothing, and
+            // one it is marking already is left to it.
+            let reconciled = try MovementStore.markApplied(appliedThere, skippingLocked: true, on: local)
             return VendorSyncOutcome(
                 vendor: vendor, products: reported.count, unappliedUnits: unapplied.values.reduce(0, +),
                 heldUnits: held.values.reduce(0, +), shortfall: shortfall, reconciled: reconciled)
