@@ -147,6 +147,7 @@ let package = Package(
             dependencies: [
                 "Postgres", "OrderCore", "ServiceSupport", "TextCodecs",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
             ]

@@ -21,12 +21,31 @@ public enum RefusalOutcome: Sendable, Hashable {
 /// ordersdb's side of vendor sync: the ledger rows of vendor-bound movements
 /// (`stock_movements`, kinds allocate and restock) follow what their vendor did.
 public enum MovementStore {
-    /// Marks movements APPLIED with one statement (idempotent).
-    public static func markApplied(_ movementIds: [UUID], on connection: PostgresConnection) throws {
-        guard !movementIds.isEmpty else { return }
-        try connection.query(
-            "UPDATE stock_movements SET status = 'APPLIED', applied_at = now() WHERE id = ANY($1::uuid[]) AND status = 'PENDING'",
-            [PostgresArray(movementIds)])
+    /// Marks movements APPLIED with one statement: the one way ordersdb hears
+    /// that a vendor applied a movement, whether vendor-sync-worker writes it
+    /// back or stock-sync finds it in the vendor's applied ids. Only PENDING
+    /// becomes APPLIED, so two writers marking the same movement (or a
+    /// redelivery) change it once; what it returns counts only the movements
+    /// this call changed, for ``AppliedMovements/count()`` after the commit.
+    ///
+    /// `skippingLocked` leaves out a movement another transaction holds (a
+    /// vendor-sync marking it, a refusal being settled) instead of waiting for
+    /// it: stock-sync, which holds every stock row of the vendor meanwhile,
+    /// finds the ones still PENDING on its next pass.
+    public static func markApplied(
+        _ movementIds: [UUID], skippingLocked: Bool = false, on connection: PostgresConnection
+    ) throws -> AppliedMovements {
+        guard !movementIds.isEmpty else { return AppliedMovements(byVendor: [:]) }
+        let lockFree = skippingLocked ? " FOR UPDATE SKIP LOCKED" : ""
+        let vendors = try connection.query(
+            """
+            UPDATE stock_movements SET status = 'APPLIED', applied_at = now()
+            WHERE status = 'PENDING' AND id IN (SELECT id FROM stock_movements WHERE id = ANY($1::uuid[]) AND status = 'PENDING'\(lockFree))
+            RETURNING vendor_id
+            """,
+            [PostgresArray(movementIds)]
+        ).rows.map { try $0.decode(0, as: String.self) }
+        return AppliedMovements(byVendor: vendors.reduce(into: [:]) { $0[$1, default: 0] += 1 })
     }
 
     /// Settles a movement its vendor refused, in one transaction: the movement

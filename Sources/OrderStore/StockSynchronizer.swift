@@ -15,6 +15,10 @@ public struct VendorSyncOutcome: Sendable, Hashable {
     /// Units the vendor reported too few to cover what is unapplied and held,
     /// per product: those figures were written as 0 (see `StockSynchronizer`).
     public let shortfall: [String: Int]
+    /// The movements the vendor had applied that ordersdb still showed
+    /// PENDING (vendor-sync's write-back never reached ordersdb), marked
+    /// APPLIED by this run; count them once it has committed.
+    public let reconciled: AppliedMovements
 }
 
 /// Pulls a vendor's stock into ordersdb without re-inflating or deflating it
@@ -26,6 +30,10 @@ public struct VendorSyncOutcome: Sendable, Hashable {
 ///                            − units held by ACTIVE reservations there (Σhold − Σrelease)
 ///
 /// The vendor's stock and its applied movement ids come from one snapshot.
+/// A PENDING movement the snapshot shows applied is marked APPLIED in the
+/// same transaction, as vendor-sync's write-back would have
+/// (`MovementStore.markApplied`): when that write-back failed after the
+/// vendor committed (ordersdb away at that moment), no operator is needed.
 /// Every ACTIVE reservation holding stock at the vendor is locked (FOR SHARE)
 /// and then the local stock rows of the vendor's products (FOR UPDATE,
 /// product then vendor order): the lock order every writer takes them in, so from before the ledger is read until
@@ -84,9 +92,10 @@ public enum StockSynchronizer {
 
             var unapplied: [String: Int] = [:]
             var held: [String: Int] = [:]
+            var appliedThere: [UUID] = []
             for entry in ledger {
                 if let id = entry.id {
-                    if !snapshot.applied.contains(id) { unapplied[entry.product, default: 0] += entry.units }
+                    if snapshot.applied.contains(id) { appliedThere.append(id) } else { unapplied[entry.product, default: 0] += entry.units }
                 } else {
                     held[entry.product, default: 0] += entry.units
                 }
@@ -112,9 +121,13 @@ public enum StockSynchronizer {
             }
             let changed = zip(reported, figures).filter { current[$0.0] != $0.1 }.map(\.0)
             try InventoryLevels.update(changed, policy: stockLevels, exchange: eventsExchange, on: local)
+            // Last, so the movement rows are locked for the shortest time: a vendor-sync
+            // marking the same ones waits for this commit and then changes nothing, and
+            // one it is marking already is left to it.
+            let reconciled = try MovementStore.markApplied(appliedThere, skippingLocked: true, on: local)
             return VendorSyncOutcome(
                 vendor: vendor, products: reported.count, unappliedUnits: unapplied.values.reduce(0, +),
-                heldUnits: held.values.reduce(0, +), shortfall: shortfall)
+                heldUnits: held.values.reduce(0, +), shortfall: shortfall, reconciled: reconciled)
         }
     }
 

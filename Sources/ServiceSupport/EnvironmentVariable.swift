@@ -34,6 +34,8 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case vendorSyncBatchSize = "VENDOR_SYNC_BATCH_SIZE"
     case vendorSyncConcurrency = "VENDOR_SYNC_CONCURRENCY"
     case vendorSyncLingerMilliseconds = "VENDOR_SYNC_LINGER_MS"
+    case vendorBreakerFailures = "VENDOR_BREAKER_FAILURES"
+    case vendorBreakerOpenSeconds = "VENDOR_BREAKER_OPEN_SECONDS"
     case maxRetries = "MAX_RETRIES"
     case retryDelayMilliseconds = "RETRY_DELAY_MS"
 

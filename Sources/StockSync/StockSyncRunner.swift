@@ -20,6 +20,8 @@ public struct StockSyncReport: Sendable, Encodable {
         public let heldUnits: Int
         /// Per product, the units the vendor reported too few (its figure was written as 0).
         public let shortfall: [String: Int]
+        /// Movements the vendor had applied that ordersdb still showed PENDING, marked APPLIED by this run.
+        public let reconciled: Int
     }
 
     public let synced: [Success]
@@ -33,7 +35,10 @@ public struct StockSyncReport: Sendable, Encodable {
 /// Each vendor's run is counted (`stock_sync_runs_total{vendor,result}`, ok
 /// or failed); a successful one sets `stock_sync_unapplied_units{vendor}`
 /// (the units held back from the vendor's figure: held here, or moved and
-/// not yet applied there) and `stock_sync_last_success_timestamp_seconds{vendor}`.
+/// not yet applied there) and `stock_sync_last_success_timestamp_seconds{vendor}`,
+/// and counts the movements it reconciled (applied at the vendor, PENDING
+/// here, now APPLIED) in `stock_sync_reconciled_movements_total{vendor}` and,
+/// as vendor-sync-worker's write-back does, `vendor_movements_applied_total{vendor}`.
 public final class StockSyncRunner: Sendable {
     let local: PostgresPool
     let vendors: [(name: String, configuration: PostgresConfiguration)]
@@ -47,16 +52,19 @@ public final class StockSyncRunner: Sendable {
         let failed: Counter
         let unappliedUnits: Gauge
         let lastSuccess: Gauge
+        let reconciled: Counter
 
         init(vendor: String) {
             ok = Counter(label: "stock_sync_runs_total", dimensions: [("vendor", vendor), ("result", "ok")])
             failed = Counter(label: "stock_sync_runs_total", dimensions: [("vendor", vendor), ("result", "failed")])
             unappliedUnits = Gauge(label: "stock_sync_unapplied_units", dimensions: [("vendor", vendor)])
             lastSuccess = Gauge(label: "stock_sync_last_success_timestamp_seconds", dimensions: [("vendor", vendor)])
+            reconciled = Counter(label: "stock_sync_reconciled_movements_total", dimensions: [("vendor", vendor)])
         }
 
         func succeeded(_ success: StockSyncReport.Success) {
             ok.increment()
+            reconciled.increment(by: success.reconciled)
             unappliedUnits.record(success.unappliedUnits + success.heldUnits)
             lastSuccess.record(Date().timeIntervalSince1970)
         }
@@ -105,6 +113,13 @@ public final class StockSyncRunner: Sendable {
                     defer { vendorDatabase.close() }
                     let outcome = try StockSynchronizer.sync(
                         vendor: vendor.name, local: connection, vendorDatabase: vendorDatabase, stockLevels: stockLevels, eventsExchange: eventsExchange)
+                    // Committed: the reconciled movements are APPLIED now.
+                    outcome.reconciled.count()
+                    if outcome.reconciled.total > 0 {
+                        logger.info(
+                            "movements the vendor had applied but ordersdb showed PENDING are now APPLIED",
+                            metadata: [LogKey.vendor: "\(vendor.name)", "reconciled": "\(outcome.reconciled.total)"])
+                    }
                     if !outcome.shortfall.isEmpty {
                         logger.warning(
                             "vendor reports fewer units than are held or unapplied; written as 0",
@@ -112,7 +127,7 @@ public final class StockSyncRunner: Sendable {
                     }
                     let success = StockSyncReport.Success(
                         vendor: vendor.name, products: outcome.products, unappliedUnits: outcome.unappliedUnits,
-                        heldUnits: outcome.heldUnits, shortfall: outcome.shortfall)
+                        heldUnits: outcome.heldUnits, shortfall: outcome.shortfall, reconciled: outcome.reconciled.total)
                     synced.append(success)
                     metrics[vendor.name]?.succeeded(success)
                 } catch {

@@ -32,7 +32,8 @@ public struct VendorSyncApp {
                 routing: OutboxRouting(
                     orderEvents: configuration.topology.orderEvents, vendorSyncQueue: configuration.topology.vendorSync.main,
                     paymentsQueue: configuration.topology.payments.main,
-                    stockLevels: configuration.stockLevels)),
+                    stockLevels: configuration.stockLevels),
+                breakers: VendorBreakers(vendors: vendors.keys, policy: configuration.vendorBreaker, logger: logger)),
             logger: logger)
         // Stopped in reverse order: the worker finishes before the pools close.
         services = [orders] + vendors.keys.sorted().map { vendors[$0]! } + [worker]

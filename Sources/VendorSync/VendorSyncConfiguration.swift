@@ -14,11 +14,14 @@ public struct VendorSyncConfiguration: Sendable {
     public var topology: Topology
     /// When a reallocation's stock change announces an `inventory.*` event (`LOW_STOCK_THRESHOLD`).
     public var stockLevels: StockLevelPolicy
+    /// Each vendor database's circuit breaker (`VENDOR_BREAKER_FAILURES`, `VENDOR_BREAKER_OPEN_SECONDS`).
+    public var vendorBreaker: CircuitBreaker.Policy
     public var metrics: MetricsEndpoint
 
     /// Reads `AMQP_URL`, `DATABASE_URL`, `VENDOR_DATABASE_URLS`, `QUEUE_PREFIX` (""), `RETRY_DELAY_MS`
     /// (5000) and the `VENDOR_SYNC_` consume settings (`EnvironmentConfiguration.consumeSettings`):
     /// `VENDOR_SYNC_PREFETCH`, `VENDOR_SYNC_BATCH_SIZE`, `VENDOR_SYNC_CONCURRENCY`, `VENDOR_SYNC_LINGER_MS`, and `MAX_RETRIES`;
+    /// `VENDOR_BREAKER_FAILURES` (3) and `VENDOR_BREAKER_OPEN_SECONDS` (5), each vendor database's breaker;
     /// `METRICS_HOST` (127.0.0.1) and `METRICS_PORT` (9102), where it serves `GET /metrics`.
     public init(environment: EnvironmentConfiguration = EnvironmentConfiguration()) throws {
         amqpURL = environment.amqpURL
@@ -27,6 +30,9 @@ public struct VendorSyncConfiguration: Sendable {
         consume = try environment.consumeSettings(.vendorSync, maxLoops: 64)
         topology = try environment.topology()
         stockLevels = StockLevelPolicy(threshold: try environment.lowStockThreshold())
+        vendorBreaker = CircuitBreaker.Policy(
+            failureThreshold: try environment.int(.vendorBreakerFailures, default: 3, in: 1...1000),
+            openDuration: .seconds(try environment.int(.vendorBreakerOpenSeconds, default: 5, in: 1...3600)))
         metrics = try environment.metricsEndpoint(defaultPort: 9102)
     }
 
@@ -34,7 +40,8 @@ public struct VendorSyncConfiguration: Sendable {
         [
             LogKey.amqpURL: "\(URLRedaction.redact(amqpURL))", LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))",
             LogKey.vendors: "\(vendorDatabaseURLs.map { "\($0.name)=\(URLRedaction.redact($0.url))" }.joined(separator: ","))",
-            LogKey.queue: "\(topology.vendorSync.main)",
+            LogKey.queue: "\(topology.vendorSync.main)", LogKey.breakerFailures: "\(vendorBreaker.failureThreshold)",
+            LogKey.breakerOpenSeconds: "\(vendorBreaker.openDuration.components.seconds)",
         ].merging(consume.logMetadata) { $1 }.merging(metrics.logMetadata) { $1 }
     }
 }

@@ -3,7 +3,6 @@ import Foundation
 import Instrumentation
 import Logging
 import Messaging
-import Metrics
 import OrderCore
 import OrderStore
 import Postgres
@@ -21,20 +20,27 @@ import W3CTraceContext
 ///
 /// A window is applied with one transaction per vendor (`VendorStore.apply`)
 /// and one ordersdb statement; if a vendor's window fails, its movements are
-/// applied one by one (`WindowFallback`), so one bad message or one
-/// unreachable vendor only affects itself. The movements a vendor took (once
-/// ordersdb has recorded them) are counted by vendor: `vendor_movements_applied_total`.
+/// applied one by one (`WindowFallback`), so one bad message only affects
+/// itself. The movements ordersdb records as APPLIED are counted by vendor:
+/// `vendor_movements_applied_total` (`AppliedMovements`).
+///
+/// Outages are nobody's retry: ordersdb away (every movement needs it, to be
+/// checked before and recorded after) throws ``DependencyUnavailable`` for the
+/// whole window, which is handed again once ordersdb is back (the vendor side
+/// is idempotent, so what a vendor already applied is `alreadyApplied` then);
+/// one vendor's database away postpones that vendor's movements alone, behind
+/// its own circuit breaker (``VendorBreakers``), while the other vendors' go through.
 public struct VendorSyncHandler: DeliveryHandler {
     public let orders: PostgresPool
     public let vendors: [String: PostgresPool]
     public let routing: OutboxRouting
-    private let applied: [String: Counter]
+    public let breakers: VendorBreakers
 
-    public init(orders: PostgresPool, vendors: [String: PostgresPool], routing: OutboxRouting) {
+    public init(orders: PostgresPool, vendors: [String: PostgresPool], routing: OutboxRouting, breakers: VendorBreakers) {
         self.orders = orders
         self.vendors = vendors
         self.routing = routing
-        applied = Dictionary(uniqueKeysWithValues: vendors.keys.map { ($0, Counter(label: "vendor_movements_applied_total", dimensions: [("vendor", $0)])) })
+        self.breakers = breakers
     }
 
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
@@ -59,44 +65,63 @@ public struct VendorSyncHandler: DeliveryHandler {
         // refused and reallocated, a void restock) is never applied, whatever copy
         // of it comes back: its vendor would give up, or get back, units twice.
         let all = byVendor.values.flatMap { $0.map(\.movement.movementId) }
-        do {
-            let settled = try await orders.withConnection { try MovementStore.conflicted(all, on: $0) }
-            if !settled.isEmpty {
-                for (vendorId, items) in byVendor {
-                    for (index, movement) in items where settled.contains(movement.movementId) {
-                        logger.info(
-                            "movement already settled as refused; not applied",
-                            metadata: ([
-                                LogKey.orderId: .string(UUIDText.string(movement.orderId)),
-                                LogKey.movementId: .string(UUIDText.string(movement.movementId)), LogKey.vendor: "\(vendorId)",
-                            ] as Logger.Metadata).merging(traces[index].logMetadata) { $1 })
-                        outcomes[index] = .done
-                    }
-                    byVendor[vendorId] = items.filter { !settled.contains($0.movement.movementId) }
+        switch try await ordersdb({ try MovementStore.conflicted(all, on: $0) }) {
+        case .success(let settled) where !settled.isEmpty:
+            for (vendorId, items) in byVendor {
+                for (index, movement) in items where settled.contains(movement.movementId) {
+                    logger.info(
+                        "movement already settled as refused; not applied",
+                        metadata: ([
+                            LogKey.orderId: .string(UUIDText.string(movement.orderId)),
+                            LogKey.movementId: .string(UUIDText.string(movement.movementId)), LogKey.vendor: "\(vendorId)",
+                        ] as Logger.Metadata).merging(traces[index].logMetadata) { $1 })
+                    outcomes[index] = .done
                 }
+                byVendor[vendorId] = items.filter { !settled.contains($0.movement.movementId) }
             }
-        } catch {
+        case .success:
+            break
+        case .failure(let error):
             for items in byVendor.values {
-                for (index, _) in items { outcomes[index] = .retry(reason: "database-unavailable", message: "\(error)") }
+                for (index, _) in items { outcomes[index] = .retry(reason: "database-error", message: "\(error)") }
             }
             return HandledWindow(outcomes: outcomes)
         }
         var synced: [(index: Int, movement: VendorMovement, result: VendorApplyResult)] = []
         for (vendorId, items) in byVendor.sorted(by: { $0.key < $1.key }) where !items.isEmpty {
+            guard breakers.admit(vendorId) else {
+                for (index, _) in items { outcomes[index] = VendorBreakers.postponed(vendorId) }
+                continue
+            }
             let results = await WindowFallback.apply(
                 items.map(\.movement), on: vendors[vendorId]!, logger: logger, metadata: [LogKey.vendor: "\(vendorId)"],
                 window: { try VendorStore.apply($0, on: $1) }, single: { try VendorStore.apply($0, on: $1) })
-            for ((index, movement), result) in zip(items, results) {
-                switch result {
-                case .success(let result): synced.append((index, movement, result))
-                case .failure(let error):
-                    let unavailable = (error as? PostgresError).map { $0.isTransient || $0.kind == .connection } ?? false
-                    outcomes[index] = .retry(reason: unavailable ? "vendor-database-unavailable" : "vendor-database-error", message: "\(error)")
+            let failures = breakers.record(vendorId, results)
+            for (((index, movement), result), failure) in zip(zip(items, results), failures) {
+                if let failure {
+                    outcomes[index] = failure
+                } else if case .success(let result) = result {
+                    synced.append((index, movement, result))
                 }
             }
         }
-        for (index, outcome) in await record(synced, traces: traces, logger: logger) { outcomes[index] = outcome }
+        for (index, outcome) in try await record(synced, traces: traces, logger: logger) { outcomes[index] = outcome }
         return HandledWindow(outcomes: outcomes)
+    }
+
+    /// ordersdb's answer to `body`, or the error of this unit of work alone.
+    /// ordersdb being away is thrown as the window's ``DependencyUnavailable``,
+    /// never made one message's failure.
+    private func ordersdb<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws(DependencyUnavailable) -> Result<T, any Error> {
+        do {
+            return .success(try await orders.withConnection(body))
+        } catch let error as PostgresError where error.isUnavailable {
+            throw DependencyUnavailable(dependency: "ordersdb", detail: error.reason)
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// A movement whose retries were spent waiting is not left PENDING and
@@ -131,31 +156,33 @@ public struct VendorSyncHandler: DeliveryHandler {
     /// Whether the allocation may still be covered: by the vendor's stock
     /// now (a restock landed since its window read it, from another loop) plus
     /// the PENDING restocks of that product on their way there.
-    private func waitsForRestock(_ allocation: VendorMovement) async -> Bool {
-        guard let vendor = vendors[allocation.vendorId],
-            let coming = try? await orders.withConnection({
-                try MovementStore.pendingRestockUnits(for: allocation, on: $0)
-            }),
+    private func waitsForRestock(_ allocation: VendorMovement) async throws -> Bool {
+        guard let vendor = vendors[allocation.vendorId] else { return false }
+        let pending = try await ordersdb { try MovementStore.pendingRestockUnits(for: allocation, on: $0) }
+        guard case .success(let coming) = pending,
             let stock = try? await vendor.withConnection({ try VendorStore.stock(allocation.productId, on: $0).first?.stock })
         else { return false }
         return (stock ?? 0) + coming >= allocation.quantity
     }
 
     /// ordersdb's side: APPLIED in one statement, refusals one by one (rare). The vendor
-    /// side is done and idempotent, so a failure here only retries this update.
+    /// side is done and idempotent, so a failure here only retries this update; ordersdb
+    /// away throws, and what the vendors applied is recorded when the window comes back
+    /// (or by stock-sync's next pass, which finds them applied there).
     private func record(
         _ synced: [(index: Int, movement: VendorMovement, result: VendorApplyResult)], traces: [TraceContext], logger: Logger
-    ) async -> [(Int, DeliveryOutcome)] {
+    ) async throws -> [(Int, DeliveryOutcome)] {
         var outcomes: [(Int, DeliveryOutcome)] = []
         let applied = synced.filter { $0.result == .applied || $0.result == .alreadyApplied }
         var recordFailed = false
         if !applied.isEmpty {
-            do {
-                try await orders.withConnection { try MovementStore.markApplied(applied.map(\.movement.movementId), on: $0) }
-                for item in applied where item.result == .applied { self.applied[item.movement.vendorId]?.increment() }
-            } catch {
+            let ids = applied.map(\.movement.movementId)
+            switch try await ordersdb({ try MovementStore.markApplied(ids, on: $0) }) {
+            case .success(let marked):
+                marked.count()
+            case .failure(let error):
                 recordFailed = true
-                outcomes += applied.map { ($0.index, .retry(reason: "database-unavailable", message: "\(error)")) }
+                outcomes += applied.map { ($0.index, .retry(reason: "database-error", message: "\(error)")) }
             }
         }
         for (index, movement, result) in synced {
@@ -170,7 +197,9 @@ public struct VendorSyncHandler: DeliveryHandler {
                 // Void (its allocation was refused): done. Otherwise its allocation
                 // is still on its way: retry after it, and after the last retry the
                 // DLQ keeps it for an operator rather than restocking units never taken.
-                let void = await (try? orders.withConnection { try MovementStore.conflicted([movement.movementId], on: $0) })?.isEmpty == false
+                let id = movement.movementId
+                let refused = try await ordersdb { try MovementStore.conflicted([id], on: $0) }
+                let void = (try? refused.get())?.isEmpty == false
                 if void {
                     logger.info("restock skipped: it undoes an allocation the vendor refused", metadata: [LogKey.reason: "\(reason)"])
                 } else {
@@ -178,7 +207,7 @@ public struct VendorSyncHandler: DeliveryHandler {
                 }
                 continue
             }
-            if case .conflicted(let reason) = result, movement.kind == .allocate, await waitsForRestock(movement) {
+            if case .conflicted(let reason) = result, movement.kind == .allocate, try await waitsForRestock(movement) {
                 // The units it takes were given back locally by a restock the vendor
                 // has not received yet: not a refusal until that restock has arrived.
                 outcomes.append((index, .retry(reason: "allocation-waits-for-restock", message: reason)))
@@ -186,10 +215,14 @@ public struct VendorSyncHandler: DeliveryHandler {
             }
             if case .conflicted(let reason) = result {
                 let routing = routing
-                do {
-                    let settled = try await ServiceContext.withValue(.tracing(traces[index])) {
-                        try await orders.withConnection { try MovementStore.settleRefusal(movement, reason: reason, routing: routing, on: $0) }
-                    }
+                let settled = try await ServiceContext.withValue(.tracing(traces[index])) {
+                    try await ordersdb { try MovementStore.settleRefusal(movement, reason: reason, routing: routing, on: $0) }
+                }
+                switch settled {
+                case .failure(let error):
+                    outcomes.append((index, .retry(reason: "database-error", message: "\(error)")))
+                    continue
+                case .success(let settled):
                     switch settled {
                     case .reallocated(let allocations):
                         logger.warning(
@@ -204,9 +237,6 @@ public struct VendorSyncHandler: DeliveryHandler {
                     case .alreadySettled:
                         break
                     }
-                } catch {
-                    outcomes.append((index, .retry(reason: "database-unavailable", message: "\(error)")))
-                    continue
                 }
             }
             logger.info(

@@ -367,7 +367,7 @@ import TextCodecs
             // The vendor applies the rest and ordersdb hears of all of it: 17 − 3 − 2 + 2 = 14, 5 still held.
             let rest = try OrderSystemFixture.vendorDatabase("vendorA") { try VendorStore.apply([a2, a3, r1], on: $0) }
             #expect(rest == [.applied, .applied, .applied])
-            try OrderSystemFixture.database { try MovementStore.markApplied([a1, a2, a3, r1, r2].map(\.movementId), on: $0) }
+            _ = try OrderSystemFixture.database { try MovementStore.markApplied([a1, a2, a3, r1, r2].map(\.movementId), on: $0) }
             _ = try await system.stockSyncOnce()
             #expect(try system.stock(of: product) == ["vendorA": 9])
 
