@@ -175,7 +175,7 @@ import TextCodecs
         try await FulfilmentFixture.with { fixture in
             let direct = try TestEnvironment.postgresConfiguration()
             try await FixtureLifetime.using(
-                try await FaultProxy(targetHost: direct.host, targetPort: direct.port), tearDown: { await $0.shutdown() }
+                try await FaultProxy(targetHost: direct.endpoints[0].host, targetPort: direct.endpoints[0].port), tearDown: { await $0.shutdown() }
             ) { proxy in
                 let orders = try await fixture.confirmedOrders(2)
                 await proxy.cut()

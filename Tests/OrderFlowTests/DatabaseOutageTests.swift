@@ -53,7 +53,7 @@ final class MarkDuringOutageHandler: DeliveryHandler {
     /// A proxy in front of the test run's PostgreSQL for `body`, shut down after it.
     static func withProxy(_ body: (FaultProxy) async throws -> Void) async throws {
         let direct = try TestEnvironment.postgresConfiguration()
-        try await FixtureLifetime.using(try await FaultProxy(targetHost: direct.host, targetPort: direct.port), tearDown: { await $0.shutdown() }, body)
+        try await FixtureLifetime.using(try await FaultProxy(targetHost: direct.endpoints[0].host, targetPort: direct.endpoints[0].port), tearDown: { await $0.shutdown() }, body)
     }
 
     /// `/health/ready` of the worker's metrics server, answered from `status`.
