@@ -10,18 +10,34 @@ import Logging
 /// every pending operation fails with an `AMQPError` whose
 /// `isConnectionDead` is true; `waitUntilClosed()` tells a supervisor when
 /// to reconnect.
+///
+/// A connection lives on one node. Reconnecting (a new `connect`) is what
+/// fails over: it tries the configuration's endpoints, the ones that failed
+/// last.
 public final class AMQPConnection: Sendable {
     let loop: ConnectionLoop
+    /// The node this connection landed on.
+    public let endpoint: AMQPConfiguration.Endpoint
 
     public var configuration: AMQPConfiguration { loop.configuration }
 
-    private init(loop: ConnectionLoop) {
+    private init(loop: ConnectionLoop, endpoint: AMQPConfiguration.Endpoint) {
         self.loop = loop
+        self.endpoint = endpoint
     }
 
+    /// Connects to the first endpoint that takes the connection. Each process
+    /// starts at a node of its own (so instances spread over a cluster);
+    /// nodes that failed, to connect to or under a connection, come last.
+    /// Each node gets `connectTimeout`; when none takes the connection the
+    /// error names every node's cause.
     public static func connect(_ configuration: AMQPConfiguration, logger: Logger = Logger(label: "amqp")) async throws -> AMQPConnection {
-        AMQPConnection(loop: try await ConnectionLoop.connect(configuration: configuration, logger: logger))
+        let (loop, endpoint) = try await ConnectionLoop.connect(configuration: configuration, logger: logger)
+        return AMQPConnection(loop: loop, endpoint: endpoint)
     }
+
+    /// The URL of the node this connection landed on, password masked, for logs.
+    public var redactedURL: String { configuration.redactedURL(of: endpoint) }
 
     public static func connect(url: String, connectionName: String = "order-processing", logger: Logger = Logger(label: "amqp")) async throws -> AMQPConnection {
         try await connect(AMQPConfiguration(url: url, connectionName: connectionName), logger: logger)

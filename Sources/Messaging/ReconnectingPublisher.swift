@@ -9,6 +9,14 @@ import Synchronization
 /// confirms are in flight at once. When the broker is unreachable a publish
 /// fails fast instead of hanging: the caller answers 503 and the client retries.
 ///
+/// When the connection is lost, every publish whose confirm was outstanding
+/// is sent again on the next connection (the next node of a cluster, see
+/// ``AMQPConnection/connect(_:logger:)``) before its caller hears anything:
+/// a caller gets success only for a confirmed message, and a lost node costs
+/// it a reconnect, not a 503. The broker may already hold a message whose
+/// confirm was lost with the connection, so the queue can get it twice; its
+/// receivers are idempotent by message id (an order by its id).
+///
 /// A `Service`: its `run` owns the connecting, the closing of dead channels
 /// and the publish deadlines, so no publish leaves work behind in a task of
 /// its own. Until `run` starts, a publish that needs a connection waits for it
@@ -89,7 +97,7 @@ public final class ReconnectingPublisher: Service, Sendable {
             let connection = try await AMQPConnection.connect(configuration, logger: logger)
             let channel = try await connection.openConfirmChannel()
             state.withLock { $0.channel = channel }
-            logger.info("publisher connected", metadata: [LogKey.amqpURL: "\(configuration.redactedURL)"])
+            logger.info("publisher connected", metadata: [LogKey.amqpURL: "\(connection.redactedURL)"])
             result = .success(channel)
         } catch {
             logger.warning("publisher cannot connect", metadata: [LogKey.error: "\(error)"])
@@ -187,18 +195,24 @@ public final class ReconnectingPublisher: Service, Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let wait = DeadlineWatch.Wait(continuation, timeout: timeout, deadline: deadline)
             guard deadlines.watch(wait) else { return }
-            if let channel = openChannel() {
-                send(body, routingKey: routingKey, properties: properties, on: channel, answering: wait)
-                return
-            }
-            withChannel { result in
-                switch result {
-                case .success(let channel):
-                    guard !wait.isAnswered else { return }
-                    self.send(body, routingKey: routingKey, properties: properties, on: channel, answering: wait)
-                case .failure(let error):
-                    wait.answer(.failure(error))
-                }
+            deliver(body, routingKey: routingKey, properties: properties, answering: wait)
+        }
+    }
+
+    /// Sends on the open channel, or on the next one the run loop connects;
+    /// a failure to connect answers the caller.
+    private func deliver(_ body: [UInt8], routingKey: String, properties: AMQPProperties, answering wait: DeadlineWatch.Wait) {
+        if let channel = openChannel() {
+            send(body, routingKey: routingKey, properties: properties, on: channel, answering: wait)
+            return
+        }
+        withChannel { result in
+            switch result {
+            case .success(let channel):
+                guard !wait.isAnswered else { return }
+                self.send(body, routingKey: routingKey, properties: properties, on: channel, answering: wait)
+            case .failure(let error):
+                wait.answer(.failure(error))
             }
         }
     }
@@ -207,8 +221,17 @@ public final class ReconnectingPublisher: Service, Sendable {
         let sent = ContinuousClock.now
         channel.publish(body, routingKey: routingKey, mandatory: true, properties: properties) { result in
             switch result {
-            case .success: self.confirms.confirmed(sentAt: sent)
-            case .failure(let error): if error.isChannelDead { self.discard(channel) }
+            case .success:
+                self.confirms.confirmed(sentAt: sent)
+            case .failure(let error):
+                if error.isChannelDead { self.discard(channel) }
+                // Unconfirmed, not refused: the broker went away with the message
+                // in flight. Again on the next connection while the caller waits.
+                if error.isConnectionDead, !wait.isAnswered {
+                    self.logger.debug("republishing an unconfirmed message", metadata: [LogKey.error: "\(error)"])
+                    self.deliver(body, routingKey: routingKey, properties: properties, answering: wait)
+                    return
+                }
             }
             wait.answer(result.mapError { $0 })
         }

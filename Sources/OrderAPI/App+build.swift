@@ -6,6 +6,7 @@ import Messaging
 import NIOCore
 import OrderStore
 import Postgres
+import ServiceLifecycle
 import Shopify
 import ServiceSupport
 import StripeAPI
@@ -16,6 +17,13 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     let publisher = ReconnectingPublisher(
         configuration: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "order-api"), logger: logger)
     let database = PostgresPool(configuration: try PostgresConfiguration(url: configuration.databaseURL), size: configuration.databasePoolSize, logger: logger)
+    // The product listings' own pool only when they are given a database of their own (a standby).
+    let reads =
+        try configuration.readDatabaseURL == configuration.databaseURL
+        ? database
+        : PostgresPool(configuration: PostgresConfiguration(url: configuration.readDatabaseURL), size: configuration.databasePoolSize, logger: logger)
+    // Stopped in reverse order after the server: the catalogue, the publisher, then the pools.
+    let services: [any Service] = reads === database ? [database, publisher, prices] : [database, reads, publisher, prices]
 
     let prices = PriceCatalogue(database: database, logger: logger)
 
@@ -37,7 +45,7 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         database: database, authorization: authorization, routing: routing, maxBodyBytes: configuration.maxBodyBytes,
         defaultHoldSeconds: configuration.defaultHoldSeconds
     ).addRoutes(to: router)
-    ProductsController(database: database).addRoutes(to: router)
+    ProductsController(database: reads).addRoutes(to: router)
     let webhookPublisher = TransactionalPublisher(publisher: publisher, timeout: configuration.publishTimeout)
     StripeWebhookController(
         signature: configuration.stripeWebhookSecret.map { StripeSignature(secret: $0) }, database: database, publisher: webhookPublisher,
@@ -61,7 +69,6 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "order-api"),
-        // Stopped in reverse order after the server: the catalogue, the publisher, then the pool.
-        services: [database, publisher, prices],
+        services: services,
         logger: logger)
 }

@@ -10,6 +10,9 @@ public struct OrderAPIConfiguration: Sendable {
     public var port: Int
     public var amqpURL: String
     public var databaseURL: String
+    /// Where the product listings read: they may be a little stale, so a standby may serve them
+    /// (`READ_DATABASE_URL`, e.g. the cluster's hosts with `target_session_attrs=prefer-standby`).
+    public var readDatabaseURL: String
     public var databasePoolSize: Int
     public var maxBodyBytes: Int
     public var publishTimeout: Duration
@@ -32,7 +35,8 @@ public struct OrderAPIConfiguration: Sendable {
     /// The token the warehouse's shipment callbacks carry; nil refuses them (`WMS_CALLBACK_TOKEN` unset).
     public var wmsCallbackToken: String?
 
-    /// Reads `HTTP_HOST` (127.0.0.1), `HTTP_PORT` (8080), `AMQP_URL`, `DATABASE_URL`, `DB_POOL_SIZE` (4),
+    /// Reads `HTTP_HOST` (127.0.0.1), `HTTP_PORT` (8080), `AMQP_URL`, `DATABASE_URL`,
+    /// `READ_DATABASE_URL` (`DATABASE_URL`), `DB_POOL_SIZE` (4),
     /// `MAX_BODY_BYTES` (65536), `PUBLISH_TIMEOUT_MS` (1500), `QUEUE_PREFIX` (""), `ORDER_ID_SECRET`
     /// (required: at least 16 bytes), `API_TOKEN` (unset: commands disabled; at least 16 bytes when set),
     /// `PAYMENTS_REQUIRED` (false), `STRIPE_WEBHOOK_SECRET` (unset: webhooks refused),
@@ -69,6 +73,7 @@ public struct OrderAPIConfiguration: Sendable {
         port = try environment.int(.httpPort, default: 8080, in: 0...65535)
         amqpURL = environment.amqpURL
         databaseURL = environment.databaseURL
+        readDatabaseURL = environment.optionalString(.readDatabaseURL) ?? databaseURL
         databasePoolSize = try environment.int(.databasePoolSize, default: 4, in: 1...100)
         maxBodyBytes = try environment.int(.maxBodyBytes, default: 64 * 1024, in: 1...(16 << 20))
         publishTimeout = .milliseconds(try environment.int(.publishTimeoutMilliseconds, default: 1500, in: 1...60_000))
@@ -78,7 +83,8 @@ public struct OrderAPIConfiguration: Sendable {
     public var logMetadata: Logger.Metadata {
         [
             "address": "\(host):\(port)", LogKey.amqpURL: "\(URLRedaction.redact(amqpURL))",
-            LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))", "db_pool_size": "\(databasePoolSize)",
+            LogKey.databaseURL: "\(URLRedaction.redact(databaseURL))", "read_database_url": "\(URLRedaction.redact(readDatabaseURL))",
+            "db_pool_size": "\(databasePoolSize)",
             "max_body_bytes": "\(maxBodyBytes)", "publish_timeout": "\(publishTimeout)", "queue": "\(topology.orders.main)",
             "commands": "\(apiToken == nil ? "disabled (API_TOKEN unset)" : "enabled")",
             "payments_required": "\(paymentsRequired)",

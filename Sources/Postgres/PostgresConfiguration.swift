@@ -2,15 +2,31 @@ import Foundation
 import TextCodecs
 
 /// Where and how to connect, parsed from a URL such as
-/// `postgres://user:pass@host:5432/db?sslmode=disable&application_name=x&connect_timeout=5`.
+/// `postgres://user:pass@host:5432/db?sslmode=disable&application_name=x&connect_timeout=5`,
+/// or a multi-host one, `postgres://user:pass@h1:5441,h2:5442,h3:5443/db?target_session_attrs=read-write`:
+/// libpq tries the hosts in turn (each within `connect_timeout`) and keeps the
+/// first whose session has the attributes asked for, so after a failover a
+/// new connection lands on the new primary.
 ///
 /// User, password and database are percent-decoded. The port defaults to
-/// 5432, `connect_timeout` to 10 seconds. Any other query item is passed to
-/// libpq as a connection keyword (`sslmode`, `target_session_attrs`, …);
-/// libpq rejects unknown ones when connecting.
+/// 5432 (per host), `connect_timeout` to 10 seconds. `target_session_attrs`
+/// must be one of libpq's (`any`, `read-write`, `read-only`, `primary`,
+/// `standby`, `prefer-standby`). Any other query item is passed to libpq as a
+/// connection keyword (`sslmode`, …); libpq rejects unknown ones when connecting.
 public struct PostgresConfiguration: Sendable, Hashable {
-    public var host: String
-    public var port: Int
+    /// A server to connect to.
+    public struct Endpoint: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int = PostgresConfiguration.defaultPort) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// The servers, in the order libpq tries them; never empty.
+    public var endpoints: [Endpoint]
     public var user: String
     public var password: String?
     public var database: String
@@ -22,10 +38,11 @@ public struct PostgresConfiguration: Sendable, Hashable {
 
     public static let defaultPort = 5432
     public static let defaultConnectTimeout = 10
+    /// The `target_session_attrs` values libpq (15 and later) accepts.
+    public static let targetSessionAttributes: Set<String> = ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"]
 
     public init(
-        host: String,
-        port: Int = PostgresConfiguration.defaultPort,
+        endpoints: [Endpoint],
         user: String,
         password: String?,
         database: String,
@@ -33,8 +50,8 @@ public struct PostgresConfiguration: Sendable, Hashable {
         connectTimeout: Int = PostgresConfiguration.defaultConnectTimeout,
         options: [String: String] = [:]
     ) {
-        self.host = host
-        self.port = port
+        precondition(!endpoints.isEmpty, "a PostgreSQL configuration needs at least one endpoint")
+        self.endpoints = endpoints
         self.user = user
         self.password = password
         self.database = database
@@ -51,10 +68,24 @@ public struct PostgresConfiguration: Sendable, Hashable {
     /// last `@` ends the user info), but a `%` not followed by two hex digits
     /// becomes `%25`, which would silently change a password; that one is
     /// refused.
+    ///
+    /// `URLComponents` cannot parse a host list: its hosts are parsed here one
+    /// by one (with the same errors), and the rest of the URL as a one-host URL.
     public init(url: String) throws(PostgresError) {
-        let text = String(url.trimmingWhitespace)
+        var text = String(url.trimmingWhitespace)
         guard text.contains("://") else {
             throw .configuration("invalid PostgreSQL URL: expected postgres://user:password@host:port/database")
+        }
+        var hostList: [Endpoint]?
+        if let hosts = Self.hostListRange(in: text), text[hosts].contains(",") {
+            let items = text[hosts].split(separator: ",", omittingEmptySubsequences: false)
+            var endpoints: [Endpoint] = []
+            for item in items {
+                guard !item.isEmpty else { throw .configuration("invalid PostgreSQL URL: empty host in the host list") }
+                endpoints.append(try Self.endpoint(String(item)))
+            }
+            hostList = endpoints
+            text.replaceSubrange(hosts, with: items[0])
         }
         guard let components = URLComponents(string: text) else {
             throw .configuration(
@@ -88,6 +119,7 @@ public struct PostgresConfiguration: Sendable, Hashable {
         guard (1...65535).contains(port) else {
             throw .configuration("invalid PostgreSQL URL: the port must be a number from 1 to 65535")
         }
+        let endpoints = hostList ?? [Endpoint(host: host, port: port)]
         guard let database = try decoded(String(components.percentEncodedPath.dropFirst()), "database name"), !database.isEmpty else {
             throw .configuration("invalid PostgreSQL URL: missing database name (postgres://user:password@host/database)")
         }
@@ -106,6 +138,13 @@ public struct PostgresConfiguration: Sendable, Hashable {
                     throw .configuration("invalid PostgreSQL URL: connect_timeout must be a whole number of seconds")
                 }
                 connectTimeout = seconds
+            case "target_session_attrs":
+                guard Self.targetSessionAttributes.contains(value) else {
+                    throw .configuration(
+                        "invalid PostgreSQL URL: target_session_attrs must be one of "
+                            + Self.targetSessionAttributes.sorted().joined(separator: ", "))
+                }
+                options[key] = value
             case "host", "hostaddr", "port", "user", "password", "dbname", "passfile", "service":
                 throw .configuration("invalid PostgreSQL URL: query parameter \(key) is not supported; put it in the URL itself")
             case "":
@@ -116,7 +155,7 @@ public struct PostgresConfiguration: Sendable, Hashable {
         }
 
         self.init(
-            host: host, port: port, user: user, password: password, database: database,
+            endpoints: endpoints, user: user, password: password, database: database,
             applicationName: applicationName, connectTimeout: connectTimeout, options: options)
     }
 
@@ -126,7 +165,8 @@ public struct PostgresConfiguration: Sendable, Hashable {
         // The password never enters the text: a redaction after the fact would
         // depend on the encoding keeping its `:` and `@` apart.
         if password != nil { url += ":" + URLRedaction.mask }
-        url += "@" + (host.contains(":") ? "[\(host)]" : host) + ":\(port)/" + Self.percentEncoded(database)
+        url += "@" + endpoints.map { ($0.host.contains(":") ? "[\($0.host)]" : $0.host) + ":\($0.port)" }.joined(separator: ",")
+        url += "/" + Self.percentEncoded(database)
         var items: [(String, String)] = []
         if let applicationName { items.append(("application_name", applicationName)) }
         items.append(("connect_timeout", String(connectTimeout)))
@@ -142,8 +182,9 @@ public struct PostgresConfiguration: Sendable, Hashable {
     /// user-supplied `options` keyword is appended (later `-c` settings win).
     var libpqParameters: [(String, String)] {
         var parameters: [(String, String)] = [
-            ("host", host),
-            ("port", String(port)),
+            // libpq's lists: the nth port belongs to the nth host.
+            ("host", endpoints.map(\.host).joined(separator: ",")),
+            ("port", endpoints.map { String($0.port) }.joined(separator: ",")),
             ("user", user),
             ("dbname", database),
             ("connect_timeout", String(connectTimeout)),
@@ -161,6 +202,31 @@ public struct PostgresConfiguration: Sendable, Hashable {
         }
         parameters.append(("options", serverOptions))
         return parameters
+    }
+
+    /// Where the host list of a URL is: after the user info (up to the last
+    /// `@`, libpq's rule) and before the path, query or fragment; nil for a URL without hosts.
+    private static func hostListRange(in text: String) -> Range<String.Index>? {
+        guard let schemeEnd = text.firstRange(of: "://")?.upperBound else { return nil }
+        let authorityEnd = text[schemeEnd...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? text.endIndex
+        let start = text[schemeEnd..<authorityEnd].lastIndex(of: "@").map { text.index(after: $0) } ?? schemeEnd
+        return start..<authorityEnd
+    }
+
+    /// One `host[:port]` of a host list, checked as the host of a one-host URL would be.
+    private static func endpoint(_ item: String) throws(PostgresError) -> Endpoint {
+        guard let components = URLComponents(string: "postgres://u@\(item)/d"), var host = components.percentEncodedHost, !host.isEmpty else {
+            throw .configuration(
+                item.contains("[") && !item.contains("]")
+                    ? "invalid PostgreSQL URL: unterminated IPv6 address in the host list"
+                    : "invalid PostgreSQL URL: a host or port in the host list is malformed (a port must be a number from 1 to 65535)")
+        }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let port = components.port ?? defaultPort
+        guard (1...65535).contains(port) else {
+            throw .configuration("invalid PostgreSQL URL: the port must be a number from 1 to 65535")
+        }
+        return Endpoint(host: host, port: port)
     }
 
     /// RFC 3986's unreserved characters: everything else is percent-encoded.

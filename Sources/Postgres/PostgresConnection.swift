@@ -1,5 +1,9 @@
 import CLibPQ
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One libpq connection (`PGconn`), owned by this object and freed exactly
 /// once, by ``close()`` or `deinit`.
 ///
@@ -40,6 +44,24 @@ public final class PostgresConnection {
         guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
         let status = transactionStatus
         return status == .idle || status == .inTransaction
+    }
+
+    /// Whether the server is known to have ended this idle connection: its
+    /// socket has something to read (a reset, an end of file, the server's
+    /// last words such as `57P01`) and reading it leaves the connection
+    /// broken. Does not wait; a server that vanished without a word (no reset
+    /// reached us) is still only noticed by the next command.
+    public func serverHasClosed() -> Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return true }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { return true }
+        // Twice: the server's error message may arrive in one read and the end of file in the next.
+        for _ in 0..<2 {
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { return false }
+            guard PQconsumeInput(handle) == 1, PQstatus(handle) == CONNECTION_OK else { return true }
+        }
+        return false
     }
 
     /// Where the connection stands relative to a transaction block.

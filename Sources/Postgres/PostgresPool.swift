@@ -16,9 +16,13 @@ import Synchronization
 /// job (lost, or in an unknown state) is closed and replaced by a new one on
 /// a later checkout; one returned inside a transaction (the body began one
 /// and did not finish it) is rolled back first, so no transaction leaks to
-/// the next user. A connection killed while idle is only noticed by the next
-/// query, which fails with a `.connection` error (`isTransient`): retry the
-/// unit of work.
+/// the next user. A connection whose server ended it while it sat idle (the
+/// server restarted or was killed, a primary went away) is replaced on
+/// checkout, so the next job connects afresh: with a multi-host
+/// configuration, to whichever host now has the session attributes asked
+/// for (`target_session_attrs=read-write`: the new primary). A connection
+/// whose server vanished without a word is only noticed by the next query,
+/// which fails with a `.connection` error (`isTransient`): retry the unit of work.
 ///
 /// A failure to open a connection is logged once, with its cause, and again
 /// only when the cause changes or connecting works again, so a wrong password
@@ -143,7 +147,7 @@ public final class PostgresPool: Service, Sendable {
             state.isShutdown ? nil : state.idle.popLast()
         }
         if let reusable {
-            if reusable.connection.isHealthy && reusable.connection.transactionStatus == .idle {
+            if reusable.connection.isHealthy && reusable.connection.transactionStatus == .idle && !reusable.connection.serverHasClosed() {
                 return reusable
             }
             reusable.connection.close()

@@ -71,9 +71,11 @@ public struct EnvironmentConfiguration: Sendable {
         return result
     }
 
-    /// `AMQP_URL`: the broker.
+    /// The broker: `AMQP_URLS` (comma-separated URLs of a cluster's nodes,
+    /// tried in turn) when it is set, otherwise `AMQP_URL`. Every process and
+    /// orderctl read it here, and `AMQPConfiguration(url:)` parses either form.
     public var amqpURL: String {
-        string(.amqpURL, default: Defaults.amqpURL)
+        optionalString(.amqpURLs) ?? string(.amqpURL, default: Defaults.amqpURL)
     }
 
     /// `DATABASE_URL`: ordersdb.

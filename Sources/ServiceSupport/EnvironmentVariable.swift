@@ -20,6 +20,7 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
     case httpHost = "HTTP_HOST"
     case httpPort = "HTTP_PORT"
     case databasePoolSize = "DB_POOL_SIZE"
+    case readDatabaseURL = "READ_DATABASE_URL"
     case maxBodyBytes = "MAX_BODY_BYTES"
     case publishTimeoutMilliseconds = "PUBLISH_TIMEOUT_MS"
     case orderIdSecret = "ORDER_ID_SECRET"

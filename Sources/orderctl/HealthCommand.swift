@@ -24,7 +24,7 @@ struct HealthCommand: AsyncParsableCommand {
     var queue: String?
 
     // No declared default: --help would print the environment's value, password included.
-    @Option(name: .customLong("amqp-url"), help: "Broker URL for --consumers-on (default: $AMQP_URL or \(Defaults.amqpURL)).")
+    @Option(name: .customLong("amqp-url"), help: "Broker URL (or a cluster's, comma-separated) for --consumers-on (default: $AMQP_URLS, $AMQP_URL or \(Defaults.amqpURL)).")
     var amqpURL: String?
 
     @Option(help: "Seconds the HTTP check may take.")

@@ -10,7 +10,7 @@ struct OrderCtl: ProjectCommand {
         abstract: "Operate the order-processing system: broker topology, databases, dead-letter queues, orders and their events.",
         discussion: """
             Connection settings come from the same environment variables as the daemons
-            (AMQP_URL, DATABASE_URL, VENDOR_DATABASE_URLS, MIGRATIONS_DIR); flags override them.
+            (AMQP_URLS or AMQP_URL, DATABASE_URL, VENDOR_DATABASE_URLS, MIGRATIONS_DIR); flags override them.
             Each command takes only the connection options it uses.
 
             With --output json, results and errors are JSON on standard output (an error is

@@ -6,8 +6,7 @@ struct ConfigurationTests {
     @Test func parsesEveryPart() throws {
         let configuration = try PostgresConfiguration(
             url: "postgres://orders:s3cret@db.example.com:6543/ordersdb?sslmode=disable&application_name=order-api&connect_timeout=5")
-        #expect(configuration.host == "db.example.com")
-        #expect(configuration.port == 6543)
+        #expect(configuration.endpoints == [.init(host: "db.example.com", port: 6543)])
         #expect(configuration.user == "orders")
         #expect(configuration.password == "s3cret")
         #expect(configuration.database == "ordersdb")
@@ -29,12 +28,12 @@ struct ConfigurationTests {
         let configuration = try PostgresConfiguration(url: "postgres://u:a@b@host/db")
         #expect(configuration.user == "u")
         #expect(configuration.password == "a@b")
-        #expect(configuration.host == "host")
+        #expect(configuration.endpoints.map(\.host) == ["host"])
     }
 
     @Test func defaults() throws {
         let configuration = try PostgresConfiguration(url: "postgres://orders@localhost/ordersdb")
-        #expect(configuration.port == 5432)
+        #expect(configuration.endpoints.map(\.port) == [5432])
         #expect(configuration.password == nil)
         #expect(configuration.applicationName == nil)
         #expect(configuration.connectTimeout == PostgresConfiguration.defaultConnectTimeout)
@@ -43,8 +42,7 @@ struct ConfigurationTests {
 
     @Test func bracketedIPv6Host() throws {
         let configuration = try PostgresConfiguration(url: "postgres://u:p@[::1]:5433/db")
-        #expect(configuration.host == "::1")
-        #expect(configuration.port == 5433)
+        #expect(configuration.endpoints == [.init(host: "::1", port: 5433)])
         #expect(configuration.redactedURL.hasPrefix("postgres://u:***@[::1]:5433/db"))
     }
 

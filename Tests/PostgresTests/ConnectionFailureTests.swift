@@ -13,7 +13,7 @@ import Testing
         var unknownDatabase = try TestEnvironment.postgresConfiguration()
         unknownDatabase.database = TestEnvironment.uniqueIdentifier("no_such_db")
         var nothingListening = try TestEnvironment.postgresConfiguration()
-        nothingListening.port = 1
+        nothingListening.endpoints[0].port = 1
         let cases: [(PostgresConfiguration, String)] = [
             (wrongPassword, "password authentication failed for user \"\(wrongPassword.user)\""),
             (unknownDatabase, "database \"\(unknownDatabase.database)\" does not exist"),
@@ -121,10 +121,9 @@ struct RecordingLogHandler: LogHandler {
 @Suite(.timeLimit(.minutes(1))) struct FaultProxyTests {
     @Test func aCutLooksLikeAStoppedServerAndARestoreLikeOneStartedAgain() async throws {
         let direct = try TestEnvironment.postgresConfiguration()
-        let proxy = try await FaultProxy(targetHost: direct.host, targetPort: direct.port)
+        let proxy = try await FaultProxy(targetHost: direct.endpoints[0].host, targetPort: direct.endpoints[0].port)
         var configuration = direct
-        configuration.host = "127.0.0.1"
-        configuration.port = proxy.port
+        configuration.endpoints = [.init(host: "127.0.0.1", port: proxy.port)]
         configuration.connectTimeout = 2
         let connection = try PostgresConnection(configuration: configuration)
         #expect(try connection.query("SELECT 41 + 1").first?.decode(0, as: Int.self) == 42)

@@ -156,7 +156,7 @@ struct ConnectionTests {
 
     @Test func unreachableServerIsATransientConnectionError() throws {
         var configuration = try TestEnvironment.postgresConfiguration()
-        configuration.port = 1  // nothing listens there
+        configuration.endpoints[0].port = 1  // nothing listens there
         configuration.connectTimeout = 2
         let error = #expect(throws: PostgresError.self) { try PostgresConnection(configuration: configuration) }
         #expect(error?.kind == .connection)

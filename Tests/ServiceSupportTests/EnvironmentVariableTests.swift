@@ -68,3 +68,13 @@ import Testing
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 }
+
+@Suite struct BrokerURLEnvironmentTests {
+    @Test func amqpURLSTakesPrecedenceOverAMQPURL() {
+        let list = "amqp://u:p@n1:5681/%2F,amqp://u:p@n2:5682/%2F"
+        #expect(EnvironmentConfiguration(["AMQP_URLS": list, "AMQP_URL": "amqp://u:p@single/%2F"]).amqpURL == list)
+        #expect(EnvironmentConfiguration(["AMQP_URL": "amqp://u:p@single/%2F"]).amqpURL == "amqp://u:p@single/%2F")
+        #expect(EnvironmentConfiguration(["AMQP_URLS": "", "AMQP_URL": "amqp://u:p@single/%2F"]).amqpURL == "amqp://u:p@single/%2F")
+        #expect(EnvironmentConfiguration([:]).amqpURL == Defaults.amqpURL)
+    }
+}

@@ -24,3 +24,19 @@ import TextCodecs
         #expect(URLRedaction.redact(url) == url)
     }
 }
+
+@Suite struct URLListRedactionTests {
+    @Test(arguments: [
+        // AMQP_URLS: each URL of the list.
+        ("amqp://u:s1@n1:5681/%2F,amqp://u:s2@n2:5682/%2F", "amqp://u:***@n1:5681/%2F,amqp://u:***@n2:5682/%2F"),
+        ("amqp://u:s1@n1, amqp://u:s2@n2", "amqp://u:***@n1, amqp://u:***@n2"),
+        // A PostgreSQL host list is one URL.
+        ("postgres://o:s1@h1:5441,h2:5442/db?target_session_attrs=read-write", "postgres://o:***@h1:5441,h2:5442/db?target_session_attrs=read-write"),
+        // A password holding ",amqp://": more is hidden than the password, never less.
+        ("amqp://u:a,amqp://b@n1", "amqp://u:***@n1"),
+        ("amqp://u:s1@n1,amqp://u:a,amqp://b@n2", "amqp://u:***@n2"),
+    ])
+    func hidesEveryPassword(url: String, redacted: String) {
+        #expect(URLRedaction.redact(url) == redacted)
+    }
+}

@@ -65,6 +65,8 @@ final class ConnectionLoop: @unchecked Sendable {
     private var channels: [UInt16: ChannelState] = [:]
     private var nextChannel: UInt16 = 1
     private var lastReceive = ContinuousClock.now
+    /// The node this connection landed on.
+    private var endpoint: AMQPConfiguration.Endpoint?
 
     private init(configuration: AMQPConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -83,16 +85,17 @@ final class ConnectionLoop: @unchecked Sendable {
         close(wakeWrite)
     }
 
-    /// Starts the thread, connects and logs in on it.
-    static func connect(configuration: AMQPConfiguration, logger: Logger) async throws -> ConnectionLoop {
+    /// Starts the thread, connects and logs in on it: to the first of the
+    /// configuration's endpoints that takes the connection, in ``EndpointOrder``.
+    static func connect(configuration: AMQPConfiguration, logger: Logger) async throws -> (ConnectionLoop, AMQPConfiguration.Endpoint) {
         let loop = ConnectionLoop(configuration: configuration, logger: logger)
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        let endpoint = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<AMQPConfiguration.Endpoint, any Error>) in
             let thread = Thread { loop.run(connected: continuation) }
             thread.name = "amqp-\(configuration.connectionName)"
             thread.stackSize = 1 << 20
             thread.start()
         }
-        return loop
+        return (loop, endpoint)
     }
 
     // MARK: Commands (any thread)
@@ -152,14 +155,12 @@ final class ConnectionLoop: @unchecked Sendable {
 
     // MARK: The thread
 
-    private func run(connected: CheckedContinuation<Void, any Error>) {
-        do {
-            try openConnection()
-            connected.resume()
+    private func run(connected: CheckedContinuation<AMQPConfiguration.Endpoint, any Error>) {
+        do throws(AMQPError) {
+            connected.resume(returning: try openConnection())
         } catch {
-            let failure = error as? AMQPError ?? AMQPError(kind: .library, message: "\(error)")
-            markClosed(failure)
-            connected.resume(throwing: failure)
+            markClosed(error)
+            connected.resume(throwing: error)
             return
         }
         while state != nil {
@@ -221,7 +222,45 @@ final class ConnectionLoop: @unchecked Sendable {
 
     // MARK: Connecting and closing
 
-    private func openConnection() throws {
+    /// Tries the endpoints in turn, each within the connect timeout; the
+    /// error when none takes the connection names every node's cause.
+    private func openConnection() throws(AMQPError) -> AMQPConfiguration.Endpoint {
+        let several = configuration.endpoints.count > 1
+        var failures: [(endpoint: AMQPConfiguration.Endpoint, error: AMQPError)] = []
+        for endpoint in EndpointOrder.attempts(for: configuration.endpoints) {
+            do throws(AMQPError) {
+                try open(endpoint)
+            } catch {
+                EndpointOrder.failed(endpoint)
+                if several {
+                    logger.warning("amqp node unreachable", metadata: ["amqp_url": "\(configuration.redactedURL(of: endpoint))", "error": "\(error)"])
+                }
+                failures.append((endpoint, error))
+                continue
+            }
+            EndpointOrder.succeeded(endpoint)
+            self.endpoint = endpoint
+            // With several nodes, which one a connection landed on is worth a line at the default level.
+            logger.log(
+                level: several ? .info : .debug, "amqp connected",
+                metadata: [
+                    "amqp_url": "\(configuration.redactedURL(of: endpoint))", "amqp_connection": "\(configuration.connectionName)",
+                    "amqp_heartbeat": "\(state.map { amqp_get_heartbeat($0) } ?? 0)",
+                ])
+            return endpoint
+        }
+        guard failures.count > 1 else { throw failures[0].error }
+        let causes = failures.map { "\(configuration.redactedURL(of: $0.endpoint)): \($0.error.message)" }
+        let first = failures[0].error
+        let agree = failures.allSatisfy { $0.error.kind == first.kind && $0.error.replyCode == first.replyCode }
+        throw AMQPError(
+            kind: agree ? first.kind : .connectionFailed, replyCode: agree ? first.replyCode : nil,
+            message: "no AMQP node took the connection (\(failures.count) tried): " + causes.joined(separator: "; "),
+            libraryStatus: agree ? failures.last?.error.libraryStatus : nil)
+    }
+
+    /// Connects and logs in to one node.
+    private func open(_ endpoint: AMQPConfiguration.Endpoint) throws(AMQPError) {
         guard let state = amqp_new_connection() else {
             throw AMQPError(kind: .library, message: "could not allocate a connection")
         }
@@ -230,11 +269,11 @@ final class ConnectionLoop: @unchecked Sendable {
             throw AMQPError(kind: .library, message: "could not allocate a socket")
         }
         var connectTimeout = Self.cTimeval(configuration.connectTimeout)
-        let opened = configuration.host.withCString { amqp_socket_open_noblock(socket, $0, Int32(configuration.port), &connectTimeout) }
+        let opened = endpoint.host.withCString { amqp_socket_open_noblock(socket, $0, Int32(endpoint.port), &connectTimeout) }
         guard opened == AMQP_STATUS_OK.rawValue else {
             amqp_destroy_connection(state)
             let cause = Self.libraryError(opened, context: "connecting")
-            throw AMQPError(kind: .connectionFailed, message: "cannot connect to \(configuration.host):\(configuration.port): \(cause.message)", libraryStatus: opened)
+            throw AMQPError(kind: .connectionFailed, message: "cannot connect to \(endpoint): \(cause.message)", libraryStatus: opened)
         }
         var handshakeTimeout = Self.cTimeval(configuration.connectTimeout)
         amqp_set_handshake_timeout(state, &handshakeTimeout)
@@ -260,7 +299,6 @@ final class ConnectionLoop: @unchecked Sendable {
         }
         self.state = state
         lastReceive = .now
-        logger.debug("amqp connected", metadata: ["amqp_url": "\(configuration.redactedURL)", "amqp_heartbeat": "\(amqp_get_heartbeat(state))"])
     }
 
     private func loginError(_ reply: amqp_rpc_reply_t, state: amqp_connection_state_t) -> AMQPError {
@@ -297,7 +335,10 @@ final class ConnectionLoop: @unchecked Sendable {
         channels.removeAll()
         amqp_destroy_connection(state)
         if !graceful {
-            logger.warning("amqp connection lost", metadata: ["error": "\(error)"])
+            if let endpoint { EndpointOrder.failed(endpoint) }
+            logger.warning("amqp connection lost", metadata: [
+                "amqp_url": "\(endpoint.map(configuration.redactedURL(of:)) ?? configuration.redactedURL)", "error": "\(error)",
+            ])
         }
         markClosed(error)
     }
