@@ -123,6 +123,14 @@ import Testing
 
     /// rabbitmq/definitions.json is generated from this module; regenerate with
     /// `swift run orderctl topology export --file rabbitmq/definitions.json`.
+    /// What compose.yaml's cluster nodes load: the same topology, three replicas of each queue.
+    @Test func committedClusterDefinitionsFileMatchesTheCode() throws {
+        let url = TestEnvironment.repositoryRoot.appendingPathComponent("rabbitmq/cluster-definitions.json")
+        let committed = try String(contentsOf: url, encoding: .utf8)
+        #expect(committed == Topology(quorumInitialGroupSize: 3).definitionsJSON(),
+                "rabbitmq/cluster-definitions.json is stale: run `swift run orderctl topology export --quorum-initial-group-size 3 --file rabbitmq/cluster-definitions.json`")
+    }
+
     @Test func committedDefinitionsFileMatchesTheCode() throws {
         let url = TestEnvironment.repositoryRoot.appendingPathComponent("rabbitmq/definitions.json")
         let committed = try String(contentsOf: url, encoding: .utf8)
