@@ -22,8 +22,6 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         try configuration.readDatabaseURL == configuration.databaseURL
         ? database
         : PostgresPool(configuration: PostgresConfiguration(url: configuration.readDatabaseURL), size: configuration.databasePoolSize, logger: logger)
-    // Stopped in reverse order after the server: the catalogue, the publisher, then the pools.
-    let services: [any Service] = reads === database ? [database, publisher, prices] : [database, reads, publisher, prices]
 
     let prices = PriceCatalogue(database: database, logger: logger)
 
@@ -66,6 +64,8 @@ public func buildOrderAPI(configuration: OrderAPIConfiguration, logger: Logger) 
         Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: document)))
     }
 
+    // Stopped in reverse order after the server: the catalogue, the publisher, then the pools.
+    let services: [any Service] = reads === database ? [database, publisher, prices] : [database, reads, publisher, prices]
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "order-api"),
