@@ -26,7 +26,7 @@ import Testing
         ("amqp://u:SECRET@n1,", "item 2 of 2", "is empty"),
         ("amqp://u:SECRET@n1, ,amqp://u:SECRET@n2", "item 2 of 3", "is empty"),
         ("amqp://u:SECRET@n1,amqps://u:SECRET@n2", "item 2 of 2", "unsupported URL scheme 'amqps'"),
-        ("amqp://u:SECRET@n1,n2:5672", "item 2 of 2", "not an AMQP URL"),
+        ("amqp://u:SECRET@n1,n2:5672", "item 2 of 2", "unsupported URL scheme 'n2'"),
         ("amqp://u:SECRET@n1,amqp://v:SECRET@n2", "item 2 of 2", "user name differs"),
         ("amqp://u:SECRET@n1,amqp://u:SECRETX@n2", "item 2 of 2", "password differs"),
         ("amqp://u:SECRET@n1/a,amqp://u:SECRET@n2/b", "item 2 of 2", "vhost differs"),

@@ -6,7 +6,6 @@ import Messaging
 import OrderAPI
 import OrderCore
 import ServiceSupport
-import Synchronization
 import TestSupport
 import Testing
 
@@ -29,28 +28,32 @@ private let quietLogger: Logger = {
                 let publisher = ReconnectingPublisher(configuration: try nodes.configuration(connectionName: "failover-publisher-test"), logger: quietLogger)
                 let queue = system.topology.orders.main
                 let total = 2000
-                let confirmed = Mutex(Set<Int>())
-                let (confirmedBeforeCut, node) = try await system.withServices([publisher], logger: quietLogger) {
+                let confirmed = SharedList<Int>()
+                let atCut = SharedList<Set<Int>>()
+                let node = try await system.withServices([publisher], logger: quietLogger) {
                     let node = nodes.proxy(of: try await publisher.currentChannel().connection.endpoint)
-                    return try await withThrowingTaskGroup(of: Void.self) { group in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
                         for index in 0..<total {
                             group.addTask {
                                 try await publisher.publish(
                                     Array("{}".utf8), routingKey: queue, properties: AMQPProperties(deliveryMode: .persistent, messageID: "\(index)"),
                                     timeout: .seconds(30))
-                                confirmed.withLock { _ = $0.insert(index) }
+                                // The 200th confirm cuts at once, while the rest are outstanding (a
+                                // task polling for it may be scheduled only after all are confirmed).
+                                if confirmed.append(index) == 200 {
+                                    atCut.append(Set(confirmed.all))
+                                    await node.cut()
+                                }
                             }
                         }
-                        while confirmed.withLock({ $0.count }) < 200 { try await Task.sleep(for: .milliseconds(1)) }
-                        let beforeCut = confirmed.withLock { $0 }
-                        await node.cut()
                         try await group.waitForAll()
-                        #expect(try await publisher.currentChannel().connection.endpoint.port == nodes.other(than: node).port)
-                        return (beforeCut, node)
                     }
+                    #expect(try await publisher.currentChannel().connection.endpoint.port == nodes.other(than: node).port)
+                    return node
                 }
+                let confirmedBeforeCut = try #require(atCut.all.first)
                 #expect(confirmedBeforeCut.count < total, "publishes were outstanding at the cut")
-                #expect(confirmed.withLock { $0.count } == total, "every publish was confirmed")
+                #expect(Set(confirmed.all).count == total, "every publish was confirmed")
                 #expect(!node.isUp)
 
                 _ = try await system.waitForDepth(queue, atLeast: total)
@@ -113,7 +116,7 @@ private let quietLogger: Logger = {
                     environment: EnvironmentConfiguration(system.environment.merging(["AMQP_URLS": nodes.urls, "PUBLISH_TIMEOUT_MS": "5000"]) { $1 }))
                 let app = try buildOrderAPI(configuration: configuration, logger: quietLogger)
                 let clients = 4, perClient = 60
-                let answered = Mutex(0)
+                let answered = SharedList<Int>()
                 let results: [(status: Int, id: UUID?)] = try await app.test(.router) { client in
                     try await withThrowingTaskGroup(of: [(status: Int, id: UUID?)].self) { group in
                         for _ in 0..<clients {
@@ -122,15 +125,15 @@ private let quietLogger: Logger = {
                                 for _ in 0..<perClient {
                                     let response = try await client.postOrder(#"{"productId":"\#(product)","quantity":1}"#)
                                     results.append((response.status, UUID(uuidString: response.json["orderId"] as? String ?? "")))
-                                    answered.withLock { $0 += 1 }
+                                    answered.append(1)
                                 }
                                 return results
                             }
                         }
-                        while answered.withLock({ $0 }) < 40 { try await Task.sleep(for: .milliseconds(2)) }
+                        while answered.all.count < 40 { try await Task.sleep(for: .milliseconds(2)) }
                         let node = try #require(nodes.landed, "the publisher on one node")
                         await node.cut()
-                        #expect(answered.withLock { $0 } < clients * perClient, "cut while orders were coming in")
+                        #expect(answered.all.count < clients * perClient, "cut while orders were coming in")
                         return try await group.reduce(into: []) { $0 += $1 }
                     }
                 }

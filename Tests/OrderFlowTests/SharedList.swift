@@ -4,7 +4,14 @@ import Synchronization
 final class SharedList<Element: Sendable>: Sendable {
     private let elements = Mutex<[Element]>([])
 
-    func append(_ element: Element) { elements.withLock { $0.append(element) } }
+    /// Appends and returns how many elements the list holds with it.
+    @discardableResult
+    func append(_ element: Element) -> Int {
+        elements.withLock {
+            $0.append(element)
+            return $0.count
+        }
+    }
 
     var all: [Element] { elements.withLock { $0 } }
 }

@@ -109,8 +109,16 @@ struct PoolTests {
         let oldPID = try await pool.withConnection { $0.backendPID }
         try killer.query("SELECT pg_terminate_backend($1::int)", oldPID)
         try await Task.sleep(for: .milliseconds(200))
+        // Ended by its server while idle: replaced at checkout, so the next use works.
+        let replacedPID = try await pool.withConnection { connection in
+            _ = try connection.query("SELECT 1")
+            return connection.backendPID
+        }
+        #expect(replacedPID != oldPID)
+
+        // Ended during a use: that use fails (transient) and the connection is discarded.
         let error = await #expect(throws: PostgresError.self) {
-            try await pool.withConnection { try $0.query("SELECT 1") }
+            try await pool.withConnection { try $0.query("SELECT pg_terminate_backend(pg_backend_pid())") }
         }
         #expect(error?.isTransient == true)
         #expect(pool.idleConnectionCount == 0, "the broken connection was discarded")
@@ -118,7 +126,7 @@ struct PoolTests {
             _ = try connection.query("SELECT 1")
             return connection.backendPID
         }
-        #expect(newPID != oldPID)
+        #expect(newPID != replacedPID)
         await pool.shutdown()
     }
 
