@@ -40,10 +40,11 @@ struct ClusterChaosTests {
                 try connection.query("INSERT INTO vendors (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [vendor])
             }
         }
-        // Less stock than the orders a run posts: the last ones find none, so overselling would show.
+        // Less stock than the orders a run posts (about 40 s of the offered rate): the
+        // last ones find none, so overselling would show.
         let orders = ClusterServices.orderCount, rate = ClusterServices.orderRate
         let product = prefix + "product"
-        let stock = orders / 3
+        let stock = min(orders / 3, rate * 25)
         try TestEnvironment.createProduct(product, stock: ["vendorA": stock / 2, "vendorB": stock - stock / 2])
 
         let environment = [
