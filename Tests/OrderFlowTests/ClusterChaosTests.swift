@@ -35,6 +35,7 @@ struct ClusterChaosTests {
         let setup = try await ClusterServices.connectBroker(connectionName: "cluster-tests")
         try await topology.declare(on: setup)
         await setup.close()
+        try await ClusterServices.waitUntilReplicated(topology.queues.map(\.name))
         try TestEnvironment.withOrdersDatabase { connection in
             for vendor in ["vendorA", "vendorB"] {
                 try connection.query("INSERT INTO vendors (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [vendor])
@@ -84,6 +85,7 @@ struct ClusterChaosTests {
                 // The next kill meets a whole cluster; no orders while it heals, it is not measured.
                 load.pause()
                 try ClusterServices.restore()
+                try await ClusterServices.waitUntilReplicated(topology.queues.map(\.name))
                 load.resume()
                 try await Task.sleep(for: .seconds(1))
             }

@@ -71,6 +71,29 @@ public enum ClusterServices {
         return nil
     }
 
+    /// Waits until each of `queues` has a replica online on every node (a restarted
+    /// node's replicas rejoin after the node itself has booted); throws naming the
+    /// first one that has not within `timeout`.
+    public static func waitUntilReplicated(_ queues: [String], nodes: Int = 3, timeout: Duration = .seconds(90)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        for queue in queues {
+            var online: [String] = []
+            while ContinuousClock.now < deadline {
+                online = []
+                for url in try managementURLs {
+                    guard let object = try Management.json(at: Management.queuePath(queue), managementURL: url, timeout: 3) as? [String: Any] else { continue }
+                    online = object["online"] as? [String] ?? []
+                    break
+                }
+                if online.count >= nodes { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            guard online.count >= nodes else {
+                throw ChildProcessError(message: "queue \(queue) has replicas online on \(online) only, \(timeout) after the cluster was restored")
+            }
+        }
+    }
+
     /// The Patroni member that leads (`pg-cN`), as its REST API says.
     public static func leader() throws -> String {
         let output = try Command.run(TestEnvironment.repositoryRoot.appendingPathComponent("scripts/services").path, ["cluster-leader"])
