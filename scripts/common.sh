@@ -18,7 +18,8 @@ banner() { printf '\n==> %s\n' "$*"; }
 
 show_configuration() {
     local name
-    for name in AMQP_URL DATABASE_URL VENDOR_DATABASE_URLS MIGRATIONS_DIR LOG_LEVEL; do
+    for name in AMQP_URL AMQP_URLS DATABASE_URL VENDOR_DATABASE_URLS QUORUM_INITIAL_GROUP_SIZE MIGRATIONS_DIR LOG_LEVEL; do
+        [ -n "${!name:-}" ] || continue
         printf '    %s=%s\n' "$name" "${!name}"
     done | sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#g'  # passwords masked
 }
@@ -48,11 +49,17 @@ test_database_url() {
     printf '%s/%s%s\n' "${url%/*}" "$name" "$query"
 }
 
+# vendor_entries: VENDOR_DATABASE_URLS one `name=url` a line. A cluster's URLs hold
+# commas between their hosts, so an entry starts only at `,name=scheme://`.
+vendor_entries() {
+    sed -E 's#,([^,=/]*=[A-Za-z][A-Za-z0-9+.-]*://)#\n\1#g' <<<"$VENDOR_DATABASE_URLS"
+}
+
 # use_test_databases: points DATABASE_URL and VENDOR_DATABASE_URLS at the test databases.
 use_test_databases() {
     local entry entries urls=()
     DATABASE_URL=$(test_database_url "$DATABASE_URL")
-    IFS=',' read -ra entries <<<"$VENDOR_DATABASE_URLS"
+    mapfile -t entries < <(vendor_entries)
     for entry in "${entries[@]}"; do
         urls+=("${entry%%=*}=$(test_database_url "${entry#*=}")")
     done
@@ -66,7 +73,7 @@ use_test_databases() {
 recreate_test_databases() {
     local url name server query entries
     command -v psql >/dev/null || { printf '%s: psql is not on PATH (scripts/services install puts it there)\n' "$PROG" >&2; return 1; }
-    IFS=',' read -ra entries <<<"$VENDOR_DATABASE_URLS"
+    mapfile -t entries < <(vendor_entries)
     for url in "$DATABASE_URL" "${entries[@]#*=}"; do
         name=${url%%\?*}
         name=${name##*/}

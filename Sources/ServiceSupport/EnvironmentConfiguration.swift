@@ -57,11 +57,13 @@ public struct EnvironmentConfiguration: Sendable {
         }
     }
 
-    /// `name=url,name=url`.
+    /// `name=url,name=url`. A URL may hold commas of its own (libpq's multi-host
+    /// `postgres://u:p@h1:5441,h2:5442/db`): an entry starts only where a name and
+    /// `=` come before the URL's scheme, so a comma before a host continues the URL.
     func namedURLs(_ variable: EnvironmentVariable, default value: String) throws(ConfigurationError) -> [(name: String, url: String)] {
         let raw = string(variable, default: value)
         var result: [(String, String)] = []
-        for entry in raw.split(separator: ",") where !entry.trimmingCharacters(in: .whitespaces).isEmpty {
+        for entry in raw.split(separator: /,(?=\s*[^,=\/]*=\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/)/) where !entry.trimmingCharacters(in: .whitespaces).isEmpty {
             let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
                 throw ConfigurationError(variable, "entries must look like vendorA=postgres://…, got '\(URLRedaction.redact(String(entry)))'")

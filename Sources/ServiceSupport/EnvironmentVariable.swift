@@ -14,6 +14,7 @@ public enum EnvironmentVariable: String, CaseIterable, Sendable {
 
     // orderctl.
     case migrationsDirectory = "MIGRATIONS_DIR"
+    case quorumInitialGroupSize = "QUORUM_INITIAL_GROUP_SIZE"
 
     // order-api.
     case httpHost = "HTTP_HOST"

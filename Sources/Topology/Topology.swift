@@ -27,16 +27,27 @@ public struct Topology: Sendable, Hashable {
     /// The fulfilment retry tiers' delays, shortest first: retry n waits in
     /// tier min(n, count); the last tier repeats.
     public var fulfilmentRetryDelaysMilliseconds: [Int]
+    /// On a cluster, how many nodes hold a replica of each queue
+    /// (`x-quorum-initial-group-size`); nil leaves it to the broker and declares
+    /// no such argument. RabbitMQ (3.10 and later) compares the argument when a
+    /// queue is declared again, in both directions: a queue declared without it
+    /// refuses a declare with it (406) and the other way round. So nil is the
+    /// single broker's setting, which must keep matching the queues it has, and a
+    /// cluster's queues are declared, and verified, with its own number.
+    public var quorumInitialGroupSize: Int?
 
     public init(
         prefix: String = "", retryDelayMilliseconds: Int = 5_000, deliveryLimit: Int = 10,
-        fulfilmentRetryDelaysMilliseconds: [Int] = Topology.defaultFulfilmentRetryDelaysMilliseconds
+        fulfilmentRetryDelaysMilliseconds: [Int] = Topology.defaultFulfilmentRetryDelaysMilliseconds,
+        quorumInitialGroupSize: Int? = nil
     ) {
         precondition(!fulfilmentRetryDelaysMilliseconds.isEmpty, "the fulfilment queue set needs at least one retry tier")
+        precondition(quorumInitialGroupSize.map { $0 >= 1 } ?? true, "a quorum queue needs at least one replica")
         self.prefix = prefix
         self.retryDelayMilliseconds = retryDelayMilliseconds
         self.deliveryLimit = deliveryLimit
         self.fulfilmentRetryDelaysMilliseconds = fulfilmentRetryDelaysMilliseconds
+        self.quorumInitialGroupSize = quorumInitialGroupSize
     }
 
     /// 5 s, 30 s, 5 min: a warehouse hiccup is retried quickly, an outage is not hammered.
@@ -101,31 +112,35 @@ public struct Topology: Sendable, Hashable {
     /// Every queue with the arguments it must have, in a stable order.
     public var queues: [QueueDefinition] {
         queueSets.flatMap { set -> [QueueDefinition] in
-            let main = QueueDefinition(name: set.main, role: .main, arguments: [
-                "x-queue-type": "quorum",
+            let main = QueueDefinition(name: set.main, role: .main, arguments: quorum([
                 "x-delivery-limit": .int64(Int64(deliveryLimit)),
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": .string(set.deadLetter),
                 "x-dead-letter-strategy": "at-least-once",
                 "x-overflow": "reject-publish",
-            ])
+            ]))
             // Without reject-publish, RabbitMQ 3.10 silently falls back to at-most-once dead-lettering.
             let retries = set.retryTiers.map { tier in
-                QueueDefinition(name: tier.name, role: .retry, arguments: [
-                    "x-queue-type": "quorum",
+                QueueDefinition(name: tier.name, role: .retry, arguments: quorum([
                     "x-message-ttl": .int64(Int64(tier.delayMilliseconds)),
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": .string(set.main),
                     "x-dead-letter-strategy": "at-least-once",
                     "x-overflow": "reject-publish",
-                ])
+                ]))
             }
-            let deadLetter = QueueDefinition(name: set.deadLetter, role: .deadLetter, arguments: [
-                "x-queue-type": "quorum",
+            let deadLetter = QueueDefinition(name: set.deadLetter, role: .deadLetter, arguments: quorum([
                 "x-delivery-limit": .int64(Self.deadLetterDeliveryLimit),
-            ])
+            ]))
             return [main] + retries + [deadLetter]
         }
+    }
+
+    /// A quorum queue's arguments: its type, its replicas when the topology names them, then `arguments`.
+    private func quorum(_ arguments: AMQPTable) -> AMQPTable {
+        var all: AMQPTable = ["x-queue-type": "quorum"]
+        if let quorumInitialGroupSize { all["x-quorum-initial-group-size"] = .int64(Int64(quorumInitialGroupSize)) }
+        return all.merging(arguments) { $1 }
     }
 
     public var deadLetterQueues: [String] { queueSets.map(\.deadLetter) }

@@ -2,6 +2,7 @@ import Admin
 import ArgumentParser
 import Foundation
 import ServiceSupport
+import Topology
 
 struct TopologyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -65,13 +66,25 @@ struct TopologyCommand: AsyncParsableCommand {
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the broker definitions generated from the code (what rabbitmq/definitions.json holds).",
-            discussion: "Prints them on standard output, or writes --file: `orderctl topology export --file rabbitmq/definitions.json`.")
+            discussion: """
+                Prints them on standard output, or writes --file: `orderctl topology export --file rabbitmq/definitions.json`; \
+                a three-node cluster's: `orderctl topology export --quorum-initial-group-size 3 --file rabbitmq/cluster-definitions.json`.
+                """)
         @Option(name: .customLong("file"), help: "Write to this file (replaced atomically) instead of standard output.")
         var file: String?
 
+        @Option(name: .customLong("quorum-initial-group-size"), help: "Replicas of each queue, for a cluster's definitions (default: none named).")
+        var quorumInitialGroupSize: Int?
+
+        func validate() throws {
+            if let quorumInitialGroupSize, quorumInitialGroupSize < 1 {
+                throw ValidationError("--quorum-initial-group-size must be at least 1, got \(quorumInitialGroupSize)")
+            }
+        }
+
         func run() async throws {
             try await runReporting(.table) {
-                let json = TopologyAdmin(amqpURL: "").export()
+                let json = TopologyAdmin(amqpURL: "", topology: Topology(quorumInitialGroupSize: quorumInitialGroupSize)).export()
                 if let file {
                     do {
                         try Data(json.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)

@@ -76,7 +76,7 @@ struct ComposeTests {
         let databases = try Self.postgresDatabases()
         let postgres = try #require(services["postgres"])
         let owner = try #require(Self.environment(of: postgres)["POSTGRES_USER"])
-        for (name, service) in services where service["build"] != nil {
+        for (name, service) in services where service["build"] != nil && !Self.inClusterProfile(service) {
             let environment = Self.environment(of: service)
             let amqp = try #require(environment["AMQP_URL"].flatMap(Self.urlComponents), "\(name): AMQP_URL")
             #expect(amqp.scheme == "amqp" && amqp.host == "rabbitmq" && amqp.user == Topology.brokerUser, "\(name): \(amqp)")
@@ -216,6 +216,96 @@ struct ComposeTests {
         #expect(scripts.contains("$\(passwordVariable)"))
     }
 
+    // MARK: The cluster profile
+
+    /// Three RabbitMQ nodes that form one cluster and load the topology with three
+    /// replicas per queue; etcd; three Patroni members of one scope in synchronous mode.
+    @Test func clusterProfileRunsThreeBrokerNodesEtcdAndThreePatroniMembers() throws {
+        let services = try Self.services()
+        let conf = try Self.text("rabbitmq/compose-cluster-rabbitmq.conf")
+        #expect(conf.contains("cluster_formation.peer_discovery_backend = classic_config"))
+        var data: Set<String> = []
+        for index in 1...3 {
+            let node = try #require(services["rabbitmq-\(index)"], "no rabbitmq-\(index)")
+            #expect(Self.profiles(of: node) == ["cluster"])
+            #expect((node["image"] as? String)?.hasPrefix("rabbitmq:4") == true)
+            let hostname = try #require(node["hostname"] as? String)
+            #expect(conf.contains("cluster_formation.classic_config.nodes.\(index) = rabbit@\(hostname)"), "\(conf)")
+            let mounts = Self.bindMounts(of: node)
+            #expect(mounts["/etc/rabbitmq/definitions.d/10-topology.json"] == "./rabbitmq/cluster-definitions.json", "\(mounts)")
+            #expect(mounts.values.contains("./rabbitmq/compose-cluster-rabbitmq.conf"), "\(mounts)")
+            #expect(Self.configTargets(of: node)["rabbitmq-erlang-cookie"] == "/var/lib/rabbitmq/.erlang.cookie")
+            data.formUnion(Self.strings(in: node["volumes"]).filter { $0.hasSuffix(":/var/lib/rabbitmq") })
+            #expect(try Self.healthcheck(node).contains("rabbitmq-diagnostics -q ping"))
+        }
+        #expect(data.count == 3, "each node keeps its own data: \(data)")
+
+        let etcd = try #require(services["etcd"])
+        #expect(Self.profiles(of: etcd) == ["cluster"])
+        var scopes: Set<String> = []
+        data = []
+        for index in 1...3 {
+            let member = try #require(services["patroni-\(index)"], "no patroni-\(index)")
+            #expect(Self.profiles(of: member) == ["cluster"])
+            let environment = Self.environment(of: member)
+            scopes.insert(environment["SCOPE"] ?? "")
+            let configuration = try #require(mapping(try Yams.load(yaml: environment["SPILO_CONFIGURATION"] ?? "")))
+            let dcs = mapping(mapping(configuration["bootstrap"])?["dcs"])
+            #expect(dcs?["synchronous_mode"] as? Bool == true, "patroni-\(index): \(configuration)")
+            #expect(mapping(configuration["etcd3"])?["hosts"] as? String == "etcd:2379")
+            #expect(Self.dependencies(of: member) == ["etcd": "service_healthy"])
+            data.formUnion(Self.strings(in: member["volumes"]))
+        }
+        #expect(scopes == ["orders-cluster"])
+        #expect(data.count == 3, "each member keeps its own data: \(data)")
+    }
+
+    /// Each daemon has a cluster twin: the same executable and settings, every broker
+    /// node in AMQP_URLS and every member in the multi-host database URLs (libpq finds
+    /// the primary), started after the cluster's migrate job.
+    @Test func clusterDaemonsUseEveryNodeAndEveryMember() throws {
+        let services = try Self.services()
+        let databases = try Self.postgresDatabases()
+        let brokers = ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"], members = ["patroni-1:5432", "patroni-2:5432", "patroni-3:5432"]
+        for daemon in Self.daemons where daemon != "channel-sync" {
+            let single = try #require(services[daemon])
+            let twin = try #require(services["\(daemon)-cluster"], "no \(daemon)-cluster")
+            #expect(Self.profiles(of: twin) == ["cluster"], "\(daemon)-cluster")
+            #expect(Self.executable(of: twin) == daemon)
+            #expect(try Self.healthcheck(twin) == (try Self.healthcheck(single)))
+            let environment = Self.environment(of: twin)
+            for (key, value) in Self.environment(of: single) where !["AMQP_URL", "DATABASE_URL", "VENDOR_DATABASE_URLS", "RABBITMQ_MANAGEMENT_URL"].contains(key) {
+                #expect(environment[key] == value, "\(daemon)-cluster: \(key)")
+            }
+            let amqp = try #require(environment["AMQP_URLS"], "\(daemon)-cluster: AMQP_URLS").replacing(/\$\{[^}]*\}/, with: "value")
+                .split(separator: ",").map { Self.urlComponents(String($0)) }
+            #expect(amqp.map { $0?.host } == brokers && amqp.allSatisfy { $0?.user == Topology.brokerUser }, "\(daemon)-cluster: \(amqp)")
+            #expect(environment["QUORUM_INITIAL_GROUP_SIZE"] == "3")
+            let vendorURLs = try #require(environment["VENDOR_DATABASE_URLS"]).replacing(/\$\{[^}]*\}/, with: "value")
+                .split(separator: /,(?=vendor)/).map { String($0.split(separator: "=", maxSplits: 1).last ?? "") }
+            let urls = try [#require(environment["DATABASE_URL"])] + vendorURLs
+            #expect(urls.count == 3)
+            for url in urls {
+                let parsed = try #require(Self.multiHostURL(url), "\(daemon)-cluster: \(url)")
+                #expect(parsed.hosts == members && parsed.user == Self.applicationRole, "\(daemon)-cluster: \(url)")
+                #expect(parsed.query == "target_session_attrs=read-write", "\(daemon)-cluster: \(url)")
+                #expect(databases.contains(parsed.path), "\(daemon)-cluster: \(url)")
+            }
+            let dependencies = Self.dependencies(of: twin)
+            #expect(dependencies["migrate-cluster"] == "service_completed_successfully", "\(daemon)-cluster: \(dependencies)")
+            for node in brokers + members.map({ String($0.prefix { $0 != ":" }) }) {
+                #expect(dependencies[node] == "service_healthy", "\(daemon)-cluster: \(dependencies)")
+            }
+            #expect(dependencies["rabbitmq"] == nil && dependencies["postgres"] == nil, "\(daemon)-cluster waits for the single server")
+        }
+        let migrate = try #require(services["migrate-cluster"])
+        #expect(Self.strings(in: migrate["command"]) == Self.strings(in: services["migrate"]?["command"]))
+        let environment = Self.environment(of: migrate)
+        #expect(environment["QUORUM_INITIAL_GROUP_SIZE"] == "3", "declares the queues as the nodes loaded them")
+        #expect(Self.multiHostURL(environment["DATABASE_URL"] ?? "")?.user == "orders", "migrate-cluster runs as the databases' owner")
+        #expect(Self.dependencies(of: migrate)["cluster-init"] == "service_completed_successfully")
+    }
+
     // MARK: Production rules
 
     /// Only the order API is published; the database, the broker and its management
@@ -227,7 +317,8 @@ struct ComposeTests {
             for infrastructure in [5432, 5672, 15672] {
                 #expect(!ports.contains { $0.container == infrastructure }, "\(name) publishes port \(infrastructure)")
             }
-            if name == "order-api" {
+            // The cluster profile's order-api runs instead of the default one, on the same port.
+            if name == "order-api" || name == "order-api-cluster" {
                 #expect(ports.map(\.container) == [8080], "\(name): \(ports)")
             } else {
                 #expect(ports.isEmpty, "\(name) publishes \(ports)")
@@ -270,7 +361,7 @@ struct ComposeTests {
     /// with `orderctl health` (the runtime image has no curl) on what each one serves.
     @Test func everyLongRunningServiceHasAHealthcheck() throws {
         let services = try Self.services()
-        for (name, service) in services where name != "migrate" {
+        for (name, service) in services where !Self.oneShotJobs.contains(name) {
             let healthcheck = mapping(service["healthcheck"])
             let test = Self.strings(in: healthcheck?["test"])
             #expect(test.count >= 2 && test[0] != "NONE" && healthcheck?["disable"] as? Bool != true, "\(name) has no healthcheck")
@@ -311,7 +402,7 @@ struct ComposeTests {
     /// the whole machine's memory or CPU.
     @Test func servicesRestartAndHaveResourceLimits() throws {
         for (name, service) in try Self.services() {
-            if name != "migrate" {
+            if !Self.oneShotJobs.contains(name) {
                 #expect(["always", "unless-stopped", "on-failure"].contains(service["restart"] as? String ?? ""),
                         "\(name): restart \(service["restart"] ?? "unset")")
             }
@@ -414,6 +505,22 @@ struct ComposeTests {
 extension ComposeTests {
     /// The database role the daemons log in as (postgres/initdb creates it).
     static let applicationRole = "orders_app"
+
+    /// Services that run once and exit: no healthcheck, no restart.
+    static let oneShotJobs: Set<String> = ["migrate", "migrate-cluster", "cluster-init"]
+
+    static func profiles(of service: [String: Any]) -> [String] { strings(in: service["profiles"]) }
+
+    static func inClusterProfile(_ service: [String: Any]) -> Bool { profiles(of: service).contains("cluster") }
+
+    /// `scheme://user:password@host:port,host:port/database?query`, split by hand:
+    /// URLComponents refuses libpq's multi-host URLs. Interpolations are replaced first.
+    static func multiHostURL(_ url: String) -> (scheme: String, user: String, hosts: [String], path: String, query: String)? {
+        let plain = url.replacing(/\$\{[^}]*\}/, with: "value")
+        guard let match = plain.wholeMatch(of: /([a-z]+):\/\/([^:@\/]+):[^@]*@([^\/]+)\/([^?]*)(?:\?(.*))?/) else { return nil }
+        return (String(match.output.1), String(match.output.2), match.output.3.split(separator: ",").map(String.init), String(match.output.4),
+                match.output.5.map(String.init) ?? "")
+    }
 
     /// The trimmed lines inside the README's fenced code blocks.
     static func readmeCodeBlockLines() throws -> Set<String> {

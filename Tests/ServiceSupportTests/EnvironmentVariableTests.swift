@@ -78,3 +78,19 @@ import Testing
         #expect(EnvironmentConfiguration([:]).amqpURL == Defaults.amqpURL)
     }
 }
+
+@Suite struct VendorDatabaseURLsTests {
+    /// A cluster's vendor databases are libpq multi-host URLs, commas and all
+    /// (`scripts/services cluster-env`): a comma before a host continues the URL,
+    /// one before `name=scheme://` starts the next vendor.
+    @Test func multiHostURLsKeepTheirCommas() throws {
+        let a = "postgres://orders:orders@127.0.0.1:5441,127.0.0.1:5442,127.0.0.1:5443/vendoradb?target_session_attrs=read-write"
+        let b = "postgres://orders:orders@127.0.0.1:5441,127.0.0.1:5442/vendorbdb"
+        let parsed = try EnvironmentConfiguration(["VENDOR_DATABASE_URLS": "vendorA=\(a),vendorB=\(b)"]).vendorDatabaseURLs()
+        #expect(parsed.map(\.name) == ["vendorA", "vendorB"])
+        #expect(parsed.map(\.url) == [a, b])
+        let single = try EnvironmentConfiguration(["VENDOR_DATABASE_URLS": "vendorA=postgres://h/a, vendorB=postgres://h/b"]).vendorDatabaseURLs()
+        #expect(single.map(\.name) == ["vendorA", "vendorB"] && single.map(\.url) == ["postgres://h/a", "postgres://h/b"])
+        #expect(throws: ConfigurationError.self) { try EnvironmentConfiguration(["VENDOR_DATABASE_URLS": "postgres://h/a"]).vendorDatabaseURLs() }
+    }
+}

@@ -54,7 +54,7 @@ public enum LocalServices {
 
     /// posix_spawn and waitpid directly: Foundation's Process.waitUntilExit can miss the exit of a
     /// script that leaves a daemon behind (rabbitmq-server, epmd) and wait forever.
-    private static func run(_ command: String) throws {
+    static func run(_ arguments: String...) throws {
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("scripts/services").path
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("services-\(UUID().uuidString.prefix(8)).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
@@ -64,8 +64,8 @@ public enum LocalServices {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let arguments = [script, command]
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let command = arguments.joined(separator: " ")
+        var argv: [UnsafeMutablePointer<CChar>?] = ([script] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, script, &actions, nil, &argv, environ)

@@ -26,7 +26,7 @@ public enum Management {
         return connection?["timeout"] as? Int
     }
 
-    private static func queuePath(_ queue: String) -> String {
+    static func queuePath(_ queue: String) -> String {
         "queues/%2F/" + (queue.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? queue)
     }
 
@@ -34,13 +34,14 @@ public enum Management {
         try json(at: path) as? [String: Any]
     }
 
-    /// GET /api/`path`; nil when the API answers with an error (an unknown queue, say).
-    private static func json(at path: String) throws -> Any? {
-        guard let base = URL(string: TestEnvironment.managementURL), let user = base.user, let password = base.password,
+    /// GET /api/`path` of the API at `managementURL`; nil when the API answers with
+    /// an error (an unknown queue, say) or, within `timeout`, not at all (a killed node).
+    static func json(at path: String, managementURL: String = TestEnvironment.managementURL, timeout: Int = 10) throws -> Any? {
+        guard let base = URL(string: managementURL), let user = base.user, let password = base.password,
             let host = base.host
         else { throw ChildProcessError(message: "RABBITMQ_MANAGEMENT_URL must look like http://user:password@host:port") }
         let url = "\(base.scheme ?? "http")://\(host):\(base.port ?? 15672)/api/\(path)"
-        let output = try Command.run("/usr/bin/curl", ["-s", "-f", "-u", "\(user):\(password)", url])
+        let output = try Command.run("/usr/bin/curl", ["-s", "-f", "-m", "\(timeout)", "-u", "\(user):\(password)", url])
         guard output.status == 0 else { return nil }
         return try JSONSerialization.jsonObject(with: Data(output.stdout.utf8))
     }

@@ -28,6 +28,20 @@ import Testing
             "DLQs have no TTL or length, and a delivery limit no inspection reaches")
     }
 
+    /// A cluster's topology names its replicas on every queue and is otherwise the
+    /// same; the single broker's names none (the queues it has were declared so).
+    @Test func replicaCountOnEveryQueueOnlyWhenNamed() {
+        #expect(Topology.standard.queues.allSatisfy { $0.arguments["x-quorum-initial-group-size"] == nil })
+        let cluster = Topology(quorumInitialGroupSize: 3)
+        #expect(cluster.queues.map(\.name) == Topology.standard.queues.map(\.name))
+        for (queue, single) in zip(cluster.queues, Topology.standard.queues) {
+            #expect(queue.arguments["x-quorum-initial-group-size"] == .int64(3), "\(queue.name)")
+            var rest = queue.arguments
+            rest["x-quorum-initial-group-size"] = nil
+            #expect(rest == single.arguments, "\(queue.name)")
+        }
+    }
+
     /// The fulfilment set's retry tiers: one queue per delay (5 s, 30 s, 5 min by
     /// default), each dead-lettering back to `fulfilment`; every other set keeps one.
     @Test func fulfilmentRetryTiersEachHaveTheirDelay() {
@@ -109,6 +123,14 @@ import Testing
 
     /// rabbitmq/definitions.json is generated from this module; regenerate with
     /// `swift run orderctl topology export --file rabbitmq/definitions.json`.
+    /// What compose.yaml's cluster nodes load: the same topology, three replicas of each queue.
+    @Test func committedClusterDefinitionsFileMatchesTheCode() throws {
+        let url = TestEnvironment.repositoryRoot.appendingPathComponent("rabbitmq/cluster-definitions.json")
+        let committed = try String(contentsOf: url, encoding: .utf8)
+        #expect(committed == Topology(quorumInitialGroupSize: 3).definitionsJSON(),
+                "rabbitmq/cluster-definitions.json is stale: run `swift run orderctl topology export --quorum-initial-group-size 3 --file rabbitmq/cluster-definitions.json`")
+    }
+
     @Test func committedDefinitionsFileMatchesTheCode() throws {
         let url = TestEnvironment.repositoryRoot.appendingPathComponent("rabbitmq/definitions.json")
         let committed = try String(contentsOf: url, encoding: .utf8)
@@ -247,6 +269,23 @@ import Testing
             // declare refuses to paper over the difference, and says which queue and argument.
             let error = await #expect(throws: TopologyError.self) { try await topology.declare(on: connection) }
             #expect(error.map { "\($0)" }?.contains("x-message-ttl") == true)
+        }
+    }
+
+    /// Why the single broker's topology names no replica count: the broker compares
+    /// `x-quorum-initial-group-size` on every declare, so queues that exist without it
+    /// refuse a topology with it, and a cluster's queues (declared with it) refuse
+    /// one without. Each side verifies clean only against its own queues.
+    @Test func theReplicaCountIsPartOfAQueuesIdentity() async throws {
+        try await withTopology { topology, connection in
+            try await topology.declare(on: connection)
+            var replicated = topology
+            replicated.quorumInitialGroupSize = 1
+            let mismatches = try await replicated.verify(on: connection)
+            #expect(mismatches.count == topology.queues.count, "\(mismatches)")
+            #expect(mismatches.allSatisfy { $0.problem == .argumentDiffers(argument: "x-quorum-initial-group-size") }, "\(mismatches)")
+            await #expect(throws: TopologyError.self) { try await replicated.declare(on: connection) }
+            #expect(try await topology.verify(on: connection) == [])
         }
     }
 
