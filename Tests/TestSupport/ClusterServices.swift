@@ -74,8 +74,24 @@ public enum ClusterServices {
     /// Waits until each of `queues` has a replica online on every node (a restarted
     /// node's replicas rejoin after the node itself has booted); throws naming the
     /// first one that has not within `timeout`.
+    /// First, every node must see every node running: the nodes pause a minority
+    /// (`pause_minority`), so a node that has not yet counted a restarted peer as
+    /// running pauses, refusing every client, when another peer is killed.
     public static func waitUntilReplicated(_ queues: [String], nodes: Int = 3, timeout: Duration = .seconds(90)) async throws {
         let deadline = ContinuousClock.now + timeout
+        var views: [String: Int] = [:]
+        while ContinuousClock.now < deadline {
+            views = [:]
+            for url in try managementURLs {
+                let list = try Management.json(at: "nodes", managementURL: url, timeout: 3) as? [[String: Any]] ?? []
+                views[url] = list.filter { $0["running"] as? Bool == true }.count
+            }
+            if views.count == nodes, views.values.allSatisfy({ $0 >= nodes }) { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        guard views.count == nodes, views.values.allSatisfy({ $0 >= nodes }) else {
+            throw ChildProcessError(message: "the nodes do not all see \(nodes) running nodes \(timeout) after the cluster was restored: \(views)")
+        }
         for queue in queues {
             var online: [String] = []
             while ContinuousClock.now < deadline {
