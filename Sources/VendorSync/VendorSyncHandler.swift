@@ -118,7 +118,7 @@ public struct VendorSyncHandler: DeliveryHandler {
         do {
             return .success(try await orders.withConnection(body))
         } catch let error as PostgresError where error.isUnavailable {
-            throw DependencyUnavailable(dependency: "ordersdb", detail: error.reason)
+            throw DependencyUnavailable.ordersDatabase(error.reason)
         } catch {
             return .failure(error)
         }
@@ -128,28 +128,30 @@ public struct VendorSyncHandler: DeliveryHandler {
     /// unseen: an allocation that waited for restocks is refused now (moved to
     /// other vendors, or its order flagged; a copy replayed from the DLQ is then
     /// never applied), and a restock that waited for its allocation flags its
-    /// order, for an operator to replay it from the DLQ.
-    public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async {
+    /// order, for an operator to replay it from the DLQ. ordersdb away holds the
+    /// window (the worker calls this again before the copy reaches the DLQ).
+    public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async throws {
         guard let movement = try? VendorMovement.decode(delivery.body) else { return }
         let routing = routing
         var logger = logger
         for (key, value) in delivery.trace.logMetadata { logger[metadataKey: key] = value }
-        do {
-            switch (movement.kind, reason) {
-            case (.allocate, "allocation-waits-for-restock"):
-                let settled = try await ServiceContext.withValue(.tracing(delivery.trace)) {
-                    try await orders.withConnection {
-                        try MovementStore.settleRefusal(movement, reason: "vendor \(movement.vendorId) could not cover it after its retries", routing: routing, on: $0)
-                    }
+        switch (movement.kind, reason) {
+        case (.allocate, "allocation-waits-for-restock"):
+            let settled = try await ServiceContext.withValue(.tracing(delivery.trace)) {
+                try await ordersdb {
+                    try MovementStore.settleRefusal(movement, reason: "vendor \(movement.vendorId) could not cover it after its retries", routing: routing, on: $0)
                 }
-                logger.warning("allocation refused after its retries", metadata: [LogKey.reason: "\(settled)"])
-            case (.restock, "restock-ahead-of-allocation"):
-                try await orders.withConnection { try MovementStore.flagStuck(movement, reason: reason, on: $0) }
-            default:
-                break
             }
-        } catch {
-            logger.warning("could not settle a movement whose retries were spent", metadata: [LogKey.error: "\(error)"])
+            switch settled {
+            case .success(let settled): logger.warning("allocation refused after its retries", metadata: [LogKey.reason: "\(settled)"])
+            case .failure(let error): logger.warning("could not settle a movement whose retries were spent", metadata: [LogKey.error: "\(error)"])
+            }
+        case (.restock, "restock-ahead-of-allocation"):
+            if case .failure(let error) = try await ordersdb({ try MovementStore.flagStuck(movement, reason: reason, on: $0) }) {
+                logger.warning("could not flag the order of a restock whose retries were spent", metadata: [LogKey.error: "\(error)"])
+            }
+        default:
+            break
         }
     }
 
@@ -159,9 +161,9 @@ public struct VendorSyncHandler: DeliveryHandler {
     private func waitsForRestock(_ allocation: VendorMovement) async throws -> Bool {
         guard let vendor = vendors[allocation.vendorId] else { return false }
         let pending = try await ordersdb { try MovementStore.pendingRestockUnits(for: allocation, on: $0) }
-        guard case .success(let coming) = pending,
-            let stock = try? await vendor.withConnection({ try VendorStore.stock(allocation.productId, on: $0).first?.stock })
-        else { return false }
+        guard case .success(let coming) = pending else { return false }
+        // A vendor that does not answer now may still cover it: wait (a retry) rather than refuse for good.
+        guard let stock = try? await vendor.withConnection({ try VendorStore.stock(allocation.productId, on: $0).first?.stock }) else { return true }
         return (stock ?? 0) + coming >= allocation.quantity
     }
 

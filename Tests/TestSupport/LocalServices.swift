@@ -52,30 +52,13 @@ public enum LocalServices {
         throw ChildProcessError(message: "the broker did not accept quorum queues within \(timeout): \(lastError.map { "\($0)" } ?? "")")
     }
 
-    /// posix_spawn and waitpid directly: Foundation's Process.waitUntilExit can miss the exit of a
-    /// script that leaves a daemon behind (rabbitmq-server, epmd) and wait forever.
+    /// Runs `scripts/services` with `arguments`; throws with its output when it fails.
     static func run(_ arguments: String...) throws {
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("scripts/services").path
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("services-\(UUID().uuidString.prefix(8)).log").path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let command = arguments.joined(separator: " ")
-        var argv: [UnsafeMutablePointer<CChar>?] = ([script] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, script, &actions, nil, &argv, environ)
-        guard spawned == 0 else { throw ChildProcessError(message: "cannot run scripts/services: errno \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        guard exitCode == 0 else {
-            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            throw ChildProcessError(message: "scripts/services \(command) failed (exit \(exitCode)): \(text)")
+        let output = try Command.run(script, arguments)
+        guard output.status == 0 else {
+            throw ChildProcessError(
+                message: "scripts/services \(arguments.joined(separator: " ")) failed (exit \(output.status)): \(output.stdout)\(output.stderr)")
         }
     }
 }
