@@ -15,8 +15,16 @@ public struct AppliedMovements: Sendable, Hashable {
     public var total: Int { byVendor.values.reduce(0, +) }
 
     public func count() {
-        for (vendor, movements) in byVendor where movements > 0 {
-            Counter(label: "vendor_movements_applied_total", dimensions: [("vendor", vendor)]).increment(by: movements)
-        }
+        for (vendor, movements) in byVendor where movements > 0 { Self.counter(vendor).increment(by: movements) }
+    }
+
+    /// Shows each vendor's counter at 0 before its first movement, so a scrape
+    /// (and an alert rule over a rate) finds the family from the start.
+    public static func expose(vendors: some Sequence<String>) {
+        for vendor in vendors { _ = counter(vendor) }
+    }
+
+    private static func counter(_ vendor: String) -> Counter {
+        Counter(label: "vendor_movements_applied_total", dimensions: [("vendor", vendor)])
     }
 }

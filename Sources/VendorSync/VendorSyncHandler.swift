@@ -41,6 +41,7 @@ public struct VendorSyncHandler: DeliveryHandler {
         self.vendors = vendors
         self.routing = routing
         self.breakers = breakers
+        AppliedMovements.expose(vendors: vendors.keys)
     }
 
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
