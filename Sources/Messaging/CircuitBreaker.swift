@@ -42,6 +42,8 @@ public final class CircuitBreaker: Sendable {
         public static let paymentGateway = Dependency(rawValue: "payment_gateway")
         public static let wms = Dependency(rawValue: "wms")
         public static let shopify = Dependency(rawValue: "shopify")
+        /// One vendor's own database, as vendor-sync-worker reaches it (one per configured vendor).
+        public static func vendorDatabase(_ vendor: String) -> Dependency { Dependency(rawValue: "vendor_database_\(vendor)") }
     }
 
     public struct Policy: Sendable, Hashable {

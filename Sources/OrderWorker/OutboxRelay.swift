@@ -81,7 +81,7 @@ public struct OutboxRelay: Service {
         var channel: AMQPChannel?
         /// The backend holding the lock; a new session (the pool replaced a lost connection) must take it again.
         var lockHolder: Int32?
-        var delay = configuration.retryDelay.lowerBound
+        var backoff = Backoff(configuration.retryDelay)
         var outage = OutageTracker(status: configuration.status)
         while !Task.isCancelled {
             do {
@@ -91,22 +91,22 @@ public struct OutboxRelay: Service {
                 case .published: break
                 case .empty, .standingBy: try await Task.sleep(for: configuration.pollInterval)
                 }
-                delay = configuration.retryDelay.lowerBound
+                backoff = Backoff(configuration.retryDelay)
             } catch is CancellationError {
                 break
-            } catch let error as PostgresError where error.isUnavailable {
-                outage.unavailable(
-                    DependencyUnavailable.ordersDatabase, detail: error.reason, holding: "the outbox is published once it is back", logger: logger)
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, configuration.retryDelay.upperBound)
             } catch {
-                if error is AMQPError, let open = channel {
-                    await open.connection.close()
-                    channel = nil
+                let delay = backoff.next()
+                if let error = error as? PostgresError, error.isUnavailable {
+                    outage.unavailable(
+                        DependencyUnavailable.ordersDatabase, detail: error.reason, holding: "the outbox is published once it is back", logger: logger)
+                } else {
+                    if error is AMQPError, let open = channel {
+                        await open.connection.close()
+                        channel = nil
+                    }
+                    logger.warning("outbox relay round failed; retrying", metadata: [LogKey.error: "\(error)", LogKey.retryIn: "\(delay)"])
                 }
-                logger.warning("outbox relay round failed; retrying", metadata: [LogKey.error: "\(error)", LogKey.retryIn: "\(delay)"])
                 try? await Task.sleep(for: delay)
-                delay = min(delay * 2, configuration.retryDelay.upperBound)
             }
         }
         outage.abandon()

@@ -63,8 +63,3 @@ public struct VendorBreakers: Sendable {
         return outcomes
     }
 }
-
-extension CircuitBreaker.Dependency {
-    /// One vendor's own database, as vendor-sync-worker reaches it.
-    public static func vendorDatabase(_ vendor: String) -> Self { Self(rawValue: "vendor_database_\(vendor)") }
-}

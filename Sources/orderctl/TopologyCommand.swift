@@ -76,11 +76,7 @@ struct TopologyCommand: AsyncParsableCommand {
         @Option(name: .customLong("quorum-initial-group-size"), help: "Replicas of each queue, for a cluster's definitions (default: none named).")
         var quorumInitialGroupSize: Int?
 
-        func validate() throws {
-            if let quorumInitialGroupSize, quorumInitialGroupSize < 1 {
-                throw ValidationError("--quorum-initial-group-size must be at least 1, got \(quorumInitialGroupSize)")
-            }
-        }
+        func validate() throws { try TopologyOptions.check(quorumInitialGroupSize: quorumInitialGroupSize) }
 
         func run() async throws {
             try await runReporting(.table) {

@@ -16,9 +16,7 @@ struct TopologyOptions: ParsableArguments {
     var topology: Topology {
         get throws {
             let environment = EnvironmentConfiguration()
-            if let quorumInitialGroupSize, quorumInitialGroupSize < 1 {
-                throw ValidationError("--quorum-initial-group-size must be at least 1, got \(quorumInitialGroupSize)")
-            }
+            try Self.check(quorumInitialGroupSize: quorumInitialGroupSize)
             let groupSize = try quorumInitialGroupSize
                 ?? environment.optionalString(.quorumInitialGroupSize).map { _ in try environment.int(.quorumInitialGroupSize, default: 1, in: 1...99) }
             return Topology(
@@ -26,6 +24,13 @@ struct TopologyOptions: ParsableArguments {
                 fulfilmentRetryDelaysMilliseconds: try environment.fulfilmentRetryDelaysMilliseconds(
                     default: Topology.defaultFulfilmentRetryDelaysMilliseconds),
                 quorumInitialGroupSize: groupSize)
+        }
+    }
+
+    /// The one check of `--quorum-initial-group-size`, for every command that takes it.
+    static func check(quorumInitialGroupSize: Int?) throws {
+        if let quorumInitialGroupSize, quorumInitialGroupSize < 1 {
+            throw ValidationError("--quorum-initial-group-size must be at least 1, got \(quorumInitialGroupSize)")
         }
     }
 }
