@@ -81,7 +81,7 @@ struct MetricsScrapeSoloTests {
         defer { prometheus.stop() }
         var missing: [String: Set<String>] = [:]
         var down: [String] = []
-        // The depth poller's first round can run before the worker's consumers are there; its next one is 15 s later.
+        // The depth poller's first round can run before both of the worker's consumers are there; its next one is 15 s later.
         let consumers = #"sum(broker_queue_consumers{job="order-worker",queue="\#(system.topology.orders.main)"})"#
         var consuming: Double?
         let deadline = ContinuousClock.now + .seconds(90)
@@ -95,7 +95,7 @@ struct MetricsScrapeSoloTests {
                 if !absent.isEmpty { missing[job] = absent }
             }
             consuming = try prometheus.query(consumers)
-        } while (!down.isEmpty || !missing.isEmpty || (consuming ?? 0) < 1) && ContinuousClock.now < deadline
+        } while (!down.isEmpty || !missing.isEmpty || (consuming ?? 0) < 2) && ContinuousClock.now < deadline
         #expect(down.isEmpty, "targets not up: \(down)")
         #expect(missing.isEmpty, "families missing: \(missing)")
         #expect(try prometheus.query(#"sum(orders_accepted_total{job="order-api",channel="api"})"#) == 1)
