@@ -101,6 +101,15 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
     /// The channel cannot be used any more: open another (or reconnect when the connection is dead too).
     public var isChannelDead: Bool { isConnectionDead || kind == .channelClosed }
 
+    /// A publisher should go on with a new channel, not this one: it is dead,
+    /// or the broker nacked a publish on it. RabbitMQ 3.10 nacks every publish
+    /// of a channel that first published to a quorum queue while the queue's
+    /// leader was down, for as long as the channel lives (measured on the
+    /// loopback cluster: 25 s of nacks on one channel after a SIGKILL of the
+    /// leader's node, while a channel opened 12 s in on the same connection
+    /// was acked at once). The nacked message may be published again there.
+    public var needsNewChannel: Bool { isChannelDead || kind == .nacked }
+
     public var description: String {
         var text = "AMQP \(kind)"
         if let replyCode { text += " \(replyCode)" }

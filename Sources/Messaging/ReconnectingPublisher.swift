@@ -17,6 +17,10 @@ import Synchronization
 /// confirm was lost with the connection, so the queue can get it twice; its
 /// receivers are idempotent by message id (an order by its id).
 ///
+/// A publish the broker nacks goes once more, on a new connection, before its
+/// caller hears of it: a nack may mean the channel, not the message, is at
+/// fault (``AMQPError/needsNewChannel``); a second nack is the caller's answer.
+///
 /// A `Service`: its `run` owns the connecting, the closing of dead channels
 /// and the publish deadlines, so no publish leaves work behind in a task of
 /// its own. Until `run` starts, a publish that needs a connection waits for it
@@ -195,41 +199,56 @@ public final class ReconnectingPublisher: Service, Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let wait = DeadlineWatch.Wait(continuation, timeout: timeout, deadline: deadline)
             guard deadlines.watch(wait) else { return }
-            deliver(body, routingKey: routingKey, properties: properties, answering: wait)
+            deliver(Outgoing(body: body, routingKey: routingKey, properties: properties), answering: wait)
         }
+    }
+
+    /// A message on its way, and whether a nack already sent it again.
+    private struct Outgoing: Sendable {
+        let body: [UInt8]
+        let routingKey: String
+        let properties: AMQPProperties
+        var nackedOnce = false
     }
 
     /// Sends on the open channel, or on the next one the run loop connects;
     /// a failure to connect answers the caller.
-    private func deliver(_ body: [UInt8], routingKey: String, properties: AMQPProperties, answering wait: DeadlineWatch.Wait) {
+    private func deliver(_ message: Outgoing, answering wait: DeadlineWatch.Wait) {
         if let channel = openChannel() {
-            send(body, routingKey: routingKey, properties: properties, on: channel, answering: wait)
+            send(message, on: channel, answering: wait)
             return
         }
         withChannel { result in
             switch result {
             case .success(let channel):
                 guard !wait.isAnswered else { return }
-                self.send(body, routingKey: routingKey, properties: properties, on: channel, answering: wait)
+                self.send(message, on: channel, answering: wait)
             case .failure(let error):
                 wait.answer(.failure(error))
             }
         }
     }
 
-    private func send(_ body: [UInt8], routingKey: String, properties: AMQPProperties, on channel: AMQPChannel, answering wait: DeadlineWatch.Wait) {
+    private func send(_ message: Outgoing, on channel: AMQPChannel, answering wait: DeadlineWatch.Wait) {
         let sent = ContinuousClock.now
-        channel.publish(body, routingKey: routingKey, mandatory: true, properties: properties) { result in
+        channel.publish(message.body, routingKey: message.routingKey, mandatory: true, properties: message.properties) { result in
             switch result {
             case .success:
                 self.confirms.confirmed(sentAt: sent)
             case .failure(let error):
-                if error.isChannelDead { self.discard(channel) }
+                if error.needsNewChannel { self.discard(channel) }
                 // Unconfirmed, not refused: the broker went away with the message
                 // in flight. Again on the next connection while the caller waits.
                 if error.isConnectionDead, !wait.isAnswered {
                     self.logger.debug("republishing an unconfirmed message", metadata: [LogKey.error: "\(error)"])
-                    self.deliver(body, routingKey: routingKey, properties: properties, answering: wait)
+                    self.deliver(message, answering: wait)
+                    return
+                }
+                if error.kind == .nacked, !message.nackedOnce, !wait.isAnswered {
+                    self.logger.debug("republishing a nacked message on a new channel", metadata: [LogKey.error: "\(error)"])
+                    var again = message
+                    again.nackedOnce = true
+                    self.deliver(again, answering: wait)
                     return
                 }
             }

@@ -63,8 +63,8 @@ struct TransactionalPublisher: Sendable {
             case .success? where answered:
                 continue
             case .failure(let error)? where answered:
-                // A closed channel stays closed: the next delivery must get a new one.
-                if error.isChannelDead { publisher.discard(channel) }
+                // A closed (or nacking) channel stays so: the next delivery must get a new one.
+                if error.needsNewChannel { publisher.discard(channel) }
                 logger.warning("webhook not taken: the publish failed", metadata: [LogKey.error: "\(error)"])
             default:
                 logger.warning("webhook not taken: no confirm in time", metadata: ["timeout": "\(timeout)"])

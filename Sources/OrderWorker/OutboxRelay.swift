@@ -148,7 +148,12 @@ public struct OutboxRelay: Service {
                 })
             confirms.confirmed(sentAt: sent)
         } catch {
-            // The rows stay: the next round publishes them again, from the oldest.
+            // The rows stay: the next round publishes them again, from the oldest,
+            // on a new connection when this channel is dead or nacked (`needsNewChannel`).
+            if let error = error as? AMQPError, error.needsNewChannel {
+                await open.connection.close()
+                channel = nil
+            }
             var logger = logger
             if let first = entries.first?.message.correlationId { logger[metadataKey: LogKey.orderId] = "\(first)" }
             logger.warning("outbox publish failed", metadata: [LogKey.batch: "\(entries.count)", LogKey.error: "\(error)"])

@@ -67,6 +67,49 @@ private let quietLogger: Logger = {
         }
     }
 
+    /// A nack may be the channel's fault, not the message's (RabbitMQ 3.10 nacks
+    /// every publish of a channel that first published to a quorum queue while
+    /// its leader was down): the publisher sends a nacked message once more on a
+    /// new connection, answers the caller with the second nack, and goes on with
+    /// the new channel. Here a full `reject-publish` queue nacks for real.
+    @Test func aNackedPublishGoesOnceMoreOnANewChannelThenAnswersTheCaller() async throws {
+        try await OrderSystemFixture.with { system in
+            let queue = system.prefix + "nack-test"
+            let setup = try await system.broker.openChannel()
+            _ = try await setup.declareQueue(queue, arguments: ["x-queue-type": "quorum", "x-max-length": .int64(1), "x-overflow": "reject-publish"])
+            var configuration = try AMQPConfiguration(url: TestEnvironment.amqpURL, connectionName: "failover-nack-test")
+            configuration.connectTimeout = .seconds(2)
+            let publisher = ReconnectingPublisher(configuration: configuration, logger: quietLogger)
+            do {
+                try await Self.nackedOnceMoreThenAnswered(publisher, queue: queue, system: system)
+            } catch {
+                _ = try? await setup.deleteQueue(queue)
+                throw error
+            }
+            _ = try await setup.deleteQueue(queue)
+        }
+    }
+
+    private static func nackedOnceMoreThenAnswered(_ publisher: ReconnectingPublisher, queue: String, system: OrderSystemFixture) async throws {
+        try await system.withServices([publisher], logger: quietLogger) {
+            func publish(_ id: String) async throws {
+                try await publisher.publish(
+                    Array("{}".utf8), routingKey: queue, properties: AMQPProperties(deliveryMode: .persistent, messageID: id), timeout: .seconds(5))
+            }
+            try await publish("first")
+            let nacking = try await publisher.currentChannel()
+            let error = await #expect(throws: AMQPError.self) { try await publish("second") }
+            #expect(error?.kind == .nacked)
+            let renewed = try await publisher.currentChannel()
+            #expect(renewed !== nacking, "the nacked channel was replaced")
+            #expect(!nacking.connection.isOpen, "and its connection closed")
+            #expect(try await system.drain(queue).compactMap(\.properties.messageID) == ["first"])
+            try await publish("third")
+            #expect(try await publisher.currentChannel() === renewed, "an acked publish keeps its channel")
+        }
+        #expect(try await system.drain(queue).compactMap(\.properties.messageID) == ["third"])
+    }
+
     /// With every node away, a publish fails (order-api's 503) within its
     /// caller's timeout: the republish after the lost connection finds no node
     /// and answers, it does not go round in a loop.
