@@ -140,27 +140,37 @@ public struct QueueWorker: Service {
         var logger = logger
         logger[metadataKey: LogKey.loop] = "\(index)"
         var backoff = Backoff(configuration.reconnectDelay)
+        // A lost broker is on /health/ready, like a lost database, from the
+        // session's end until a new one consumes.
+        var outage = OutageTracker(status: configuration.status)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await session(logger: logger)
+                try await session(logger: logger) { outage.available(logger: logger) }
                 backoff = Backoff(configuration.reconnectDelay)
             } catch {
                 guard !Task.isShuttingDownGracefully else { break }
                 let delay = backoff.next()
                 logger.warning("consume session ended; reconnecting", metadata: [LogKey.error: "\(error)", LogKey.retryIn: "\(delay)"])
+                if let error = error as? AMQPError, error.isConnectionDead {
+                    outage.unavailable(Self.broker, detail: "\(error)", holding: "reconnecting", logger: logger)
+                }
                 try? await Task.sleep(for: delay)
             }
         }
+        outage.abandon()
         logger.info("consume loop stopped")
     }
 
+    /// The name a queue worker reports the broker by while it has no connection to consume on.
+    public static let broker = "broker"
+
     /// One connection's life: consume on it until the consumer ends, the
     /// connection fails or shutdown begins, then close it (unacked deliveries
-    /// go back to the queue).
-    private func session(logger: Logger) async throws {
+    /// go back to the queue). `consuming` is called once the consumer is set up.
+    private func session(logger: Logger, consuming: () -> Void) async throws {
         let connection = try await AMQPConnection.connect(configuration.amqp, logger: logger)
         do {
-            try await consume(on: connection, logger: logger)
+            try await consume(on: connection, logger: logger, consuming: consuming)
         } catch {
             await connection.close()
             throw error
@@ -168,11 +178,12 @@ public struct QueueWorker: Service {
         await connection.close()
     }
 
-    private func consume(on connection: AMQPConnection, logger: Logger) async throws {
+    private func consume(on connection: AMQPConnection, logger: Logger, consuming: () -> Void) async throws {
         let channel = try await connection.openChannel()
         try await channel.setPrefetch(UInt16(clamping: configuration.settings.prefetch))
         let publisher = try await connection.openConfirmChannel()
         let consumer = try await channel.consume(queue: configuration.queues.main)
+        consuming()
         logger.info("consuming", metadata: [LogKey.queue: "\(configuration.queues.main)", LogKey.prefetch: "\(configuration.settings.prefetch)"])
         let batcher = DeliveryBatcher()
         try await withThrowingDiscardingTaskGroup { group in

@@ -55,7 +55,7 @@ struct ClusterChaosTests {
         ]
         let api = try ChildProcess("order-api", environment: environment)
         let worker = try ChildProcess("order-worker", environment: environment)
-        defer { for process in [api, worker] { process.kill(SIGKILL) }; try? api.log.write(toFile: "/tmp/cluster-api.log", atomically: true, encoding: .utf8); try? worker.log.write(toFile: "/tmp/cluster-worker.log", atomically: true, encoding: .utf8) }
+        defer { for process in [api, worker] { process.kill(SIGKILL) } }
         #expect(await worker.waitForLog(containing: "consuming", timeout: .seconds(60)), "\(worker.log.suffix(2000))")
         let listening = "Server started and listening on 127.0.0.1:"
         #expect(await api.waitForLog(containing: listening, timeout: .seconds(60)), "\(api.log.suffix(2000))")

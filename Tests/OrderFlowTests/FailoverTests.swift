@@ -71,12 +71,14 @@ private let quietLogger: Logger = {
     /// every publish of a channel that first published to a quorum queue while
     /// its leader was down): the publisher sends a nacked message once more on a
     /// new connection, answers the caller with the second nack, and goes on with
-    /// the new channel. Here a full `reject-publish` queue nacks for real.
+    /// the new channel. Here a full `reject-publish` queue nacks for real (a
+    /// classic one: a quorum queue tells each publisher it is full only after
+    /// that publisher's first message over the limit).
     @Test func aNackedPublishGoesOnceMoreOnANewChannelThenAnswersTheCaller() async throws {
         try await OrderSystemFixture.with { system in
             let queue = system.prefix + "nack-test"
             let setup = try await system.broker.openChannel()
-            _ = try await setup.declareQueue(queue, arguments: ["x-queue-type": "quorum", "x-max-length": .int64(1), "x-overflow": "reject-publish"])
+            _ = try await setup.declareQueue(queue, arguments: ["x-queue-type": "classic", "x-max-length": .int64(1), "x-overflow": "reject-publish"])
             var configuration = try AMQPConfiguration(url: TestEnvironment.amqpURL, connectionName: "failover-nack-test")
             configuration.connectTimeout = .seconds(2)
             let publisher = ReconnectingPublisher(configuration: configuration, logger: quietLogger)

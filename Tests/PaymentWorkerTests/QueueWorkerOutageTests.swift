@@ -151,6 +151,36 @@ final class OutageStub: DeliveryHandler {
         }
     }
 
+    /// The broker away is on the status too, from the lost connection until a
+    /// new one consumes; the window it had in hand comes again after.
+    @Test func aLostBrokerIsOnTheStatusUntilTheWorkerConsumesAgain() async throws {
+        try await QueueFixture.with(retryDelayMilliseconds: 600_000, orders: []) { fixture in
+            let broker = try AMQPConfiguration(url: TestEnvironment.amqpURL, connectionName: "queue-worker-outage-tests").endpoints[0]
+            let proxy = try await FaultProxy(targetHost: broker.host, targetPort: broker.port)
+            let status = DependencyStatus()
+            let stub = OutageStub(status: status, awayFor: 0)
+            var configuration = try worker(fixture, handler: stub, status: status).configuration
+            configuration.amqp = try AMQPConfiguration(url: proxy.url(replacingHostAndPortOf: TestEnvironment.amqpURL), connectionName: "queue-worker-outage-tests")
+            configuration.reconnectDelay = .milliseconds(50)...(.milliseconds(200))
+            let worker = QueueWorker(configuration: configuration, handler: stub, logger: Self.logger)
+            try await FixtureLifetime.running([worker], logger: Self.logger) {
+                try await publish(["before"], to: fixture)
+                try await eventually { stub.windows.withLock { $0.count } == 1 }
+                #expect(status.isReady)
+                await proxy.cut()
+                try await eventually { !status.isReady }
+                #expect(status.outages.map(\.dependency) == [QueueWorker.broker])
+                try await publish(["during"], to: fixture)
+                try await proxy.restore()
+                try await eventually { status.isReady && stub.windows.withLock { $0.count } == 2 }
+                #expect(status.isReady, "consuming again: \(status.outages)")
+            }
+            #expect(stub.windows.withLock { $0.map(\.ids) } == [["before"], ["during"]])
+            #expect(MetricsText.process.value("dependency_up", ["dependency": QueueWorker.broker]) == 1)
+            await proxy.shutdown()
+        }
+    }
+
     @Test func aGracefulShutdownEndsTheWaitPromptlyAndTheHeldWindowGoesBack() async throws {
         try await QueueFixture.with(retryDelayMilliseconds: 600_000, orders: []) { fixture in
             try await publish(["a", "b"], to: fixture)
