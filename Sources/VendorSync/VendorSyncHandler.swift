@@ -165,22 +165,30 @@ public struct VendorSyncHandler: DeliveryHandler {
                 folded[index] = .deadLetter(reason: message.invalid[0].poison.reason.rawValue, message: details)
                 continue
             }
-            let first = outcomes[range.lowerBound]
-            if message.invalid.isEmpty, outcomes[range].allSatisfy({ $0 == first }) {
-                folded[index] = first
-                continue
-            }
-            // Groups by outcome, in the order their first movement comes.
-            var groups: [(outcome: DeliveryOutcome, items: [Int])] = []
-            for item in range where outcomes[item] != .done {
-                if let group = groups.firstIndex(where: { $0.outcome == outcomes[item] }) {
+            // Groups by route (retry, postpone or DLQ, and reason), in the order their first movement comes.
+            var groups: [(route: OutcomeRoute, items: [Int])] = []
+            var done = 0
+            for item in range {
+                guard let route = OutcomeRoute(outcomes[item]) else {
+                    done += 1
+                    continue
+                }
+                if let group = groups.firstIndex(where: { $0.route == route }) {
                     groups[group].items.append(item)
                 } else {
-                    groups.append((outcomes[item], [item]))
+                    groups.append((route, [item]))
                 }
             }
+            if message.invalid.isEmpty, done == range.count {
+                folded[index] = .done
+                continue
+            }
+            if message.invalid.isEmpty, done == 0, groups.count == 1 {
+                folded[index] = groups[0].route.outcome(merging: groups[0].items.map { outcomes[$0] })
+                continue
+            }
             var parts = groups.map { group in
-                part(of: delivery, group.items.map { items[$0] }, outcome: group.outcome)
+                part(of: delivery, group.items.map { items[$0] }, outcome: group.route.outcome(merging: group.items.map { outcomes[$0] }))
             }
             for invalid in message.invalid {
                 var properties = delivery.properties
@@ -362,4 +370,48 @@ public struct VendorSyncHandler: DeliveryHandler {
         }
         return outcomes
     }
+}
+
+/// Where an outcome sends a movement and why, without its detail: the
+/// movements of a batch that share it travel on as one message, whose
+/// `x-error-message` holds their details (each names its movement).
+private struct OutcomeRoute: Hashable {
+    enum Kind: Hashable { case retry, deadLetter, postpone }
+    let kind: Kind
+    let reason: String
+
+    /// nil for `.done`.
+    init?(_ outcome: DeliveryOutcome) {
+        switch outcome {
+        case .done, .split: return nil
+        case .retry(let reason, _): (kind, self.reason) = (.retry, reason)
+        case .deadLetter(let reason, _): (kind, self.reason) = (.deadLetter, reason)
+        case .postpone(let reason, _): (kind, self.reason) = (.postpone, reason)
+        }
+    }
+
+    /// The outcome of the group: this route, with the distinct details of its
+    /// movements (the first few, and how many more, so a header stays small).
+    func outcome(merging outcomes: [DeliveryOutcome]) -> DeliveryOutcome {
+        var details: [String] = []
+        var seen: Set<String> = []
+        for outcome in outcomes {
+            switch outcome {
+            case .retry(_, let message), .deadLetter(_, let message), .postpone(_, let message):
+                if seen.insert(message).inserted { details.append(message) }
+            case .done, .split:
+                break
+            }
+        }
+        let shown = Self.shownDetails
+        var message = details.prefix(shown).joined(separator: "; ")
+        if details.count > shown { message += "; and \(details.count - shown) more" }
+        switch kind {
+        case .retry: return .retry(reason: reason, message: message)
+        case .deadLetter: return .deadLetter(reason: reason, message: message)
+        case .postpone: return .postpone(reason: reason, message: message)
+        }
+    }
+
+    private static let shownDetails = 3
 }
