@@ -2,7 +2,8 @@ import Foundation
 import TextCodecs
 
 /// The body of a message on `vendor_sync`: one stock movement to apply at one
-/// vendor (AMQP `type` "vendor.movement.v1", `message_id` the movement id). An
+/// vendor (AMQP `type` "vendor.movement.v1", `message_id` the movement id), and
+/// the form of each entry of a ``VendorMovementBatch``. An
 /// `allocate` takes the units from the vendor's stock, a `restock` gives them
 /// back (a cancellation after the vendor was told, a return); the vendor
 /// database records the movement id with the change, so each applies once.

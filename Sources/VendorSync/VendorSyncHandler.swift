@@ -45,9 +45,9 @@ public struct VendorSyncHandler: DeliveryHandler {
         AppliedMovements.expose(vendors: vendors.keys)
     }
 
-    /// One movement of a window: a single message's, or an entry of a batch.
+    /// One movement of a window: a single message's, or an entry of a batch
+    /// (a delivery's items are consecutive, in entry order).
     private struct Item {
-        let delivery: Int
         let entry: VendorMovementBatch.Entry
         /// Its order's trace: its lines and what settling it writes to the outbox carry it.
         let trace: TraceContext
@@ -56,7 +56,7 @@ public struct VendorSyncHandler: DeliveryHandler {
 
     /// The window's movements, flattened from all its deliveries (single
     /// messages and batches alike), are applied as one set; their outcomes
-    /// are then folded back onto the deliveries (``fold(_:decoded:items:outcomes:)``).
+    /// are then folded back onto the deliveries (``fold(_:decoded:poisoned:items:outcomes:)``).
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
         var poisoned = [DeliveryOutcome?](repeating: nil, count: deliveries.count)
         var decoded = [VendorMovementBatch.Decoded?](repeating: nil, count: deliveries.count)
@@ -68,7 +68,7 @@ public struct VendorSyncHandler: DeliveryHandler {
                 decoded[index] = message
                 let trace = delivery.trace
                 for entry in message.entries {
-                    items.append(Item(delivery: index, entry: entry, trace: entry.traceparent.flatMap { TraceContext(traceparent: $0) } ?? trace))
+                    items.append(Item(entry: entry, trace: entry.traceparent.flatMap { TraceContext(traceparent: $0) } ?? trace))
                 }
             } catch {
                 poisoned[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
