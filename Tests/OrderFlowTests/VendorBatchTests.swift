@@ -145,6 +145,36 @@ import TextCodecs
         }
     }
 
+    /// A split part is routed as a message of its own would be: the waiting
+    /// restock of a batch whose retries are spent goes to the DLQ alone, and
+    /// its order is flagged first (`retriesExhausted` for that part), while the
+    /// allocation beside it applies.
+    @Test func aSplitPartWhoseRetriesAreSpentGoesToTheDLQAloneAndIsSettled() async throws {
+        try await OrderSystemFixture.with { system in
+            let product = try system.vendorProduct("batch-spent", stock: ["vendorA": 10])
+            let applies = order([(product, 2)]), waits = order([(product, 3)])
+            let published = try OrderSystemFixture.movements(in: try await confirmInOneWindow([applies, waits], system).map(\.body))
+            let allocation = try #require(published.first { $0.orderId == applies.orderId })
+            let restock = try #require(try system.restockAll(waits.orderId).first)
+            var sent = message(VendorMovementBatch(vendorId: "vendorA", entries: [.init(allocation), .init(restock)]), system)
+            sent.properties.headers["x-retry-count"] = .int32(2)
+            try await system.withVendorSync(["MAX_RETRIES": "2"]) {
+                try await system.publish([sent], to: system.topology.vendorSync.main)
+                #expect(try await system.waitForAllocationsSettled([applies.orderId]) == ["APPLIED": 1])
+                #expect(try await system.waitForDepth(system.topology.vendorSync.deadLetter, atLeast: 1) == 1)
+            }
+            let dead = try await system.drain(system.topology.vendorSync.deadLetter)
+            try #require(dead.count == 1)
+            #expect(dead[0].body == restock.encoded())
+            #expect(dead[0].properties.headers["x-error-reason"]?.stringValue == "restock-ahead-of-allocation")
+            #expect(dead[0].properties.headers["x-retry-count"]?.intValue == 2)
+            #expect(try OrderSystemFixture.database { try OrderQueries.order(waits.orderId, on: $0) }?.reviewRequired == true)
+            #expect(try OrderSystemFixture.database { try OrderQueries.order(applies.orderId, on: $0) }?.reviewRequired == false)
+            try await system.expectSettled(system.topology.vendorSync)
+            #expect(try system.appliedMovements("vendorA", product) == (count: 1, units: 2))
+        }
+    }
+
     /// A batch whose movements all wait spends its retries whole, goes to the
     /// DLQ whole (each movement's order flagged), is found there by a movement
     /// id and shown movement by movement, and once its allocations arrived a
