@@ -25,6 +25,8 @@ public struct DeadLetterListing: Renderable {
         public let scanned: Int
         public let oldestAge: TimeInterval?
         public let reasons: [String: Int]
+        /// The vendor stock movements the scanned messages carry (a vendor_sync batch counts each of its own).
+        public let movements: Int
 
         public var truncated: Bool { scanned < depth }
     }
@@ -44,15 +46,17 @@ public struct DeadLetterListing: Renderable {
         switch format {
         case .table:
             let report = Report(
-                columns: ["queue", "depth", "scanned", "oldest", "reasons"],
-                rows: queues.map { [$0.queue, "\($0.depth)", "\($0.scanned)", $0.oldestAge.map(DurationText.format) ?? "-", reasonsText($0.reasons)] })
+                columns: ["queue", "depth", "scanned", "movements", "oldest", "reasons"],
+                rows: queues.map {
+                    [$0.queue, "\($0.depth)", "\($0.scanned)", "\($0.movements)", $0.oldestAge.map(DurationText.format) ?? "-", reasonsText($0.reasons)]
+                })
             return report.render(.table) + notesText(notes)
         case .json:
             return JSONValue.object([
                 "queues": .array(queues.map { queue in
                     .object([
                         "queue": .string(queue.queue), "depth": .integer(Int64(queue.depth)), "scanned": .integer(Int64(queue.scanned)),
-                        "truncated": .bool(queue.truncated), "oldestAgeSeconds": queue.oldestAge.map { .integer(Int64($0)) } ?? .null,
+                        "truncated": .bool(queue.truncated), "movements": .integer(Int64(queue.movements)), "oldestAgeSeconds": queue.oldestAge.map { .integer(Int64($0)) } ?? .null,
                         "reasons": .object(queue.reasons.mapValues { .integer(Int64($0)) }),
                     ])
                 }),

@@ -106,7 +106,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "For every DLQ: depth, oldest message age and counts per failure reason.",
+            abstract: "For every DLQ: depth, the vendor movements its messages carry, oldest message age and counts per failure reason.",
             discussion: "Takes every message (up to --scan-limit) with basic.get and puts it back: they are marked redelivered.")
         @OptionGroup var options: Options
 

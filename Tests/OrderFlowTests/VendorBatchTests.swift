@@ -206,6 +206,10 @@ import TextCodecs
                         "vendor=vendorA kind=restock order=\(UUIDText.string(restock.orderId)) product=\(product) quantity=\(restock.quantity) "
                             + "movement=\(UUIDText.string(restock.movementId))"), "\(peek.stdout)")
             }
+            let listed = try Command.orderctl(["dlq", "list", "--output", "json"] + dlq)
+            let queues = (try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])?["queues"] as? [[String: Any]]
+            #expect(queues?.first?["movements"] as? Int == 2, "one message holding two movements: \(listed.stdout)")
+            #expect(queues?.first?["scanned"] as? Int == 1)
             let byOrder = try Command.orderctl(["dlq", "peek", "--containing", UUIDText.string(orders[0].orderId).uppercased(), "--output", "json"] + dlq)
             #expect(byOrder.stdout.contains(UUIDText.string(batch.messageId)), "\(byOrder.stdout)")
             let none = try Command.orderctl(["dlq", "peek", "--message-id", UUIDText.string(UUID())] + dlq)
