@@ -133,7 +133,7 @@ public struct OrderMessageHandler: DeliveryHandler {
                 message.properties.propagate(traces[result.orderId])
                 messages.append(message)
             }
-            allocations += result.allocations.map { VendorMovementBatch.Entry($0) }
+            for allocation in result.allocations { allocations.append(VendorMovementBatch.Entry(allocation)) }
         }
         var traceparents: [UUID: String] = [:]
         for var batch in VendorMovementBatch.grouped(allocations) {
