@@ -32,6 +32,20 @@ import TextCodecs
         return try await system.drain(system.topology.vendorSync.main)
     }
 
+    /// Two confirmed orders of `product` (10 units at vendorA): the allocation
+    /// of `applies`, and the restock of `waits`, whose allocation is lost on the
+    /// way (drained), so the vendor holds the restock back (a retry).
+    private func allocationAndWaitingRestock(_ system: OrderSystemFixture, _ name: String) async throws
+        -> (product: String, applies: OrderPlaced, waits: OrderPlaced, allocation: VendorMovement, restock: VendorMovement)
+    {
+        let product = try system.vendorProduct(name, stock: ["vendorA": 10])
+        let applies = order([(product, 2)]), waits = order([(product, 3)])
+        let published = try OrderSystemFixture.movements(in: try await confirmInOneWindow([applies, waits], system).map(\.body))
+        let allocation = try #require(published.first { $0.orderId == applies.orderId })
+        let restock = try #require(try system.restockAll(waits.orderId).first)
+        return (product, applies, waits, allocation, restock)
+    }
+
     @Test func aWindowOfOrdersOverTwoVendorsIsOneMessagePerVendorAndEachMovementAppliesOnce() async throws {
         try await OrderSystemFixture.with { system in
             let productA = try system.vendorProduct("batch-a", stock: ["vendorA": 100])
@@ -113,12 +127,7 @@ import TextCodecs
     /// and the retry copy holds the restock alone.
     @Test func aBatchWhoseMovementsDisagreeIsSplitAndOnlyTheWaitingOneIsRetried() async throws {
         try await OrderSystemFixture.with { system in
-            let product = try system.vendorProduct("batch-split", stock: ["vendorA": 10])
-            let applies = order([(product, 2)]), waits = order([(product, 3)])
-            let published = try OrderSystemFixture.movements(in: try await confirmInOneWindow([applies, waits], system).map(\.body))
-            let allocation = try #require(published.first { $0.orderId == applies.orderId })
-            // The waiting order's allocation is lost on the way; its restock is on its way.
-            let restock = try #require(try system.restockAll(waits.orderId).first)
+            let (product, applies, waits, allocation, restock) = try await allocationAndWaitingRestock(system, "batch-split")
             let batch = VendorMovementBatch(vendorId: "vendorA", entries: [.init(allocation), .init(restock)])
             var sent = message(batch, system)
             sent.properties.headers["traceparent"] = .string("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
@@ -151,11 +160,7 @@ import TextCodecs
     /// allocation beside it applies.
     @Test func aSplitPartWhoseRetriesAreSpentGoesToTheDLQAloneAndIsSettled() async throws {
         try await OrderSystemFixture.with { system in
-            let product = try system.vendorProduct("batch-spent", stock: ["vendorA": 10])
-            let applies = order([(product, 2)]), waits = order([(product, 3)])
-            let published = try OrderSystemFixture.movements(in: try await confirmInOneWindow([applies, waits], system).map(\.body))
-            let allocation = try #require(published.first { $0.orderId == applies.orderId })
-            let restock = try #require(try system.restockAll(waits.orderId).first)
+            let (product, applies, waits, allocation, restock) = try await allocationAndWaitingRestock(system, "batch-spent")
             var sent = message(VendorMovementBatch(vendorId: "vendorA", entries: [.init(allocation), .init(restock)]), system)
             sent.properties.headers["x-retry-count"] = .int32(2)
             try await system.withVendorSync(["MAX_RETRIES": "2"]) {
