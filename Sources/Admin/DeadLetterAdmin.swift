@@ -104,7 +104,9 @@ public struct DeadLetterAdmin: Sendable, BrokerAdmin {
                 var reasons: [String: Int] = [:]
                 for message in read.messages { reasons[message.reason, default: 0] += 1 }
                 let oldest = read.messages.compactMap { $0.age(at: now) }.max()
-                return DeadLetterListing.Queue(queue: read.queue, depth: read.depth, scanned: read.messages.count, oldestAge: oldest, reasons: reasons)
+                return DeadLetterListing.Queue(
+                    queue: read.queue, depth: read.depth, scanned: read.messages.count, oldestAge: oldest, reasons: reasons,
+                    movements: read.messages.reduce(0) { $0 + $1.movements.count })
             },
             scanLimit: scanLimit)
     }

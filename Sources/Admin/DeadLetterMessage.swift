@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import Messaging
 import OrderCore
+import TextCodecs
 
 /// One entry of RabbitMQ's `x-death` header: the broker's record of one
 /// (queue, reason) dead-lettering, most recent first.
@@ -108,6 +109,13 @@ public struct DeadLetterMessage: Sendable {
 
     public var messageID: String? { delivery.properties.messageID }
 
+    /// The stock movements a vendor_sync message carries: its one movement, or
+    /// every decodable entry of a batch; empty for any other message.
+    public var movements: [VendorMovement] {
+        guard let type = delivery.properties.type, type.hasPrefix("vendor.") else { return [] }
+        return (try? VendorMovementBatch.decode(delivery.body))?.entries.map(\.movement) ?? []
+    }
+
     /// How long the message has been dead: since it failed, else since it was published; nil when neither is known.
     public func age(at now: Date) -> TimeInterval? {
         guard let since = failedAt ?? delivery.properties.timestamp else { return nil }
@@ -121,7 +129,7 @@ public struct DeadLetterFilter: Sendable, Hashable {
     public var reasons: Set<String>
     /// Only messages dead at least this long (by `x-failed-at`, else `x-death` time, else the message timestamp).
     public var olderThan: TimeInterval?
-    /// Any of these message ids (empty: any).
+    /// Any of these message ids, or of the movement ids inside a vendor_sync batch (empty: any).
     public var messageIDs: Set<String>
     /// Only messages whose body, message id or correlation id contains this text, ignoring case:
     /// an order id, a product id or a vendor id finds the messages about it.
@@ -138,7 +146,10 @@ public struct DeadLetterFilter: Sendable, Hashable {
 
     public func matches(_ message: DeadLetterMessage, now: Date) -> Bool {
         if !reasons.isEmpty, !reasons.contains(message.reason) { return false }
-        if !messageIDs.isEmpty, !messageIDs.contains(message.messageID ?? "") { return false }
+        if !messageIDs.isEmpty, !messageIDs.contains(message.messageID ?? "") {
+            let ids = Set(messageIDs.map { $0.lowercased() })
+            guard message.movements.contains(where: { ids.contains(UUIDText.string($0.movementId)) }) else { return false }
+        }
         if let olderThan {
             guard let age = message.age(at: now), age >= olderThan else { return false }
         }

@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import Messaging
 import OrderCore
+import TextCodecs
 
 // What the `dlq` commands return: structured results (tests check these)
 // that render as text for a person or JSON for a script.
@@ -24,6 +25,8 @@ public struct DeadLetterListing: Renderable {
         public let scanned: Int
         public let oldestAge: TimeInterval?
         public let reasons: [String: Int]
+        /// The vendor stock movements the scanned messages carry (a vendor_sync batch counts each of its own).
+        public let movements: Int
 
         public var truncated: Bool { scanned < depth }
     }
@@ -43,15 +46,17 @@ public struct DeadLetterListing: Renderable {
         switch format {
         case .table:
             let report = Report(
-                columns: ["queue", "depth", "scanned", "oldest", "reasons"],
-                rows: queues.map { [$0.queue, "\($0.depth)", "\($0.scanned)", $0.oldestAge.map(DurationText.format) ?? "-", reasonsText($0.reasons)] })
+                columns: ["queue", "depth", "scanned", "movements", "oldest", "reasons"],
+                rows: queues.map {
+                    [$0.queue, "\($0.depth)", "\($0.scanned)", "\($0.movements)", $0.oldestAge.map(DurationText.format) ?? "-", reasonsText($0.reasons)]
+                })
             return report.render(.table) + notesText(notes)
         case .json:
             return JSONValue.object([
                 "queues": .array(queues.map { queue in
                     .object([
                         "queue": .string(queue.queue), "depth": .integer(Int64(queue.depth)), "scanned": .integer(Int64(queue.scanned)),
-                        "truncated": .bool(queue.truncated), "oldestAgeSeconds": queue.oldestAge.map { .integer(Int64($0)) } ?? .null,
+                        "truncated": .bool(queue.truncated), "movements": .integer(Int64(queue.movements)), "oldestAgeSeconds": queue.oldestAge.map { .integer(Int64($0)) } ?? .null,
                         "reasons": .object(queue.reasons.mapValues { .integer(Int64($0)) }),
                     ])
                 }),
@@ -207,6 +212,15 @@ public struct DeadLetterPeek: Renderable {
             lines.append("  x-death: (decoded, most recent first)")
             for (index, death) in message.deaths.enumerated() { lines.append("    \(index + 1). \(death.summary)") }
         }
+        let movements = message.movements
+        if movements.count > 1 {
+            lines.append("movements: \(movements.count)")
+            for (index, movement) in movements.enumerated() {
+                lines.append(
+                    "  \(index + 1). vendor=\(movement.vendorId) kind=\(movement.kind.rawValue) order=\(UUIDText.string(movement.orderId)) "
+                        + "product=\(movement.productId) quantity=\(movement.quantity) movement=\(UUIDText.string(movement.movementId))")
+            }
+        }
         let body = Body(d.body, contentType: p.contentType)
         lines.append("body: \(d.body.count) bytes, \(body.kind)")
         lines.append(body.text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
@@ -234,6 +248,13 @@ public struct DeadLetterPeek: Renderable {
                 "type": .optional(p.type), "userId": .optional(p.userID), "appId": .optional(p.appID), "headers": .object(headers),
             ]),
             "xDeath": .array(message.deaths.map(\.json)),
+            "movements": .array(message.movements.map { movement in
+                .object([
+                    "vendorId": .string(movement.vendorId), "kind": .string(movement.kind.rawValue), "orderId": .string(UUIDText.string(movement.orderId)),
+                    "productId": .string(movement.productId), "quantity": .integer(Int64(movement.quantity)),
+                    "movementId": .string(UUIDText.string(movement.movementId)),
+                ])
+            }),
             "body": .object(["encoding": .string(body.kind), "length": .integer(Int64(d.body.count)), "value": body.json]),
         ])
     }

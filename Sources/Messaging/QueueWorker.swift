@@ -6,7 +6,7 @@ import ServiceLifecycle
 import Topology
 
 /// What a handler decided about one delivery.
-public enum DeliveryOutcome: Sendable, Hashable {
+public indirect enum DeliveryOutcome: Sendable, Hashable {
     /// Processed (including business answers such as REJECTED): ack.
     case done
     /// A transient failure: to the retry queue, or the DLQ once retries are spent.
@@ -19,6 +19,28 @@ public enum DeliveryOutcome: Sendable, Hashable {
     /// dead-letters nothing. What bounds the wait is the business timer (the
     /// reservation's deadline), not the retry count.
     case postpone(reason: String, message: String)
+    /// A message that carries many units of work whose outcomes differ (a
+    /// batch of movements): each part is published as its own message to
+    /// where its outcome sends it, exactly as a delivery with that outcome
+    /// would be (retry count, DLQ, `retriesExhausted` per part), and the
+    /// delivery is acked once they are confirmed. The units not listed are done.
+    /// So one poison unit never holds its batch-mates hostage.
+    case split([DeliveryPart])
+}
+
+/// A part of a delivery that is split: its own body and properties (the
+/// delivery's, with the part's message id, type or trace where they differ)
+/// and its outcome (neither `.done` nor `.split`).
+public struct DeliveryPart: Sendable, Hashable {
+    public var body: [UInt8]
+    public var properties: AMQPProperties
+    public var outcome: DeliveryOutcome
+
+    public init(body: [UInt8], properties: AMQPProperties, outcome: DeliveryOutcome) {
+        self.body = body
+        self.properties = properties
+        self.outcome = outcome
+    }
 }
 
 /// What a handler made of a window of deliveries: one outcome each (in
@@ -260,8 +282,8 @@ public struct QueueWorker: Service {
     private func prepare(_ batch: [AMQPDelivery], batcher: DeliveryBatcher, logger: Logger) async throws -> PreparedWindow {
         let handled = try await waitingOutOutages(batcher: batcher, logger: logger) { try await handle(batch, logger: logger) }
         var prepared = PreparedWindow(messages: handled.messages, routes: [])
-        for (delivery, outcome) in zip(batch, handled.outcomes) {
-            guard let (copy, route, spent) = failureCopy(of: delivery, outcome, logger: logger) else { continue }
+        func route(_ delivery: AMQPDelivery, _ outcome: DeliveryOutcome) async throws {
+            guard let (copy, route, spent) = failureCopy(of: delivery, outcome, logger: logger) else { return }
             if let spent {
                 try await waitingOutOutages(batcher: batcher, logger: spent.logger) {
                     try await handler.retriesExhausted(spent.delivery, reason: spent.reason, logger: spent.logger)
@@ -269,6 +291,20 @@ public struct QueueWorker: Service {
             }
             prepared.messages.append(copy)
             prepared.routes.append(route)
+        }
+        for (delivery, outcome) in zip(batch, handled.outcomes) {
+            guard case .split(let parts) = outcome else {
+                try await route(delivery, outcome)
+                continue
+            }
+            // Each part goes where a delivery of its own would: the same copy, counts and checks.
+            for part in parts {
+                precondition(part.outcome != .done, "a split lists only the parts that are not done")
+                let piece = AMQPDelivery(
+                    deliveryTag: delivery.deliveryTag, redelivered: delivery.redelivered, exchange: delivery.exchange, routingKey: delivery.routingKey,
+                    properties: part.properties, body: part.body, messagesRemaining: delivery.messagesRemaining)
+                try await route(piece, part.outcome)
+            }
         }
         return prepared
     }
@@ -357,6 +393,8 @@ public struct QueueWorker: Service {
         switch outcome {
         case .done:
             return nil
+        case .split:
+            preconditionFailure("a split's parts are routed one by one, and a part is never split")
         case .retry(let reason, let message):
             switch configuration.settings.retryPolicy.route(retriesSoFar: retries, transient: true) {
             case .retry(let attempt):

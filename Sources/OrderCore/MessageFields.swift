@@ -9,13 +9,23 @@ struct MessageFields {
 
     /// The body as a JSON object; anything else is poison.
     init(_ body: [UInt8]) throws(PoisonMessage) {
+        object = try Self.object(body)
+    }
+
+    /// The fields of an object read already (an entry of a batch).
+    init(object: [String: JSONValue]) {
+        self.object = object
+    }
+
+    /// The body parsed as a JSON object; anything else is poison.
+    static func object(_ body: [UInt8]) throws(PoisonMessage) -> [String: JSONValue] {
         let value: JSONValue
         do {
             value = try JSONValue.parse(body)
         } catch {
             // A repeated key is well-formed JSON whose meaning is ambiguous: an invalid
             // message naming the field, not an undecodable one.
-            if let field = (error as? JSONSyntaxError)?.duplicateField {
+            if let field = error.duplicateField {
                 throw PoisonMessage(reason: .invalid, detail: "\(field.field): \(field.message)")
             }
             throw PoisonMessage(reason: .undecodable, detail: "body is not JSON")
@@ -23,7 +33,7 @@ struct MessageFields {
         guard case .object(let object) = value else {
             throw PoisonMessage(reason: .invalid, detail: "body must be a JSON object, not \(value.typeName)")
         }
-        self.object = object
+        return object
     }
 
     subscript(field: String) -> JSONValue? { object[field] }

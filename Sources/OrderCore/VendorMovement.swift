@@ -2,7 +2,8 @@ import Foundation
 import TextCodecs
 
 /// The body of a message on `vendor_sync`: one stock movement to apply at one
-/// vendor (AMQP `type` "vendor.movement.v1", `message_id` the movement id). An
+/// vendor (AMQP `type` "vendor.movement.v1", `message_id` the movement id), and
+/// the form of each entry of a ``VendorMovementBatch``. An
 /// `allocate` takes the units from the vendor's stock, a `restock` gives them
 /// back (a cancellation after the vendor was told, a return); the vendor
 /// database records the movement id with the change, so each applies once.
@@ -45,6 +46,13 @@ public struct VendorMovement: Sendable, Hashable, Codable {
     /// The same bytes as `MessageCoding.encoder` (sorted keys), written directly.
     public func encoded() -> [UInt8] {
         var writer = JSONWriter(capacity: 160 + vendorId.utf8.count + productId.utf8.count)
+        write(to: &writer, traceparent: nil)
+        return writer.bytes
+    }
+
+    /// Its JSON object (sorted keys), with the batch entry's `traceparent`
+    /// (sorted between `quantity` and `vendorId`) when it has one.
+    func write(to writer: inout JSONWriter, traceparent: String?) {
         writer.raw(#"{"kind":"#)
         writer.string(kind.rawValue)
         writer.raw(#","movementId":"#)
@@ -55,10 +63,13 @@ public struct VendorMovement: Sendable, Hashable, Codable {
         writer.string(productId)
         writer.raw(#","quantity":"#)
         writer.integer(quantity)
+        if let traceparent {
+            writer.raw(#","traceparent":"#)
+            writer.string(traceparent)
+        }
         writer.raw(#","vendorId":"#)
         writer.string(vendorId)
         writer.raw("}")
-        return writer.bytes
     }
 
     /// Decodes and validates a message body; every wrong field is named in the
@@ -66,6 +77,11 @@ public struct VendorMovement: Sendable, Hashable, Codable {
     /// producer may add fields before this consumer knows them.
     public static func decode(_ body: [UInt8]) throws(PoisonMessage) -> VendorMovement {
         var fields = try MessageFields(body)
+        return try decode(&fields)
+    }
+
+    /// A movement from its fields (a message body's, or a batch entry's).
+    static func decode(_ fields: inout MessageFields) throws(PoisonMessage) -> VendorMovement {
         // "allocationId" without a kind: a vendor.allocation.v1 message published
         // before movements had kinds (still in a queue, a DLQ or an export).
         let legacy = fields["movementId"] == nil && fields["allocationId"] != nil

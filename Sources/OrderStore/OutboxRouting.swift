@@ -24,8 +24,9 @@ public struct OutboxRouting: Sendable {
     /// Writes what the transaction implies to the outbox, last in it (the
     /// stock rows are locked): each changed order's whole history (a
     /// subscriber dedups by event id, and no later event overtakes an earlier
-    /// one a crash kept back), a vendor_sync message per vendor-bound
-    /// movement, the payment commands, and the `inventory.*` events of the
+    /// one a crash kept back), a vendor_sync message per vendor for the
+    /// vendor-bound movements (one trace, the transaction's, so no entry
+    /// names its own), the payment commands, and the `inventory.*` events of the
     /// products whose stock changed.
     func enqueue(
         orders: [UUID], movements: [StockStatements.NewMovement], payments: [PaymentCommand] = [], on connection: PostgresConnection
@@ -34,7 +35,8 @@ public struct OutboxRouting: Sendable {
         for orderId in orders {
             messages += try OrderHistory.eventMessages(of: orderId, exchange: orderEvents, on: connection)
         }
-        messages += movements.compactMap(\.vendorMovement).map { $0.outboundMessage(queue: vendorSyncQueue) }
+        messages += VendorMovementBatch.grouped(movements.compactMap { $0.vendorMovement.map { VendorMovementBatch.Entry($0) } })
+            .map { $0.outboundMessage(queue: vendorSyncQueue) }
         messages += payments.map { $0.outboundMessage(queue: paymentsQueue) }
         try Outbox.enqueue(messages, on: connection)
         try InventoryLevels.update(Set(movements.map(\.productId)), policy: stockLevels, exchange: orderEvents, on: connection)

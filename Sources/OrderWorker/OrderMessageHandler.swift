@@ -13,7 +13,7 @@ import Topology
 import W3CTraceContext
 
 /// Applies a window of order messages: decode (poison → DLQ), one PostgreSQL
-/// transaction, and one `vendor_sync` message per allocation, the
+/// transaction, and one `vendor_sync` message per vendor for its allocations, the
 /// `order_events` of the window's transitions and the authorize commands of
 /// the orders held for a payment, for the `QueueWorker` to publish. It acks only after those are confirmed, so a crash at any point
 /// redelivers the messages, the order id keeps each from applying twice, and
@@ -100,7 +100,7 @@ public struct OrderMessageHandler: DeliveryHandler {
         for outcome in outcomes {
             switch outcome {
             case .done: break
-            case .retry, .postpone: retried += 1
+            case .retry, .postpone, .split: retried += 1
             case .deadLetter: deadLettered += 1
             }
         }
@@ -113,24 +113,44 @@ public struct OrderMessageHandler: DeliveryHandler {
             ])
     }
 
-    /// Each order's events, then one vendor_sync message per allocation, then
-    /// the authorize command of an order held for its payment. A duplicate
-    /// re-publishes the same event and allocation ids and the same command
-    /// (its idempotency key): subscribers dedup by event id, vendor-sync
-    /// applies each movement once, the gateway authorizes each order once.
-    /// Each carries its order's trace on.
+    /// Each order's events and the authorize command of an order held for its
+    /// payment, then one vendor_sync message per vendor for the window's
+    /// allocations (``VendorMovementBatch``). A duplicate re-publishes the same
+    /// event and allocation ids and the same command (its idempotency key):
+    /// subscribers dedup by event id, vendor-sync applies each movement once,
+    /// the gateway authorizes each order once. Each carries its order's trace
+    /// on; a vendor_sync message of many orders carries its first order's, and
+    /// each other order's movements name theirs in their entries.
     private func messages(_ results: [OrderApplication], traces: [UUID: TraceContext]) -> [AMQPOutgoingMessage] {
         let (vendorSync, payments) = (topology.vendorSync.main, topology.payments.main)
         let now = Date()
-        return results.flatMap { result in
-            let outbound: [OutboundMessage] = result.events + result.allocations.map { $0.outboundMessage(queue: vendorSync) }
-                + (result.payment.map { [$0.outboundMessage(queue: payments)] } ?? [])
-            return outbound.map { message in
+        var messages: [AMQPOutgoingMessage] = []
+        var allocations: [VendorMovementBatch.Entry] = []
+        for result in results {
+            let outbound: [OutboundMessage] = result.events + (result.payment.map { [$0.outboundMessage(queue: payments)] } ?? [])
+            for message in outbound {
                 var message = AMQPOutgoingMessage(message, timestamp: now)
                 message.properties.propagate(traces[result.orderId])
-                return message
+                messages.append(message)
             }
+            for allocation in result.allocations { allocations.append(VendorMovementBatch.Entry(allocation)) }
         }
+        var traceparents: [UUID: String] = [:]
+        for var batch in VendorMovementBatch.grouped(allocations) {
+            let first = batch.entries[0].movement.orderId
+            if batch.spansOrders {
+                for index in batch.entries.indices {
+                    let orderId = batch.entries[index].movement.orderId
+                    guard orderId != first, let trace = traces[orderId] else { continue }
+                    if traceparents[orderId] == nil { traceparents[orderId] = trace.traceParentHeaderValue }
+                    batch.entries[index].traceparent = traceparents[orderId]
+                }
+            }
+            var message = AMQPOutgoingMessage(batch.outboundMessage(queue: vendorSync), timestamp: now)
+            message.properties.propagate(traces[first])
+            messages.append(message)
+        }
+        return messages
     }
 
     /// Records the order as FAILED before its message goes to the DLQ; waits

@@ -10,7 +10,8 @@ import ServiceSupport
 import TextCodecs
 import W3CTraceContext
 
-/// Applies stock movements (allocations and restocks) at their vendors,
+/// Applies stock movements (allocations and restocks) at their vendors, from
+/// single messages and batches (``VendorMovementBatch``) alike,
 /// exactly once (the vendor database records the movement id in the same
 /// transaction as the stock change), then records the results in ordersdb. A
 /// movement the vendor refuses is a business answer, never retried: an
@@ -44,70 +45,180 @@ public struct VendorSyncHandler: DeliveryHandler {
         AppliedMovements.expose(vendors: vendors.keys)
     }
 
+    /// One movement of a window: a single message's, or an entry of a batch
+    /// (a delivery's items are consecutive, in entry order).
+    private struct Item {
+        let entry: VendorMovementBatch.Entry
+        /// Its order's trace: its lines and what settling it writes to the outbox carry it.
+        let trace: TraceContext
+        var movement: VendorMovement { entry.movement }
+    }
+
+    /// The window's movements, flattened from all its deliveries (single
+    /// messages and batches alike), are applied as one set; their outcomes
+    /// are then folded back onto the deliveries (``fold(_:decoded:poisoned:items:outcomes:)``).
     public func handleBatch(_ deliveries: [AMQPDelivery], logger: Logger) async throws -> HandledWindow {
-        var outcomes = [DeliveryOutcome](repeating: .done, count: deliveries.count)
-        // Each movement's trace (its order's): its lines and what settling it writes to the outbox carry it.
-        let traces = deliveries.map(\.trace)
-        var byVendor: [String: [(index: Int, movement: VendorMovement)]] = [:]
+        var poisoned = [DeliveryOutcome?](repeating: nil, count: deliveries.count)
+        var decoded = [VendorMovementBatch.Decoded?](repeating: nil, count: deliveries.count)
+        var items: [Item] = []
+        items.reserveCapacity(deliveries.count)
         for (index, delivery) in deliveries.enumerated() {
             do {
-                let movement = try VendorMovement.decode(delivery.body)
-                guard vendors[movement.vendorId] != nil else {
-                    outcomes[index] = .deadLetter(
-                        reason: "unknown-vendor", message: "no database configured for vendor \(movement.vendorId) (VENDOR_DATABASE_URLS)")
-                    continue
+                let message = try VendorMovementBatch.decode(delivery.body)
+                decoded[index] = message
+                let trace = delivery.trace
+                for entry in message.entries {
+                    items.append(Item(entry: entry, trace: entry.traceparent.flatMap { TraceContext(traceparent: $0) } ?? trace))
                 }
-                byVendor[movement.vendorId, default: []].append((index, movement))
             } catch {
-                outcomes[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
+                poisoned[index] = .deadLetter(reason: error.reason.rawValue, message: error.detail)
             }
+        }
+        var outcomes = [DeliveryOutcome](repeating: .done, count: items.count)
+        var byVendor: [String: [Int]] = [:]
+        for (index, item) in items.enumerated() {
+            guard vendors[item.movement.vendorId] != nil else {
+                outcomes[index] = .deadLetter(
+                    reason: "unknown-vendor", message: "no database configured for vendor \(item.movement.vendorId) (VENDOR_DATABASE_URLS)")
+                continue
+            }
+            byVendor[item.movement.vendorId, default: []].append(index)
+        }
+        func folded() -> HandledWindow {
+            HandledWindow(outcomes: fold(deliveries, decoded: decoded, poisoned: poisoned, items: items, outcomes: outcomes))
         }
         // A movement ordersdb has already settled as CONFLICTED (an allocation
         // refused and reallocated, a void restock) is never applied, whatever copy
         // of it comes back: its vendor would give up, or get back, units twice.
-        let all = byVendor.values.flatMap { $0.map(\.movement.movementId) }
+        let all = byVendor.values.flatMap { $0.map { items[$0].movement.movementId } }
         switch try await ordersdb({ try MovementStore.conflicted(all, on: $0) }) {
         case .success(let settled) where !settled.isEmpty:
-            for (vendorId, items) in byVendor {
-                for (index, movement) in items where settled.contains(movement.movementId) {
+            for (vendorId, indices) in byVendor {
+                for index in indices where settled.contains(items[index].movement.movementId) {
+                    let movement = items[index].movement
                     logger.info(
                         "movement already settled as refused; not applied",
                         metadata: ([
                             LogKey.orderId: .string(UUIDText.string(movement.orderId)),
                             LogKey.movementId: .string(UUIDText.string(movement.movementId)), LogKey.vendor: "\(vendorId)",
-                        ] as Logger.Metadata).merging(traces[index].logMetadata) { $1 })
+                        ] as Logger.Metadata).merging(items[index].trace.logMetadata) { $1 })
                     outcomes[index] = .done
                 }
-                byVendor[vendorId] = items.filter { !settled.contains($0.movement.movementId) }
+                byVendor[vendorId] = indices.filter { !settled.contains(items[$0].movement.movementId) }
             }
         case .success:
             break
         case .failure(let error):
-            for items in byVendor.values {
-                for (index, _) in items { outcomes[index] = .retry(reason: "database-error", message: "\(error)") }
+            for indices in byVendor.values {
+                for index in indices { outcomes[index] = .retry(reason: "database-error", message: "\(error)") }
             }
-            return HandledWindow(outcomes: outcomes)
+            return folded()
         }
-        var synced: [(index: Int, movement: VendorMovement, result: VendorApplyResult)] = []
-        for (vendorId, items) in byVendor.sorted(by: { $0.key < $1.key }) where !items.isEmpty {
+        var synced: [(item: Int, result: VendorApplyResult)] = []
+        for (vendorId, indices) in byVendor.sorted(by: { $0.key < $1.key }) where !indices.isEmpty {
             guard breakers.admit(vendorId) else {
-                for (index, _) in items { outcomes[index] = VendorBreakers.postponed(vendorId) }
+                for index in indices { outcomes[index] = VendorBreakers.postponed(vendorId) }
                 continue
             }
             let results = await WindowFallback.apply(
-                items.map(\.movement), on: vendors[vendorId]!, logger: logger, metadata: [LogKey.vendor: "\(vendorId)"],
+                indices.map { items[$0].movement }, on: vendors[vendorId]!, logger: logger, metadata: [LogKey.vendor: "\(vendorId)"],
                 window: { try VendorStore.apply($0, on: $1) }, single: { try VendorStore.apply($0, on: $1) })
             let failures = breakers.record(vendorId, results)
-            for (((index, movement), result), failure) in zip(zip(items, results), failures) {
+            for ((index, result), failure) in zip(zip(indices, results), failures) {
                 if let failure {
                     outcomes[index] = failure
                 } else if case .success(let result) = result {
-                    synced.append((index, movement, result))
+                    synced.append((index, result))
                 }
             }
         }
-        for (index, outcome) in try await record(synced, traces: traces, logger: logger) { outcomes[index] = outcome }
-        return HandledWindow(outcomes: outcomes)
+        for (index, outcome) in try await record(synced, items: items, logger: logger) { outcomes[index] = outcome }
+        return folded()
+    }
+
+    /// Each delivery's outcome from its movements': a single message takes its
+    /// movement's; a batch whose movements all agree takes theirs (acked when
+    /// all are done, else retried, postponed or dead-lettered whole); a batch
+    /// whose movements disagree, or with an entry that did not decode, is
+    /// split: each group of its movements that share an outcome goes as its
+    /// own message (a single one, or a smaller batch), each bad entry alone to
+    /// the DLQ, and the done ones are acked with it.
+    private func fold(
+        _ deliveries: [AMQPDelivery], decoded: [VendorMovementBatch.Decoded?], poisoned: [DeliveryOutcome?], items: [Item], outcomes: [DeliveryOutcome]
+    ) -> [DeliveryOutcome] {
+        var folded = [DeliveryOutcome](repeating: .done, count: deliveries.count)
+        var next = 0
+        for (index, delivery) in deliveries.enumerated() {
+            guard let message = decoded[index] else {
+                folded[index] = poisoned[index] ?? .done
+                continue
+            }
+            let range = next..<(next + message.entries.count)
+            next = range.upperBound
+            guard message.isBatch else {
+                folded[index] = outcomes[range.lowerBound]
+                continue
+            }
+            if message.entries.isEmpty {
+                // Nothing in it decoded: the batch is the poison.
+                let details = message.invalid.map(\.poison.detail).joined(separator: "; ")
+                folded[index] = .deadLetter(reason: message.invalid[0].poison.reason.rawValue, message: details)
+                continue
+            }
+            // Groups by route (retry, postpone or DLQ, and reason), in the order their first movement comes.
+            var groups: [(route: OutcomeRoute, items: [Int])] = []
+            var done = 0
+            for item in range {
+                guard let route = OutcomeRoute(outcomes[item]) else {
+                    done += 1
+                    continue
+                }
+                if let group = groups.firstIndex(where: { $0.route == route }) {
+                    groups[group].items.append(item)
+                } else {
+                    groups.append((route, [item]))
+                }
+            }
+            if message.invalid.isEmpty, done == range.count {
+                folded[index] = .done
+                continue
+            }
+            if message.invalid.isEmpty, done == 0, groups.count == 1 {
+                folded[index] = groups[0].route.outcome(merging: groups[0].items.map { outcomes[$0] })
+                continue
+            }
+            var parts = groups.map { group in
+                part(of: delivery, group.items.map { items[$0] }, outcome: group.route.outcome(merging: group.items.map { outcomes[$0] }))
+            }
+            for invalid in message.invalid {
+                var properties = delivery.properties
+                properties.messageID = invalid.movementId ?? "\(delivery.properties.messageID ?? "batch"):\(invalid.index)"
+                properties.type = VendorMovement.messageType
+                parts.append(
+                    DeliveryPart(
+                        body: invalid.body, properties: properties, outcome: .deadLetter(reason: invalid.poison.reason.rawValue, message: invalid.poison.detail)
+                    ))
+            }
+            folded[index] = .split(parts)
+        }
+        return folded
+    }
+
+    /// The message of a group of a batch's movements: one movement as its single
+    /// message (with its own trace when its entry named one), more as a smaller
+    /// batch; the delivery's other properties and headers (its retry count) kept.
+    private func part(of delivery: AMQPDelivery, _ group: [Item], outcome: DeliveryOutcome) -> DeliveryPart {
+        let batch = VendorMovementBatch(vendorId: group[0].movement.vendorId, entries: group.map(\.entry))
+        let message = batch.outboundMessage(queue: delivery.routingKey)
+        var properties = delivery.properties
+        properties.messageID = message.messageId
+        properties.correlationID = message.correlationId
+        properties.type = message.type
+        if group.count == 1, group[0].entry.traceparent != nil {
+            properties.headers[W3CTracePropagation.tracestate] = nil
+            properties.carry(group[0].trace)
+        }
+        return DeliveryPart(body: message.body, properties: properties, outcome: outcome)
     }
 
     /// ordersdb's answer to `body`, or the error of this unit of work alone.
@@ -132,13 +243,20 @@ public struct VendorSyncHandler: DeliveryHandler {
     /// order, for an operator to replay it from the DLQ. ordersdb away holds the
     /// window (the worker calls this again before the copy reaches the DLQ).
     public func retriesExhausted(_ delivery: AMQPDelivery, reason: String, logger: Logger) async throws {
-        guard let movement = try? VendorMovement.decode(delivery.body) else { return }
+        guard let message = try? VendorMovementBatch.decode(delivery.body) else { return }
+        let trace = delivery.trace
+        for entry in message.entries {
+            try await settleExhausted(entry.movement, trace: entry.traceparent.flatMap { TraceContext(traceparent: $0) } ?? trace, reason: reason, logger: logger)
+        }
+    }
+
+    private func settleExhausted(_ movement: VendorMovement, trace: TraceContext, reason: String, logger: Logger) async throws {
         let routing = routing
         var logger = logger
-        for (key, value) in delivery.trace.logMetadata { logger[metadataKey: key] = value }
+        for (key, value) in trace.logMetadata { logger[metadataKey: key] = value }
         switch (movement.kind, reason) {
         case (.allocate, "allocation-waits-for-restock"):
-            let settled = try await ServiceContext.withValue(.tracing(delivery.trace)) {
+            let settled = try await ServiceContext.withValue(.tracing(trace)) {
                 try await ordersdb {
                     try MovementStore.settleRefusal(movement, reason: "vendor \(movement.vendorId) could not cover it after its retries", routing: routing, on: $0)
                 }
@@ -173,29 +291,30 @@ public struct VendorSyncHandler: DeliveryHandler {
     /// away throws, and what the vendors applied is recorded when the window comes back
     /// (or by stock-sync's next pass, which finds them applied there).
     private func record(
-        _ synced: [(index: Int, movement: VendorMovement, result: VendorApplyResult)], traces: [TraceContext], logger: Logger
+        _ synced: [(item: Int, result: VendorApplyResult)], items: [Item], logger: Logger
     ) async throws -> [(Int, DeliveryOutcome)] {
         var outcomes: [(Int, DeliveryOutcome)] = []
         let applied = synced.filter { $0.result == .applied || $0.result == .alreadyApplied }
         var recordFailed = false
         if !applied.isEmpty {
-            let ids = applied.map(\.movement.movementId)
+            let ids = applied.map { items[$0.item].movement.movementId }
             switch try await ordersdb({ try MovementStore.markApplied(ids, on: $0) }) {
             case .success(let marked):
                 marked.count()
             case .failure(let error):
                 recordFailed = true
-                outcomes += applied.map { ($0.index, .retry(reason: "database-error", message: "\(error)")) }
+                outcomes += applied.map { ($0.item, .retry(reason: "database-error", message: "\(error)")) }
             }
         }
-        for (index, movement, result) in synced {
+        for (index, result) in synced {
+            let movement = items[index].movement
             // Not synced yet: ordersdb did not take it, and the retry comes back here.
             if recordFailed, result == .applied || result == .alreadyApplied { continue }
             var logger = logger
             logger[metadataKey: LogKey.orderId] = .string(UUIDText.string(movement.orderId))
             logger[metadataKey: LogKey.movementId] = .string(UUIDText.string(movement.movementId))
             logger[metadataKey: LogKey.vendor] = "\(movement.vendorId)"
-            for (key, value) in traces[index].logMetadata { logger[metadataKey: key] = value }
+            for (key, value) in items[index].trace.logMetadata { logger[metadataKey: key] = value }
             if case .notYetAllocated(let reason) = result {
                 // Void (its allocation was refused): done. Otherwise its allocation
                 // is still on its way: retry after it, and after the last retry the
@@ -218,7 +337,7 @@ public struct VendorSyncHandler: DeliveryHandler {
             }
             if case .conflicted(let reason) = result {
                 let routing = routing
-                let settled = try await ServiceContext.withValue(.tracing(traces[index])) {
+                let settled = try await ServiceContext.withValue(.tracing(items[index].trace)) {
                     try await ordersdb { try MovementStore.settleRefusal(movement, reason: reason, routing: routing, on: $0) }
                 }
                 switch settled {
@@ -251,4 +370,48 @@ public struct VendorSyncHandler: DeliveryHandler {
         }
         return outcomes
     }
+}
+
+/// Where an outcome sends a movement and why, without its detail: the
+/// movements of a batch that share it travel on as one message, whose
+/// `x-error-message` holds their details (each names its movement).
+private struct OutcomeRoute: Hashable {
+    enum Kind: Hashable { case retry, deadLetter, postpone }
+    let kind: Kind
+    let reason: String
+
+    /// nil for `.done`.
+    init?(_ outcome: DeliveryOutcome) {
+        switch outcome {
+        case .done, .split: return nil
+        case .retry(let reason, _): (kind, self.reason) = (.retry, reason)
+        case .deadLetter(let reason, _): (kind, self.reason) = (.deadLetter, reason)
+        case .postpone(let reason, _): (kind, self.reason) = (.postpone, reason)
+        }
+    }
+
+    /// The outcome of the group: this route, with the distinct details of its
+    /// movements (the first few, and how many more, so a header stays small).
+    func outcome(merging outcomes: [DeliveryOutcome]) -> DeliveryOutcome {
+        var details: [String] = []
+        var seen: Set<String> = []
+        for outcome in outcomes {
+            switch outcome {
+            case .retry(_, let message), .deadLetter(_, let message), .postpone(_, let message):
+                if seen.insert(message).inserted { details.append(message) }
+            case .done, .split:
+                break
+            }
+        }
+        let shown = Self.shownDetails
+        var message = details.prefix(shown).joined(separator: "; ")
+        if details.count > shown { message += "; and \(details.count - shown) more" }
+        switch kind {
+        case .retry: return .retry(reason: reason, message: message)
+        case .deadLetter: return .deadLetter(reason: reason, message: message)
+        case .postpone: return .postpone(reason: reason, message: message)
+        }
+    }
+
+    private static let shownDetails = 3
 }

@@ -18,7 +18,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
             broker puts them back by itself. The DLQs are declared with a delivery limit no reading reaches, so \
             reading never drops a message. Depths are always the broker's own count (queue.declare, passive).
 
-            replay, move and export given --reason, --older-than or --message-id exit 1 when no message matched.
+            replay, move and export given --reason, --older-than, --message-id or --containing exit 1 when no message matched.
             """,
         subcommands: [List.self, Peek.self, Stats.self, Replay.self, Move.self, Purge.self, Export.self, Import.self]
     )
@@ -44,6 +44,17 @@ struct DeadLetterCommand: AsyncParsableCommand {
         }
     }
 
+    /// Finding a message, or the batch that holds a movement, for peek, replay, move and export.
+    struct Search: ParsableArguments {
+        @Option(
+            name: .customLong("message-id"),
+            help: "Only the message with this message_id, or the vendor_sync batch holding the movement with this id (repeatable).")
+        var messageIDs: [String] = []
+
+        @Option(help: "Only messages whose body, message_id or correlation_id contains this text (an order, movement or product id), ignoring case.")
+        var containing: String?
+    }
+
     /// Which messages replay, move and export take.
     struct Filters: ParsableArguments {
         @Option(name: .customLong("reason"), help: "Only messages with this failure reason, e.g. database-unavailable (repeatable).")
@@ -54,8 +65,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
             transform: Filters.duration)
         var olderThan: TimeInterval?
 
-        @Option(name: .customLong("message-id"), help: "Only the message with this message_id (repeatable).")
-        var messageIDs: [String] = []
+        @OptionGroup var search: Search
 
         @Option(help: "Take at most this many matching messages.")
         var limit: Int?
@@ -65,7 +75,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
         }
 
         var filter: DeadLetterFilter {
-            DeadLetterFilter(reasons: Set(reasons), olderThan: olderThan, messageIDs: Set(messageIDs))
+            DeadLetterFilter(reasons: Set(reasons), olderThan: olderThan, messageIDs: Set(search.messageIDs), containing: search.containing)
         }
 
         /// How replay and move run: these filters with the flags they share.
@@ -96,7 +106,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "For every DLQ: depth, oldest message age and counts per failure reason.",
+            abstract: "For every DLQ: depth, the vendor movements its messages carry, oldest message age and counts per failure reason.",
             discussion: "Takes every message (up to --scan-limit) with basic.get and puts it back: they are marked redelivered.")
         @OptionGroup var options: Options
 
@@ -109,18 +119,21 @@ struct DeadLetterCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show the first messages of each DLQ: every property and header, x-death decoded, the body.",
             discussion: """
-                The body is shown as indented JSON when it is JSON, as text when it is UTF-8 text, else base64. \
-                Peeking over AMQP takes the messages (basic.get) and puts them back: they are marked redelivered.
+                The body is shown as indented JSON when it is JSON, as text when it is UTF-8 text, else base64; a \
+                vendor_sync batch also lists its movements (vendor, kind, order, product, quantity, movement id). \
+                --message-id and --containing find the batch that holds a movement or an order. Peeking over AMQP takes the messages (basic.get) and puts them back: they are marked redelivered.
                 """)
         @OptionGroup var options: Options
         @Option(name: .short, help: "How many messages per queue.") var n: Int = 5
+        @OptionGroup var search: Search
 
         func validate() throws {
             guard n >= 1 else { throw ValidationError("-n must be at least 1") }
         }
 
         func run() async throws {
-            try await runReporting(options.output.format) { print(try await options.admin.peek(queues: options.queues, count: n).render(options.output.format)) }
+            try await runReporting(options.output.format) { print(try await options.admin.peek(
+                        queues: options.queues, count: n, filter: DeadLetterFilter(messageIDs: Set(search.messageIDs), containing: search.containing)).render(options.output.format)) }
         }
     }
 

@@ -189,12 +189,3 @@ final class DLQFixture: Sendable {
         }
     }
 }
-
-extension Command {
-    /// The real `orderctl` binary (`.build/debug/orderctl`), against the live services.
-    static func orderctl(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
-        try run(
-            try ChildProcess.executable("orderctl").path, arguments,
-            environment: TestEnvironment.processEnvironment.merging(environment) { $1 })
-    }
-}

@@ -317,7 +317,13 @@ private let bearer = OrderCommandTests.shopBackend
                 let history = try #require(try await client.call(.get, location + "/events").json["events"] as? [[String: Any]])
                 #expect(history.suffix(4).map { $0["to"] as? String } == ["SHIPPED", "DELIVERED", "RETURNED", "RETURNED"])
                 #expect(history.map { $0["sequence"] as? Int } == Array(1...history.count).map { $0 })
-                #expect(try Self.outbox(correlatedWith: id.uuidString.lowercased()).filter { $0.type == VendorMovement.messageType }.count == 4)
+                // One vendor_sync message per vendor per transaction: the first return's A and B, the rest's two B movements in one batch.
+                let vendorMessages = try Self.outbox(correlatedWith: id.uuidString.lowercased()).filter {
+                    $0.type == VendorMovement.messageType || $0.type == VendorMovementBatch.messageType
+                }
+                #expect(vendorMessages.map(\.type) == [VendorMovement.messageType, VendorMovement.messageType, VendorMovementBatch.messageType])
+                let told = try OrderSystemFixture.movements(in: vendorMessages.map { Array($0.body.utf8) })
+                #expect(told.count == 4 && told.allSatisfy { $0.kind == .restock && $0.orderId == id })
             }
             try Self.clearOutbox(system)
         }

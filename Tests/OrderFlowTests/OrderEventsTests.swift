@@ -187,7 +187,7 @@ final class CommitThenFailHandler: DeliveryHandler {
             try system.expectEveryTransitionPublished(received, for: ids)
             #expect(try system.statuses(ids).values.allSatisfy { $0 == "CONFIRMED" })
             #expect(try system.stock(of: product) == ["vendorA": 80], "applied once")
-            let allocations = try await system.drain(system.topology.vendorSync.main).map { try VendorMovement.decode($0.body) }
+            let allocations = try OrderSystemFixture.movements(in: try await system.drain(system.topology.vendorSync.main).map(\.body))
             #expect(Set(allocations.map(\.orderId)) == Set(ids), "every allocation reached vendor_sync")
         }
     }
@@ -426,7 +426,7 @@ final class CommitThenFailHandler: DeliveryHandler {
             }
             #expect(try consumed.decode(0, as: String.self) == "CONSUMED")
             #expect(try consumed.decode(1, as: UUID.self) == cases[0].order.orderId)
-            let vendorSync = try await system.drain(system.topology.vendorSync.main).map { try VendorMovement.decode($0.body) }
+            let vendorSync = try OrderSystemFixture.movements(in: try await system.drain(system.topology.vendorSync.main).map(\.body))
             #expect(vendorSync.map(\.orderId) == [cases[0].order.orderId] && vendorSync.map(\.quantity) == [3] && vendorSync.map(\.kind) == [.allocate])
         }
     }

@@ -69,7 +69,7 @@ import Testing
                 try $0.query("SELECT status FROM reservations WHERE order_id = $1", [order.orderId]).singleRow().decode(0, as: String.self)
             }
             #expect(reservation == "CONSUMED")
-            let told = try await system.drain(system.topology.vendorSync.main).map { try VendorMovement.decode($0.body) }
+            let told = try OrderSystemFixture.movements(in: try await system.drain(system.topology.vendorSync.main).map(\.body))
             #expect(Set(told.map(\.movementId)) == Set(ledger.filter { $0.kind == "allocate" }.map(\.id)))
             #expect(told.allSatisfy { $0.kind == .allocate && $0.orderId == order.orderId })
         }

@@ -6,6 +6,7 @@ import Postgres
 import ServiceLifecycle
 import ServiceSupport
 import StockSync
+import Testing
 import TestSupport
 import VendorSync
 
@@ -82,6 +83,16 @@ extension OrderSystemFixture {
         (movement.encoded(), AMQPProperties(
             contentType: "application/json", deliveryMode: .persistent, correlationID: movement.orderId.uuidString.lowercased(),
             messageID: movement.movementId.uuidString.lowercased(), type: VendorMovement.messageType))
+    }
+
+    /// The movements vendor_sync messages carry, single or batched, in message
+    /// order; a batch entry that does not decode fails the test.
+    static func movements(in bodies: [[UInt8]]) throws -> [VendorMovement] {
+        try bodies.flatMap { body in
+            let decoded = try VendorMovementBatch.decode(body)
+            try #require(decoded.invalid.isEmpty, "\(decoded.invalid)")
+            return decoded.entries.map(\.movement)
+        }
     }
 
     /// Starts vendor-sync-worker as a process of its own, to be stopped with SIGTERM or killed.

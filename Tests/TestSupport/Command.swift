@@ -49,3 +49,12 @@ public enum Command {
             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 }
+
+extension Command {
+    /// The real `orderctl` binary (`.build/debug/orderctl`), against the live services.
+    public static func orderctl(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+        try run(
+            try ChildProcess.executable("orderctl").path, arguments,
+            environment: TestEnvironment.processEnvironment.merging(environment) { $1 })
+    }
+}
