@@ -282,7 +282,13 @@ public struct VendorSyncHandler: DeliveryHandler {
         let pending = try await ordersdb { try MovementStore.pendingRestockUnits(for: allocation, on: $0) }
         guard case .success(let coming) = pending else { return false }
         // A vendor that does not answer now may still cover it: wait (a retry) rather than refuse for good.
-        guard let stock = try? await vendor.withConnection({ try VendorStore.stock(allocation.productId, on: $0).first?.stock }) else { return true }
+        let stock: Int?
+        do {
+            stock = try await vendor.withConnection { try VendorStore.stock(allocation.productId, on: $0).first?.stock }
+        } catch {
+            return true
+        }
+        // No row: the vendor holds none of it.
         return (stock ?? 0) + coming >= allocation.quantity
     }
 
