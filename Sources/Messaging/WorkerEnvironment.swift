@@ -53,25 +53,31 @@ public struct ConsumeSettings: Sendable, Hashable {
     }
 }
 
-/// The variables one worker reads its ``ConsumeSettings`` from.
+/// The variables one worker reads its ``ConsumeSettings`` from, and their defaults.
 public struct ConsumeVariables: Sendable {
     public let prefetch: EnvironmentVariable
     public let batchSize: EnvironmentVariable
     public let concurrency: EnvironmentVariable
     public let linger: EnvironmentVariable
+    public var defaults = ConsumeSettings()
 
     /// order-worker's.
     public static let worker = ConsumeVariables(
         prefetch: .workerPrefetch, batchSize: .workerBatchSize, concurrency: .workerConcurrency, linger: .workerLingerMilliseconds)
-    /// vendor-sync-worker's.
+    /// vendor-sync-worker's. Its messages are batches: one carries a vendor's
+    /// movements from a whole order-worker window (up to `WORKER_BATCH_SIZE`),
+    /// so its window and prefetch count far fewer messages than order-worker's
+    /// for the same number of movements: 32 messages are typically a few
+    /// thousand movements, and at most 32,000 in one vendor transaction.
     public static let vendorSync = ConsumeVariables(
         prefetch: .vendorSyncPrefetch, batchSize: .vendorSyncBatchSize, concurrency: .vendorSyncConcurrency,
-        linger: .vendorSyncLingerMilliseconds)
+        linger: .vendorSyncLingerMilliseconds, defaults: ConsumeSettings(prefetch: 64, batchSize: 32))
 }
 
 extension EnvironmentConfiguration {
-    /// `…_PREFETCH` (2500), `…_BATCH_SIZE` (1000, at most 1000), `…_CONCURRENCY`
-    /// (2, at most `maxLoops`), `…_LINGER_MS` (10) and `MAX_RETRIES` (3).
+    /// `…_PREFETCH` (2500; vendor-sync 64), `…_BATCH_SIZE` (1000, at most 1000;
+    /// vendor-sync 32), `…_CONCURRENCY` (2, at most `maxLoops`), `…_LINGER_MS`
+    /// (10) and `MAX_RETRIES` (3).
     ///
     /// The prefetch must be at least twice the batch size, or the setting is
     /// refused: a loop applies one window while the broker still holds the
@@ -81,7 +87,7 @@ extension EnvironmentConfiguration {
     /// than raised, because a low prefetch is also how an operator bounds a
     /// worker's unacknowledged messages: lower the batch size with it.
     public func consumeSettings(_ variables: ConsumeVariables, maxLoops: Int) throws(ConfigurationError) -> ConsumeSettings {
-        let defaults = ConsumeSettings()
+        let defaults = variables.defaults
         let settings = ConsumeSettings(
             prefetch: try int(variables.prefetch, default: defaults.prefetch, in: 1...65535),
             batchSize: try int(variables.batchSize, default: defaults.batchSize, in: 1...1000),

@@ -9,6 +9,9 @@ import VendorSync
     @Test func defaultsAreTheDocumentedOnes() throws {
         let settings = try EnvironmentConfiguration([:]).consumeSettings(.worker, maxLoops: 256)
         #expect(settings == ConsumeSettings(prefetch: 2500, batchSize: 1000, loops: 2, linger: .milliseconds(10), retryPolicy: RetryPolicy(maxRetries: 3)))
+        // vendor-sync's messages are batches of a whole order-worker window: fewer of them per window.
+        let vendorSync = try EnvironmentConfiguration([:]).consumeSettings(.vendorSync, maxLoops: 256)
+        #expect(vendorSync == ConsumeSettings(prefetch: 64, batchSize: 32, loops: 2, linger: .milliseconds(10), retryPolicy: RetryPolicy(maxRetries: 3)))
     }
 
     @Test func eachWorkerReadsItsOwnPrefix() throws {
@@ -19,7 +22,7 @@ import VendorSync
         let worker = try OrderWorkerConfiguration(environment: environment).consume
         #expect(worker == ConsumeSettings(prefetch: 300, batchSize: 100, loops: 3, linger: .zero, retryPolicy: RetryPolicy(maxRetries: 5)))
         let vendorSync = try VendorSyncConfiguration(environment: environment).consume
-        #expect(vendorSync == ConsumeSettings(prefetch: 2500, batchSize: 1, loops: 2, linger: .milliseconds(25), retryPolicy: RetryPolicy(maxRetries: 5)))
+        #expect(vendorSync == ConsumeSettings(prefetch: 64, batchSize: 1, loops: 2, linger: .milliseconds(25), retryPolicy: RetryPolicy(maxRetries: 5)))
         #expect(try OrderWorkerConfiguration(environment: environment).logMetadata["linger_ms"] == "0")
     }
 
