@@ -28,9 +28,10 @@ struct CPU: ParsableCommand {
 
         func run() throws {
             let start = try JSONDecoder().decode(CPUAccount.self, from: Data(contentsOf: URL(fileURLWithPath: mark)))
-            let end = CPUAccount.sample(
-                start.processes.compactMap { process in process.pid.map { (process.name, $0) } }.filter { $0.0 != "rabbitmq" },
-                rabbitPID: state.rabbitPID, postmasterPID: state.postmasterPID)
+            // The same processes again; RabbitMQ and PostgreSQL are sampled by their own rules.
+            let named = start.processes.filter { $0.name != "rabbitmq" && $0.name != "postgres" }
+                .compactMap { process in process.pid.map { (name: process.name, pid: $0) } }
+            let end = CPUAccount.sample(named, rabbitPID: state.rabbitPID, postmasterPID: state.postmasterPID)
             let extra = try loadLog.map { log in
                 CPUAccount.share("bench-load", cpuSeconds: KeyValues(try readText(log)).double("generator_cpu_s") ?? 0,
                                  overSeconds: end.wallSeconds - start.wallSeconds)
