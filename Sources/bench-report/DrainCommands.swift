@@ -135,8 +135,8 @@ struct WaitApplied: ParsableCommand {
     @Flag(help: "Wait for CONFIRMED (orders that pay), not just the row.") var confirmed = false
 
     func run() throws {
-        let ids = BenchDatabase.idArray(try acceptedIDs(self.ids))
-        let count = try acceptedIDs(self.ids).count
+        let accepted = try acceptedIDs(self.ids)
+        let (ids, count) = (BenchDatabase.idArray(accepted), accepted.count)
         let database = try BenchDatabase()
         defer { database.orders.close() }
         let deadline = Date().addingTimeInterval(Double(timeout))

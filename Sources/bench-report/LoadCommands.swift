@@ -12,18 +12,25 @@ struct LoadOptions: ParsableArguments {
     func values() throws -> KeyValues { KeyValues(try readText(loadLog)) }
 }
 
+/// The orders bench-load had accepted, and how long the script waited for them afterwards.
+struct AcceptedOrders: ParsableArguments {
+    @Option(help: "bench-load's --ids-out file.") var ids: String
+    @Option(help: "How long the wait after the load was (BENCH_E2E_DRAIN_WAIT, BENCH_PAY_DRAIN_WAIT).") var wait: Int
+
+    func read() throws -> [String] { try acceptedIDs(ids) }
+}
+
 struct EndToEnd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "e2e", abstract: "Records one rate of phase d: acceptance, accept→CONFIRMED, what vendor-sync left.")
     @OptionGroup var run: RunOptions
     @OptionGroup var load: LoadOptions
-    @Option var ids: String
+    @OptionGroup var orders: AcceptedOrders
     @Option(help: "bench-amqp depth of the orders and vendor_sync queues, saved after the wait.") var depths: String
-    @Option(help: "How long the wait for the worker was (BENCH_E2E_DRAIN_WAIT).") var wait: Int
 
     func run() throws {
         let values = try load.values()
-        let accepted = try acceptedIDs(ids)
+        let (accepted, wait) = (try orders.read(), orders.wait)
         let database = try BenchDatabase()
         defer { database.orders.close() }
         // accept→CONFIRMED of each accepted order (the worker's transaction start minus the API's acceptedAt);
@@ -73,12 +80,11 @@ struct Payments: ParsableCommand {
         commandName: "pay", abstract: "Records one rate of phase p: acceptance, accept→CONFIRMED through the payment, CONFIRMED/s.")
     @OptionGroup var run: RunOptions
     @OptionGroup var load: LoadOptions
-    @Option var ids: String
-    @Option(help: "How long the wait for CONFIRMED was (BENCH_PAY_DRAIN_WAIT).") var wait: Int
+    @OptionGroup var orders: AcceptedOrders
 
     func run() throws {
         let values = try load.values()
-        let accepted = try acceptedIDs(ids)
+        let (accepted, wait) = (try orders.read(), orders.wait)
         let database = try BenchDatabase()
         defer { database.orders.close() }
         // accept→CONFIRMED: the CONFIRMED transition's time minus the API's acceptedAt; the rate at which payments
