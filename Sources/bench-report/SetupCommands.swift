@@ -55,26 +55,12 @@ struct Setup: AsyncParsableCommand {
         try run.update { figures in
             figures.machine = machine
             figures.settings = environment.filter { $0.key.hasPrefix("BENCH_") || $0.key == "LOG_LEVEL" }
-            figures.command = Self.command(given: given.split(separator: " ").map(String.init), environment: environment)
+            figures.command = BenchCommandLine.text(given: given.split(separator: " ").map(String.init), environment: environment)
             let format = DateFormatter()
             format.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
             format.timeZone = TimeZone(identifier: "UTC")
             figures.startedAt = format.string(from: Date())
         }
-    }
-
-    /// The command as run, with the settings given that change what is measured.
-    static func command(given: [String], environment: [String: String]) -> String {
-        let relevant = given.filter { name in
-            name == "ORDERS_STATE_DIR" || name == "DB_POOL_SIZE" || name == "LOG_LEVEL"
-                || ["BENCH_", "WORKER_", "VENDOR_SYNC_"].contains { name.hasPrefix($0) }
-        }
-        let words = relevant.sorted { ($0 == "ORDERS_STATE_DIR" ? 0 : 1, $0) < ($1 == "ORDERS_STATE_DIR" ? 0 : 1, $1) }
-            .compactMap { name -> String? in
-                guard let value = environment[name], !value.isEmpty, name != "LOG_LEVEL" || value != "info" else { return nil }
-                return "\(name)=\(value)"
-            }
-        return (words + ["scripts/bench"]).joined(separator: " ")
     }
 }
 

@@ -97,6 +97,19 @@ import Testing
     }
 }
 
+@Suite struct BenchCommandLineTests {
+    @Test func givenSettingsThatChangeTheFiguresStateDirectoryFirst() {
+        let environment = [
+            "BENCH_DRAIN_ORDERS": "2000", "ORDERS_STATE_DIR": "/x/.local", "LOG_LEVEL": "info", "WORKER_PREFETCH": "500",
+            "HOME": "/root", "BENCH_E2E_RATES": "100 200", "BENCH_PRODUCTS": "1000",
+        ]
+        // BENCH_PRODUCTS is the script's default, not given; LOG_LEVEL=info is the default value.
+        let given = ["HOME", "BENCH_E2E_RATES", "WORKER_PREFETCH", "LOG_LEVEL", "BENCH_DRAIN_ORDERS", "ORDERS_STATE_DIR"]
+        #expect(BenchCommandLine.text(given: given, environment: environment)
+            == "ORDERS_STATE_DIR=/x/.local BENCH_DRAIN_ORDERS=2000 BENCH_E2E_RATES=100 200 WORKER_PREFETCH=500 scripts/bench")
+    }
+}
+
 @Suite struct DisturbanceTests {
     @Test func notesOtherBuildsAndRestarts() {
         var disturbance = Disturbance()
