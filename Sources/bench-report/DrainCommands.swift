@@ -15,7 +15,7 @@ enum BenchQueues {
 struct Drain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Waits until order-worker applied every order of a pre-filled queue (or the time limit), then records the drain.")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @OptionGroup var state: StateOptions
     @Option(help: "The (c) drain's name (uniform, hot), or a scaling row's dimension with --scale.") var name: String
     @Option(help: "The scaling row's value (phase s): the backlog, products, vendors or instances.") var scale: Int?
@@ -68,7 +68,7 @@ struct Drain: ParsableCommand {
         let nodeMB = try brokerNodes.map { try Self.megabytes(of: readText($0), key: "mem_used") }
         let queueMB = try brokerQueue.map { try Self.megabytes(of: readText($0), key: "memory") }
         if let nodeMB { print("  RabbitMQ with the backlog waiting: node mem_used \(nodeMB.map(String.init) ?? "?") MB, orders queue \(queueMB.flatMap { $0 }.map(String.init) ?? "?") MB") }
-        try self.run.update { figures in
+        try record.update { figures in
             if let scale {
                 figures.scaling.append(Figures.ScalingRow(
                     dimension: name, value: scale, drain: drain, brokerNodeMB: nodeMB.flatMap { $0 }, brokerQueueMB: queueMB.flatMap { $0 }, check: nil))
@@ -91,7 +91,7 @@ struct CheckApplied: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-applied",
         abstract: "Checks the last scaling row's drain: every order applied once, stock exact, nothing retried or dead-lettered.")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @Option(help: "The orders' product-id prefix.") var prefix: String
     @Option(help: "The stock each (product, vendor) row had before the drain.") var stock: Int
     @Option(help: "bench-amqp depth of the retry queue and the DLQ, saved.") var depths: String
@@ -112,7 +112,7 @@ struct CheckApplied: ParsableCommand {
         let taken = try database.int("SELECT sum($2::bigint - stock) FROM vendor_stock WHERE product_id LIKE $1", [pattern, stock])
         let values = KeyValues(try readText(depths))
         let (retried, dead) = (values.int(BenchQueues.retry) ?? -1, values.int(BenchQueues.deadLetters) ?? -1)
-        try self.run.update { figures in
+        try record.update { figures in
             guard var row = figures.scaling.popLast() else { throw BenchReportError("no scaling row to check") }
             let ok = orders == row.drain.orders && allocations == confirmedUnits && taken == confirmedUnits && retried == 0 && dead == 0
             row.check = "\(ok ? "yes" : "**NO**"): \(orders) of \(row.drain.orders) orders, \(allocations) allocations, stock −\(taken) for \(confirmedUnits) units CONFIRMED, retry \(retried), DLQ \(dead)"

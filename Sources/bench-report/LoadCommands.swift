@@ -23,7 +23,7 @@ struct AcceptedOrders: ParsableArguments {
 struct EndToEnd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "e2e", abstract: "Records one rate of phase d: acceptance, accept→CONFIRMED, what vendor-sync left.")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @OptionGroup var load: LoadOptions
     @OptionGroup var orders: AcceptedOrders
     @Option(help: "bench-amqp depth of the orders and vendor_sync queues, saved after the wait.") var depths: String
@@ -54,14 +54,14 @@ struct EndToEnd: ParsableCommand {
         print("  cpu during the load: \(load.cpu)")
         print("  accept→CONFIRMED p50/p99/p99.9: \(confirmLatency) ms; \(row.confirmedOfAccepted) accepted orders CONFIRMED by \(wait)s after the load")
         print("  left behind: \(depths.text(BenchQueues.orders)) in \(BenchQueues.orders), \(row.vendorSyncLeft)")
-        try self.run.update { $0.endToEnd.append(row) }
+        try record.update { $0.endToEnd.append(row) }
     }
 }
 
 struct APICeilingResult: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "api-ceiling", abstract: "Records order-api's ceiling (phase d, the workers stopped).")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @OptionGroup var load: LoadOptions
     @Option var seconds: Int
 
@@ -71,14 +71,14 @@ struct APICeilingResult: ParsableCommand {
             acceptedPerSecond: values.int("accepted_per_s") ?? 0,
             note: "offered \(load.rate) req/s for \(seconds)s; \(values.text("accepted")) accepted, not 202: \(values.text("non_202")), \(values.text("connection_errors")) conn. errors, \(values.text("unanswered")) unanswered; CPU: \(load.cpu)")
         print("  order-api alone: \(ceiling.acceptedPerSecond) accepted/s (\(ceiling.note))")
-        try self.run.update { $0.apiCeiling = ceiling }
+        try record.update { $0.apiCeiling = ceiling }
     }
 }
 
 struct Payments: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pay", abstract: "Records one rate of phase p: acceptance, accept→CONFIRMED through the payment, CONFIRMED/s.")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @OptionGroup var load: LoadOptions
     @OptionGroup var orders: AcceptedOrders
 
@@ -109,19 +109,19 @@ struct Payments: ParsableCommand {
             confirmLatency: latency, confirmedOfAccepted: "\(measured.count)/\(accepted.count)", confirmedPerSecond: perSecond, cpu: load.cpu)
         print("  \(load.rate) req/s offered: \(row.acceptedPerSecond) accepted/s; accept p50/p99 \(acceptLatency) ms; accept→CONFIRMED p50/p99/p99.9 \(latency) ms; \(row.confirmedOfAccepted) CONFIRMED (\(perSecond)/s)")
         print("  cpu: \(load.cpu)")
-        try self.run.update { $0.payments.append(row) }
+        try record.update { $0.payments.append(row) }
     }
 }
 
 struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prints the run's tables; with --write, writes BENCHMARKS.md (the hand-written analysis appended).")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @Option(help: "The file to write (BENCHMARKS.md).") var write: String?
     @Option(help: "The hand-written analysis to append (scripts/bench-analysis.md).") var analysis: String?
 
     func run() throws {
-        let document = BenchmarksDocument(try self.run.figures())
+        let document = BenchmarksDocument(try record.figures())
         print(document.resultsTables)
         if !document.figures.scaling.isEmpty {
             print("\nHow cost grows:\n")

@@ -44,19 +44,19 @@ struct CPU: ParsableCommand {
 struct DisturbanceCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "disturbance", abstract: "Notes other builds or test runs on the machine, and service restarts, before a phase.")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @OptionGroup var state: StateOptions
     @Option var label: String
 
     func run() throws {
         let commandLines = ProcFS.commandLines()
-        try run.update { $0.disturbance.check(label, commandLines: commandLines, rabbitPID: state.rabbitPID, postmasterPID: state.postmasterPID) }
+        try record.update { $0.disturbance.check(label, commandLines: commandLines, rabbitPID: state.rabbitPID, postmasterPID: state.postmasterPID) }
     }
 }
 
 struct Pgbench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Records one pgbench run (phase a); fails on failed transactions.")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @Option var name: String
     @Option var clients: Int
     @Option var log: String
@@ -65,13 +65,13 @@ struct Pgbench: ParsableCommand {
         let report = try PgbenchReport(try readText(log))
         guard report.failed == 0 else { throw BenchReportError("pgbench had failed transactions (log \(log))") }
         print("  \(name), \(clients) clients: \(report.tps) tx/s, latency avg \(report.latencyAverage)")
-        try self.run.update { $0.pgbench[name, default: []].append(Figures.PgbenchRun(clients: clients, tps: report.tps)) }
+        try record.update { $0.pgbench[name, default: []].append(Figures.PgbenchRun(clients: clients, tps: report.tps)) }
     }
 }
 
 struct Broker: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Records one bench-amqp ceiling run (phase b).")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @Option var shape: String
     @Option var log: String
 
@@ -80,19 +80,19 @@ struct Broker: ParsableCommand {
         let row = Figures.BrokerRun(
             shape: shape, rate: values.int("rate") ?? 0, confirmP50: values.text("confirm_p50_ms"), confirmP99: values.text("confirm_p99_ms"))
         print("  \(shape): \(row.rate) msg/s, confirm p50 \(row.confirmP50) ms, p99 \(row.confirmP99) ms")
-        try self.run.update { $0.broker.append(row) }
+        try record.update { $0.broker.append(row) }
     }
 }
 
 struct Memory: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Records the peak RSS (VmHWM) of daemons, read now.")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @Argument(help: "name=pid.") var processes: [String]
 
     func run() throws {
         let peaks = try namedPIDs(processes).map { ($0.name, ProcFS.peakResidentMegabytes(pid: $0.pid)) }
         print(peaks.map { "\($0.0) \($0.1.map(String.init) ?? "?") MB" }.joined(separator: ", "))
-        try self.run.update { figures in
+        try record.update { figures in
             for (name, peak) in peaks { figures.peakMemory[name] = peak }
         }
     }
@@ -101,7 +101,7 @@ struct Memory: ParsableCommand {
 struct DaemonConfigs: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon-configs", abstract: "Records each daemon's configuration as it logged it at its last start.")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @Argument(help: "name=log file.") var logs: [String]
 
     func run() throws {
@@ -110,6 +110,6 @@ struct DaemonConfigs: ParsableCommand {
             guard parts.count == 2 else { throw ValidationError("expected name=log, got \(pair)") }
             return DaemonConfiguration(name: parts[0], log: (try? readText(parts[1])) ?? "")
         }
-        try self.run.update { $0.daemonConfigurations = configurations }
+        try record.update { $0.daemonConfigurations = configurations }
     }
 }

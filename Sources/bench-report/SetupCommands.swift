@@ -6,7 +6,7 @@ import ServiceSupport
 struct Setup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Records the run's settings, command, machine and versions; fails unless durability is on everywhere.")
-    @OptionGroup var run: RunOptions
+    @OptionGroup var record: RunOptions
     @Option(help: "The environment variables set when the script started, space-separated (they make up the command).")
     var given: String
     @Option(help: "`swift --version`'s first line.") var swift: String
@@ -52,7 +52,7 @@ struct Setup: AsyncParsableCommand {
         print("rabbitmq \(machine.rabbitMQVersion) (erlang \(machine.erlangVersion)), postgresql \(machine.postgresVersion), \(machine.swiftVersion), librabbitmq \(machine.librabbitmqVersion)")
         print("\(machine.cores) cores (\(machine.cpuModel)), \(machine.memory), \(machine.os), kernel \(machine.kernel)")
 
-        try run.update { figures in
+        try record.update { figures in
             figures.machine = machine
             figures.settings = environment.filter { $0.key.hasPrefix("BENCH_") || $0.key == "LOG_LEVEL" }
             figures.command = BenchCommandLine.text(given: given.split(separator: " ").map(String.init), environment: environment)
