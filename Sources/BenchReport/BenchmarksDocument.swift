@@ -122,7 +122,7 @@ public struct BenchmarksDocument: Sendable {
         return """
             # Benchmarks
 
-            Written by `scripts/bench` (issue 6's benchmark); every run overwrites this file.
+            Written by `scripts/bench` (the benchmark of issues 6 and 18); every run overwrites this file.
 
             - **Date:** \(figures.startedAt)
             - **Command:** `\(figures.command)`
@@ -186,7 +186,7 @@ public struct BenchmarksDocument: Sendable {
             - **(s)** "How cost grows": each row is a drain as in (c), uniform over \(setting("BENCH_PRODUCTS")) products unless the row varies
               them, \(setting("BENCH_SCALE_ORDERS")) orders unless it varies the backlog. Backlog rows read RabbitMQ's memory
               (management API: the node's `mem_used` and the orders queue's `memory`) once the queue is filled, before the worker starts.
-              Product rows stock \(setting("BENCH_SCALE_PRODUCTS")) products of their own. Vendor rows stock every product at each of
+              Product rows stock that many products of their own (bench-s-…). Vendor rows stock every product at each of
               that many vendor databases created for the run (`bench_vendor_N`, dropped after) and run vendor-sync-worker beside
               order-worker, at the same niceness. The instance rows run that many order-workers on the same queue, then check
               that every order was applied once (one order row and one allocate movement per message), that the stock went
