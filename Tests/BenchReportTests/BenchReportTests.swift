@@ -126,9 +126,9 @@ import Testing
 @Suite struct DaemonConfigurationTests {
     @Test func theLastStartWithoutURLsAndLogFields() {
         let log = """
-            {"ts":"1","level":"info","msg":"starting","prefetch":100}
+            {"ts":"1","level":"info","msg":"starting","prefetch":"100"}
             {"ts":"2","level":"info","msg":"consuming"}
-            {"ts":"3","level":"info","msg":"starting","prefetch":2500,"linger_ms":10.0,"payments_required":false,"database_url":"postgres://x","queue":"bench.orders_queue"}
+            {"ts":"3","level":"info","msg":"starting","prefetch":"2500","linger_ms":"10.0","payments_required":false,"database_url":"postgres://x","queue":"bench.orders_queue"}
             """
         #expect(DaemonConfiguration(name: "order-worker", log: log).settings
             == "linger_ms=10.0, payments_required=False, prefetch=2500, queue=bench.orders_queue")
