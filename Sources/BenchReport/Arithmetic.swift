@@ -9,9 +9,12 @@ public enum Arithmetic {
     }
 
     /// Orders per second between the first and the last one: (count − 1) intervals over the span.
-    public static func rate(count: Int, spanSeconds: Double) -> Int {
+    /// A span under 10 ms is one or two windows (their orders share a transaction's start): then
+    /// the count over `wallSeconds`, start-up included, is the honest figure.
+    public static func rate(count: Int, spanSeconds: Double, wallSeconds: Double) -> Int {
         guard count > 1 else { return 0 }
-        return Int((Double(count - 1) / max(spanSeconds, 0.001)).rounded())
+        guard spanSeconds >= 0.01 else { return Int((Double(count) / max(wallSeconds, 0.001)).rounded()) }
+        return Int((Double(count - 1) / spanSeconds).rounded())
     }
 
     /// A latency percentile in ms: ">Ns" when it falls on an order not CONFIRMED within the `wait`

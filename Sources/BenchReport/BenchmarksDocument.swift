@@ -159,7 +159,7 @@ public struct BenchmarksDocument: Sendable {
             - **(c)** `bench-amqp fill` puts \(setting("BENCH_DRAIN_ORDERS")) valid `order.placed.v1` messages (as order-api publishes them) in
               `\(setting("BENCH_QUEUE_PREFIX"))orders_queue`, then the release `order-worker` starts and runs until every order has its row (or for at most
               \(setting("BENCH_DRAIN_TIMEOUT"))s); the rate is the orders applied between the first and the last order's transaction
-              (`orders.created_at`), the wall time includes start-up. Uniform: \(setting("BENCH_PRODUCTS")) products with
+              (`orders.created_at`; over the wall time when they all fell within 10 ms, one or two windows), the wall time includes start-up. Uniform: \(setting("BENCH_PRODUCTS")) products with
               plenty of stock; hot: one product with exactly as much stock as orders. vendor-sync-worker is not running.
             - **(d)** `bench-load`: open loop, request i due at t0 + i/rate whatever happened before, on
               \(setting("BENCH_E2E_CONNECTIONS")) keep-alive HTTP/1.1 connections opened before t0; accept latency runs from the intended send

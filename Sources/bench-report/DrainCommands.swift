@@ -58,7 +58,7 @@ struct Drain: ParsableCommand {
         let rejected = statuses.first { $0.0 == "REJECTED" }?.1 ?? 0
         let drain = Figures.Drain(
             orders: orders, applied: applied,
-            rate: Arithmetic.rate(count: applied, spanSeconds: try span.decode(1, as: Double?.self) ?? 0),
+            rate: Arithmetic.rate(count: applied, spanSeconds: try span.decode(1, as: Double?.self) ?? 0, wallSeconds: wall),
             wallSeconds: wall, timeoutSeconds: timeout,
             rejectedPercent: String(format: "%.2f", 100 * Double(rejected) / Double(max(applied, 1))),
             workerPeakMB: peaks, fillRate: KeyValues(try readText(fillLog)).text("rate"), cpu: cpu)

@@ -35,8 +35,10 @@ import Testing
     }
 
     @Test func rateCountsIntervalsBetweenTheFirstAndTheLast() {
-        #expect(Arithmetic.rate(count: 1001, spanSeconds: 2) == 500)
-        #expect(Arithmetic.rate(count: 1, spanSeconds: 0) == 0)
+        #expect(Arithmetic.rate(count: 1001, spanSeconds: 2, wallSeconds: 9) == 500)
+        #expect(Arithmetic.rate(count: 1, spanSeconds: 0, wallSeconds: 1) == 0)
+        // All in one window: over the wall time.
+        #expect(Arithmetic.rate(count: 1000, spanSeconds: 0, wallSeconds: 0.5) == 2000)
     }
 
     @Test func confirmLatencyRanksUnconfirmedOrdersLast() {
