@@ -17,7 +17,7 @@ public struct DaemonConfiguration: Codable, Sendable, Equatable {
             .map { "\($0)=\(config[$0]!.text)" }.joined(separator: ", ")
     }
 
-    /// A logged field's value, written as a Python dict's str() would (the table's wording).
+    /// A logged field's value as the table shows it: text as logged, booleans as True/False.
     enum LoggedValue: Decodable {
         case text(String)
 

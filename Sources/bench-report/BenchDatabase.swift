@@ -63,10 +63,10 @@ struct BenchDatabase {
     }
 
     /// Every order about a bench product, with what hangs off it. The orders are
-    /// collected once into a temporary table, and everything is deleted by
-    /// joining on their ids: a `product_id LIKE` scan with an `IN (subquery)`
-    /// per row went quadratic once the ids no longer fit in work_mem (over
-    /// 120 s for 250,000 leftover movements).
+    /// collected once into a temporary table (analyzed, so the planner knows its
+    /// size) and everything is deleted by joining on their ids: an
+    /// `IN (subquery)` tested per movement is rescanned for every row once the
+    /// ids no longer fit in work_mem, quadratic in the bench's leftovers.
     func deleteOrders() throws {
         try orders.executeScript("""
             BEGIN;
