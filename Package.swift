@@ -295,14 +295,23 @@ let package = Package(
         ),
 
         // MARK: Benchmark harnesses (run by scripts/bench; tools, not services)
+        // The bench's pure logic (percentiles, /proc, figures, tables), tested without services.
+        .target(name: "BenchReport"),
+        .executableTarget(
+            name: "bench-report",
+            dependencies: ["BenchReport", "Postgres", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "bench-amqp",
-            dependencies: ["AMQP", "Topology", "OrderCore", "Messaging", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "AMQP", "Topology", "OrderCore", "Messaging", "ServiceSupport", "BenchReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "bench-load",
             dependencies: [
-                "ServiceSupport",
+                "ServiceSupport", "BenchReport",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -334,6 +343,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TextCodecsTests", dependencies: ["TextCodecs"]),
+        .testTarget(name: "BenchReportTests", dependencies: ["BenchReport"]),
         .testTarget(name: "StripeAPITests", dependencies: ["StripeAPI", "TextCodecs", "TestSupport"]),
         .testTarget(name: "ShopifyTests", dependencies: ["Shopify", "OrderCore"]),
         .testTarget(

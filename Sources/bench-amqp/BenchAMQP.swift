@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import BenchReport
 import Foundation
 import Messaging
 import OrderCore
@@ -48,11 +49,6 @@ enum OrderMessage {
         return (order.encoded(), order.amqpProperties(appID: appID))
     }
 
-    /// `prefix` + a 4-digit number from 1 to `count` (bench-u-0001 …).
-    static func productId(prefix: String, number: Int) -> String {
-        let digits = String(number)
-        return prefix + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-    }
 }
 
 /// Opens `shape.connections` confirm channels and runs `inFlight` publishing
@@ -80,11 +76,10 @@ func secondsOf(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
-/// p-th quantile (nearest rank) of sorted values.
+/// p-th quantile (nearest rank) of sorted values, NaN for none.
 func quantile(_ sorted: [Double], _ p: Double) -> Double {
-    guard !sorted.isEmpty else { return .nan }
-    let rank = Int((p * Double(sorted.count)).rounded(.up))
-    return sorted[min(sorted.count, max(1, rank)) - 1]
+    guard case .value(let value) = NearestRank.quantile(p, of: sorted) else { return .nan }
+    return value
 }
 
 struct Ceiling: AsyncParsableCommand {
@@ -158,7 +153,7 @@ struct Fill: AsyncParsableCommand {
     var queue: String
     @Option(help: "How many orders.")
     var count: Int
-    @Option(name: .customLong("product-prefix"), help: "Product ids are this prefix and a 4-digit number.")
+    @Option(name: .customLong("product-prefix"), help: "Product ids are this prefix and a number of 4 digits at least.")
     var productPrefix: String
     @Option(help: "Products to spread the orders over, uniformly at random (1 = all on one product).")
     var products: Int
@@ -170,7 +165,7 @@ struct Fill: AsyncParsableCommand {
         let start = clock.now
         try await publishLoops(connection, shape, name: "bench-fill") { channel in
             guard next.add(1, ordering: .relaxed).oldValue < count else { return false }
-            let product = OrderMessage.productId(prefix: prefix, number: Int.random(in: 1...products))
+            let product = BenchProduct.id(prefix: prefix, number: Int.random(in: 1...products))
             let (body, properties) = OrderMessage.make(productId: product, appID: "bench-amqp")
             try await channel.publish(body, routingKey: queue, mandatory: true, properties: properties)
             return true

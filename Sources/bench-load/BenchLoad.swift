@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchReport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -29,7 +30,7 @@ struct BenchLoad: ProjectCommand {
     @Option(help: "Requests per second (constant).") var rate: Int
     @Option(help: "Seconds of load.") var seconds: Int = 20
     @Option(help: "Keep-alive connections.") var connections: Int = 128
-    @Option(name: .customLong("product-prefix"), help: "Product ids are this prefix and a 4-digit number.")
+    @Option(name: .customLong("product-prefix"), help: "Product ids are this prefix and a number of 4 digits at least.")
     var productPrefix = "bench-u-"
     @Option(help: "Products to spread the orders over, uniformly at random.") var products: Int = 1000
     @Option(help: "Seconds to wait for answers after the last request was due.") var grace: Int = 10
@@ -87,10 +88,11 @@ struct Report: Sendable {
         let lags = sendLags.sorted()
         // Requests not accepted (another status, or no answer) rank after every accepted one: "inf".
         func percentile(_ p: Double, _ values: [UInt64], outOf count: Int) -> String {
-            guard count > 0 else { return "nan" }
-            let rank = max(1, Int((p * Double(count)).rounded(.up)))
-            guard rank <= values.count else { return "inf" }
-            return String(format: "%.2f", Double(values[rank - 1]) / 1e6)
+            switch NearestRank.quantile(p, of: values, outOf: count) {
+            case .value(let nanoseconds): String(format: "%.2f", Double(nanoseconds) / 1e6)
+            case .beyond: "inf"
+            case .none: "nan"
+            }
         }
         let elapsedSeconds = Double(elapsed.nanoseconds) / 1e9
         Swift.print("offered_rate=\(rate) seconds=\(seconds) connections=\(connections) requests=\(total)")
@@ -204,8 +206,7 @@ final class Generator: @unchecked Sendable {
         let now = NIODeadline.now()
         report.sendLags.append(UInt64(max(0, (now - intendedAt).nanoseconds)))
 
-        let digits = String(Int.random(in: 1...products))
-        let product = productPrefix + String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+        let product = BenchProduct.id(prefix: productPrefix, number: Int.random(in: 1...products))
         var body = channel.allocator.buffer(capacity: 128)
         if let paymentMethod {
             body.writeString(#"{"items":[{"productId":"\#(product)","quantity":1}],"payment":{"method":"\#(paymentMethod)"}}"#)
