@@ -28,11 +28,15 @@ struct ClusterChaosTests {
     static let window: Duration = .seconds(1)
     static let steady: Duration = .seconds(5)
     static let recoveryLimit: Duration = .seconds(30)
+    /// Every queue this suite declares is named `cluster-<unique>.…`.
+    static let queuePrefix = "cluster"
 
     @Test func noOrderLostOrAppliedTwiceWhenTheBrokersAndThePrimaryAreKilled() async throws {
-        let prefix = TestEnvironment.uniqueName("cluster") + "."
+        let prefix = TestEnvironment.uniqueName(Self.queuePrefix) + "."
         let topology = Topology(prefix: prefix, quorumInitialGroupSize: 3)
         let setup = try await ClusterServices.connectBroker(connectionName: "cluster-tests")
+        let leftover = try await ClusterServices.deleteQueues(named: Self.queuePrefix + "-", on: setup)
+        if leftover > 0 { print("cluster chaos: queues earlier runs left behind, deleted: \(leftover)") }
         try await topology.declare(on: setup)
         await setup.close()
         try await ClusterServices.waitUntilReplicated(topology.queues.map(\.name))

@@ -42,6 +42,24 @@ public enum ClusterServices {
         }
     }
 
+    /// Deletes the queues named `prefix…` that earlier runs left on the cluster
+    /// (a run that fails or is killed does not get to delete its own). Each
+    /// is a quorum queue with a replica on every node, and every kill and
+    /// restart elects and recovers all of them: left to pile up (239 after a
+    /// day of runs), they slowed recovery past the suite's limits.
+    public static func deleteQueues(named prefix: String, on connection: AMQPConnection) async throws -> Int {
+        var names: [String] = []
+        for url in try managementURLs {
+            guard let queues = try Management.json(at: "queues?columns=name", managementURL: url, timeout: 10) as? [[String: Any]] else { continue }
+            names = queues.compactMap { $0["name"] as? String }.filter { $0.hasPrefix(prefix) }
+            break
+        }
+        let channel = try await connection.openChannel()
+        for name in names { _ = try await channel.deleteQueue(name) }
+        await channel.close()
+        return names.count
+    }
+
     /// A connection to whichever node answers first.
     public static func connectBroker(connectionName: String) async throws -> AMQPConnection {
         var configuration = try AMQPConfiguration(url: try amqpURLs, connectionName: connectionName)
