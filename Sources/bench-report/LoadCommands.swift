@@ -48,7 +48,7 @@ struct EndToEnd: ParsableCommand {
         let row = Figures.EndToEndRow(
             offered: load.rate, acceptedPerSecond: values.int("accepted_per_s") ?? 0, acceptLatency: acceptLatency,
             confirmLatency: confirmLatency, confirmedOfAccepted: "\(measured.count)/\(accepted.count)",
-            otherAnswers: "\(values.text("non_202")), \(values.text("connection_errors")) conn. errors, \(values.text("unanswered")) unanswered",
+            otherAnswers: values.otherAnswers,
             vendorSyncLeft: "\(depths.text(BenchQueues.vendorSync)) queued, \(pending) PENDING", cpu: load.cpu)
         print("  \(load.rate) req/s offered: \(row.acceptedPerSecond) accepted/s; accept latency p50/p99/p99.9 \(acceptLatency) ms; \(row.otherAnswers); generator send lag p99 \(values.text("send_lag_ms_p99")) ms")
         print("  cpu during the load: \(load.cpu)")
@@ -69,7 +69,7 @@ struct APICeilingResult: ParsableCommand {
         let values = try load.values()
         let ceiling = Figures.APICeiling(
             acceptedPerSecond: values.int("accepted_per_s") ?? 0,
-            note: "offered \(load.rate) req/s for \(seconds)s; \(values.text("accepted")) accepted, not 202: \(values.text("non_202")), \(values.text("connection_errors")) conn. errors, \(values.text("unanswered")) unanswered; CPU: \(load.cpu)")
+            note: "offered \(load.rate) req/s for \(seconds)s; \(values.text("accepted")) accepted, not 202: \(values.otherAnswers); CPU: \(load.cpu)")
         print("  order-api alone: \(ceiling.acceptedPerSecond) accepted/s (\(ceiling.note))")
         try record.update { $0.apiCeiling = ceiling }
     }
@@ -133,5 +133,12 @@ struct Render: ParsableCommand {
             let analysis = try self.analysis.map(readText) ?? ""
             try document.markdown(analysis: analysis).write(toFile: write, atomically: true, encoding: .utf8)
         }
+    }
+}
+
+extension KeyValues {
+    /// bench-load's answers other than 202, as both load tables show them.
+    var otherAnswers: String {
+        "\(text("non_202")), \(text("connection_errors")) conn. errors, \(text("unanswered")) unanswered"
     }
 }
