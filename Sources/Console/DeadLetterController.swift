@@ -5,6 +5,7 @@ import HTTPSupport
 import Hummingbird
 import Messaging
 import OrderCore
+import TextCodecs
 
 /// `/dead-letters`: the DLQs grouped by failure reason and by queue, search,
 /// peek, and replay or purge of a group or one message. An action is two
@@ -193,7 +194,7 @@ struct DeadLetterController: Sendable {
 
     private func messageTable(_ messages: [DeadLetterMessage]) -> String {
         HTML.table(
-            ["queue", "message id", "reason", "original queue", "failed at", "type"],
+            ["queue", "message id", "reason", "original queue", "failed at", "type", "movements"],
             messages.map { message in
                 let id = message.messageID.map { id in
                     "<a href=\"/dead-letters/messages?\(HTML.escape(DeadLetterSelection(queue: message.queue, messageID: id).queryString))\">\(HTML.escape(id))</a>"
@@ -201,6 +202,7 @@ struct DeadLetterController: Sendable {
                 return [
                     HTML.escape(message.queue), id ?? "-", HTML.escape(message.reason), HTML.escape(message.originalQueue ?? "-"),
                     HTML.escape(message.failedAt.map(MessageCoding.formatDate) ?? "-"), HTML.escape(message.delivery.properties.type ?? "-"),
+                    message.movements.isEmpty ? "-" : "\(message.movements.count)",
                 ]
             }, empty: "No message matches.")
     }
@@ -235,8 +237,26 @@ struct DeadLetterController: Sendable {
             \(HTML.table(["field", "value"], failure.compactMap { name, value in value.map { [HTML.escape(name), HTML.escape($0)] } }))
             <h3>Headers</h3>\(HTML.table(["header", "value", "type"], headers))
             <h3>x-death (most recent first)</h3>\(HTML.table(["#", "queue", "reason", "count", "time", "routing keys"], deaths, empty: "no x-death header"))
+            \(movementTable(message.movements))
             <h3>Body (\(message.delivery.body.count) bytes, \(body.kind))</h3><pre>\(HTML.escape(body.text))</pre></section>
             """
+    }
+
+    /// The stock movements a vendor_sync message carries, each order linked to
+    /// its timeline: a batch holds the movements of many orders, and replaying
+    /// it applies each of them once (the vendor database dedups by movement id).
+    private func movementTable(_ movements: [VendorMovement]) -> String {
+        guard !movements.isEmpty else { return "" }
+        let rows = movements.enumerated().map { index, movement in
+            let order = UUIDText.string(movement.orderId)
+            return [
+                "\(index + 1)", HTML.escape(UUIDText.string(movement.movementId)), HTML.escape(movement.kind.rawValue),
+                "<a href=\"/orders/\(HTML.escape(order))\">\(HTML.escape(order))</a>", HTML.escape(movement.vendorId),
+                HTML.escape(movement.productId), "\(movement.quantity)",
+            ]
+        }
+        return "<h3>Stock movements (\(movements.count))</h3>"
+            + HTML.table(["#", "movement id", "kind", "order", "vendor", "product", "quantity"], rows)
     }
 
     private func failures(_ result: TransferResult) -> String {

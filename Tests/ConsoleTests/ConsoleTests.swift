@@ -5,9 +5,11 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Messaging
 import NIOCore
 import OrderCore
 import TestSupport
+import TextCodecs
 import Testing
 
 @Suite(.timeLimit(.minutes(3))) struct ConsoleTests {
@@ -85,6 +87,53 @@ import Testing
                 #expect(notAnID == .badRequest)
             }
             #expect(try await system.waitForDepth(system.ordersDLQ, toBe: 1) == 1, "reading put every message back")
+        }
+    }
+
+    /// A dead vendor_sync batch carries the movements of several orders: the
+    /// console counts them in the list, shows each with a link to its order,
+    /// and finds the batch by any one movement id or order id.
+    @Test func aDeadVendorSyncBatchShowsEachOfItsMovementsAndIsFoundByAnyOfThem() async throws {
+        try await ConsoleFixture.with { system in
+            let product = try system.product("batched", stock: ["vendorA": 9])
+            let movements = (1...3).map { quantity in
+                VendorMovement(movementId: UUID(), orderId: UUID(), vendorId: "vendorA", productId: product, quantity: quantity)
+            }
+            let batch = VendorMovementBatch(vendorId: "vendorA", entries: movements.map { VendorMovementBatch.Entry($0) })
+            let batchID = UUIDText.string(batch.messageId)
+            let properties = FailureHeaders.failureCopy(
+                of: AMQPProperties(
+                    contentType: "application/json", deliveryMode: .persistent, messageID: batchID, timestamp: Date(),
+                    type: VendorMovementBatch.messageType),
+                retryCount: 3, reason: "vendor-unavailable", message: "vendorA's database did not answer",
+                originalQueue: system.topology.vendorSync.main, failedBy: "vendor-sync-worker")
+            let dlq = system.topology.vendorSync.deadLetter
+            try await system.publish([(batch.encoded(), properties)], to: dlq)
+            _ = try await system.waitForDepth(dlq, toBe: 1)
+            try await system.console().test(.router) { client in
+                let (_, list) = try await Self.get(client, "/dead-letters?q=\(product)")
+                #expect(list.contains("Messages containing “\(product)”: 1"), "\(list)")
+                #expect(list.contains("<td>\(VendorMovementBatch.messageType)</td><td>3</td>"), "the list counts the batch's movements: \(list)")
+
+                let second = UUIDText.string(movements[1].movementId)
+                let (status, detail) = try await Self.get(client, "/dead-letters/messages?queue=\(dlq)&id=\(second)")
+                #expect(status == .ok)
+                #expect(detail.contains("showing 1 message"), "a movement id finds its batch: \(detail)")
+                #expect(detail.contains("Stock movements (3)"), "\(detail)")
+                for movement in movements {
+                    let order = UUIDText.string(movement.orderId)
+                    #expect(
+                        detail.contains(
+                            "<td>\(UUIDText.string(movement.movementId))</td><td>allocate</td><td><a href=\"/orders/\(order)\">\(order)</a></td>"
+                                + "<td>vendorA</td><td>\(product)</td><td>\(movement.quantity)</td>"), "\(detail)")
+                }
+
+                let (_, byOrder) = try await Self.get(client, "/dead-letters?q=\(UUIDText.string(movements[2].orderId))")
+                #expect(byOrder.contains(": 1</h2>"), "an order id inside the batch finds it: \(byOrder)")
+                let (_, other) = try await Self.get(client, "/dead-letters/messages?queue=\(dlq)&id=\(UUIDText.string(UUID()))")
+                #expect(other.contains("showing 0 messages"), "\(other)")
+            }
+            #expect(try await system.waitForDepth(dlq, toBe: 1) == 1, "reading put the batch back")
         }
     }
 
