@@ -246,7 +246,7 @@ public enum Outbox {
                 PostgresArray(messages.map(\.exchange)), PostgresArray(messages.map(\.routingKey)),
                 PostgresArray(messages.map(\.messageId)), PostgresArray(optional: messages.map(\.correlationId)),
                 PostgresArray(messages.map(\.type)), PostgresArray(messages.map { String(decoding: $0.body, as: UTF8.self) }),
-                PostgresArray(optional: messages.map { _ in trace?.child().traceParentHeaderValue }),
+                PostgresArray(optional: messages.map { _ in trace?.child().traceparent }),
             ])
     }
 }

@@ -142,7 +142,7 @@ public struct OrderMessageHandler: DeliveryHandler {
                 for index in batch.entries.indices {
                     let orderId = batch.entries[index].movement.orderId
                     guard orderId != first, let trace = traces[orderId] else { continue }
-                    if traceparents[orderId] == nil { traceparents[orderId] = trace.traceParentHeaderValue }
+                    if traceparents[orderId] == nil { traceparents[orderId] = trace.traceparent }
                     batch.entries[index].traceparent = traceparents[orderId]
                 }
             }

@@ -28,7 +28,7 @@ public struct W3CTracePropagation: Instrument {
         _ context: ServiceContext, into carrier: inout Carrier, using injector: Inject
     ) where Inject.Carrier == Carrier {
         guard let trace = context.traceContext else { return }
-        injector.inject(trace.traceParentHeaderValue, forKey: Self.traceparent, into: &carrier)
+        injector.inject(trace.traceparent, forKey: Self.traceparent, into: &carrier)
         if let state = trace.traceStateHeaderValue { injector.inject(state, forKey: Self.tracestate, into: &carrier) }
     }
 

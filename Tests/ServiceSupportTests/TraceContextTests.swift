@@ -15,9 +15,23 @@ import W3CTraceContext
         #expect(trace.traceID.description == "4bf92f3577b34da6a3ce929d0e0e4736")
         #expect(trace.spanID.description == "00f067aa0ba902b7")
         #expect(trace.flags == .sampled)
-        #expect(trace.traceParentHeaderValue == Self.valid)
+        #expect(trace.traceparent == Self.valid)
         let unsampled = try #require(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"))
         #expect(!unsampled.flags.contains(.sampled))
+        #expect(unsampled.traceparent == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+    }
+
+    /// Our one-buffer `traceparent` writes what the library's value does, for
+    /// ids with every digit and for every flags byte.
+    @Test func traceparentIsTheLibrarysValue() throws {
+        for flags in [0, 1, 0x0a, 0xff] as [UInt8] {
+            for _ in 0..<200 {
+                let random = TraceContext.newTrace()
+                let trace = TraceContext(traceID: random.traceID, spanID: random.spanID, flags: TraceFlags(rawValue: flags), state: TraceState())
+                #expect(trace.traceparent == trace.traceParentHeaderValue)
+                #expect(trace.traceparent.utf8.count == 55)
+            }
+        }
     }
 
     @Test(arguments: [
