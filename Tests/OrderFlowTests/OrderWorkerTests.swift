@@ -103,7 +103,9 @@ final class RecordingHandler: DeliveryHandler {
                 #expect(attempts.map(\.retryCount) == [0, 1, 2, 3], "\(attempts.map(\.retryCount))")
                 for (earlier, later) in zip(attempts, attempts.dropFirst()) {
                     let gap = later.at - earlier.at
-                    #expect(gap >= .milliseconds(4900) && gap < .seconds(9), "retries are about 5 s apart, got \(gap)")
+                    // Never before the delay. After it, the retry queue's expiry and the worker's next window can
+                    // add seconds while the parallel suites load both cores (gaps of 9–13 s were seen there; 5.0–5.2 s alone).
+                    #expect(gap >= .milliseconds(4900) && gap < .seconds(15), "retries are about 5 s apart, got \(gap)")
                 }
             }
             let dead = try await system.drain(system.topology.orders.deadLetter)
