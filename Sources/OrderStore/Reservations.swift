@@ -154,32 +154,37 @@ public enum Reservations {
     /// another transaction holds), then their reservations, as the lock
     /// order asks. Returns how many were cancelled.
     public static func expireOrderHolds(limit: Int, routing: OutboxRouting, on connection: PostgresConnection) throws -> Int {
-        try connection.withTransaction { connection in
-            let candidates = try connection.query(
-                """
-                SELECT o.id, o.status FROM reservations r JOIN orders o ON o.id = r.order_id
-                WHERE r.status = 'ACTIVE' AND r.expires_at <= now() AND o.status = ANY($2::text[])
-                ORDER BY r.expires_at LIMIT $1
-                FOR UPDATE OF o SKIP LOCKED
-                """, [limit, PostgresArray(expirableStates.map(\.rawValue))]
-            ).rows
-            var states: [UUID: OrderState] = [:]
-            for row in candidates { states[try row.decode(0)] = OrderState(rawValue: try row.decode(1)) ?? .failed }
-            var transitions: [(orderId: UUID, transition: OrderTransition)] = []
-            for (orderId, state) in states.sorted(by: { $0.key < $1.key }) {
-                if case .transition(let transition) = OrderLifecycle.decide(state, .reservationExpired) { transitions.append((orderId, transition)) }
-            }
-            guard !transitions.isEmpty else { return 0 }
-            let orderIds = transitions.map(\.orderId)
-            let releases = try endOrderHolds(orderIds, as: "EXPIRED", on: connection)
-            let recorded = try OrderHistory.record(transitions, actor: .system, on: connection)
-            var payments: [PaymentCommand] = []
-            for (entry, transition) in zip(recorded, transitions) {
-                payments += try Payments.commands(for: transition.transition.effects, of: entry, on: connection)
-            }
-            try routing.enqueue(orders: orderIds, movements: releases, payments: payments, on: connection)
-            return transitions.count
+        try connection.withTransaction { try expireOrderHolds(limit: limit, routing: routing, inTransactionOn: $0) }
+    }
+
+    /// ``expireOrderHolds(limit:routing:on:)`` inside the caller's transaction:
+    /// a test that makes a hold run out and sweeps it in one transaction is
+    /// sure no other sweeper on the database saw it expired first.
+    static func expireOrderHolds(limit: Int, routing: OutboxRouting, inTransactionOn connection: PostgresConnection) throws -> Int {
+        let candidates = try connection.query(
+            """
+            SELECT o.id, o.status FROM reservations r JOIN orders o ON o.id = r.order_id
+            WHERE r.status = 'ACTIVE' AND r.expires_at <= now() AND o.status = ANY($2::text[])
+            ORDER BY r.expires_at LIMIT $1
+            FOR UPDATE OF o SKIP LOCKED
+            """, [limit, PostgresArray(expirableStates.map(\.rawValue))]
+        ).rows
+        var states: [UUID: OrderState] = [:]
+        for row in candidates { states[try row.decode(0)] = OrderState(rawValue: try row.decode(1)) ?? .failed }
+        var transitions: [(orderId: UUID, transition: OrderTransition)] = []
+        for (orderId, state) in states.sorted(by: { $0.key < $1.key }) {
+            if case .transition(let transition) = OrderLifecycle.decide(state, .reservationExpired) { transitions.append((orderId, transition)) }
         }
+        guard !transitions.isEmpty else { return 0 }
+        let orderIds = transitions.map(\.orderId)
+        let releases = try endOrderHolds(orderIds, as: "EXPIRED", on: connection)
+        let recorded = try OrderHistory.record(transitions, actor: .system, on: connection)
+        var payments: [PaymentCommand] = []
+        for (entry, transition) in zip(recorded, transitions) {
+            payments += try Payments.commands(for: transition.transition.effects, of: entry, on: connection)
+        }
+        try routing.enqueue(orders: orderIds, movements: releases, payments: payments, on: connection)
+        return transitions.count
     }
 
     // MARK: Shared by the commands

@@ -261,6 +261,19 @@ extension OrderSystemFixture {
         return try await drain(topology.payments.main).map { try PaymentCommand.decode($0.body) }
     }
 
+    /// Takes commands until `count` of them are for `orderId`, dropping the
+    /// others (other tests' orders this test's sweep ended); fewer when the
+    /// timeout runs out first.
+    func takeCommands(_ count: Int, of orderId: UUID, timeout: Duration = .seconds(60)) async throws -> [PaymentCommand] {
+        let deadline = ContinuousClock.now + timeout
+        var commands: [PaymentCommand] = []
+        while commands.count < count, ContinuousClock.now < deadline {
+            commands += try await drain(topology.payments.main).map { try PaymentCommand.decode($0.body) }.filter { $0.orderId == orderId }
+            if commands.count < count { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        return commands
+    }
+
     /// Waits until the worker held the order's stock and takes the authorize command it sent.
     func reserved(_ order: OrderPlaced) async throws -> [PaymentCommand] {
         try await waitForStatus(order.orderId, .reserved)

@@ -1,7 +1,7 @@
 import AMQP
 import Foundation
 import OrderCore
-import OrderStore
+@testable import OrderStore
 import Postgres
 import TestSupport
 import Testing
@@ -172,9 +172,10 @@ import Testing
 
     /// The customer must act (3-D Secure): PAYMENT_PENDING; when the hold
     /// runs out first the sweeper cancels the order and voids the intent. The
-    /// hold is expired here and swept at once with this test's routing (any
-    /// test's sweeper would end it, sending the void to its own queues), and
-    /// it may sweep other tests' expired orders too: only this order's commands count.
+    /// hold is expired and swept with this test's routing in one transaction
+    /// (any test's sweeper that saw it expired would end it, sending the void
+    /// to its own queues); the sweep may take other tests' expired orders too,
+    /// so only this order's commands count.
     @Test func anExpiredPendingPaymentIsVoided() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.product("pay-3ds", stock: ["vendorA": 1], price: 4200)
@@ -186,11 +187,13 @@ import Testing
                 try await system.waitForStatus(order.orderId, .paymentPending)
                 #expect(try system.details(order.orderId).payment?.status == "REQUIRES_ACTION")
                 try OrderSystemFixture.database { connection in
-                    try connection.query("UPDATE reservations SET expires_at = now() - interval '1 second' WHERE order_id = $1", [order.orderId])
-                    _ = try Reservations.expireOrderHolds(limit: 1000, routing: system.routing, on: connection)
+                    try connection.withTransaction { connection in
+                        try connection.query("UPDATE reservations SET expires_at = now() - interval '1 second' WHERE order_id = $1", [order.orderId])
+                        _ = try Reservations.expireOrderHolds(limit: 1000, routing: system.routing, inTransactionOn: connection)
+                    }
                 }
                 try await system.waitForStatus(order.orderId, .cancelled)
-                #expect(try await system.takeCommands(1).filter { $0.orderId == order.orderId } == [
+                #expect(try await system.takeCommands(1, of: order.orderId) == [
                     PaymentCommand(kind: .void, orderId: order.orderId, amount: Money(minor: 4200, currency: "EUR"), intentId: "pi_3ds")
                 ])
             }
