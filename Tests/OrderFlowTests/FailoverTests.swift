@@ -94,9 +94,11 @@ private let quietLogger: Logger = {
 
     private static func nackedOnceMoreThenAnswered(_ publisher: ReconnectingPublisher, queue: String, system: OrderSystemFixture) async throws {
         try await system.withServices([publisher], logger: quietLogger) {
+            // A generous timeout: under the parallel suites a first publish (connect,
+            // open, confirm) once took over 5 s. What is asserted is the nack, not its speed.
             func publish(_ id: String) async throws {
                 try await publisher.publish(
-                    Array("{}".utf8), routingKey: queue, properties: AMQPProperties(deliveryMode: .persistent, messageID: id), timeout: .seconds(5))
+                    Array("{}".utf8), routingKey: queue, properties: AMQPProperties(deliveryMode: .persistent, messageID: id), timeout: .seconds(30))
             }
             try await publish("first")
             let nacking = try await publisher.currentChannel()
