@@ -39,7 +39,7 @@ final class ChannelSyncFixture: Sendable {
     func configuration(_ overrides: [String: String] = [:]) throws -> ChannelSyncConfiguration {
         var configuration = try ChannelSyncConfiguration(environment: EnvironmentConfiguration(system.environment.merging([
             "SHOPIFY_ADMIN_URL": standIn.url, "SHOPIFY_ADMIN_TOKEN": ShopifyStandIn.token, "SHOPIFY_SHOP_DOMAIN": shop,
-            "SHOPIFY_LOCATION_ID": "\(Self.locationId)", "SHOPIFY_TIMEOUT_MS": "2000",
+            "SHOPIFY_LOCATION_ID": "\(Self.locationId)", "SHOPIFY_TIMEOUT_MS": "10000",
         ].merging(overrides) { $1 }) { $1 }))
         configuration.channel = channel
         return configuration

@@ -73,14 +73,16 @@ struct ChannelSyncTests {
         try await ChannelSyncFixture.with { fixture in
             let products = try (1...3).map { try fixture.mappedProduct("p\($0)", stock: 10 * $0) }
             let items = Set(products.map(\.item))
-            try await fixture.withChannelSync(["CHANNEL_BREAKER_FAILURES": "2", "CHANNEL_BREAKER_OPEN_SECONDS": "4"]) { app in
+            try await fixture.withChannelSync(["CHANNEL_BREAKER_FAILURES": "2", "CHANNEL_BREAKER_OPEN_SECONDS": "10"]) { app in
                 fixture.standIn.mode = .failing(status: 503)
                 var report = try await app.pusher.push()
+                let opened = ContinuousClock.now
                 #expect(report.pushed == 0 && report.failed >= 2)
                 #expect(app.breaker.state == .open)
                 let sent = fixture.standIn.pushes(of: items).count
 
-                // Open (for 4 s: long enough for a loaded machine to make the next passes within it): no call is made.
+                // Open (for 10 s: 4 s was once too short for a loaded machine to make
+                // the next passes within it, and a trial call got the 503): no call is made.
                 report = try await app.pusher.push()
                 #expect(report.deferred == 3 && report.failed == 0)
                 #expect(fixture.standIn.pushes(of: items).count == sent)
@@ -89,7 +91,7 @@ struct ChannelSyncTests {
                 #expect(try products.allSatisfy { try fixture.recorded($0.product) == nil })
 
                 fixture.standIn.mode = .normal
-                try await Task.sleep(for: .milliseconds(4100))
+                try await Task.sleep(until: opened + .milliseconds(10_100))
                 // Half-open: one trial goes through; its success closes the breaker.
                 report = try await app.pusher.push()
                 #expect(report.pushed >= 1)

