@@ -73,6 +73,16 @@ public final class AMQPChannel: Sendable {
         }
     }
 
+    /// Deletes an exchange (its bindings go with it).
+    public func deleteExchange(_ name: String, ifUnused: Bool = false) async throws {
+        let number = number
+        try await loop.perform { loop in
+            try CArena.with { (arena: CArena) throws(AMQPError) in
+                _ = try loop.rpc(channel: number) { amqp_exchange_delete($0, number, arena.bytes(name), ifUnused ? 1 : 0) }
+            }
+        }
+    }
+
     /// Removes every ready message from a queue; returns how many.
     @discardableResult
     public func purgeQueue(_ name: String) async throws -> UInt32 {

@@ -53,8 +53,9 @@ final class DLQFixture: Sendable {
         if !broker.isOpen, let fresh = try? await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "admin-tests") {
             connection.withLock { $0 = fresh }
         }
+        await topology.delete(on: broker)
         if let channel = try? await broker.openChannel() {
-            for queue in topology.queues.map(\.name) + extraQueues.withLock({ $0 }) { _ = try? await channel.deleteQueue(queue) }
+            for queue in extraQueues.withLock({ $0 }) { _ = try? await channel.deleteQueue(queue) }
         }
         await broker.close()
     }

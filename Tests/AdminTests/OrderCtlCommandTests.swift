@@ -209,9 +209,7 @@ import Topology
         let topology = Topology(prefix: TestEnvironment.uniqueName("ctl") + ".")
         let connection = try await AMQPConnection.connect(url: TestEnvironment.amqpURL, connectionName: "orderctl-tests")
         func deleteAll() async {
-            if let channel = try? await connection.openChannel() {
-                for queue in topology.queues { _ = try? await channel.deleteQueue(queue.name) }
-            }
+            await topology.delete(on: connection)
             await connection.close()
         }
         do {

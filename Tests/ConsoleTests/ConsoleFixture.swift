@@ -37,9 +37,7 @@ final class ConsoleFixture: Sendable {
     }
 
     func tearDown() async {
-        if let channel = try? await broker.openChannel() {
-            for queue in topology.queues.map(\.name) { _ = try? await channel.deleteQueue(queue) }
-        }
+        await topology.delete(on: broker)
         await broker.close()
     }
 

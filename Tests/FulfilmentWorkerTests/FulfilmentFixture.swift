@@ -50,9 +50,7 @@ final class FulfilmentFixture: Sendable {
     }
 
     func tearDown() async {
-        if let channel = try? await broker.openChannel() {
-            for queue in topology.queues { _ = try? await channel.deleteQueue(queue.name) }
-        }
+        await topology.delete(on: broker)
         await broker.close()
         await warehouse.stop()
     }

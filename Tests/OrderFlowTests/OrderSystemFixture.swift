@@ -42,9 +42,7 @@ final class OrderSystemFixture: Sendable {
     }
 
     func tearDown() async {
-        if let channel = try? await broker.openChannel() {
-            for queue in topology.queues { _ = try? await channel.deleteQueue(queue.name) }
-        }
+        await topology.delete(on: broker)
         await broker.close()
     }
 

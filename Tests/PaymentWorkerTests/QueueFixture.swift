@@ -29,9 +29,7 @@ final class QueueFixture: TornDown {
     }
 
     func tearDown() async {
-        if let channel = try? await broker.openChannel() {
-            for queue in topology.queues { _ = try? await channel.deleteQueue(queue.name) }
-        }
+        await topology.delete(on: broker)
         await broker.close()
         PaymentWorkerFixture.forgetIntents(of: orders)
     }

@@ -200,8 +200,7 @@ import Testing
     }
 
     private static func deleteAll(_ topology: Topology, _ connection: AMQPConnection) async {
-        guard let channel = try? await connection.openChannel() else { return }
-        for queue in topology.queues { _ = try? await channel.deleteQueue(queue.name) }
+        await topology.delete(on: connection)
         await connection.close()
     }
 
@@ -220,6 +219,25 @@ import Testing
             #expect(arrived == 1)
             let delivered = try await connection.drain(topology.fulfilment.main)
             #expect(delivered.map { String(decoding: $0.body, as: UTF8.self) } == ["order.confirmed"])
+        }
+    }
+
+    /// A test's topology goes whole: its queues (with what they hold) and its
+    /// exchange, and a second delete finds nothing left to fail on.
+    @Test func deleteRemovesEveryQueueAndExchange() async throws {
+        try await withTopology { topology, connection in
+            try await topology.declare(on: connection)
+            let publisher = try await connection.openConfirmChannel()
+            try await publisher.publish(Array("{}".utf8), routingKey: topology.orders.main, mandatory: true, properties: AMQPProperties(deliveryMode: .persistent))
+            await publisher.close()
+            await topology.delete(on: connection)
+            await topology.delete(on: connection)
+            let left = try await topology.verify(on: connection)
+            let missingQueues = left.filter { if case .missing = $0.problem { true } else { false } }.map(\.name)
+            let missingExchanges = left.filter { if case .exchangeMissing = $0.problem { true } else { false } }.map(\.name)
+            #expect(Set(missingQueues) == Set(topology.queues.map(\.name)))
+            #expect(missingExchanges == topology.exchanges.map(\.name))
+            #expect(left.count == missingQueues.count + missingExchanges.count, "\(left)")
         }
     }
 
