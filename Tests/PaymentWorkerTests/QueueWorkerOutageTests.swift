@@ -99,6 +99,9 @@ final class OutageStub: DeliveryHandler {
     }
 
     @Test func aHeldWindowGoesThroughWhenItsDependencyIsBackWithoutARetryOrARedelivery() async throws {
+        // Before any gauge is made: one made earlier counts into the no-op backend,
+        // and this suite run alone had nothing to read (other suites bootstrapped it).
+        ProcessMetrics.bootstrap()
         try await QueueFixture.with(retryDelayMilliseconds: 600_000, orders: []) { fixture in
             let ids = (0..<3).map { "held-\($0)" }
             try await publish(ids, to: fixture)
