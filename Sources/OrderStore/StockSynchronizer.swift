@@ -39,7 +39,9 @@ public struct VendorSyncOutcome: Sendable, Hashable {
 /// product then vendor order): the lock order every writer takes them in, so from before the ledger is read until
 /// the new figures are written no hold can end or be consumed (consuming one
 /// changes no stock row) and no order can take stock. The ledger is read in
-/// one statement, so it is one consistent state.
+/// one statement, so it is one consistent state. A row that appeared after
+/// the rows were listed (a product added meanwhile) is not locked, so it is
+/// not written until the next run.
 ///
 /// A figure below 0 means the vendor now has fewer units than are held or
 /// promised to it: 0 is written (no more can be sold), the shortfall is
@@ -100,34 +102,53 @@ public enum StockSynchronizer {
                     held[entry.product, default: 0] += entry.units
                 }
             }
-            let reported = snapshot.stock.keys.sorted()
-            var figures: [Int] = []
+            var figures: [String: Int] = [:]
             var shortfall: [String: Int] = [:]
-            for product in reported {
-                let figure = snapshot.stock[product]! - unapplied[product, default: 0] - held[product, default: 0]
+            for (product, stock) in snapshot.stock {
+                let figure = stock - unapplied[product, default: 0] - held[product, default: 0]
                 if figure < 0 { shortfall[product] = -figure }
-                figures.append(max(0, figure))
+                figures[product] = max(0, figure)
             }
-            if !reported.isEmpty {
+            // Only the rows locked above are overwritten. A product whose row
+            // appeared after the list was read is not locked: an order may take
+            // its stock after the ledger was read, and writing the figure would
+            // put those units back (an oversell). It is left to the next run; a
+            // product with no row here at all is created.
+            let locked = figures.keys.filter { current[$0] != nil }.sorted()
+            let unseen = figures.keys.filter { current[$0] == nil }.sorted()
+            if !locked.isEmpty {
+                try local.query(
+                    """
+                    UPDATE vendor_stock s SET stock = d.stock, synced_at = now()
+                    FROM unnest($2::text[], $3::int[]) AS d(product_id, stock)
+                    WHERE s.product_id = d.product_id AND s.vendor_id = $1
+                    """, [vendor, PostgresArray(locked), PostgresArray(locked.map { figures[$0]! })])
+            }
+            var created: [String] = []
+            if !unseen.isEmpty {
                 try local.query(
                     "INSERT INTO products (id, name) SELECT id, id FROM unnest($1::text[]) AS t(id) ON CONFLICT DO NOTHING",
-                    [PostgresArray(reported)])
-                try local.query(
+                    [PostgresArray(unseen)])
+                created = try local.query(
                     """
                     INSERT INTO vendor_stock (product_id, vendor_id, stock, synced_at)
                     SELECT d.product_id, $1, d.stock, now() FROM unnest($2::text[], $3::int[]) AS d(product_id, stock)
-                    ON CONFLICT (product_id, vendor_id) DO UPDATE SET stock = EXCLUDED.stock, synced_at = EXCLUDED.synced_at
-                    """, [vendor, PostgresArray(reported), PostgresArray(figures)])
+                    ON CONFLICT (product_id, vendor_id) DO NOTHING
+                    RETURNING product_id
+                    """, [vendor, PostgresArray(unseen), PostgresArray(unseen.map { figures[$0]! })]
+                ).rows.map { try $0.decode(0, as: String.self) }
             }
-            let changed = zip(reported, figures).filter { current[$0.0] != $0.1 }.map(\.0)
+            let written = locked + created
+            let changed = written.filter { current[$0] != figures[$0] }.sorted()
             try InventoryLevels.update(changed, policy: stockLevels, exchange: eventsExchange, on: local)
             // Last, so the movement rows are locked for the shortest time: a vendor-sync
             // marking the same ones waits for this commit and then changes nothing, and
             // one it is marking already is left to it.
             let reconciled = try MovementStore.markApplied(appliedThere, skippingLocked: true, on: local)
             return VendorSyncOutcome(
-                vendor: vendor, products: reported.count, unappliedUnits: unapplied.values.reduce(0, +),
-                heldUnits: held.values.reduce(0, +), shortfall: shortfall, reconciled: reconciled)
+                vendor: vendor, products: written.count, unappliedUnits: unapplied.values.reduce(0, +),
+                heldUnits: held.values.reduce(0, +), shortfall: shortfall.filter { current[$0.key] != nil || created.contains($0.key) },
+                reconciled: reconciled)
         }
     }
 
