@@ -110,24 +110,6 @@ struct ChaosTests {
     }
 }
 
-/// A session that holds a product's `vendor_stock` rows (SELECT … FOR UPDATE in an
-/// open transaction), so the worker blocks on them until `release`.
-private final class StockRowLock {
-    private let connection: PostgresConnection
-
-    init(_ product: String) throws {
-        connection = try TestEnvironment.connectPostgres()
-        try connection.query("BEGIN")
-        try connection.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
-    }
-
-    /// Rolls back (if the session still exists) and closes the session.
-    func release() {
-        _ = try? connection.query("ROLLBACK")
-        connection.close()
-    }
-}
-
 extension OrderSystemFixture {
     /// The worker holds some of `orders` (taken from the queue, unacked) and has applied none of them.
     fileprivate func expectInFlight(_ orders: [OrderPlaced]) async throws {

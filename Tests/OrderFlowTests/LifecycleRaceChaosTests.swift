@@ -31,16 +31,14 @@ struct LifecycleRaceChaosTests {
                         }
                         // The tightest race: the worker has taken the orders and waits for the stock rows
                         // another session holds while the cancels arrive; then the rows are let go.
-                        let blocker = try TestEnvironment.connectPostgres()
                         // Ends the blocking transaction on every path, so the worker never waits for it forever.
-                        defer { blocker.close() }
-                        try blocker.query("BEGIN")
-                        try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
+                        let blocker = try StockRowLock(product)
+                        defer { blocker.release() }
                         let blocked = try await (0..<10).asyncMapInOrder { _ in try await api.placeOrder([Item(productId: product, quantity: 3)]) }
                         try await Task.sleep(for: .milliseconds(500))
                         async let cancels = ConcurrentRounds.map(blocked) { id in (id, try await api.cancel(id)) }
                         try await Task.sleep(for: .seconds(1))
-                        try blocker.query("ROLLBACK")
+                        blocker.release()
                         results += try await cancels
                         #expect(try await system.waitUntilDecided(results.map(\.0), timeout: .seconds(60)))
                         let stillMoving = try await system.waitForQuiescence(products: [product], reservations: [], timeout: .seconds(60))

@@ -501,10 +501,8 @@ final class CommitThenFailHandler: DeliveryHandler {
             let orders = (0..<20).map { _ in order(product) } + (0..<3).map { _ in order(held, payment: true) }
             let blocked = (0..<3).map { _ in order(locked) }
             // Another session holds `locked`'s stock row: the windows with those orders time out and roll back.
-            let blocker = try TestEnvironment.connectPostgres()
-            defer { blocker.close() }
-            try blocker.query("BEGIN")
-            try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [locked])
+            let blocker = try StockRowLock(locked)
+            defer { blocker.release() }
             for order in blocked + orders { try await system.publish(order) }
             try await system.publish(orders[0])  // a copy: re-publishes its history
 
@@ -517,7 +515,7 @@ final class CommitThenFailHandler: DeliveryHandler {
                 #expect(statuses.count == orders.count)
                 // A retry at least (1 s apart) has rolled back before the lock goes.
                 try await Task.sleep(for: .milliseconds(1500))
-                try blocker.query("ROLLBACK")
+                blocker.release()
                 _ = try await system.waitForOrders(ids)
                 return try await system.receiveEvents(on: probe, for: ids)
             }

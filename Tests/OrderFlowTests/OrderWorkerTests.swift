@@ -82,10 +82,8 @@ final class RecordingHandler: DeliveryHandler {
                 OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())
             }
             // Another session holds the product's stock row for the whole test: every attempt's lock wait times out.
-            let blocker = try TestEnvironment.connectPostgres()
-            defer { blocker.close() }
-            try blocker.query("BEGIN")
-            try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
+            let blocker = try StockRowLock(product)
+            defer { blocker.release() }
             for order in orders { try await system.publish(order) }
             let recorder = Mutex<RecordingHandler?>(nil)
             // Windows of one, and a short lock wait: an attempt takes little of the five seconds it is measured against.
@@ -115,7 +113,7 @@ final class RecordingHandler: DeliveryHandler {
                 #expect(message.properties.headers["x-error-reason"]?.stringValue == "lock-timeout")
                 #expect(message.properties.headers["x-death"] == nil, "broker dead-letter headers are stripped")
             }
-            try blocker.query("ROLLBACK")
+            blocker.release()
             #expect(try system.stock(of: product) == ["vendorHeld": 5])
         }
     }
@@ -125,16 +123,14 @@ final class RecordingHandler: DeliveryHandler {
             let product = try system.product("locked", stock: ["vendorA": 5])
             let order = OrderPlaced(orderId: UUID(), lines: [OrderLine(productId: product, quantity: 1)], idempotencyKey: nil, acceptedAt: Date())
             // Another session holds the product's stock row for the whole test: the worker's lock wait times out (55P03).
-            let blocker = try TestEnvironment.connectPostgres()
-            defer { blocker.close() }
-            try blocker.query("BEGIN")
-            try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
+            let blocker = try StockRowLock(product)
+            defer { blocker.release() }
             try await system.publish(order)
             try await system.withWorker(["DATABASE_URL": TestEnvironment.databaseURL + "?options=-c%20lock_timeout%3D300"]) { () async throws in
                 #expect(try await system.waitForDepth(system.topology.orders.deadLetter, atLeast: 1, timeout: .seconds(30)) == 1)
                 #expect(try await system.waitForOrders([order.orderId], timeout: .seconds(10))[order.orderId] == "FAILED")
             }
-            try blocker.query("ROLLBACK")
+            blocker.release()
             let dead = try await system.drain(system.topology.orders.deadLetter)
             #expect(dead.first?.properties.headers["x-error-reason"]?.stringValue == "lock-timeout")
             #expect(try system.stock(of: product) == ["vendorA": 5])

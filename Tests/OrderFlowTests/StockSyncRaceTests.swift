@@ -17,10 +17,8 @@ import Testing
     @Test func aProductAddedWhileASyncRunsIsNotWrittenByThatSync() async throws {
         try await OrderSystemFixture.with { system in
             let listed = try system.vendorProduct("race-listed", stock: ["vendorA": 5])
-            let blocker = try TestEnvironment.connectPostgres()
-            defer { blocker.close() }
-            try blocker.query("BEGIN")
-            try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [listed])
+            let blocker = try StockRowLock(listed)
+            defer { blocker.release() }
             let sync = Task { try await system.stockSyncOnce(retryingLockTimeouts: false) }
             // The sync has listed its rows and waits for `listed` (it gives up after 2 s: be quick).
             try await Self.waitUntilASessionWaits(on: "%FROM vendor_stock%FOR UPDATE%")
@@ -31,7 +29,7 @@ import Testing
             try TestEnvironment.withOrdersDatabase {
                 try $0.query("UPDATE vendor_stock SET stock = stock - 10 WHERE product_id = $1 AND vendor_id = 'vendorA'", [added])
             }
-            try blocker.query("COMMIT")
+            blocker.release()
             let report = try await sync.value
             #expect(report.failed.isEmpty, "\(report.failed)")
             #expect(try system.stock(of: added) == ["vendorA": 0], "the order's units were not put back")

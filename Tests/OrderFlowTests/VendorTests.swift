@@ -44,14 +44,12 @@ import Testing
     @Test func aRunGivesUpARowHeldTooLongAndTheNextRunSyncs() async throws {
         try await OrderSystemFixture.with { system in
             let product = try system.vendorProduct("held", stock: ["vendorA": 5])
-            let blocker = try TestEnvironment.connectPostgres()
-            defer { blocker.close() }
-            try blocker.query("BEGIN")
-            try blocker.query("SELECT stock FROM vendor_stock WHERE product_id = $1 FOR UPDATE", [product])
+            let blocker = try StockRowLock(product)
+            defer { blocker.release() }
             let started = ContinuousClock.now
             let blocked = try await system.stockSyncOnce(retryingLockTimeouts: false)
             let waited = ContinuousClock.now - started
-            try blocker.query("ROLLBACK")
+            blocker.release()
             let failure = try #require(blocked.failed.first { $0.vendor == "vendorA" }, "\(blocked.failed)")
             #expect(failure.error.contains("55P03"), "\(failure.error)")
             #expect(waited < .seconds(30), "a run gives a held row up after \(StockSynchronizer.lockTimeoutMilliseconds) ms, not \(waited)")
